@@ -1,0 +1,80 @@
+package loom
+
+import (
+	"context"
+	"log/slog"
+)
+
+// Executor runs tasks and flows. Every executor applies the same task
+// policies (retry, circuit breaker, timeout, idempotency), records the same
+// state and emits the same events; they differ only in where the work runs:
+//
+//   - SyncExecutor: in the calling goroutine, flow steps one at a time in
+//     order;
+//   - AsyncExecutor: on a goroutine of its own, so Start returns at once
+//     with a Handle to wait on (for I/O-bound work);
+//   - ParallelExecutor: independent branches of a flow at the same time on
+//     a bounded pool;
+//   - the engine's DistributedExecutor: durably, on workers anywhere.
+type Executor interface {
+	// Execute runs t with inputs in and waits for it to end. The Result is
+	// non-nil once the run started; the error is nil only when the run
+	// completed, and is a *RunError (carrying the Result) when it failed,
+	// was cancelled or timed out. Other errors (an invalid task, a state
+	// store that cannot be reached) come with a nil Result.
+	Execute(ctx context.Context, t *Task, in Values, opts ...RunOption) (*Result, error)
+	// Start begins running t and returns a Handle to wait on. Whether it
+	// returns before the run ends depends on the executor.
+	Start(ctx context.Context, t *Task, in Values, opts ...RunOption) (Handle, error)
+}
+
+// Handle is a run that was started: wait on it for the Result.
+type Handle interface {
+	// RunID identifies the run in state and events.
+	RunID() string
+	// Done is closed when the run has ended.
+	Done() <-chan struct{}
+	// Wait blocks until the run ends or ctx is done, and returns what
+	// Executor.Execute would have.
+	Wait(ctx context.Context) (*Result, error)
+}
+
+// Config configures an executor. The zero value is ready to use: it means
+// the system clock, no events, in-memory state and idempotency records
+// private to the executor, and slog.Default for logs.
+type Config struct {
+	// Clock drives backoff, timeouts and breakers. Default SystemClock.
+	Clock Clock
+	// Events receives every task, flow and breaker event. Default: none.
+	Events *EventEmitter
+	// State records each run and each flow step. Default: a new
+	// MemoryState, private to the executor.
+	State StateManager
+	// Logger logs attempts and failures. Default slog.Default().
+	Logger *slog.Logger
+	// Parallelism bounds how many flow steps (and fan-out items) a
+	// ParallelExecutor or AsyncExecutor runs at once. Default 2×GOMAXPROCS
+	// for ParallelExecutor, 1 for the others.
+	Parallelism int
+}
+
+// RunOption sets something about a single run.
+type RunOption func(*runOptions)
+
+type runOptions struct {
+	runID          string
+	idempotencyKey string
+}
+
+// WithRunID gives the run an id of the caller's choosing instead of a new
+// UUID, for example to tie it to a request.
+func WithRunID(id string) RunOption { return func(o *runOptions) { o.runID = id } }
+
+// WithIdempotencyKey runs the task under an explicit idempotency key: if a
+// run with this key already completed within the task's dedup window, its
+// recorded Result is returned and the handler does not run. It overrides the
+// task's derived key, and works even when the task has no Idempotency set
+// (the defaults of Idempotency apply).
+func WithIdempotencyKey(key string) RunOption {
+	return func(o *runOptions) { o.idempotencyKey = key }
+}

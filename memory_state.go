@@ -50,7 +50,7 @@ func (s *MemoryState) initLocked() {
 // SaveRun creates or replaces run. When run.Steps is nil the steps already
 // saved are kept, so an executor can update a flow's own status without
 // re-sending every step. An empty RunID is an error.
-func (s *MemoryState) SaveRun(_ context.Context, run RunState) error {
+func (s *MemoryState) SaveRun(ctx context.Context, run RunState) error {
 	if run.RunID == "" {
 		return errors.New("save run: empty run id")
 	}
@@ -68,7 +68,7 @@ func (s *MemoryState) SaveRun(_ context.Context, run RunState) error {
 // SaveStep creates or replaces the step named step.Name in the run runID.
 // The run must have been saved first: a step of an unknown run is an error
 // matching ErrNotFound, as it is for a store with foreign keys.
-func (s *MemoryState) SaveStep(_ context.Context, runID string, step StepState) error {
+func (s *MemoryState) SaveStep(ctx context.Context, runID string, step StepState) error {
 	if step.Name == "" {
 		return fmt.Errorf("save step of run %s: empty step name", runID)
 	}
@@ -92,7 +92,7 @@ func (s *MemoryState) SaveStep(_ context.Context, runID string, step StepState) 
 
 // LoadRun returns a copy of the run runID with its steps, or an error
 // matching ErrNotFound.
-func (s *MemoryState) LoadRun(_ context.Context, runID string) (RunState, error) {
+func (s *MemoryState) LoadRun(ctx context.Context, runID string) (RunState, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.initLocked()
@@ -127,7 +127,7 @@ func (s *MemoryState) Runs() []RunState {
 // holds the key acquires it again, with its lock extended. Otherwise it
 // returns the existing record with acquired=false: in flight (Status
 // StatusRunning), or with the Result to return.
-func (s *MemoryState) AcquireKey(_ context.Context, key, runID string, now time.Time, lockTTL time.Duration) (IdempotencyRecord, bool, error) {
+func (s *MemoryState) AcquireKey(ctx context.Context, key, runID string, now time.Time, lockTTL time.Duration) (IdempotencyRecord, bool, error) {
 	switch {
 	case key == "":
 		return IdempotencyRecord{}, false, errors.New("acquire idempotency key: empty key")
@@ -169,7 +169,7 @@ func (s *MemoryState) AcquireKey(_ context.Context, key, runID string, now time.
 // calls return it until then. The record's status is the result's, so a
 // failed run kept with KeepOnFailure is recorded as failed. A nil result is
 // an error.
-func (s *MemoryState) CompleteKey(_ context.Context, key string, result *Result, expires time.Time) error {
+func (s *MemoryState) CompleteKey(ctx context.Context, key string, result *Result, expires time.Time) error {
 	if result == nil {
 		return fmt.Errorf("complete idempotency key %s: nil result", key)
 	}
@@ -194,7 +194,7 @@ func (s *MemoryState) CompleteKey(_ context.Context, key string, result *Result,
 
 // ReleaseKey forgets key, so the next AcquireKey takes it. Releasing a key
 // that is not held is not an error.
-func (s *MemoryState) ReleaseKey(_ context.Context, key string) error {
+func (s *MemoryState) ReleaseKey(ctx context.Context, key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.initLocked()

@@ -105,4 +105,3 @@ func (e *Engine) claim(ctx context.Context, q Queue, limit int) (int, error) {
 	}
 	return len(tasks), nil
 }
-

@@ -24,8 +24,8 @@ type Engine struct {
 	clock  loom.Clock
 	logger *slog.Logger
 
-	mu     sync.RWMutex
-	types  map[string]*registration
+	mu      sync.RWMutex
+	types   map[string]*registration
 	closed  bool
 	ran     bool
 	started time.Time

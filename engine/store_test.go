@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/loomhq/loom/engine/internal/memstore"
@@ -12,3 +13,6 @@ func newStore(t *testing.T) store.Store {
 	t.Helper()
 	return memstore.New()
 }
+
+// openBenchStore opens the store the benchmarks measure.
+func openBenchStore(context.Context, string) (store.Store, error) { return memstore.New(), nil }

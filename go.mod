@@ -2,9 +2,4 @@ module github.com/loomhq/loom
 
 go 1.26.8
 
-require (
-	github.com/inconshreveable/mousetrap v1.1.0 // indirect
-	github.com/spf13/cobra v1.10.2 // indirect
-	github.com/spf13/pflag v1.0.9 // indirect
-	go.uber.org/goleak v1.3.0 // indirect
-)
+require go.uber.org/goleak v1.3.0

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/client"
+	"github.com/spf13/cobra"
+)
+
+// globals are the flags every client command shares.
+type globals struct {
+	server string
+	json   bool
+}
+
+func (m *Main) newRootCommand() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "loom",
+		Short: "Durable tasks and flows: a server, its client, a flow runner",
+		Long: `loom runs tasks and flows of tasks durably. Start a server with
+'loom server', submit tasks to it with 'loom submit', and inspect them with
+'loom tasks'. 'loom run' runs one flow file to completion without a server.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	serverURL := client.DefaultBaseURL
+	if env := m.Getenv("LOOM_SERVER"); env != "" {
+		serverURL = env
+	}
+	root.PersistentFlags().StringVar(&g.server, "server", serverURL, "URL of the loom server (env LOOM_SERVER)")
+	root.PersistentFlags().BoolVar(&g.json, "json", false, "print raw JSON instead of text")
+	root.AddCommand(
+		m.newServerCommand(),
+		m.newSubmitCommand(g),
+		m.newTasksCommand(g),
+		m.newRunCommand(),
+		m.newBenchCommand(),
+	)
+	return root
+}
+
+// exactArgs is cobra.ExactArgs whose error is a usageError.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
+			return &usageError{err}
+		}
+		return nil
+	}
+}
+
+// parseInput reads a --input flag: a JSON object, or empty for none.
+func parseInput(s string) (loom.Values, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var v loom.Values
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil || dec.More() || v == nil {
+		return nil, &usageError{fmt.Errorf("--input must be a JSON object, like '{\"name\": \"world\"}'")}
+	}
+	return v, nil
+}
+
+// printJSON writes v indented.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("print JSON: %w", err)
+	}
+	return nil
+}
+
+// compactJSON renders v on one line for tables and summaries.
+func compactJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}

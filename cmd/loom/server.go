@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/loomhq/loom/engine"
+	"github.com/loomhq/loom/server"
+	"github.com/spf13/cobra"
+)
+
+// serverOptions are the flags of `loom server`.
+type serverOptions struct {
+	addr    string
+	db      string
+	dbSync  string
+	flows   string
+	workers int
+}
+
+// shutdownTimeout bounds how long the HTTP server waits for requests in
+// flight when asked to stop.
+const shutdownTimeout = 10 * time.Second
+
+func (m *Main) newServerCommand() *cobra.Command {
+	var o serverOptions
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the API, embedded workers and reaper over a SQLite database",
+		Long: `Run loom's server: the HTTP API, the engine's dispatcher, embedded workers
+and reaper, with every task kept in a SQLite database. The built-in task
+types exec and http are always registered; --flows adds the flow files
+(*.yaml) of a directory, each as a task type named after its flow.
+SIGINT or SIGTERM shut it down gracefully.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return m.runServer(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", "127.0.0.1:7070", "address to listen on")
+	f.StringVar(&o.db, "db", "loom.db", "SQLite database file, created when missing")
+	f.StringVar(&o.dbSync, "db-sync", "normal", `SQLite synchronous setting: "normal" survives a crash of the process, "full" also a power cut, slower`)
+	f.StringVar(&o.flows, "flows", "", "directory of flow files to register")
+	f.IntVar(&o.workers, "workers", 0, "embedded worker goroutines (default 4×CPUs; negative: none)")
+	return cmd
+}
+
+func (m *Main) runServer(ctx context.Context, o serverOptions) error {
+	sync := strings.ToUpper(o.dbSync)
+	if sync != "NORMAL" && sync != "FULL" {
+		return &usageError{fmt.Errorf("--db-sync must be normal or full, not %q", o.dbSync)}
+	}
+	logger := slog.New(slog.NewTextHandler(m.Stderr, nil))
+	st, err := openStore(ctx, o.db, sync)
+	if err != nil {
+		return err
+	}
+	m.onClose(st.Close)
+
+	eng, err := engine.New(engine.Config{
+		Store:    st,
+		Logger:   logger,
+		Workers:  o.workers,
+		Handlers: builtinHandlers(),
+	})
+	if err != nil {
+		return fmt.Errorf("start engine: %w", err)
+	}
+	m.onClose(eng.Close)
+	var flows []string
+	if o.flows != "" {
+		tasks, err := loadFlowDir(o.flows)
+		if err != nil {
+			return err
+		}
+		for _, t := range tasks {
+			if err := eng.Register(t); err != nil {
+				return fmt.Errorf("register flow %s: %w", t.Name, err)
+			}
+			flows = append(flows, t.Name)
+		}
+	}
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.addr, err)
+	}
+	srv := &http.Server{
+		Handler:           server.New(server.Config{Engine: eng, Logger: logger}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+
+	// The engine runs until the HTTP server has stopped, so that requests
+	// in flight at shutdown still reach a working engine.
+	engCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopEngine()
+	engDone := make(chan error, 1)
+	go func() { engDone <- eng.Run(engCtx) }()
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- srv.Serve(ln) }()
+
+	logger.Info("loom server listening", "url", "http://"+ln.Addr().String(),
+		"api", "http://"+ln.Addr().String()+server.APIPrefix, "db", o.db, "flows", strings.Join(flows, ","))
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err := <-serveDone:
+		runErr = fmt.Errorf("http server: %w", err)
+		serveDone <- nil
+	case err := <-engDone:
+		runErr = fmt.Errorf("engine stopped: %w", err)
+		engDone <- nil
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		runErr = errors.Join(runErr, fmt.Errorf("http shutdown: %w", err))
+	}
+	if err := <-serveDone; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		runErr = errors.Join(runErr, fmt.Errorf("http server: %w", err))
+	}
+	stopEngine()
+	if err := <-engDone; err != nil {
+		runErr = errors.Join(runErr, fmt.Errorf("engine: %w", err))
+	}
+	if runErr == nil {
+		logger.Info("stopped")
+	}
+	return runErr
+}

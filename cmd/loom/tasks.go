@@ -1,0 +1,288 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/client"
+	"github.com/spf13/cobra"
+)
+
+func (m *Main) newTasksCommand(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tasks",
+		Short: "List, show, follow, cancel and retry tasks on the server",
+	}
+	cmd.AddCommand(
+		m.newTasksListCommand(g),
+		m.newTasksShowCommand(g),
+		m.newTasksLogsCommand(g),
+		m.newTasksCancelCommand(g),
+		m.newTasksRetryCommand(g),
+	)
+	return cmd
+}
+
+func (m *Main) newTasksListCommand(g *globals) *cobra.Command {
+	var (
+		p      client.ListParams
+		status []string
+	)
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List tasks, newest first",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, s := range status {
+				for part := range strings.SplitSeq(s, ",") {
+					if part = strings.TrimSpace(part); part != "" {
+						p.Status = append(p.Status, loom.Status(part))
+					}
+				}
+			}
+			page, err := client.New(g.server).List(cmd.Context(), p)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(m.Stdout, page)
+			}
+			printTaskTable(m.Stdout, page.Tasks, false)
+			if page.Next != "" {
+				fmt.Fprintf(m.Stderr, "more: --cursor %s\n", page.Next)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&status, "status", nil, "only these statuses (repeat or comma-separate)")
+	f.StringVar(&p.Type, "type", "", "only this task type")
+	f.StringVar(&p.Queue, "queue", "", "only this queue")
+	f.StringVar(&p.ParentID, "parent", "", "only the steps of this flow task")
+	f.StringVar(&p.Text, "search", "", "only tasks whose id, type, info, msg or idempotency key contain this")
+	f.IntVar(&p.Limit, "limit", 50, "page size, at most 1000")
+	f.StringVar(&p.Cursor, "cursor", "", "continue from a previous page")
+	return cmd
+}
+
+// printTaskTable writes tasks as aligned columns; asSteps names the step
+// column for a flow's steps.
+func printTaskTable(w io.Writer, tasks []*loom.TaskInfo, asSteps bool) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if asSteps {
+		fmt.Fprintln(tw, "STEP\tID\tTYPE\tSTATUS\tATTEMPT\tENDED\tMSG")
+	} else {
+		fmt.Fprintln(tw, "ID\tTYPE\tQUEUE\tSTATUS\tATTEMPT\tCREATED\tMSG")
+	}
+	for _, t := range tasks {
+		attempt := fmt.Sprintf("%d/%d", t.Attempt, t.MaxAttempts)
+		if asSteps {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Step, t.ID, t.Type, t.Status, attempt, timeOrDash(t.Ended), oneLine(t.Msg, 60))
+		} else {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Type, t.Queue, t.Status, attempt, t.Created.Local().Format(time.DateTime), oneLine(t.Msg, 60))
+		}
+	}
+	_ = tw.Flush()
+}
+
+func timeOrDash(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.Local().Format(time.DateTime)
+}
+
+// oneLine shortens s to one line of at most n runes.
+func oneLine(s string, n int) string {
+	s, _, cut := strings.Cut(s, "\n")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	if cut {
+		return s + " …"
+	}
+	return s
+}
+
+func (m *Main) newTasksShowCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a task, and a flow's steps",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := client.New(g.server)
+			task, err := c.Get(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			steps, err := c.Children(cmd.Context(), task.ID)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(m.Stdout, struct {
+					*loom.TaskInfo
+					Steps []*loom.TaskInfo `json:"steps,omitempty"`
+				}{task, steps})
+			}
+			printTask(m.Stdout, task)
+			if len(steps) > 0 {
+				fmt.Fprintln(m.Stdout)
+				printTaskTable(m.Stdout, steps, true)
+			}
+			return nil
+		},
+	}
+}
+
+// printTask writes a task's fields one a line, leaving out empty ones.
+func printTask(w io.Writer, t *loom.TaskInfo) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(tw, "%s:\t%s\n", k, v)
+		}
+	}
+	row("id", t.ID)
+	row("type", t.Type)
+	row("queue", t.Queue)
+	row("status", string(t.Status))
+	row("result", string(t.Result))
+	row("msg", t.Msg)
+	row("attempt", fmt.Sprintf("%d of %d", t.Attempt, t.MaxAttempts))
+	row("priority", fmt.Sprint(t.Priority))
+	row("parent", t.ParentID)
+	row("step", t.Step)
+	row("info", t.Info)
+	row("idempotency key", t.IdempotencyKey)
+	row("created", t.Created.Local().Format(time.RFC3339))
+	row("run at", t.RunAt.Local().Format(time.RFC3339))
+	if t.Started != nil {
+		row("started", t.Started.Local().Format(time.RFC3339))
+	}
+	if t.Ended != nil {
+		row("ended", t.Ended.Local().Format(time.RFC3339))
+	}
+	row("timeout", t.Timeout.Local().Format(time.RFC3339))
+	row("worker", t.WorkerID)
+	if len(t.Attributes) > 0 {
+		row("attributes", compactJSON(t.Attributes))
+	}
+	if len(t.Input) > 0 {
+		row("input", compactJSON(t.Input))
+	}
+	if len(t.Output) > 0 {
+		row("output", compactJSON(t.Output))
+	}
+	_ = tw.Flush()
+}
+
+func (m *Main) newTasksLogsCommand(g *globals) *cobra.Command {
+	var (
+		p      client.LogsParams
+		follow bool
+	)
+	cmd := &cobra.Command{
+		Use:   "logs ID",
+		Short: "Print a task's captured output",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return m.printLogs(cmd.Context(), client.New(g.server), args[0], p, follow, g.json)
+		},
+	}
+	cmd.Flags().IntVar(&p.Attempt, "attempt", 0, "only this attempt (default: every attempt)")
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new output until the task ends")
+	return cmd
+}
+
+// printLogs prints a task's log; following, it polls for more until the
+// task has ended and its last output is printed.
+func (m *Main) printLogs(ctx context.Context, c *client.Client, id string, p client.LogsParams, follow, asJSON bool) error {
+	for {
+		// Whether the task had ended is read before its log, so that the
+		// last chunks written before it ended are in the read that follows.
+		ended := true
+		if follow {
+			task, err := c.Get(ctx, id)
+			if err != nil {
+				return err
+			}
+			ended = task.Status.Terminal()
+		}
+		chunks, err := c.Logs(ctx, id, p)
+		if err != nil {
+			return err
+		}
+		for _, ch := range chunks {
+			if asJSON {
+				if err := printJSON(m.Stdout, ch); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprint(m.Stdout, ch.Data)
+			}
+			p.After = max(p.After, ch.Seq)
+		}
+		if ended {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil // interrupted following: not a failure
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+func (m *Main) newTasksCancelCommand(g *globals) *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "cancel ID",
+		Short: "Cancel a task that has not ended, and a flow's unfinished steps",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			task, err := client.New(g.server).Cancel(cmd.Context(), args[0], reason)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(m.Stdout, task)
+			}
+			fmt.Fprintf(m.Stdout, "%s %s\n", task.ID, task.Status)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded as the task's message")
+	return cmd
+}
+
+func (m *Main) newTasksRetryCommand(g *globals) *cobra.Command {
+	var input string
+	cmd := &cobra.Command{
+		Use:   "retry ID",
+		Short: "Run a failed or cancelled task again (a flow: its failed steps and what follows them)",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in, err := parseInput(input)
+			if err != nil {
+				return err
+			}
+			task, err := client.New(g.server).Retry(cmd.Context(), args[0], in)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(m.Stdout, task)
+			}
+			fmt.Fprintf(m.Stdout, "%s %s\n", task.ID, task.Status)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&input, "input", "", "replace the task's input with this JSON object")
+	return cmd
+}

@@ -1,0 +1,79 @@
+//go:build loomdeps
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/flowfile"
+	"github.com/loomhq/loom/runtime"
+	"github.com/loomhq/loom/store"
+	"github.com/loomhq/loom/store/sqlite"
+)
+
+// openStore opens (creating when missing) the SQLite database at path;
+// sync is its synchronous setting, "" for the default (NORMAL).
+func openStore(ctx context.Context, path, sync string) (store.Store, error) {
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: path, Synchronous: sync})
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return st, nil
+}
+
+// openBenchStore opens the store `loom bench` measures.
+func openBenchStore(ctx context.Context, path string) (store.Store, error) {
+	return openStore(ctx, path, "")
+}
+
+// builtinHandlers are the task types every server and run registers: exec
+// and http.
+func builtinHandlers() map[string]loom.Handler { return runtime.Builtins() }
+
+// builtinTasks are the built-in types as tasks, for flow files' "type:"
+// steps.
+func builtinTasks() flowfile.Tasks {
+	reg := flowfile.Tasks{}
+	hs := builtinHandlers()
+	for _, name := range slices.Sorted(maps.Keys(hs)) {
+		reg[name] = loom.NewTask(name, hs[name])
+	}
+	return reg
+}
+
+// loadFlowDir builds every flow file in dir; a flow file's "type:" steps may
+// use the built-in types and the flows of files before it.
+func loadFlowDir(dir string) ([]*loom.Task, error) {
+	files, err := flowfile.LoadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load flows from %s: %w", dir, err)
+	}
+	reg := builtinTasks()
+	tasks := make([]*loom.Task, 0, len(files))
+	for _, f := range files {
+		t, err := f.Build(reg)
+		if err != nil {
+			return nil, fmt.Errorf("build flow: %w", err)
+		}
+		reg[t.Name] = t
+		tasks = append(tasks, t)
+	}
+	return tasks, nil
+}
+
+// loadFlowFile builds the flow file at path.
+func loadFlowFile(path string) (*loom.Task, error) {
+	f, err := flowfile.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("load flow: %w", err)
+	}
+	t, err := f.Build(builtinTasks())
+	if err != nil {
+		return nil, fmt.Errorf("build flow: %w", err)
+	}
+	return t, nil
+}

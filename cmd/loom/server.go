@@ -22,6 +22,7 @@ type serverOptions struct {
 	dbSync  string
 	flows   string
 	workers int
+	lease   time.Duration
 }
 
 // shutdownTimeout bounds how long the HTTP server waits for requests in
@@ -49,6 +50,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.StringVar(&o.dbSync, "db-sync", "normal", `SQLite synchronous setting: "normal" survives a crash of the process, "full" also a power cut, slower`)
 	f.StringVar(&o.flows, "flows", "", "directory of flow files to register")
 	f.IntVar(&o.workers, "workers", 0, "embedded worker goroutines (default 4×CPUs; negative: none)")
+	f.DurationVar(&o.lease, "lease", engine.DefaultLeaseDuration, "how long a running task's worker may go silent before the task is re-queued")
 	return cmd
 }
 
@@ -65,10 +67,11 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	m.onClose(st.Close)
 
 	eng, err := engine.New(engine.Config{
-		Store:    st,
-		Logger:   logger,
-		Workers:  o.workers,
-		Handlers: builtinHandlers(),
+		Store:         st,
+		Logger:        logger,
+		Workers:       o.workers,
+		LeaseDuration: o.lease,
+		Handlers:      builtinHandlers(),
 	})
 	if err != nil {
 		return fmt.Errorf("start engine: %w", err)

@@ -15,6 +15,12 @@ import (
 	"github.com/loomhq/loom/store/sqlite"
 )
 
+// wired reports whether this build has the store and runtimes.
+const wired = true
+
+// wiredTags are the build tags that select this file.
+const wiredTags = "loomdeps"
+
 // openStore opens (creating when missing) the SQLite database at path;
 // sync is its synchronous setting, "" for the default (NORMAL).
 func openStore(ctx context.Context, path, sync string) (store.Store, error) {

@@ -10,6 +10,11 @@ import (
 	"github.com/loomhq/loom/store"
 )
 
+// wired reports whether this build has the store and runtimes.
+const wired = false
+
+const wiredTags = ""
+
 // errNotBuilt: the store and runtime packages this command wires are not
 // in this build yet.
 var errNotBuilt = errors.New("this build of loom has no SQLite store and runtimes")

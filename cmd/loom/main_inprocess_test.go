@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe to write from the server's goroutines
+// while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var urlInLog = regexp.MustCompile(`msg="loom server listening" url=(http://\S+)`)
+
+// runMain runs one loom command line in-process and returns its stdout and
+// exit code.
+func runMain(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	var stdout, stderr syncBuffer
+	m := NewMain()
+	m.Stdout, m.Stderr = &stdout, &stderr
+	m.Getenv = func(string) string { return "" }
+	err := m.ParseFlags(context.Background(), args)
+	if err == nil {
+		err = m.Run(context.Background())
+	}
+	if cerr := m.Close(); err == nil {
+		err = cerr
+	}
+	code := exitCode(&stderr, err)
+	if code != 0 {
+		t.Logf("loom %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
+	}
+	return stdout.String(), code
+}
+
+// TestServerInProcess drives Main as main does: a server started with
+// ParseFlags and Run, clients as further Mains, and a graceful stop.
+func TestServerInProcess(t *testing.T) {
+	if !wired {
+		t.Skip("this build has no SQLite store and runtimes")
+	}
+	var logs syncBuffer
+	srv := NewMain()
+	srv.Stdout, srv.Stderr = &logs, &logs
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := srv.ParseFlags(ctx, []string{"server", "--addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "loom.db"), "--workers", "2"}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	url := ""
+	for deadline := time.Now().Add(20 * time.Second); url == ""; {
+		if m := urlInLog.FindStringSubmatch(logs.String()); m != nil {
+			url = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("server did not start:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	out, code := runMain(t, "--server", url, "submit", "exec", "--input", `{"command":["echo","hello"]}`, "--wait")
+	if code != 0 || !strings.Contains(out, "completed") {
+		t.Errorf("submit --wait: exit %d, output:\n%s", code, out)
+	}
+	id := strings.Fields(out)[0]
+	out, code = runMain(t, "--server", url, "tasks", "logs", id)
+	if code != 0 || out != "hello\n" {
+		t.Errorf("tasks logs: exit %d, output %q", code, out)
+	}
+	out, code = runMain(t, "--server", url, "tasks", "list", "--status", "completed")
+	if code != 0 || !strings.Contains(out, id) || !strings.HasPrefix(out, "ID") {
+		t.Errorf("tasks list: exit %d, output:\n%s", code, out)
+	}
+	out, code = runMain(t, "--server", url, "tasks", "show", id)
+	if code != 0 || !strings.Contains(out, "completed") || !strings.Contains(out, `"exit_code":0`) {
+		t.Errorf("tasks show: exit %d, output:\n%s", code, out)
+	}
+	if _, code = runMain(t, "--server", url, "submit", "exec", "--input", `{"command":["false"]}`, "--wait"); code != 1 {
+		t.Errorf("a failing task: exit %d, want 1", code)
+	}
+	if _, code = runMain(t, "--server", url, "tasks", "cancel", id); code != 1 {
+		t.Errorf("cancelling an ended task: exit %d, want 1", code)
+	}
+	if _, code = runMain(t, "--server", url, "submit", "exec", "--input", `[1]`); code != 2 {
+		t.Errorf("bad --input: exit %d, want 2", code)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("server Run: %v\n%s", err, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not stop")
+	}
+	if err := srv.Close(); err != nil {
+		t.Errorf("server Close: %v", err)
+	}
+}

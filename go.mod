@@ -3,3 +3,5 @@ module github.com/loomhq/loom
 go 1.26.8
 
 require go.uber.org/goleak v1.3.0
+
+require github.com/netresearch/go-cron v0.9.1

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	cron "github.com/netresearch/go-cron"
@@ -237,12 +238,20 @@ func LoadZone(tz string) (*time.Location, error) {
 	}) || strings.Contains(tz, "..") || strings.HasPrefix(tz, "/") {
 		return nil, fmt.Errorf("time zone %q: not an IANA zone name", truncate(tz))
 	}
+	if loc, ok := zones.Load(tz); ok {
+		return loc.(*time.Location), nil
+	}
 	loc, err := time.LoadLocation(tz)
 	if err != nil {
 		return nil, fmt.Errorf("time zone %q: %w", tz, err)
 	}
+	zones.Store(tz, loc)
 	return loc, nil
 }
+
+// zones caches loaded time zones: time.LoadLocation reads the zone database
+// on every call, and Plan parses its schedule on every tick.
+var zones sync.Map // string -> *time.Location
 
 func truncate(s string) string {
 	if len(s) > 64 {

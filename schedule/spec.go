@@ -3,6 +3,7 @@ package schedule
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -151,6 +152,7 @@ func parse(expr string, tz string) (*Spec, error) {
 	default:
 		return nil, fmt.Errorf("got %d fields, want 5 (minute hour day-of-month month day-of-week) or 6 (second first)", len(fields))
 	}
+	written := slices.Clone(fields)
 	for i, f := range fields {
 		// The library reads any field containing "H" as a hash
 		// expression; names are case-insensitive, so lower-case them.
@@ -159,7 +161,7 @@ func parse(expr string, tz string) (*Spec, error) {
 	if len(strings.Fields(expr)) > 1 {
 		expr = strings.Join(strings.Fields(expr), " ")
 	}
-	sched, err := parseFields(fields)
+	sched, err := parseFields(fields, written)
 	if err != nil {
 		return nil, err
 	}
@@ -177,14 +179,14 @@ func parse(expr string, tz string) (*Spec, error) {
 
 // parseFields parses six lower-cased fields; on error it finds the first
 // field that is wrong on its own, so the message names it.
-func parseFields(fields []string) (*cron.SpecSchedule, error) {
+func parseFields(fields, written []string) (*cron.SpecSchedule, error) {
 	sched, err := parser.Parse("CRON_TZ=UTC " + strings.Join(fields, " "))
 	if err != nil {
 		for i, f := range fields {
 			probe := []string{"0", "*", "*", "*", "*", "*"}
 			probe[i] = f
 			if _, perr := parser.Parse("CRON_TZ=UTC " + strings.Join(probe, " ")); perr != nil {
-				return nil, fmt.Errorf("%s field %q: %w", fieldNames[i], f, perr)
+				return nil, fmt.Errorf("%s field %q: %w", fieldNames[i], written[i], perr)
 			}
 		}
 		return nil, err

@@ -16,6 +16,7 @@ type SyntaxError struct {
 	Msg string
 }
 
+// Error returns "column N: message"; Compile adds the "trigger filter: " prefix.
 func (e *SyntaxError) Error() string { return fmt.Sprintf("column %d: %s", e.Column, e.Msg) }
 
 type tokKind int

@@ -86,6 +86,7 @@ func describeSegment(p *pathNode, i int) string {
 	return prefix + p.segs[i].String()
 }
 
+// String writes the segment as it would appear in a path.
 func (s segment) String() string {
 	if s.isIndex {
 		return fmt.Sprintf("[%d]", s.index)

@@ -1,3 +1,8 @@
 module github.com/loomhq/loom
 
 go 1.26.8
+
+require (
+	github.com/google/uuid v1.6.0
+	go.uber.org/goleak v1.3.0
+)

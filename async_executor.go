@@ -19,13 +19,14 @@ func NewAsyncExecutor(cfg Config) *AsyncExecutor {
 	return &AsyncExecutor{x: newExecutor(cfg, 1)}
 }
 
-// Execute starts t and waits for it to end.
+// Execute starts t and waits for it to end. When ctx is cancelled it still
+// waits for the run to wind down, so that the cancelled Result comes back.
 func (e *AsyncExecutor) Execute(ctx context.Context, t *Task, in Values, opts ...RunOption) (*Result, error) {
 	h, err := e.Start(ctx, t, in, opts...)
 	if err != nil {
 		return nil, err
 	}
-	return h.Wait(ctx)
+	return h.Wait(context.WithoutCancel(ctx))
 }
 
 // Start begins running t on a new goroutine and returns at once. ctx

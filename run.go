@@ -183,6 +183,10 @@ func (x *executor) run(ctx context.Context, t *Task, in Values, m *runMeta) (*Re
 // attempts runs the attempt loop, leaving the outcome in res.
 func (x *executor) attempts(ctx context.Context, t *Task, in Values, m *runMeta, res *Result) {
 	fl, isFlow := t.Handler.(*Flow)
+	// seen is the breaker state this run last saw, so that a transition
+	// between attempts (open to half-open as the cool-down passes) is
+	// reported too.
+	var seen BreakerState
 	for attempt := 1; ; attempt++ {
 		if ctx.Err() != nil {
 			res.Status, res.Err = StatusCancelled, cancelError(ctx, nil)
@@ -192,7 +196,7 @@ func (x *executor) attempts(ctx context.Context, t *Task, in Values, m *runMeta,
 		if attempt > 1 {
 			_ = x.record(context.WithoutCancel(ctx), t, in, m, res, StatusRunning)
 		}
-		out, err := x.attempt(ctx, t, fl, isFlow, in, m, res, attempt)
+		out, err := x.attempt(ctx, t, fl, isFlow, in, m, res, attempt, &seen)
 		if err == nil {
 			res.Status, res.Output, res.Err = StatusCompleted, out, nil
 			return
@@ -228,17 +232,16 @@ func (x *executor) attempts(ctx context.Context, t *Task, in Values, m *runMeta,
 
 // attempt makes one attempt: breaker, timeout, the handler (or the flow's
 // steps) with panics recovered.
-func (x *executor) attempt(ctx context.Context, t *Task, fl *Flow, isFlow bool, in Values, m *runMeta, res *Result, attempt int) (out Values, err error) {
+func (x *executor) attempt(ctx context.Context, t *Task, fl *Flow, isFlow bool, in Values, m *runMeta, res *Result, attempt int, seen *BreakerState) (out Values, err error) {
 	var b *CircuitBreaker
-	var before BreakerState
 	if t.Breaker != nil {
 		b = t.Breaker
 		if t.BreakerKey != nil {
 			b = b.Key(t.BreakerKey(in))
 		}
-		before = b.State()
+		x.breakerSeen(ctx, b, seen)
 		if err := b.Allow(); err != nil {
-			x.breakerChanged(ctx, b, before)
+			x.breakerSeen(ctx, b, seen)
 			return nil, fmt.Errorf("task %q: %w", t.Name, err)
 		}
 	}
@@ -272,7 +275,7 @@ func (x *executor) attempt(ctx context.Context, t *Task, fl *Flow, isFlow bool, 
 
 	if b != nil {
 		b.Record(err)
-		x.breakerChanged(ctx, b, before)
+		x.breakerSeen(ctx, b, seen)
 	}
 	return out, err
 }
@@ -307,16 +310,20 @@ func cancelError(ctx context.Context, err error) error {
 	return fmt.Errorf("%w: %w", ErrCancelled, context.Cause(ctx))
 }
 
-func (x *executor) breakerChanged(ctx context.Context, b *CircuitBreaker, before BreakerState) {
+// breakerSeen reads b's state and emits a breaker event if it differs from
+// the state this run saw last. The first look of a run only records it: a
+// change before the run started was reported by whoever saw it.
+func (x *executor) breakerSeen(ctx context.Context, b *CircuitBreaker, seen *BreakerState) {
 	if x.cfg.Events == nil {
 		return
 	}
-	after := b.State()
-	if after == before {
+	now, before := b.State(), *seen
+	*seen = now
+	if before == "" || now == before {
 		return
 	}
 	var typ EventType
-	switch after {
+	switch now {
 	case BreakerOpen:
 		typ = EventBreakerOpened
 	case BreakerHalfOpen:

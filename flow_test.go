@@ -280,7 +280,9 @@ func TestFlowAccessors(t *testing.T) {
 
 func TestFlowReady(t *testing.T) {
 	t.Parallel()
-	done := func(st loom.Status, out loom.Values) loom.StepOutcome { return loom.StepOutcome{Status: st, Output: out} }
+	done := func(st loom.Status, out loom.Values) loom.StepOutcome {
+		return loom.StepOutcome{Status: st, Output: out}
+	}
 	ok := func(v string) loom.StepOutcome { return done(loom.StatusCompleted, loom.Values{"out": v}) }
 	running := done(loom.StatusRunning, nil)
 

@@ -102,7 +102,7 @@ func manualClock(c *loom.Config) { c.Logger = manualMarker }
 
 var manualMarker = slog.New(slog.DiscardHandler)
 
-func newState() loom.StateManager { return any(loom.NewMemoryState()).(loom.StateManager) }
+func newState() loom.StateManager { return loom.NewMemoryState() }
 
 func handler(fn func(ctx context.Context, in loom.Values) (loom.Values, error)) loom.Handler {
 	return loom.HandlerFunc(fn)

@@ -2,9 +2,6 @@ package loom
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,7 +21,7 @@ const idempotencyPoll = 50 * time.Millisecond
 func (c Config) withDefaults(parallelism int) Config {
 	c.Clock = clockOrDefault(c.Clock)
 	if c.State == nil {
-		c.State = defaultState()
+		c.State = NewMemoryState()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -33,12 +30,6 @@ func (c Config) withDefaults(parallelism int) Config {
 		c.Parallelism = parallelism
 	}
 	return c
-}
-
-// defaultState is the private state of an executor configured with none.
-func defaultState() StateManager {
-	var s any = NewMemoryState()
-	return s.(StateManager)
 }
 
 // defaultParallelism is ParallelExecutor's default Parallelism.
@@ -140,7 +131,7 @@ func (x *executor) run(ctx context.Context, t *Task, in Values, m *runMeta) (*Re
 
 	key, idem, keyed, err := idempotencyKey(t, in, m.key)
 	if err != nil {
-		return nil, fmt.Errorf("loom: task %q: idempotency key: %w", t.Name, err)
+		return nil, fmt.Errorf("loom: task %q: %w", t.Name, err)
 	}
 	if keyed {
 		replay, held, err := x.acquireKey(ctx, t, in, m, key, idem)
@@ -393,40 +384,34 @@ func (x *executor) record(ctx context.Context, t *Task, in Values, m *runMeta, r
 
 // idempotencyKey returns the run's idempotency key and the settings that
 // govern it; keyed is false when the run has none.
-func idempotencyKey(t *Task, in Values, explicit string) (key string, idem Idempotency, keyed bool, err error) {
-	if t.Idempotency != nil {
-		idem = *t.Idempotency
+func idempotencyKey(t *Task, in Values, explicit string) (key string, idem *Idempotency, keyed bool, err error) {
+	if explicit == "" && t.Idempotency == nil {
+		return "", nil, false, nil
 	}
-	if idem.Window <= 0 {
-		idem.Window = 24 * time.Hour
-	}
-	if idem.LockTTL <= 0 {
-		idem.LockTTL = 15 * time.Minute
-	}
+	idem = t.Idempotency.withDefaults()
 	if explicit != "" {
 		return explicit, idem, true, nil
 	}
-	if t.Idempotency == nil {
-		return "", idem, false, nil
-	}
-	if idem.Key != nil {
-		key, err = idem.Key(in)
-		return key, idem, err == nil, err
-	}
-	b, err := json.Marshal(in)
+	key, err = t.Idempotency.key(t.Name, in)
 	if err != nil {
-		return "", idem, false, fmt.Errorf("encoding inputs: %w", err)
+		return "", nil, false, err
 	}
-	sum := sha256.Sum256(b)
-	return t.Name + ":" + hex.EncodeToString(sum[:]), idem, true, nil
+	return key, idem, true, nil
 }
 
 // acquireKey takes key for the run. It returns the recorded Result to
 // replay when a run with the key already ended, or held=true once the run
 // holds the key; neither when ctx ended while a duplicate was in flight.
-func (x *executor) acquireKey(ctx context.Context, t *Task, in Values, m *runMeta, key string, idem Idempotency) (replay *Result, held bool, err error) {
+func (x *executor) acquireKey(ctx context.Context, t *Task, in Values, m *runMeta, key string, idem *Idempotency) (replay *Result, held bool, err error) {
 	st := x.cfg.State
+	kw, _ := st.(KeyWaiter)
 	for {
+		// Ask for the change signal first, so a change between AcquireKey's
+		// answer and the wait is not missed.
+		var changed <-chan struct{}
+		if kw != nil {
+			changed = kw.KeyChanged(key)
+		}
 		rec, acquired, err := st.AcquireKey(ctx, key, m.id, x.cfg.Clock.Now(), idem.LockTTL)
 		if err != nil {
 			return nil, false, fmt.Errorf("loom: task %q: acquiring idempotency key %q: %w", t.Name, key, err)
@@ -445,22 +430,20 @@ func (x *executor) acquireKey(ctx context.Context, t *Task, in Values, m *runMet
 			}
 			return &r, false, nil
 		}
-		if err := x.waitKey(ctx, key, rec); err != nil {
+		if err := x.waitKey(ctx, changed, rec); err != nil {
 			return nil, false, nil
 		}
 	}
 }
 
-// waitKey waits until an in-flight key may have changed: the store says so,
-// its lock lapses, or (for a store that cannot tell) a poll interval passes.
-func (x *executor) waitKey(ctx context.Context, key string, rec IdempotencyRecord) error {
+// waitKey waits until an in-flight key may have changed: the store says so
+// on changed, its lock lapses (the holder may have crashed), or, for a
+// store that cannot tell (changed is nil), a poll interval passes.
+func (x *executor) waitKey(ctx context.Context, changed <-chan struct{}, rec IdempotencyRecord) error {
 	wait := idempotencyPoll
-	var changed <-chan struct{}
-	if kw, ok := x.cfg.State.(KeyWaiter); ok {
-		changed = kw.KeyChanged(key)
-		wait = rec.LockedUntil.Sub(x.cfg.Clock.Now())
-		if wait <= 0 {
-			wait = idempotencyPoll
+	if changed != nil {
+		if until := rec.LockedUntil.Sub(x.cfg.Clock.Now()); until > 0 {
+			wait = until
 		}
 	}
 	timer := x.cfg.Clock.NewTimer(wait)
@@ -475,7 +458,7 @@ func (x *executor) waitKey(ctx context.Context, key string, rec IdempotencyRecor
 }
 
 // finishKey records the ended run under its key, or releases the key.
-func (x *executor) finishKey(ctx context.Context, t *Task, key string, idem Idempotency, res *Result) {
+func (x *executor) finishKey(ctx context.Context, t *Task, key string, idem *Idempotency, res *Result) {
 	var err error
 	if res.Status == StatusCompleted || (res.Status == StatusFailed && idem.OnFailure == KeepOnFailure) {
 		r := *res

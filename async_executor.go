@@ -42,7 +42,7 @@ func startAsync(ctx context.Context, x *executor, t *Task, in Values, opts []Run
 		return nil, err
 	}
 	h := newHandle(m.id)
-	go func() { h.finish(x.execute(ctx, t, in, m)) }()
+	go func() { h.finish(x.execute(ctx, t, in, &m)) }()
 	return h, nil
 }
 

@@ -319,7 +319,7 @@ type flowRun struct {
 	x       *executor
 	f       *Flow
 	t       *Task
-	m       *runMeta
+	m       runMeta // a copy, so the caller's stays on its stack
 	sched   *flowSched
 	data    Values // caller inputs and every key provided so far
 	output  Values // the keys provided so far
@@ -343,7 +343,7 @@ func (x *executor) runFlow(ctx context.Context, t *Task, f *Flow, in Values, m *
 		}
 	}
 	r := &flowRun{
-		x: x, f: f, t: t, m: m,
+		x: x, f: f, t: t, m: *m,
 		sched:   newFlowSched(f, in),
 		data:    in.Clone(),
 		output:  make(Values, len(f.provider)),

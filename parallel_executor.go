@@ -27,7 +27,7 @@ func (e *ParallelExecutor) Execute(ctx context.Context, t *Task, in Values, opts
 	if err != nil {
 		return nil, err
 	}
-	return e.x.execute(ctx, t, in, m)
+	return e.x.execute(ctx, t, in, &m)
 }
 
 // Start begins running t on a new goroutine and returns at once with a

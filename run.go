@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,7 +23,7 @@ const idempotencyPoll = 50 * time.Millisecond
 func (c Config) withDefaults(parallelism int) Config {
 	c.Clock = clockOrDefault(c.Clock)
 	if c.State == nil {
-		c.State = NewMemoryState()
+		c.State = newPrivateState(privateStateRuns)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -30,6 +32,79 @@ func (c Config) withDefaults(parallelism int) Config {
 		c.Parallelism = parallelism
 	}
 	return c
+}
+
+// privateStateRuns is how many ended runs an executor's private state
+// remembers.
+const privateStateRuns = 4096
+
+// privateState is the state of an executor given none: runs are recorded
+// as in a MemoryState, but only the last few thousand ended ones are kept,
+// since nothing outside the executor can read them and a long-lived
+// executor must not grow without bound. Idempotency records are a
+// MemoryState's, so keys work as documented.
+type privateState struct {
+	*MemoryState
+	mu    sync.Mutex
+	runs  map[string]RunState
+	ended []string // ring of ended run ids, oldest at next
+	next  int
+}
+
+func newPrivateState(keep int) *privateState {
+	return &privateState{MemoryState: NewMemoryState(), runs: make(map[string]RunState), ended: make([]string, 0, keep)}
+}
+
+var _ StateManager = (*privateState)(nil)
+
+// SaveRun keeps run as given: the executor never changes what it saved.
+func (s *privateState) SaveRun(_ context.Context, run RunState) error {
+	if run.RunID == "" {
+		return errors.New("save run: empty run id")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, existed := s.runs[run.RunID]
+	if run.Steps == nil {
+		run.Steps = old.Steps
+	}
+	s.runs[run.RunID] = run
+	if run.Status.Terminal() && !(existed && old.Status.Terminal()) {
+		if len(s.ended) < cap(s.ended) {
+			s.ended = append(s.ended, run.RunID)
+		} else {
+			delete(s.runs, s.ended[s.next])
+			s.ended[s.next] = run.RunID
+			s.next = (s.next + 1) % len(s.ended)
+		}
+	}
+	return nil
+}
+
+func (s *privateState) SaveStep(_ context.Context, runID string, step StepState) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	run, ok := s.runs[runID]
+	if !ok {
+		return fmt.Errorf("save step %s of run %s: %w", step.Name, runID, ErrNotFound)
+	}
+	if run.Steps == nil {
+		run.Steps = make(map[string]StepState)
+		s.runs[runID] = run
+	}
+	run.Steps[step.Name] = step
+	return nil
+}
+
+func (s *privateState) LoadRun(_ context.Context, runID string) (RunState, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	run, ok := s.runs[runID]
+	if !ok {
+		return RunState{}, fmt.Errorf("load run %s: %w", runID, ErrNotFound)
+	}
+	run.Steps = maps.Clone(run.Steps)
+	return run, nil
 }
 
 // defaultParallelism is ParallelExecutor's default Parallelism.
@@ -94,15 +169,18 @@ func checkTask(t *Task) error {
 }
 
 // prepare validates t and resolves the run options of a top-level run.
-func prepare(t *Task, opts []RunOption) (*runMeta, error) {
+func prepare(t *Task, opts []RunOption) (runMeta, error) {
 	if err := checkTask(t); err != nil {
-		return nil, err
+		return runMeta{}, err
 	}
-	var o runOptions
-	for _, opt := range opts {
-		opt(&o)
+	var m runMeta
+	if len(opts) > 0 {
+		o := new(runOptions)
+		for _, opt := range opts {
+			opt(o)
+		}
+		m.id, m.key = o.runID, o.idempotencyKey
 	}
-	m := &runMeta{id: o.runID, key: o.idempotencyKey}
 	if m.id == "" {
 		m.id = newRunID()
 	}

@@ -22,7 +22,7 @@ func (e *SyncExecutor) Execute(ctx context.Context, t *Task, in Values, opts ...
 	if err != nil {
 		return nil, err
 	}
-	return e.x.execute(ctx, t, in, m)
+	return e.x.execute(ctx, t, in, &m)
 }
 
 // Start runs t to the end, then returns a Handle that is already done.
@@ -32,6 +32,6 @@ func (e *SyncExecutor) Start(ctx context.Context, t *Task, in Values, opts ...Ru
 		return nil, err
 	}
 	h := newHandle(m.id)
-	h.finish(e.x.execute(ctx, t, in, m))
+	h.finish(e.x.execute(ctx, t, in, &m))
 	return h, nil
 }

@@ -61,7 +61,9 @@ type Consumer interface {
 	// between 1 and max of them (max < 1 means 1). It returns ctx's error
 	// when ctx is done first and ErrClosed once the consumer or its bus is
 	// closed. Each delivery must be settled with Ack or Nack; one that is
-	// not within the AckWait is delivered again.
+	// not within the AckWait is delivered again. A bus over a finite input
+	// (file.Stream on a worker's stdin) returns io.EOF once the input has
+	// ended and everything read from it is acknowledged.
 	//
 	// Receiving in batches is what makes a bus fast: a worker pool should ask
 	// for as many messages as it has idle slots.

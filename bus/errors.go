@@ -37,6 +37,7 @@ type MalformedError struct {
 	Err error
 }
 
+// Error names the source, line and offset, then the decoding error.
 func (e *MalformedError) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("bus: malformed message at %s:%d (offset %d): %v", e.Source, e.Line, e.Offset, e.Err)

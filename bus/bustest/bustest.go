@@ -309,6 +309,10 @@ func drain(t *testing.T, cs []bus.Consumer, total, max int) map[string]int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), patience*3)
 	defer cancel()
+	// Acks get their own context: cancelling ctx when all has arrived must
+	// not fail an ack in flight on a backend that honours it.
+	ackCtx, cancelAcks := context.WithTimeout(context.Background(), patience*3)
+	defer cancelAcks()
 	var (
 		mu      sync.Mutex
 		counts  = map[string]int{}
@@ -330,7 +334,7 @@ func drain(t *testing.T, cs []bus.Consumer, total, max int) map[string]int {
 					return
 				}
 				for _, d := range ds {
-					if err := d.Ack(ctx); err != nil {
+					if err := d.Ack(ackCtx); err != nil {
 						errs <- fmt.Errorf("consumer %d: ack %s: %w", i, d.ID, err)
 						return
 					}

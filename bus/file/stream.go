@@ -39,7 +39,8 @@ type StreamConfig struct {
 	AckWait time.Duration
 	// OnError is told of every line read that is skipped: malformed JSON
 	// (a *bus.MalformedError), an invalid queue name. Reading goes on with
-	// the next line. Default: a warning on slog.Default().
+	// the next line. It is called from the goroutine that reads Reader.
+	// Default: a warning on slog.Default().
 	OnError func(error)
 }
 

@@ -7,8 +7,8 @@
 // last committed offset), so every message carries its task id and attempt
 // and the engine's store settles each (id, attempt) exactly once. A bus is
 // not the system of record either: a task written to the store but lost by
-// the bus is published again by the engine, which is why the in-process
-// buses keep nothing on disk.
+// the bus is published again by the engine, which is why bus/memory keeps
+// nothing on disk.
 //
 // Within a queue, consumers that share a group compete: each message goes to
 // one of them, and a message left unacknowledged past the consumer's AckWait,

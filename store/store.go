@@ -1,0 +1,307 @@
+// Package store defines the seam between the durable engine and the
+// database that keeps every task's state: the Store interface, its
+// parameter and result types, and its errors. Backends live in
+// subpackages (store/sqlite, store/postgres) and each passes the
+// conformance suite in store/storetest against a real database.
+//
+// Every method that changes a task does so in one transaction that also
+// appends an Event, so the event log is a complete history of state.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/loomhq/loom"
+)
+
+// Errors callers branch on. Backends wrap them with context; match with
+// errors.Is.
+var (
+	// ErrNotFound: the task (or queue, worker, log) does not exist.
+	ErrNotFound = loom.ErrNotFound
+	// ErrConflict: the change does not apply to the task's current state,
+	// for example retrying a task that is still running.
+	ErrConflict = errors.New("store: conflict with current state")
+	// ErrInvalid: the parameters are malformed (an empty type, a bad
+	// cursor); the message says which.
+	ErrInvalid = errors.New("store: invalid parameters")
+)
+
+// Store keeps the state of the durable engine. Implementations are safe for
+// concurrent use by many goroutines.
+type Store interface {
+	// InsertTasks creates tasks in one transaction. A task whose
+	// IdempotencyKey is already taken, or a flow step (ParentID+Step)
+	// that already exists, is not created: its result carries the
+	// existing task and Existing=true. Missing ids, queues, times and
+	// MaxAttempts are filled with the documented defaults.
+	InsertTasks(ctx context.Context, p *InsertTasksParams) ([]InsertResult, error)
+	// GetTask returns one task, or ErrNotFound.
+	GetTask(ctx context.Context, id string) (*loom.TaskInfo, error)
+	// ListTasks returns a page of tasks, newest first, filtered.
+	ListTasks(ctx context.Context, p *ListTasksParams) (*TaskPage, error)
+	// ListChildren returns the steps of a flow task, oldest first.
+	ListChildren(ctx context.Context, parentID string) ([]*loom.TaskInfo, error)
+
+	// ClaimTasks moves up to Limit pending tasks of Queue whose RunAt has
+	// come to running, in priority order (highest first, then RunAt, then
+	// id), incrementing Attempt and setting WorkerID, Started and
+	// LeaseUntil. It never lets the queue's running count exceed
+	// MaxRunning when that is positive.
+	ClaimTasks(ctx context.Context, p *ClaimTasksParams) ([]*loom.TaskInfo, error)
+	// ExtendLeases moves LeaseUntil forward for running tasks (matching id
+	// and attempt) and reports how many it extended; a task no longer
+	// running in that attempt is left alone, which tells its worker the
+	// attempt was taken away.
+	ExtendLeases(ctx context.Context, p *ExtendLeasesParams) ([]LeaseOutcome, error)
+	// FinishTasks records the outcomes of attempts in one transaction: an
+	// outcome applies only if the task is still running in that attempt
+	// (otherwise its FinishResult has Applied=false), which makes a
+	// duplicated delivery harmless.
+	FinishTasks(ctx context.Context, p *FinishTasksParams) ([]FinishResult, error)
+	// CancelTask cancels a task that has not ended and every descendant
+	// that has not ended, returning the tasks it cancelled. Cancelling an
+	// ended task is ErrConflict.
+	CancelTask(ctx context.Context, p *CancelTaskParams) ([]*loom.TaskInfo, error)
+	// RetryTask puts an ended failed or cancelled task back to pending with
+	// a fresh attempt budget (optionally with new input). Retrying a task
+	// that is pending, running or completed is ErrConflict.
+	RetryTask(ctx context.Context, p *RetryTaskParams) (*loom.TaskInfo, error)
+	// ReapTasks fails tasks past their Timeout and re-queues running tasks
+	// whose lease lapsed, returning both sets.
+	ReapTasks(ctx context.Context, p *ReapTasksParams) (*ReapResult, error)
+	// NextRunAt returns the earliest RunAt among pending tasks of the
+	// queues (all queues when empty); ok is false when there are none.
+	NextRunAt(ctx context.Context, queues []string) (at time.Time, ok bool, err error)
+
+	// AppendLogs appends captured output to attempts' logs.
+	AppendLogs(ctx context.Context, chunks []LogChunk) error
+	// GetLogs returns a task's log chunks in order, of one attempt or of
+	// every attempt when Attempt is zero, from AfterSeq on.
+	GetLogs(ctx context.Context, p *GetLogsParams) ([]LogChunk, error)
+	// ListEvents returns events in the order they happened.
+	ListEvents(ctx context.Context, p *ListEventsParams) ([]Event, error)
+
+	// UpsertQueue creates or changes a queue's settings.
+	UpsertQueue(ctx context.Context, q QueueConfig) error
+	// ListQueues returns every queue that has settings or tasks, with
+	// counts by status.
+	ListQueues(ctx context.Context) ([]QueueInfo, error)
+	// UpsertWorker records a worker's presence and heartbeat.
+	UpsertWorker(ctx context.Context, w WorkerInfo) error
+	// ListWorkers returns the workers seen since the given time.
+	ListWorkers(ctx context.Context, seenSince time.Time) ([]WorkerInfo, error)
+	// DeleteWorker forgets a worker that shut down.
+	DeleteWorker(ctx context.Context, id string) error
+
+	// StateManager makes the library's run state and idempotency records
+	// durable.
+	loom.StateManager
+
+	// Close releases the database.
+	Close() error
+}
+
+// InsertTasksParams are the tasks to create.
+type InsertTasksParams struct {
+	// Tasks to create. Zero fields get defaults: ID a new UUIDv7, Queue
+	// "default", Status pending, Created and RunAt Now, Timeout
+	// Created+6h, MaxAttempts 1.
+	Tasks []*loom.TaskInfo
+	// Now is the creation time used for defaults.
+	Now time.Time
+}
+
+// InsertResult is the outcome of inserting one task.
+type InsertResult struct {
+	// Task is the created task, or the existing one.
+	Task *loom.TaskInfo
+	// Existing is true when the task was not created because its
+	// idempotency key or flow step already existed.
+	Existing bool
+}
+
+// ListTasksParams filter and page a task list. Zero values mean no filter.
+type ListTasksParams struct {
+	Status   []loom.Status
+	Type     string
+	Queue    string
+	ParentID string
+	// TopLevel keeps only tasks that are not flow steps.
+	TopLevel bool
+	// CreatedAfter and CreatedBefore bound Created.
+	CreatedAfter  time.Time
+	CreatedBefore time.Time
+	// Text matches a substring of the id, type, info, msg or idempotency key.
+	Text string
+	// Limit is the page size. Default 50, at most 1000.
+	Limit int
+	// Cursor continues from a previous page's Next.
+	Cursor string
+}
+
+// TaskPage is one page of a task list.
+type TaskPage struct {
+	Tasks []*loom.TaskInfo
+	// Next is the cursor of the following page; empty on the last page.
+	Next string
+}
+
+// ClaimTasksParams choose what a dispatcher takes to run.
+type ClaimTasksParams struct {
+	Queue      string
+	Limit      int
+	WorkerID   string
+	Now        time.Time
+	LeaseUntil time.Time
+	// MaxRunning caps the queue's running tasks; zero means no cap.
+	MaxRunning int
+}
+
+// ExtendLeasesParams extend the leases of a worker's running attempts.
+type ExtendLeasesParams struct {
+	Leases     []Lease
+	LeaseUntil time.Time
+}
+
+// Lease names one running attempt.
+type Lease struct {
+	ID      string
+	Attempt int
+}
+
+// LeaseOutcome says whether one lease was extended.
+type LeaseOutcome struct {
+	Lease
+	// Extended is false when the task no longer runs in that attempt
+	// (cancelled, reaped, finished): its worker should stop.
+	Extended bool
+	// Status is the task's current status.
+	Status loom.Status
+}
+
+// FinishTasksParams record attempt outcomes.
+type FinishTasksParams struct {
+	Outcomes []Outcome
+	Now      time.Time
+}
+
+// Outcome is how one attempt ended.
+type Outcome struct {
+	ID      string
+	Attempt int
+	// Status is completed, failed, or pending to retry at RetryAt.
+	Status  loom.Status
+	Output  loom.Values
+	Msg     string
+	RetryAt time.Time
+}
+
+// FinishResult is the effect of one Outcome.
+type FinishResult struct {
+	// Task is the task after the change (or as it was, if not applied).
+	Task *loom.TaskInfo
+	// Applied is false when the task no longer ran in that attempt.
+	Applied bool
+}
+
+// CancelTaskParams name the task to cancel.
+type CancelTaskParams struct {
+	ID     string
+	Reason string
+	Now    time.Time
+}
+
+// RetryTaskParams re-run an ended task.
+type RetryTaskParams struct {
+	ID string
+	// Input, when non-nil, replaces the task's input.
+	Input loom.Values
+	// MaxAttempts is the fresh attempt budget; zero keeps the original.
+	MaxAttempts int
+	Now         time.Time
+}
+
+// ReapTasksParams say what the reaper considers expired.
+type ReapTasksParams struct {
+	Now time.Time
+	// Limit bounds how many tasks one call changes. Default 1000.
+	Limit int
+}
+
+// ReapResult lists what the reaper changed.
+type ReapResult struct {
+	// Expired tasks passed their Timeout and were failed.
+	Expired []*loom.TaskInfo
+	// Requeued tasks lost their worker (lease lapsed) and are pending again.
+	Requeued []*loom.TaskInfo
+}
+
+// LogChunk is a piece of an attempt's captured output.
+type LogChunk struct {
+	TaskID  string    `json:"task_id"`
+	Attempt int       `json:"attempt"`
+	Seq     int64     `json:"seq"`
+	Time    time.Time `json:"time"`
+	Data    string    `json:"data"`
+}
+
+// GetLogsParams select log chunks.
+type GetLogsParams struct {
+	TaskID   string
+	Attempt  int
+	AfterSeq int64
+	Limit    int
+}
+
+// Event is one state change of a task, appended in the transaction that
+// made it.
+type Event struct {
+	Seq     int64          `json:"seq"`
+	TaskID  string         `json:"task_id"`
+	Type    string         `json:"type"`
+	Time    time.Time      `json:"time"`
+	Attempt int            `json:"attempt,omitempty"`
+	Status  loom.Status    `json:"status,omitempty"`
+	Msg     string         `json:"msg,omitempty"`
+	Data    map[string]any `json:"data,omitempty"`
+}
+
+// ListEventsParams select events: of one task, or of all from AfterSeq on.
+type ListEventsParams struct {
+	TaskID   string
+	AfterSeq int64
+	Limit    int
+}
+
+// QueueConfig are a queue's settings.
+type QueueConfig struct {
+	Name string `json:"name"`
+	// Concurrency caps the queue's running tasks; zero means no cap.
+	Concurrency int `json:"concurrency"`
+	// Paused queues keep their tasks but start none.
+	Paused bool `json:"paused"`
+}
+
+// QueueInfo is a queue's settings and counts.
+type QueueInfo struct {
+	QueueConfig
+	Pending   int `json:"pending"`
+	Running   int `json:"running"`
+	Completed int `json:"completed"`
+	Failed    int `json:"failed"`
+	Cancelled int `json:"cancelled"`
+}
+
+// WorkerInfo is what the store knows of a worker.
+type WorkerInfo struct {
+	ID            string    `json:"id"`
+	Hostname      string    `json:"hostname"`
+	Queues        []string  `json:"queues"`
+	Started       time.Time `json:"started"`
+	LastHeartbeat time.Time `json:"last_heartbeat"`
+	// Running lists the ids of tasks the worker runs now.
+	Running []string `json:"running"`
+}

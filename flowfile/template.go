@@ -30,7 +30,7 @@ func parseTemplate(s string) (*template.Template, error) {
 	return template.New("").Funcs(funcs).Option("missingkey=error").Parse(s)
 }
 
-var templatePrefixRE = regexp.MustCompile(`^template: [^:]*:\d+:(\d+:)? ?`)
+var templatePrefixRE = regexp.MustCompile(`^template: [^:]*:\d+:(\d+:)? ?(executing "[^"]*" )?`)
 
 // templateMessage strips text/template's "template: name:line:" prefix,
 // which names nothing the user wrote.

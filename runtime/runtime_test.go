@@ -3,9 +3,15 @@ package runtime_test
 import (
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/runtime"
 )
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 func TestBuiltins(t *testing.T) {
 	t.Parallel()

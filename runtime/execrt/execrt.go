@@ -163,6 +163,7 @@ type ExitError struct {
 	Code int
 }
 
+// Error reads like os/exec's, "exit status 3", so logs look familiar.
 func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
 
 // Handle runs the command described by v and waits for it.

@@ -181,6 +181,8 @@ type StatusError struct {
 	Body string
 }
 
+// Error names the request, the status and the start of the body, which is
+// where servers put the reason.
 func (e *StatusError) Error() string {
 	msg := fmt.Sprintf("http %s %s: %d %s", e.Method, e.URL, e.Status, http.StatusText(e.Status))
 	if e.Body != "" {

@@ -5,4 +5,7 @@ go 1.26.8
 require (
 	github.com/google/uuid v1.6.0
 	go.uber.org/goleak v1.3.0
+	gopkg.in/yaml.v3 v3.0.1
 )
+
+require github.com/kr/text v0.2.0 // indirect

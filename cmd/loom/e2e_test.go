@@ -191,7 +191,7 @@ func TestEndToEnd(t *testing.T) {
 	var flow strings.Builder
 	fmt.Fprintf(&flow, "name: five-steps\nsteps:\n")
 	for i := 1; i <= 5; i++ {
-		fmt.Fprintf(&flow, "  - name: s%d\n    exec: [\"sh\", \"-c\", \"echo s%d >> %s; sleep 0.4\"]\n", i, i, flowOut)
+		fmt.Fprintf(&flow, "  - name: s%d\n    exec: [\"sh\", \"-c\", \"echo s%d >> %s; sleep 2\"]\n", i, i, flowOut)
 		if i > 1 {
 			fmt.Fprintf(&flow, "    depends_on: [s%d]\n", i-1)
 		}
@@ -252,7 +252,7 @@ func TestEndToEnd(t *testing.T) {
 				api(t, "POST", srv.url+"/api/v1/tasks", map[string]any{
 					"type": "exec", "max_attempts": 3, "idempotency_key": key,
 					"input": map[string]any{
-						"command": []string{"sh", "-c", "sleep 0.01; echo $ID >> " + out1},
+						"command": []string{"sh", "-c", "sleep 0.05; echo $ID >> " + out1},
 						"env":     map[string]string{"ID": key},
 					},
 				}, &got)
@@ -261,20 +261,14 @@ func TestEndToEnd(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	for deadline := time.Now().Add(30 * time.Second); len(countLines(t, out1)) < 100; {
-		if time.Now().After(deadline) {
-			t.Fatalf("tasks made no progress: %d lines", len(countLines(t, out1)))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 	if err := srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	<-srv.done
 	before := countLines(t, out1)
 	flowBefore := countLines(t, flowOut)
-	if len(before) == n {
-		t.Fatalf("all %d tasks ended before the kill; the test proves nothing", n)
+	if len(before) == n || len(flowBefore) == 5 {
+		t.Fatalf("killed after %d of %d tasks and %d of 5 flow steps: the test proves nothing", len(before), n, len(flowBefore))
 	}
 	t.Logf("killed with %d of %d tasks and %d of 5 flow steps done", len(before), n, len(flowBefore))
 

@@ -40,6 +40,9 @@ func loadFlowDir(dir string) ([]*loom.Task, error) {
 			return nil, fmt.Errorf("build flow: %w", err)
 		}
 		reg[t.Name] = t
+		if t, err = stepTypesPerFlow(t); err != nil {
+			return nil, err
+		}
 		tasks = append(tasks, t)
 	}
 	return tasks, nil
@@ -55,5 +58,5 @@ func loadFlowFile(path string) (*loom.Task, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build flow: %w", err)
 	}
-	return t, nil
+	return stepTypesPerFlow(t)
 }

@@ -55,6 +55,28 @@ func exactArgs(n int) cobra.PositionalArgs {
 	}
 }
 
+// rangeArgs is cobra.RangeArgs whose error is a usageError.
+func rangeArgs(lo, hi int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.RangeArgs(lo, hi)(cmd, args); err != nil {
+			return &usageError{err}
+		}
+		return nil
+	}
+}
+
+// inputArg picks the input given either as the optional positional
+// argument after the first or with --input, not both.
+func inputArg(args []string, flag string) (loom.Values, error) {
+	if len(args) > 1 {
+		if flag != "" {
+			return nil, &usageError{fmt.Errorf("give the input as an argument or with --input, not both")}
+		}
+		flag = args[1]
+	}
+	return parseInput(flag)
+}
+
 // parseInput reads a --input flag: a JSON object, or empty for none.
 func parseInput(s string) (loom.Values, error) {
 	if strings.TrimSpace(s) == "" {

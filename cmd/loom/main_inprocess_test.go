@@ -120,3 +120,38 @@ func TestServerInProcess(t *testing.T) {
 		t.Errorf("server Close: %v", err)
 	}
 }
+
+// TestRunFlow runs the bundled hello flow file in-process.
+func TestRunFlow(t *testing.T) {
+	if !wired {
+		t.Skip("this build has no SQLite store")
+	}
+	out, code := runMain(t, "run", "../../examples/flows/hello.yaml", `{"who": "tests"}`)
+	if code != 0 || !strings.Contains(out, "step greet") || !strings.Contains(out, `"greeting":"hello, tests\n"`) {
+		t.Errorf("run hello: exit %d, output:\n%s", code, out)
+	}
+	if _, code := runMain(t, "run", "../../examples/flows/hello.yaml"); code != 1 {
+		t.Errorf("run hello without input: exit %d, want 1", code)
+	}
+	if _, code := runMain(t, "run", "nope.yaml"); code != 1 {
+		t.Errorf("run a missing file: exit %d, want 1", code)
+	}
+	if _, code := runMain(t, "run", "x.yaml", "{}", "--input", "{}"); code != 2 {
+		t.Errorf("input twice: exit %d, want 2", code)
+	}
+}
+
+// TestUsageErrors checks that a bad command line exits 2.
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"submit"},
+		{"submit", "a", "b", "c"},
+		{"tasks", "show"},
+		{"tasks", "list", "--bogus"},
+		{"server", "--db-sync", "sometimes"},
+	} {
+		if _, code := runMain(t, args...); code != 2 {
+			t.Errorf("loom %v: exit %d, want 2", args, code)
+		}
+	}
+}

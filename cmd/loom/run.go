@@ -20,14 +20,15 @@ func (m *Main) newRunCommand() *cobra.Command {
 		verbose bool
 	)
 	cmd := &cobra.Command{
-		Use:   "run FLOW.yaml",
+		Use:   "run FLOW.yaml [INPUT]",
 		Short: "Run one flow file to completion in this process, without a server",
 		Long: `Run the flow file FLOW.yaml once, durably, in this process: on a temporary
 SQLite database with the same engine the server uses, printing each step's
-progress as it happens. The exit status is 0 only if the flow completed.`,
-		Args: exactArgs(1),
+progress as it happens. INPUT (or --input) is the flow's input, a JSON
+object. The exit status is 0 only if the flow completed.`,
+		Args: rangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			in, err := parseInput(input)
+			in, err := inputArg(args, input)
 			if err != nil {
 				return err
 			}

@@ -21,14 +21,14 @@ func (m *Main) newSubmitCommand(g *globals) *cobra.Command {
 		wait  bool
 	)
 	cmd := &cobra.Command{
-		Use:   "submit TYPE",
+		Use:   "submit TYPE [INPUT]",
 		Short: "Submit a task to the server and print its id",
 		Long: `Submit a task of TYPE to the server and print its id. With --wait, follow
 the task (and a flow's steps) until it ends, and exit non-zero unless it
-completed.`,
-		Args: exactArgs(1),
+completed. INPUT (or --input) is the task's input, a JSON object.`,
+		Args: rangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			in, err := parseInput(input)
+			in, err := inputArg(args, input)
 			if err != nil {
 				return err
 			}

@@ -170,10 +170,14 @@ func (s *Store) ExtendLeases(ctx context.Context, p *store.ExtendLeasesParams) (
 	return out, nil
 }
 
-const finishSQL = `UPDATE tasks
-	SET status = ?1, result = ?2, msg = ?3, output = ?4, ended = ?5, run_at = coalesce(?6, run_at), lease_until = NULL
-	WHERE id = ?7 AND attempt = ?8 AND status = 'running'
-	RETURNING ` + taskColumns
+// finishBatch applies outcomes given as rows (id, attempt, status, result,
+// msg, output, ended, run_at) to the tasks still running in that attempt.
+var finishBatch = newBatched(`UPDATE tasks
+	SET status = v.column3, result = v.column4, msg = v.column5, output = v.column6, ended = v.column7,
+		run_at = coalesce(v.column8, tasks.run_at), lease_until = NULL
+	FROM (VALUES `, `(?,?,?,?,?,?,?,?)`, `) AS v
+	WHERE tasks.id = v.column1 AND tasks.attempt = v.column2 AND tasks.status = 'running'
+	RETURNING `+taskColumns)
 
 // FinishTasks records attempt outcomes; see store.Store. A completed
 // outcome sets Result "complete", a failed one "error"; both set Ended Now.
@@ -185,11 +189,12 @@ func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]
 		return nil, nil
 	}
 	at := now(p.Now)
-	type prepared struct {
-		args []any
-		ev   eventRow
-	}
-	preps := make([]prepared, len(p.Outcomes))
+	args := make([]any, 0, 8*len(p.Outcomes))
+	evs := make([]eventRow, len(p.Outcomes))
+	// first[i] is false for an outcome whose task an earlier outcome of
+	// the batch already names: only the first can apply.
+	first := make([]bool, len(p.Outcomes))
+	seen := make(map[string]bool, len(p.Outcomes))
 	for i, o := range p.Outcomes {
 		output, err := encodeMap(o.Output)
 		if err != nil {
@@ -217,40 +222,53 @@ func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]
 		default:
 			return nil, fmt.Errorf("finish task %s: status %q is not completed, failed or pending: %w", o.ID, o.Status, store.ErrInvalid)
 		}
-		preps[i] = prepared{
-			args: []any{string(o.Status), result, o.Msg, output, ended, runAt, o.ID, o.Attempt},
-			ev:   ev,
+		evs[i] = ev
+		if seen[o.ID] {
+			continue
 		}
+		seen[o.ID], first[i] = true, true
+		args = append(args, o.ID, o.Attempt, string(o.Status), result, o.Msg, output, ended, runAt)
 	}
 	out := make([]store.FinishResult, len(p.Outcomes))
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		upd, err := s.wstmt(ctx, tx, finishSQL)
-		if err != nil {
-			return err
-		}
-		evs := make([]eventRow, 0, len(preps))
-		for i, pr := range preps {
-			id := p.Outcomes[i].ID
-			t, err := scanTask(upd.QueryRowContext(ctx, pr.args...))
-			if err == nil {
-				out[i] = store.FinishResult{Task: t, Applied: true}
-				evs = append(evs, pr.ev)
-				continue
+		updated := make(map[string]*loom.TaskInfo, len(p.Outcomes))
+		rest := args
+		for _, n := range chunkSizes(len(rest) / 8) {
+			st, err := s.wstmt(ctx, tx, finishBatch.sql(n))
+			if err != nil {
+				return err
 			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("task %s: %w", id, err)
+			rows, err := st.QueryContext(ctx, rest[:n*8]...)
+			if err != nil {
+				return err
+			}
+			tasks, err := scanTasks(rows)
+			if err != nil {
+				return err
+			}
+			for _, t := range tasks {
+				updated[t.ID] = t
+			}
+			rest = rest[n*8:]
+		}
+		applied := make([]eventRow, 0, len(updated))
+		for i, o := range p.Outcomes {
+			if t := updated[o.ID]; t != nil && first[i] {
+				out[i] = store.FinishResult{Task: t, Applied: true}
+				applied = append(applied, evs[i])
+				continue
 			}
 			get, err := s.wstmt(ctx, tx, getTaskSQL)
 			if err != nil {
 				return err
 			}
-			t, err = scanTask(get.QueryRowContext(ctx, id))
+			t, err := scanTask(get.QueryRowContext(ctx, o.ID))
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("task %s: %w", id, err)
+				return fmt.Errorf("task %s: %w", o.ID, err)
 			}
 			out[i] = store.FinishResult{Task: t}
 		}
-		return s.appendEvents(ctx, tx, evs)
+		return s.appendEvents(ctx, tx, applied)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("finish %d tasks: %w", len(p.Outcomes), err)

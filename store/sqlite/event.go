@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/store"
@@ -35,60 +34,25 @@ type eventRow struct {
 	data    sql.NullString
 }
 
-const eventColumns = 7
-
-// eventChunk is how many events one INSERT appends: many rows per
-// statement cost far less than one statement per row.
-const eventChunk = 128
-
-var (
-	insertEventsChunk = insertEventsSQL(eventChunk)
-	insertEventOne    = insertEventsSQL(1)
-)
-
-func insertEventsSQL(n int) string {
-	var b strings.Builder
-	b.WriteString("INSERT INTO task_events (task_id, type, time, attempt, status, msg, data) VALUES ")
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString("(?,?,?,?,?,?,?)")
-	}
-	return b.String()
-}
+var insertEvents = newBatched(
+	`INSERT INTO task_events (task_id, type, time, attempt, status, msg, data) VALUES `, `(?,?,?,?,?,?,?)`, ``)
 
 // appendEvents inserts evs in tx, in order.
 func (s *Store) appendEvents(ctx context.Context, tx *sql.Tx, evs []eventRow) error {
-	if len(evs) == 0 {
-		return nil
-	}
-	args := make([]any, 0, eventColumns*min(len(evs), eventChunk))
-	for len(evs) >= eventChunk {
-		st, err := s.wstmt(ctx, tx, insertEventsChunk)
+	args := make([]any, 0, 7*min(len(evs), maxChunk))
+	for _, n := range chunkSizes(len(evs)) {
+		st, err := s.wstmt(ctx, tx, insertEvents.sql(n))
 		if err != nil {
 			return fmt.Errorf("append events: %w", err)
 		}
 		args = args[:0]
-		for _, e := range evs[:eventChunk] {
+		for _, e := range evs[:n] {
 			args = append(args, e.taskID, e.typ, e.time, e.attempt, string(e.status), e.msg, e.data)
 		}
 		if _, err := st.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("append events: %w", err)
 		}
-		evs = evs[eventChunk:]
-	}
-	if len(evs) == 0 {
-		return nil
-	}
-	st, err := s.wstmt(ctx, tx, insertEventOne)
-	if err != nil {
-		return fmt.Errorf("append events: %w", err)
-	}
-	for _, e := range evs {
-		if _, err := st.ExecContext(ctx, e.taskID, e.typ, e.time, e.attempt, string(e.status), e.msg, e.data); err != nil {
-			return fmt.Errorf("append event %s of task %s: %w", e.typ, e.taskID, err)
-		}
+		evs = evs[n:]
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -122,11 +123,11 @@ func migrate(ctx context.Context, db *sql.DB) error {
 
 // writerQueries are prepared on the writer when a Store opens: the
 // statements of the hot paths, run inside write transactions.
-var writerQueries = []string{
-	insertTaskSQL, insertEventsChunk, insertEventOne, getTaskSQL,
-	findByKeySQL, findByStepSQL, claimSQL, queueSettingsSQL, countRunningSQL,
-	extendLeaseSQL, taskStatusSQL, finishSQL, insertLogSQL,
-}
+var writerQueries = slices.Concat(
+	insertTasks.all(), insertEvents.all(), finishBatch.all(),
+	[]string{getTaskSQL, findByKeySQL, findByStepSQL, claimSQL, queueSettingsSQL, countRunningSQL,
+		extendLeaseSQL, taskStatusSQL, insertLogSQL},
+)
 
 // readerQueries are prepared on the reader pool when a Store opens.
 var readerQueries = []string{getTaskSQL, listChildrenSQL}

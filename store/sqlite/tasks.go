@@ -17,18 +17,18 @@ import (
 	"github.com/loomhq/loom/store"
 )
 
-const insertTaskSQL = `INSERT INTO tasks (id, type, queue, info, attributes, input, output, status, result, msg,
-	created, started, ended, timeout, attempt, max_attempts, priority,
-	idempotency_key, parent_id, step, run_at, worker_id, lease_until)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-ON CONFLICT DO NOTHING`
-
 const (
 	getTaskSQL      = `SELECT ` + taskColumns + ` FROM tasks WHERE id = ?`
 	findByKeySQL    = `SELECT ` + taskColumns + ` FROM tasks WHERE idempotency_key = ?`
 	findByStepSQL   = `SELECT ` + taskColumns + ` FROM tasks WHERE parent_id = ? AND step = ?`
 	listChildrenSQL = `SELECT ` + taskColumns + ` FROM tasks WHERE parent_id = ? ORDER BY created, id`
 )
+
+var insertTasks = newBatched(`INSERT INTO tasks (id, type, queue, info, attributes, input, output, status, result, msg,
+	created, started, ended, timeout, attempt, max_attempts, priority,
+	idempotency_key, parent_id, step, run_at, worker_id, lease_until) VALUES `,
+	`(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	` ON CONFLICT DO NOTHING RETURNING id`)
 
 // InsertTasks creates tasks in one transaction; see store.Store. Defaults
 // are filled on a copy: the returned Task of a created task is the given
@@ -39,34 +39,50 @@ func (s *Store) InsertTasks(ctx context.Context, p *store.InsertTasksParams) ([]
 	}
 	at := now(p.Now)
 	tasks := make([]*loom.TaskInfo, len(p.Tasks))
+	args := make([]any, 0, len(p.Tasks)*23)
 	for i, in := range p.Tasks {
 		t, err := withDefaults(in, at)
 		if err != nil {
 			return nil, fmt.Errorf("insert tasks: task %d: %w", i, err)
 		}
 		tasks[i] = t
+		if args, err = appendTaskArgs(args, t); err != nil {
+			return nil, fmt.Errorf("insert tasks: task %s: %w", t.ID, err)
+		}
 	}
 	results := make([]store.InsertResult, len(tasks))
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		ins, err := s.wstmt(ctx, tx, insertTaskSQL)
-		if err != nil {
-			return err
+		inserted := make(map[string]bool, len(tasks))
+		rest := args
+		for _, n := range chunkSizes(len(tasks)) {
+			st, err := s.wstmt(ctx, tx, insertTasks.sql(n))
+			if err != nil {
+				return err
+			}
+			rows, err := st.QueryContext(ctx, rest[:n*23]...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return err
+				}
+				inserted[id] = true
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			rest = rest[n*23:]
 		}
 		evs := make([]eventRow, 0, len(tasks))
 		for i, t := range tasks {
-			args, err := taskArgs(t)
-			if err != nil {
-				return fmt.Errorf("task %s: %w", t.ID, err)
-			}
-			res, err := ins.ExecContext(ctx, args...)
-			if err != nil {
-				return fmt.Errorf("task %s: %w", t.ID, err)
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return fmt.Errorf("task %s: %w", t.ID, err)
-			}
-			if n == 1 {
+			if inserted[t.ID] {
+				delete(inserted, t.ID) // a later task with the same id was not inserted
 				results[i] = store.InsertResult{Task: t}
 				evs = append(evs, eventRow{taskID: t.ID, typ: eventCreated, time: toNanos(t.Created), status: t.Status})
 				continue
@@ -135,8 +151,8 @@ func withDefaults(in *loom.TaskInfo, at time.Time) (*loom.TaskInfo, error) {
 	return &t, nil
 }
 
-// taskArgs are t's values for insertTaskSQL.
-func taskArgs(t *loom.TaskInfo) ([]any, error) {
+// appendTaskArgs appends t's values for insertTasks to args.
+func appendTaskArgs(args []any, t *loom.TaskInfo) ([]any, error) {
 	attrs, err := encodeMap(t.Attributes)
 	if err != nil {
 		return nil, fmt.Errorf("attributes: %w", err)
@@ -149,9 +165,9 @@ func taskArgs(t *loom.TaskInfo) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("output: %w", err)
 	}
-	return []any{t.ID, t.Type, t.Queue, t.Info, attrs, input, output, string(t.Status), string(t.Result), t.Msg,
+	return append(args, t.ID, t.Type, t.Queue, t.Info, attrs, input, output, string(t.Status), string(t.Result), t.Msg,
 		toNanos(t.Created), nullNanos(t.Started), nullNanos(t.Ended), toNanos(t.Timeout), t.Attempt, t.MaxAttempts, t.Priority,
-		nullString(t.IdempotencyKey), nullString(t.ParentID), nullString(t.Step), toNanos(t.RunAt), t.WorkerID, nullNanos(t.LeaseUntil)}, nil
+		nullString(t.IdempotencyKey), nullString(t.ParentID), nullString(t.Step), toNanos(t.RunAt), t.WorkerID, nullNanos(t.LeaseUntil)), nil
 }
 
 // findExisting returns the task that kept t from being inserted: the one

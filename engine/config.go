@@ -1,0 +1,185 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/store"
+)
+
+// Config configures an Engine. Only Store is required; every zero value
+// means the default stated on its field, filled in by one function
+// (withDefaults) so the defaults are documented and applied in one place.
+type Config struct {
+	// Store keeps every task's state. Required. The engine does not close
+	// it: the caller who opened it does.
+	Store store.Store
+	// Clock is the engine's source of time: RunAt, leases, retries,
+	// timeouts. Default loom.SystemClock.
+	Clock loom.Clock
+	// Logger receives the engine's own logs (not the handlers' output,
+	// which goes to the store as attempt logs). Default slog.Default().
+	Logger *slog.Logger
+	// WorkerID names this engine's worker in the store, on claimed tasks
+	// and in the worker list. Default "<hostname>-<pid>-<random>".
+	WorkerID string
+	// Queues are the queues this engine dispatches and works, each with an
+	// optional concurrency cap that holds across every engine sharing the
+	// store. Default: the single queue "default" without a cap.
+	Queues []Queue
+	// Workers is how many embedded worker goroutines run handlers. Default
+	// 4×GOMAXPROCS (handlers are usually I/O-bound). Negative means none:
+	// the engine only dispatches, completes and reaps, for remote workers.
+	Workers int
+	// LeaseDuration is how long a claimed attempt is leased to its worker
+	// before the reaper may re-queue it; heartbeats extend it. Default 30s.
+	LeaseDuration time.Duration
+	// HeartbeatInterval is how often running attempts' leases are extended.
+	// It must be shorter than LeaseDuration. Default 10s.
+	HeartbeatInterval time.Duration
+	// ReapInterval is how often the reaper fails expired tasks and
+	// re-queues tasks whose lease lapsed. Default 1s.
+	ReapInterval time.Duration
+	// PollInterval is how often the dispatcher looks for work when nothing
+	// woke it, to notice tasks other processes wrote to a shared store.
+	// Default 1s.
+	PollInterval time.Duration
+	// DispatchBatch is the most tasks one claim takes. Default 500.
+	DispatchBatch int
+	// CompleteBatch is the most outcomes recorded in one store call
+	// (group commit). Default 1000.
+	CompleteBatch int
+	// LogFlushInterval is how long handler output may wait in memory
+	// before it is appended to the store; an attempt's output is always
+	// flushed before its outcome is recorded. Default 250ms.
+	LogFlushInterval time.Duration
+	// ShutdownTimeout is how long Run, once its context is done, lets
+	// in-flight attempts finish before it releases them back to pending.
+	// Default 10s.
+	ShutdownTimeout time.Duration
+	// Handlers registers extra task types by name at New, for handlers
+	// without a loom.Task of their own (for example the exec and http
+	// runtimes the command wires in). Each gets no retries and no timeout
+	// beyond the task object's.
+	Handlers map[string]loom.Handler
+}
+
+// Queue is a queue an engine serves.
+type Queue struct {
+	// Name is the queue's name. Required.
+	Name string
+	// Concurrency caps how many of the queue's tasks run at once across
+	// every engine sharing the store; zero means no cap. Note that a flow
+	// counts against its queue's cap while it runs, as do its steps.
+	Concurrency int
+}
+
+// Defaults used when a Config field is zero.
+const (
+	DefaultLeaseDuration     = 30 * time.Second
+	DefaultHeartbeatInterval = 10 * time.Second
+	DefaultReapInterval      = time.Second
+	DefaultPollInterval      = time.Second
+	DefaultDispatchBatch     = 500
+	DefaultCompleteBatch     = 1000
+	DefaultLogFlushInterval  = 250 * time.Millisecond
+	DefaultShutdownTimeout   = 10 * time.Second
+)
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if c.Clock == nil {
+		c.Clock = loom.SystemClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.WorkerID == "" {
+		c.WorkerID = defaultWorkerID()
+	}
+	if len(c.Queues) == 0 {
+		c.Queues = []Queue{{Name: loom.DefaultQueue}}
+	}
+	if c.Workers == 0 {
+		c.Workers = 4 * runtime.GOMAXPROCS(0)
+	}
+	if c.LeaseDuration == 0 {
+		c.LeaseDuration = DefaultLeaseDuration
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = DefaultHeartbeatInterval
+		if c.HeartbeatInterval >= c.LeaseDuration {
+			c.HeartbeatInterval = c.LeaseDuration / 3
+		}
+	}
+	if c.ReapInterval == 0 {
+		c.ReapInterval = DefaultReapInterval
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.DispatchBatch == 0 {
+		c.DispatchBatch = DefaultDispatchBatch
+	}
+	if c.CompleteBatch == 0 {
+		c.CompleteBatch = DefaultCompleteBatch
+	}
+	if c.LogFlushInterval == 0 {
+		c.LogFlushInterval = DefaultLogFlushInterval
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	return c
+}
+
+// validate reports the first setting that cannot work.
+func (c Config) validate() error {
+	switch {
+	case c.Store == nil:
+		return fmt.Errorf("%w: Config.Store is required", ErrInvalid)
+	case c.LeaseDuration < 0, c.HeartbeatInterval < 0, c.ReapInterval < 0,
+		c.PollInterval < 0, c.LogFlushInterval < 0, c.ShutdownTimeout < 0:
+		return fmt.Errorf("%w: durations must not be negative", ErrInvalid)
+	case c.HeartbeatInterval >= c.LeaseDuration:
+		return fmt.Errorf("%w: HeartbeatInterval (%s) must be shorter than LeaseDuration (%s)",
+			ErrInvalid, c.HeartbeatInterval, c.LeaseDuration)
+	case c.DispatchBatch < 0, c.CompleteBatch < 0:
+		return fmt.Errorf("%w: batch sizes must not be negative", ErrInvalid)
+	}
+	seen := make(map[string]bool, len(c.Queues))
+	for _, q := range c.Queues {
+		if q.Name == "" {
+			return fmt.Errorf("%w: a queue has no name", ErrInvalid)
+		}
+		if q.Concurrency < 0 {
+			return fmt.Errorf("%w: queue %q: negative concurrency", ErrInvalid, q.Name)
+		}
+		if seen[q.Name] {
+			return fmt.Errorf("%w: queue %q listed twice", ErrInvalid, q.Name)
+		}
+		seen[q.Name] = true
+	}
+	for name, h := range c.Handlers {
+		if name == "" || h == nil {
+			return fmt.Errorf("%w: Config.Handlers has an empty name or nil handler", ErrInvalid)
+		}
+	}
+	return nil
+}
+
+func defaultWorkerID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "loom"
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/store"
@@ -21,9 +24,27 @@ type Engine struct {
 	clock  loom.Clock
 	logger *slog.Logger
 
-	mu     sync.RWMutex
-	types  map[string]*registration
-	closed bool
+	mu      sync.RWMutex
+	types   map[string]*registration
+	closed  bool
+	ran     bool
+	started time.Time
+
+	// wake nudges the dispatcher: a task was submitted, capacity freed, a
+	// retry fell due.
+	wake chan struct{}
+	// ready carries claimed attempts to the embedded workers; done carries
+	// their outcomes to the completer.
+	ready chan *attempt
+	done  chan *outcome
+	// maxLocal is how many attempts this engine holds claimed at once:
+	// the workers' slots plus one claim batch of prefetch.
+	maxLocal int
+
+	inflight inflightSet
+	waiters  waiterSet
+	flows    advanceQueue
+	logs     *logBuffer
 }
 
 // New returns an engine configured by cfg, with the types in cfg.Handlers
@@ -39,7 +60,16 @@ func New(cfg Config) (*Engine, error) {
 		clock:  cfg.Clock,
 		logger: cfg.Logger,
 		types:  make(map[string]*registration),
+		wake:   make(chan struct{}, 1),
 	}
+	workers := max(cfg.Workers, 0)
+	e.maxLocal = workers + cfg.DispatchBatch
+	e.ready = make(chan *attempt, e.maxLocal)
+	e.done = make(chan *outcome, e.maxLocal)
+	e.inflight.init()
+	e.waiters.init()
+	e.flows.init()
+	e.logs = newLogBuffer(e)
 	for name, h := range cfg.Handlers {
 		if err := e.Register(&loom.Task{Name: name, Handler: h}); err != nil {
 			return nil, err
@@ -55,12 +85,62 @@ func New(cfg Config) (*Engine, error) {
 // their own names. Registering the same *loom.Task twice is harmless; a
 // different task under a taken name is ErrDuplicateType.
 func (e *Engine) Register(t *loom.Task, opts ...RegisterOption) error {
-	panic("not implemented")
+	if t == nil || t.Name == "" || t.Handler == nil {
+		return fmt.Errorf("%w: a task type needs a name and a handler", ErrInvalid)
+	}
+	reg := &registration{task: t, queue: loom.DefaultQueue}
+	for _, o := range opts {
+		o(reg)
+	}
+	if f, ok := t.Handler.(*loom.Flow); ok {
+		reg.flow = f
+	}
+	e.mu.Lock()
+	if old := e.types[t.Name]; old != nil {
+		e.mu.Unlock()
+		if old.task == t {
+			return nil
+		}
+		return fmt.Errorf("%w: %q", ErrDuplicateType, t.Name)
+	}
+	e.types[t.Name] = reg
+	e.mu.Unlock()
+	if reg.flow != nil {
+		if err := e.registerSteps(reg.flow, opts); err != nil {
+			e.mu.Lock()
+			delete(e.types, t.Name)
+			e.mu.Unlock()
+			return err
+		}
+	}
+	return nil
+}
+
+// lookup returns the registration of a type, or nil.
+func (e *Engine) lookup(name string) *registration {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.types[name]
+}
+
+// maxAttemptsOf is the attempt budget a task type's retry policy gives.
+func maxAttemptsOf(t *loom.Task) int {
+	if t.Retry != nil && t.Retry.MaxAttempts > 1 {
+		return t.Retry.MaxAttempts
+	}
+	return 1
 }
 
 // Types returns the names of the registered task types.
 func (e *Engine) Types() []string {
-	panic("not implemented")
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	names := make([]string, 0, len(e.types))
+	for n := range e.types {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // Submit creates a task and wakes the dispatcher. With an IdempotencyKey
@@ -68,14 +148,82 @@ func (e *Engine) Types() []string {
 // created=false. Submitting a type that is not registered is
 // ErrUnknownType.
 func (e *Engine) Submit(ctx context.Context, p *SubmitParams) (task *loom.TaskInfo, created bool, err error) {
-	panic("not implemented")
+	res, err := e.SubmitMany(ctx, []*SubmitParams{p})
+	if err != nil {
+		return nil, false, err
+	}
+	return res[0].Task, res[0].Created, nil
 }
 
 // SubmitMany creates many tasks in one store transaction, the fast way to
 // enqueue a batch. Results are in the order of ps. If any type is unknown
 // nothing is created.
 func (e *Engine) SubmitMany(ctx context.Context, ps []*SubmitParams) ([]SubmitResult, error) {
-	panic("not implemented")
+	if err := e.checkOpen(); err != nil {
+		return nil, err
+	}
+	now := e.clock.Now()
+	tasks := make([]*loom.TaskInfo, len(ps))
+	for i, p := range ps {
+		t, err := e.taskInfo(p, now)
+		if err != nil {
+			return nil, err
+		}
+		tasks[i] = t
+	}
+	res, err := e.store.InsertTasks(ctx, &store.InsertTasksParams{Tasks: tasks, Now: now})
+	if err != nil {
+		return nil, fmt.Errorf("engine: submit %d task(s): %w", len(ps), err)
+	}
+	out := make([]SubmitResult, len(res))
+	for i, r := range res {
+		out[i] = SubmitResult{Task: r.Task, Created: !r.Existing}
+	}
+	e.notify()
+	return out, nil
+}
+
+// taskInfo turns submit parameters into the task object to insert.
+func (e *Engine) taskInfo(p *SubmitParams, now time.Time) (*loom.TaskInfo, error) {
+	if p == nil || p.Type == "" {
+		return nil, fmt.Errorf("%w: a task needs a type", ErrInvalid)
+	}
+	reg := e.lookup(p.Type)
+	if reg == nil {
+		return nil, fmt.Errorf("engine: submit: %w %q", ErrUnknownType, p.Type)
+	}
+	if p.Timeout < 0 || p.MaxAttempts < 0 {
+		return nil, fmt.Errorf("%w: negative Timeout or MaxAttempts", ErrInvalid)
+	}
+	t := &loom.TaskInfo{
+		ID: p.ID, Type: p.Type, Queue: p.Queue, Info: p.Info, Attributes: p.Attributes,
+		Input: p.Input, Status: loom.StatusPending, Created: now, RunAt: p.RunAt,
+		Priority: p.Priority, IdempotencyKey: p.IdempotencyKey, MaxAttempts: p.MaxAttempts,
+	}
+	if t.Queue == "" {
+		t.Queue = reg.queue
+	}
+	if t.RunAt.IsZero() {
+		t.RunAt = now
+	}
+	timeout := p.Timeout
+	if timeout == 0 {
+		timeout = loom.DefaultTaskTimeout
+	}
+	t.Timeout = now.Add(timeout)
+	if t.MaxAttempts == 0 {
+		t.MaxAttempts = maxAttemptsOf(reg.task)
+	}
+	return t, nil
+}
+
+func (e *Engine) checkOpen() error {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return ErrClosed
+	}
+	return nil
 }
 
 // Get returns one task, or an error matching ErrNotFound.
@@ -111,7 +259,30 @@ func (e *Engine) Children(ctx context.Context, id string) ([]*loom.TaskInfo, err
 // heartbeat. It returns the task as it is afterwards. Cancelling an ended
 // task is ErrConflict.
 func (e *Engine) Cancel(ctx context.Context, id, reason string) (*loom.TaskInfo, error) {
-	panic("not implemented")
+	if reason == "" {
+		reason = "cancelled"
+	}
+	ts, err := e.store.CancelTask(ctx, &store.CancelTaskParams{ID: id, Reason: reason, Now: e.clock.Now()})
+	if err != nil {
+		return nil, fmt.Errorf("engine: cancel %s: %w", id, err)
+	}
+	var self *loom.TaskInfo
+	for _, t := range ts {
+		e.inflight.cancelTask(t.ID, loom.ErrCancelled)
+		e.waiters.ended(t)
+		if t.ID == id {
+			self = t
+		} else if t.ParentID != "" && t.ParentID != id {
+			e.flows.push(t.ParentID)
+		}
+	}
+	if self != nil && self.ParentID != "" {
+		e.flows.push(self.ParentID)
+	}
+	if self == nil {
+		return e.Get(ctx, id)
+	}
+	return self, nil
 }
 
 // Retry runs an ended failed or cancelled task again with a fresh attempt
@@ -120,7 +291,27 @@ func (e *Engine) Cancel(ctx context.Context, id, reason string) (*loom.TaskInfo,
 // saved outputs of completed steps. Retrying a pending, running or
 // completed task is ErrConflict.
 func (e *Engine) Retry(ctx context.Context, id string, input loom.Values) (*loom.TaskInfo, error) {
-	panic("not implemented")
+	if err := e.checkOpen(); err != nil {
+		return nil, err
+	}
+	t, err := e.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if t.Status != loom.StatusFailed && t.Status != loom.StatusCancelled {
+		return nil, fmt.Errorf("engine: retry %s: task is %s: %w", id, t.Status, ErrConflict)
+	}
+	if reg := e.lookup(t.Type); reg != nil && reg.flow != nil {
+		if err := e.retrySteps(ctx, t, reg.flow, input); err != nil {
+			return nil, fmt.Errorf("engine: retry steps of %s: %w", id, err)
+		}
+	}
+	t, err = e.store.RetryTask(ctx, &store.RetryTaskParams{ID: id, Input: input, Now: e.clock.Now()})
+	if err != nil {
+		return nil, fmt.Errorf("engine: retry %s: %w", id, err)
+	}
+	e.notify()
+	return t, nil
 }
 
 // Wait blocks until the task has ended (or ctx is done) and returns it.
@@ -128,7 +319,27 @@ func (e *Engine) Retry(ctx context.Context, id string, input loom.Values) (*loom
 // task ended by another process sharing the store is noticed within
 // PollInterval.
 func (e *Engine) Wait(ctx context.Context, id string) (*loom.TaskInfo, error) {
-	panic("not implemented")
+	ch, stop := e.waiters.add(id)
+	defer stop()
+	for {
+		t, err := e.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if t.Status.Terminal() {
+			return t, nil
+		}
+		timer := e.clock.NewTimer(e.cfg.PollInterval)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, fmt.Errorf("engine: wait for %s: %w", id, ctx.Err())
+		case t := <-ch:
+			timer.Stop()
+			return t, nil
+		case <-timer.C():
+		}
+	}
 }
 
 // Logs returns a task's captured output.
@@ -166,7 +377,106 @@ func (e *Engine) Queues(ctx context.Context) ([]store.QueueInfo, error) {
 // the rest back to pending so that nothing is lost. It returns nil after a
 // clean shutdown. Run may be called once.
 func (e *Engine) Run(ctx context.Context) error {
-	panic("not implemented")
+	e.mu.Lock()
+	if e.closed || e.ran {
+		e.mu.Unlock()
+		return fmt.Errorf("engine: Run called twice or after Close: %w", ErrClosed)
+	}
+	e.ran = true
+	e.mu.Unlock()
+
+	for _, q := range e.cfg.Queues {
+		if q.Concurrency > 0 {
+			if err := e.store.UpsertQueue(ctx, store.QueueConfig{Name: q.Name, Concurrency: q.Concurrency}); err != nil {
+				return fmt.Errorf("engine: register queue %q: %w", q.Name, err)
+			}
+		}
+	}
+	if err := e.upsertWorker(ctx); err != nil {
+		return err
+	}
+	if err := e.resumeFlows(ctx); err != nil {
+		return err
+	}
+
+	// bg outlives ctx through the shutdown: outcomes of attempts finishing
+	// then are still recorded, their flows advanced, leases kept.
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	var bgWG, workWG, completeWG, dispatchWG sync.WaitGroup
+	goFn := func(wg *sync.WaitGroup, f func()) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f() }()
+	}
+	goFn(&completeWG, func() { e.complete(bg) })
+	goFn(&bgWG, func() { e.advanceFlows(bg) })
+	goFn(&bgWG, func() { e.logs.run(bg) })
+	goFn(&bgWG, func() { e.heartbeat(bg) })
+	goFn(&bgWG, func() { e.reap(ctx) })
+	for range max(e.cfg.Workers, 0) {
+		goFn(&workWG, e.work)
+	}
+	goFn(&dispatchWG, func() { e.dispatch(ctx) })
+
+	<-ctx.Done()
+	// Stop claiming; release what no worker started yet.
+	dispatchWG.Wait()
+	e.releaseQueued()
+	close(e.ready)
+	// Let running attempts finish, then stop the rest.
+	finished := make(chan struct{})
+	go func() { workWG.Wait(); close(finished) }()
+	t := e.clock.NewTimer(e.cfg.ShutdownTimeout)
+	select {
+	case <-finished:
+	case <-t.C():
+		e.inflight.cancelAll(errShutdown)
+		<-finished
+	}
+	t.Stop()
+	close(e.done)
+	completeWG.Wait()
+	stopBG()
+	bgWG.Wait()
+	if err := e.store.DeleteWorker(context.WithoutCancel(ctx), e.cfg.WorkerID); err != nil {
+		e.logger.Warn("engine: unregister worker", "err", err)
+	}
+	return nil
+}
+
+// releaseQueued hands back attempts claimed but not yet started.
+func (e *Engine) releaseQueued() {
+	for {
+		select {
+		case a := <-e.ready:
+			a.cancel(errShutdown)
+			now := e.clock.Now()
+			e.done <- &outcome{id: a.task.ID, typ: a.task.Type, attempt: a.task.Attempt,
+				maxAttempts: a.task.MaxAttempts, started: now, ended: now, released: true}
+		default:
+			return
+		}
+	}
+}
+
+// upsertWorker records this engine's worker in the store.
+func (e *Engine) upsertWorker(ctx context.Context) error {
+	host, _ := os.Hostname()
+	queues := make([]string, len(e.cfg.Queues))
+	for i, q := range e.cfg.Queues {
+		queues[i] = q.Name
+	}
+	now := e.clock.Now()
+	if e.started.IsZero() {
+		e.started = now
+	}
+	err := e.store.UpsertWorker(ctx, store.WorkerInfo{
+		ID: e.cfg.WorkerID, Hostname: host, Queues: queues, Started: e.started, LastHeartbeat: now,
+	})
+	if err != nil {
+		return fmt.Errorf("engine: register worker: %w", err)
+	}
+	return nil
 }
 
 // Close releases the engine: later calls fail with ErrClosed. It does not

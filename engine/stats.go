@@ -13,6 +13,8 @@ import (
 type StatsParams struct {
 	// Since is the start of the window. Default one hour ago.
 	Since time.Time
+	// Queue, when set, counts only that queue's tasks.
+	Queue string
 	// Bucket is the width of one point of the series. Default a sixtieth
 	// of the window.
 	Bucket time.Duration
@@ -86,7 +88,7 @@ func (e *Engine) Stats(ctx context.Context, p *StatsParams) (*Stats, error) {
 		}
 		return &st.Buckets[i]
 	}
-	lp := &store.ListTasksParams{CreatedAfter: q.Since, Limit: min(q.Limit, 1000)}
+	lp := &store.ListTasksParams{CreatedAfter: q.Since, Queue: q.Queue, Limit: min(q.Limit, 1000)}
 	read := 0
 	for {
 		page, err := e.store.ListTasks(ctx, lp)

@@ -67,6 +67,7 @@ func (e *Engine) record(ctx context.Context, batch []*outcome) {
 		if !r.Applied || r.Task == nil {
 			continue
 		}
+		e.recorded.Add(1)
 		e.ended(r.Task)
 	}
 	e.notify()

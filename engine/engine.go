@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/loomhq/loom"
@@ -40,6 +41,9 @@ type Engine struct {
 	// maxLocal is how many attempts this engine holds claimed at once:
 	// the workers' slots plus one claim batch of prefetch.
 	maxLocal int
+
+	// recorded counts outcomes the store applied, for Bench.
+	recorded atomic.Int64
 
 	inflight inflightSet
 	waiters  waiterSet

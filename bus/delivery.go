@@ -1,0 +1,66 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Acknowledger settles one delivery. Backends implement it; users call
+// Delivery.Ack and Delivery.Nack instead.
+type Acknowledger interface {
+	// Ack reports the delivery's message handled: it is not delivered again.
+	Ack(ctx context.Context) error
+	// Nack hands the message back, to be delivered again once delay has
+	// passed (at once for a delay of zero or less).
+	Nack(ctx context.Context, delay time.Duration) error
+}
+
+// Delivery is one message as received by one consumer, with the means to
+// settle it. The first Ack or Nack on a delivery wins; later ones are no-ops
+// that return nil, so a worker can Nack in a deferred cleanup without
+// checking whether it acknowledged already. Acking a delivery whose AckWait
+// has run out still acknowledges the message, even if it has been delivered
+// again meanwhile; Nack on such a delivery changes nothing.
+type Delivery struct {
+	// Message is the task. Delivery embeds it so that d.ID and d.Type read
+	// naturally.
+	Message
+	// Redelivered is true when the message has been delivered before, to
+	// this consumer or another. It is a hint: a file bus resuming after a
+	// restart cannot know, and reports false.
+	Redelivered bool
+
+	ack Acknowledger
+}
+
+// NewDelivery is how a backend builds a Delivery: m as received, whether it
+// was delivered before, and the Acknowledger that settles it.
+func NewDelivery(m Message, redelivered bool, a Acknowledger) Delivery {
+	return Delivery{Message: m, Redelivered: redelivered, ack: a}
+}
+
+// errNoAcknowledger is what settling a Delivery not made by NewDelivery
+// returns.
+var errNoAcknowledger = errors.New("bus: delivery has no acknowledger")
+
+// Ack reports the message handled: the bus will not deliver it again. Ack
+// only after the outcome is safely recorded (for the engine: written to the
+// store); a crash before Ack means the message is delivered again.
+func (d Delivery) Ack(ctx context.Context) error {
+	if d.ack == nil {
+		return errNoAcknowledger
+	}
+	return d.ack.Ack(ctx)
+}
+
+// Nack hands the message back to the bus, to be delivered again (to any
+// consumer of the group) once delay has passed; a delay of zero or less
+// means as soon as possible. Use it to give up a message without waiting out
+// the AckWait, when shutting down or to back off.
+func (d Delivery) Nack(ctx context.Context, delay time.Duration) error {
+	if d.ack == nil {
+		return errNoAcknowledger
+	}
+	return d.ack.Nack(ctx, delay)
+}

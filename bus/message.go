@@ -1,0 +1,94 @@
+package bus
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// The values of Message.Result, as seed 003 names them.
+const (
+	// ResultComplete marks a task that finished successfully.
+	ResultComplete = "complete"
+	// ResultError marks a task whose attempt failed; Msg says why.
+	ResultError = "error"
+)
+
+// Message is a task on the bus, in the JSON shape of the task object: seed
+// 003's {type, info, created, result, msg, started, ended} plus what the
+// engine needs (id, queue, attempt, priority, input, output, lease). A worker
+// in any language can read a ready message and answer with a done one by
+// adding result, msg, started and ended.
+//
+// A bus does not copy Input or Output: treat them as read-only once
+// published or received.
+type Message struct {
+	// ID is the task's id, together with Attempt the key under which the
+	// store settles a delivery exactly once. Seed 003 tasks made outside
+	// loom may lack it.
+	ID string `json:"id,omitempty"`
+	// Type is the task type: what a worker looks up to know what to run.
+	Type string `json:"type"`
+	// Queue is the queue the task was published to; Publish sets it.
+	Queue string `json:"queue,omitempty"`
+	// Attempt numbers the task's attempts from 1; zero when unknown.
+	Attempt int `json:"attempt,omitempty"`
+	// Priority is carried for workers and observers; buses deliver in
+	// publish order regardless, so the engine publishes in priority order.
+	Priority int `json:"priority,omitempty"`
+	// Info is seed 003's free-form information for the worker.
+	Info string `json:"info,omitempty"`
+	// Input is the task's input, a JSON value.
+	Input json.RawMessage `json:"input,omitempty"`
+	// Created is when the task was created.
+	Created time.Time `json:"created,omitzero"`
+
+	// Result is ResultComplete or ResultError on a done message, empty on a
+	// ready one.
+	Result string `json:"result,omitempty"`
+	// Msg is a human-readable account of the result, the error's text when
+	// Result is ResultError.
+	Msg string `json:"msg,omitempty"`
+	// Output is what the task produced, a JSON value.
+	Output json.RawMessage `json:"output,omitempty"`
+	// Started and Ended bound the attempt that produced the result.
+	Started *time.Time `json:"started,omitempty"`
+	Ended   *time.Time `json:"ended,omitempty"`
+
+	// Lease is set by the engine when it hands the attempt out and must come
+	// back unchanged on the done message; buses never look inside it.
+	Lease string `json:"lease,omitempty"`
+}
+
+// ValidateReady reports why m cannot be published as a ready task: it
+// already carries a result, or its Input is not valid JSON. Backends call it
+// in Publish so that a bad message fails the same way on every bus.
+func (m *Message) ValidateReady() error {
+	if m.Result != "" {
+		return m.invalid("ready message has result %q", m.Result)
+	}
+	return m.validateJSON()
+}
+
+// ValidateDone reports why m cannot be published as a done task: its Result
+// is not ResultComplete or ResultError, or Input or Output is not valid JSON.
+func (m *Message) ValidateDone() error {
+	if m.Result != ResultComplete && m.Result != ResultError {
+		return m.invalid("done message has result %q, want %q or %q", m.Result, ResultComplete, ResultError)
+	}
+	return m.validateJSON()
+}
+
+func (m *Message) validateJSON() error {
+	if len(m.Input) > 0 && !json.Valid(m.Input) {
+		return m.invalid("input is not valid JSON")
+	}
+	if len(m.Output) > 0 && !json.Valid(m.Output) {
+		return m.invalid("output is not valid JSON")
+	}
+	return nil
+}
+
+func (m *Message) invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: task %q attempt %d: %s", ErrInvalidMessage, m.ID, m.Attempt, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,184 @@
+//go:build flowapi
+
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/engine"
+)
+
+// etl builds the seed's three-step flow; fail makes "clean" fail while it
+// returns true, and gate, when set, blocks "store" until closed.
+type etl struct {
+	flow             *loom.Task
+	mu               sync.Mutex
+	runs             map[string]int
+	fail             atomic.Bool
+	gate             chan struct{}
+	storeStarted     chan struct{}
+	storeStartedOnce sync.Once
+}
+
+func newETL(t *testing.T) *etl {
+	t.Helper()
+	x := &etl{runs: map[string]int{}, storeStarted: make(chan struct{})}
+	count := func(name string) { x.mu.Lock(); x.runs[name]++; x.mu.Unlock() }
+	ingest := loom.NewTask("ingest", loom.HandlerFunc(func(_ context.Context, in loom.Values) (loom.Values, error) {
+		count("ingest")
+		return loom.Values{"ingested_data": "raw:" + in["data_source"].(string)}, nil
+	}))
+	clean := loom.NewTask("clean", loom.HandlerFunc(func(_ context.Context, in loom.Values) (loom.Values, error) {
+		count("clean")
+		if x.fail.Load() {
+			return nil, errors.New("dirty data")
+		}
+		return loom.Values{"cleaned_data": "clean(" + in["input_data"].(string) + ")"}, nil
+	}))
+	storeT := loom.NewTask("store", loom.HandlerFunc(func(ctx context.Context, in loom.Values) (loom.Values, error) {
+		count("store")
+		x.storeStartedOnce.Do(func() { close(x.storeStarted) })
+		if x.gate != nil {
+			select {
+			case <-x.gate:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		return loom.Values{"storage_path": "/data/" + in["data_to_store"].(string)}, nil
+	}))
+	f, err := loom.NewFlow("etl", loom.FlowDef{
+		Inputs: []string{"data_source"},
+		Steps: []loom.Step{
+			{Task: ingest, Provides: map[string]string{"ingested_data": "raw_data"}},
+			{Task: clean, Requires: map[string]string{"input_data": "raw_data"}, Provides: map[string]string{"cleaned_data": "processed_data"}},
+			{Task: storeT, Requires: map[string]string{"data_to_store": "processed_data"}, Provides: map[string]string{"storage_path": "path"}},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.flow = f
+	return x
+}
+
+func (x *etl) count(name string) int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.runs[name]
+}
+
+func TestFlowRunsStepsWithDataWiring(t *testing.T) {
+	t.Parallel()
+	x := newETL(t)
+	te := setup(t, nil, engine.Config{}, x.flow)
+	info := te.submit(t, &engine.SubmitParams{Type: "etl", Input: loom.Values{"data_source": "s3"}})
+	got := te.wait(t, info.ID)
+	if got.Status != loom.StatusCompleted {
+		t.Fatalf("flow %s: %s", got.Status, got.Msg)
+	}
+	if got.Output["path"] != "/data/clean(raw:s3)" || got.Output["raw_data"] != "raw:s3" {
+		t.Fatalf("flow output %v", got.Output)
+	}
+	steps, err := te.Children(context.Background(), info.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, s := range steps {
+		order = append(order, s.Step)
+		if s.Status != loom.StatusCompleted || s.ParentID != info.ID || s.Queue != info.Queue {
+			t.Errorf("step %s: %s parent %s queue %s", s.Step, s.Status, s.ParentID, s.Queue)
+		}
+	}
+	if len(order) != 3 || order[0] != "ingest" || order[1] != "clean" || order[2] != "store" {
+		t.Fatalf("steps %v", order)
+	}
+}
+
+func TestFlowFailsAndRetriesOnlyFailedStepAndDownstream(t *testing.T) {
+	t.Parallel()
+	x := newETL(t)
+	x.fail.Store(true)
+	te := setup(t, nil, engine.Config{}, x.flow)
+	info := te.submit(t, &engine.SubmitParams{Type: "etl", Input: loom.Values{"data_source": "s3"}})
+	got := te.wait(t, info.ID)
+	if got.Status != loom.StatusFailed {
+		t.Fatalf("flow %s, want failed", got.Status)
+	}
+	steps, _ := te.Children(context.Background(), info.ID)
+	if len(steps) != 2 {
+		t.Fatalf("%d steps created, want 2 (store never created)", len(steps))
+	}
+	x.fail.Store(false)
+	if _, err := te.Retry(context.Background(), info.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	got = te.wait(t, info.ID)
+	if got.Status != loom.StatusCompleted {
+		t.Fatalf("retried flow %s: %s", got.Status, got.Msg)
+	}
+	if x.count("ingest") != 1 || x.count("clean") != 2 || x.count("store") != 1 {
+		t.Fatalf("runs %v, want ingest once, clean twice, store once", x.runs)
+	}
+}
+
+func TestFlowResumesAfterRestart(t *testing.T) {
+	t.Parallel()
+	st := newStore(t)
+	x := newETL(t)
+	x.gate = make(chan struct{})
+	a := setup(t, st, engine.Config{ShutdownTimeout: 10_000_000}, x.flow)
+	info := a.submit(t, &engine.SubmitParams{Type: "etl", Input: loom.Values{"data_source": "s3"}})
+	<-x.storeStarted
+	a.stop() // mid-flow: "store" is released back to pending
+	close(x.gate)
+	b := setup(t, st, engine.Config{}, x.flow)
+	got := b.wait(t, info.ID)
+	if got.Status != loom.StatusCompleted || got.Output["path"] != "/data/clean(raw:s3)" {
+		t.Fatalf("resumed flow %s %v", got.Status, got.Output)
+	}
+	if x.count("ingest") != 1 || x.count("clean") != 1 {
+		t.Fatalf("runs %v: completed steps ran again", x.runs)
+	}
+}
+
+func TestCancelFlowCascades(t *testing.T) {
+	t.Parallel()
+	x := newETL(t)
+	x.gate = make(chan struct{})
+	defer close(x.gate)
+	te := setup(t, nil, engine.Config{}, x.flow)
+	info := te.submit(t, &engine.SubmitParams{Type: "etl", Input: loom.Values{"data_source": "s3"}})
+	<-x.storeStarted
+	if _, err := te.Cancel(context.Background(), info.ID, "stop"); err != nil {
+		t.Fatal(err)
+	}
+	steps, _ := te.Children(context.Background(), info.ID)
+	for _, s := range steps {
+		if s.Step == "store" && s.Status != loom.StatusCancelled {
+			t.Fatalf("running step after cancel: %s", s.Status)
+		}
+	}
+	if got := te.wait(t, info.ID); got.Status != loom.StatusCancelled {
+		t.Fatalf("flow %s", got.Status)
+	}
+}
+
+func TestDistributedExecutorFlow(t *testing.T) {
+	t.Parallel()
+	x := newETL(t)
+	te := setup(t, nil, engine.Config{})
+	res, err := engine.NewDistributedExecutor(te.Engine).Execute(context.Background(), x.flow, loom.Values{"data_source": "gs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Output["path"] != "/data/clean(raw:gs)" || len(res.Steps) != 3 || res.Steps["clean"].Status != loom.StatusCompleted {
+		t.Fatalf("result %+v", res)
+	}
+}

@@ -1,0 +1,182 @@
+package flowfile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/runtime/execrt"
+	"github.com/loomhq/loom/runtime/httprt"
+)
+
+// Resolver finds the task a "type:" step runs. A server passes its registry
+// of task types; a program can pass a Tasks map.
+type Resolver interface {
+	// Lookup returns the task registered as taskType, or false when there
+	// is none.
+	Lookup(taskType string) (*loom.Task, bool)
+}
+
+// Tasks is a Resolver over a map from task type to task, for programs and
+// tests that know their task types up front.
+type Tasks map[string]*loom.Task
+
+var _ Resolver = Tasks(nil)
+
+// Lookup returns t[taskType].
+func (t Tasks) Lookup(taskType string) (*loom.Task, bool) {
+	task, ok := t[taskType]
+	return task, ok && task != nil
+}
+
+// Build turns f into a flow: a *loom.Task named f.Name, whose timeout is
+// f.Timeout, ready to run on any executor or to register with a server.
+//
+// exec and http steps run the built-in runtimes (packages execrt and
+// httprt, default configuration) with their templates rendered against the
+// step's input at run time; a template that uses an input the run does not
+// have fails the step permanently. "type:" steps run the task reg resolves,
+// with the step's retry and timeout, if set, in place of the task's own; a
+// type reg does not know falls back to the built-in "exec" or "http" of that
+// name. reg may be nil when no step has a type.
+//
+// Static "input:" values are merged under the values the step receives:
+// where both have a key, the received (required) value wins. A step with
+// static input wraps its task's handler, so a nested flow given static input
+// runs as a plain handler.
+//
+// Errors are *Error: an unknown task type at the step's type line, and what
+// loom.NewFlow rejects (a cycle, a duplicate provided key) at the line of
+// the step it names.
+func (f *File) Build(reg Resolver) (*loom.Task, error) {
+	execH := execrt.New(execrt.Config{})
+	httpH := httprt.New(httprt.Config{})
+	def := loom.FlowDef{Inputs: slices.Clone(f.Inputs)}
+	for _, s := range f.Steps {
+		t, err := f.stepTask(s, reg, execH, httpH)
+		if err != nil {
+			return nil, err
+		}
+		step := loom.Step{
+			Name:      s.Name,
+			Task:      t,
+			Requires:  maps.Clone(s.Requires),
+			Provides:  maps.Clone(s.Provides),
+			DependsOn: slices.Clone(s.DependsOn),
+		}
+		if s.FanOut != nil {
+			fo := *s.FanOut
+			step.FanOut = &fo
+		}
+		def.Steps = append(def.Steps, step)
+	}
+	flow, err := loom.NewFlow(f.Name, def)
+	if err != nil {
+		return nil, f.flowError(err)
+	}
+	flow.Timeout = f.Timeout
+	return flow, nil
+}
+
+// stepTask returns the task step s runs.
+func (f *File) stepTask(s *Step, reg Resolver, execH, httpH loom.Handler) (*loom.Task, error) {
+	stepErr := func(line int, format string, args ...any) error {
+		return &Error{File: f.Filename, Line: line, Step: s.Name, Msg: fmt.Sprintf(format, args...)}
+	}
+	var t loom.Task
+	switch {
+	case s.Exec != nil, s.HTTP != nil:
+		name, input, next := execrt.TypeName, s.Exec, execH
+		if s.HTTP != nil {
+			name, input, next = httprt.TypeName, s.HTTP, httpH
+		}
+		sp, err := compile(input)
+		if err != nil {
+			return nil, stepErr(s.Line, "%s: %v", name, err)
+		}
+		t = loom.Task{Name: name, Handler: &templated{step: s.Name, spec: sp, static: s.Input, next: next}}
+	case s.Type != "":
+		var found *loom.Task
+		if reg != nil {
+			found, _ = reg.Lookup(s.Type)
+		}
+		switch {
+		case found != nil:
+			t = *found
+		case s.Type == execrt.TypeName:
+			t = loom.Task{Name: execrt.TypeName, Handler: execH}
+		case s.Type == httprt.TypeName:
+			t = loom.Task{Name: httprt.TypeName, Handler: httpH}
+		default:
+			return nil, stepErr(s.typeLine, "unknown task type %q", s.Type)
+		}
+		if len(s.Input) > 0 {
+			t.Handler = &withInput{static: s.Input, next: t.Handler}
+		}
+	default:
+		return nil, stepErr(s.Line, "needs one of exec, http or type")
+	}
+	if s.Retry != nil {
+		rp := *s.Retry
+		t.Retry = &rp
+	}
+	if s.Timeout > 0 {
+		t.Timeout = s.Timeout
+	}
+	return &t, nil
+}
+
+// flowError turns an error of loom.NewFlow into an *Error at the line of
+// the step it names.
+func (f *File) flowError(err error) error {
+	e := &Error{File: f.Filename, Msg: err.Error(), err: err}
+	var fe *loom.FlowError
+	if errors.As(err, &fe) {
+		e.Msg, e.Step = fe.Msg, fe.Step
+		for _, s := range f.Steps {
+			if s.Name == fe.Step {
+				e.Line = s.Line
+				break
+			}
+		}
+	}
+	return e
+}
+
+// merge returns static overlaid with in: what the step receives wins.
+func merge(static, in loom.Values) loom.Values {
+	out := static.Clone()
+	maps.Copy(out, in)
+	return out
+}
+
+// withInput adds a step's static input to what its task receives.
+type withInput struct {
+	static loom.Values
+	next   loom.Handler
+}
+
+func (h *withInput) Handle(ctx context.Context, in loom.Values) (loom.Values, error) {
+	return h.next.Handle(ctx, merge(h.static, in))
+}
+
+// templated renders an exec or http step's input from what the step
+// receives, then runs the runtime with it.
+type templated struct {
+	step   string
+	spec   spec
+	static loom.Values
+	next   loom.Handler
+}
+
+func (h *templated) Handle(ctx context.Context, in loom.Values) (loom.Values, error) {
+	rendered, err := h.spec.render(merge(h.static, in))
+	if err != nil {
+		// The same input renders the same way on every attempt.
+		return nil, loom.Permanent(fmt.Errorf("step %q: %w", h.step, err))
+	}
+	return h.next.Handle(ctx, rendered)
+}

@@ -114,4 +114,3 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) error {
 	d.Failures = fails.Tasks
 	return u.render(w, r, http.StatusOK, "overview", "", page{Title: "Overview", Nav: "overview", Data: d})
 }
-

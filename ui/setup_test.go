@@ -87,6 +87,25 @@ func setup(t *testing.T, st store.Store) *env {
 	if err := e.Register(&loom.Task{Name: "echo", Handler: echo}); err != nil {
 		t.Fatal(err)
 	}
+	slow := loom.HandlerFunc(func(ctx context.Context, in loom.Values) (loom.Values, error) {
+		n := 30
+		if f, ok := in["ticks"].(float64); ok {
+			n = int(f)
+		}
+		w := loom.LogWriter(ctx)
+		for i := 1; i <= n; i++ {
+			fmt.Fprintf(w, "tick %d of %d\n", i, n)
+			select {
+			case <-time.After(100 * time.Millisecond):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		return loom.Values{"ticks": n}, nil
+	})
+	if err := e.Register(&loom.Task{Name: "slow", Handler: slow}); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()

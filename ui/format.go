@@ -17,9 +17,15 @@ import (
 // partials, so pages can define the same block names independently.
 func (u *UI) parseTemplates() map[string]*template.Template {
 	funcs := template.FuncMap{
-		"ago":      u.ago,
-		"ts":       formatTime,
-		"tsp":      formatTimePtr,
+		"ago": u.ago,
+		"ts":  formatTime,
+		"tsp": formatTimePtr,
+		"clock": func(t *time.Time) string {
+			if t == nil {
+				return "—"
+			}
+			return t.Local().Format("15:04:05")
+		},
 		"iso":      isoTime,
 		"dur":      formatDuration,
 		"between":  u.between,
@@ -72,6 +78,9 @@ func (u *UI) ago(v any) string {
 		return "—"
 	}
 	d := u.cfg.Now().Sub(t)
+	if d < time.Second && d > -time.Second {
+		return "just now"
+	}
 	if d < 0 {
 		return "in " + roughDuration(-d)
 	}

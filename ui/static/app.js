@@ -126,10 +126,10 @@
       ],
       series: [
         {},
-        { label: "created", stroke: css("--accent"), width: 1.5 },
-        { label: "completed", stroke: css("--ok"), fill: css("--ok-fill"), width: 2 },
-        { label: "failed", stroke: css("--fail"), fill: css("--fail-fill"), width: 2 },
-        { label: "cancelled", stroke: css("--cancel"), width: 1 }
+        { label: "created", stroke: css("--accent"), width: 1.5, points: { show: false } },
+        { label: "completed", stroke: css("--ok"), fill: css("--ok-fill"), width: 2, points: { show: false } },
+        { label: "failed", stroke: css("--fail"), fill: css("--fail-fill"), width: 2, points: { show: false } },
+        { label: "cancelled", stroke: css("--cancel"), width: 1, points: { show: false } }
       ]
     };
     var u = new uPlot(opts, [d.t || [], d.created || [], d.completed || [], d.failed || [], d.cancelled || []], el);

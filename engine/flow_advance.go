@@ -1,5 +1,3 @@
-//go:build flowapi
-
 package engine
 
 import (

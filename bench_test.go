@@ -1,0 +1,180 @@
+package loom_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/loomhq/loom"
+)
+
+var noop = loom.HandlerFunc(func(ctx context.Context, in loom.Values) (loom.Values, error) { return nil, nil })
+
+// BenchmarkBareCall is the floor: the no-op handler called directly.
+func BenchmarkBareCall(b *testing.B) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = noop.Handle(ctx, nil)
+	}
+}
+
+// BenchmarkSyncExecutorNoop runs the no-op task through a default
+// SyncExecutor: run id, state, attempt loop and Result.
+func BenchmarkSyncExecutorNoop(b *testing.B) {
+	ex := loom.NewSyncExecutor(loom.Config{})
+	task := loom.NewTask("noop", noop)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ex.Execute(ctx, task, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSyncOverhead measures both loops in one process and reports
+// what the executor adds per task, absolute and as a multiple of the bare
+// call.
+func BenchmarkSyncOverhead(b *testing.B) {
+	ex := loom.NewSyncExecutor(loom.Config{})
+	task := loom.NewTask("noop", noop)
+	ctx := context.Background()
+	var bare, executed time.Duration
+	for b.Loop() {
+		start := time.Now()
+		_, _ = noop.Handle(ctx, nil)
+		mid := time.Now()
+		if _, err := ex.Execute(ctx, task, nil); err != nil {
+			b.Fatal(err)
+		}
+		bare += mid.Sub(start)
+		executed += time.Since(mid)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(executed-bare)/n, "overhead-ns/task")
+	b.ReportMetric(float64(executed)/float64(max(bare, 1)), "x-bare")
+}
+
+// wideFlow is one root, width independent middle steps and one sink that
+// waits for all of them: width+2 steps.
+func wideFlow(b *testing.B, width int) *loom.Task {
+	b.Helper()
+	steps := []loom.Step{{Name: "root", Task: loom.NewTask("root", noop)}}
+	mid := make([]string, width)
+	for i := range width {
+		mid[i] = fmt.Sprintf("m%d", i)
+		steps = append(steps, loom.Step{Name: mid[i], Task: loom.NewTask("mid", noop), DependsOn: []string{"root"}})
+	}
+	steps = append(steps, loom.Step{Name: "sink", Task: loom.NewTask("sink", noop), DependsOn: mid})
+	flow, err := loom.NewFlow("wide", loom.FlowDef{Steps: steps})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return flow
+}
+
+// chainFlow is n steps, each waiting for the one before.
+func chainFlow(b *testing.B, n int) *loom.Task {
+	b.Helper()
+	steps := []loom.Step{{Name: "s0", Task: loom.NewTask("step", noop)}}
+	for i := 1; i < n; i++ {
+		steps = append(steps, loom.Step{Name: fmt.Sprintf("s%d", i), Task: loom.NewTask("step", noop), DependsOn: []string{fmt.Sprintf("s%d", i-1)}})
+	}
+	flow, err := loom.NewFlow("chain", loom.FlowDef{Steps: steps})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return flow
+}
+
+// goroutinePool runs n no-op calls on a pool of workers: what a
+// hand-written program would do instead of a flow.
+func goroutinePool(n, workers int) {
+	ctx := context.Background()
+	jobs := make(chan int, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range jobs {
+				_, _ = noop.Handle(ctx, nil)
+			}
+		})
+	}
+	for i := range n {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+}
+
+func BenchmarkGoroutinePool1000(b *testing.B) {
+	workers := 2 * runtime.GOMAXPROCS(0)
+	for b.Loop() {
+		goroutinePool(1000, workers)
+	}
+}
+
+func BenchmarkParallelFlowWide1000(b *testing.B) {
+	ex := loom.NewParallelExecutor(loom.Config{})
+	flow := wideFlow(b, 998)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ex.Execute(ctx, flow, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParallelFlowChain1000(b *testing.B) {
+	ex := loom.NewParallelExecutor(loom.Config{})
+	flow := chainFlow(b, 1000)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ex.Execute(ctx, flow, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSyncFlowChain1000(b *testing.B) {
+	ex := loom.NewSyncExecutor(loom.Config{})
+	flow := chainFlow(b, 1000)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ex.Execute(ctx, flow, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParallelFlowVsPool runs the 1,000-step wide flow and the plain
+// pool in the same process and reports the flow's cost per step and its
+// ratio to the pool.
+func BenchmarkParallelFlowVsPool(b *testing.B) {
+	ex := loom.NewParallelExecutor(loom.Config{})
+	flow := wideFlow(b, 998)
+	ctx := context.Background()
+	workers := 2 * runtime.GOMAXPROCS(0)
+	var pool, flowed time.Duration
+	for b.Loop() {
+		start := time.Now()
+		goroutinePool(1000, workers)
+		mid := time.Now()
+		if _, err := ex.Execute(ctx, flow, nil); err != nil {
+			b.Fatal(err)
+		}
+		pool += mid.Sub(start)
+		flowed += time.Since(mid)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(flowed)/n/1000, "flow-ns/step")
+	b.ReportMetric(float64(pool)/n/1000, "pool-ns/func")
+	b.ReportMetric(float64(flowed)/float64(max(pool, 1)), "x-pool")
+}

@@ -1,0 +1,556 @@
+package loom
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// idempotencyPoll is how often a run waiting for an in-flight duplicate
+// looks again when the store cannot say when the key changes.
+const idempotencyPoll = 50 * time.Millisecond
+
+// withDefaults fills in every default of Config; it is the one place they
+// are chosen. parallelism is the executor kind's default.
+func (c Config) withDefaults(parallelism int) Config {
+	c.Clock = clockOrDefault(c.Clock)
+	if c.State == nil {
+		c.State = newPrivateState(privateStateRuns)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Parallelism <= 0 {
+		c.Parallelism = parallelism
+	}
+	return c
+}
+
+// privateStateRuns is how many ended runs an executor's private state
+// remembers.
+const privateStateRuns = 4096
+
+// privateState is the state of an executor given none: runs are recorded
+// as in a MemoryState, but only the last few thousand ended ones are kept,
+// since nothing outside the executor can read them and a long-lived
+// executor must not grow without bound. Idempotency records are a
+// MemoryState's, so keys work as documented.
+type privateState struct {
+	*MemoryState
+	mu    sync.Mutex
+	runs  map[string]RunState
+	ended []string // ring of ended run ids, oldest at next
+	next  int
+}
+
+func newPrivateState(keep int) *privateState {
+	return &privateState{MemoryState: NewMemoryState(), runs: make(map[string]RunState), ended: make([]string, 0, keep)}
+}
+
+var _ StateManager = (*privateState)(nil)
+
+// SaveRun keeps run as given: the executor never changes what it saved.
+func (s *privateState) SaveRun(_ context.Context, run RunState) error {
+	if run.RunID == "" {
+		return errors.New("save run: empty run id")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, existed := s.runs[run.RunID]
+	if run.Steps == nil {
+		run.Steps = old.Steps
+	}
+	s.runs[run.RunID] = run
+	if run.Status.Terminal() && !(existed && old.Status.Terminal()) {
+		if len(s.ended) < cap(s.ended) {
+			s.ended = append(s.ended, run.RunID)
+		} else {
+			delete(s.runs, s.ended[s.next])
+			s.ended[s.next] = run.RunID
+			s.next = (s.next + 1) % len(s.ended)
+		}
+	}
+	return nil
+}
+
+func (s *privateState) SaveStep(_ context.Context, runID string, step StepState) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	run, ok := s.runs[runID]
+	if !ok {
+		return fmt.Errorf("save step %s of run %s: %w", step.Name, runID, ErrNotFound)
+	}
+	if run.Steps == nil {
+		run.Steps = make(map[string]StepState)
+		s.runs[runID] = run
+	}
+	run.Steps[step.Name] = step
+	return nil
+}
+
+func (s *privateState) LoadRun(_ context.Context, runID string) (RunState, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	run, ok := s.runs[runID]
+	if !ok {
+		return RunState{}, fmt.Errorf("load run %s: %w", runID, ErrNotFound)
+	}
+	run.Steps = maps.Clone(run.Steps)
+	return run, nil
+}
+
+// defaultParallelism is ParallelExecutor's default Parallelism.
+func defaultParallelism() int { return 2 * runtime.GOMAXPROCS(0) }
+
+// executor is the run implementation every Executor shares: the attempt
+// loop with its policies, idempotency, state, events, and flow scheduling.
+type executor struct {
+	cfg Config
+	// slots bounds how many handlers run at once across the executor; nil
+	// runs everything in the goroutine that asks, one thing at a time.
+	slots chan struct{}
+}
+
+func newExecutor(cfg Config, parallelism int) *executor {
+	x := &executor{cfg: cfg.withDefaults(parallelism)}
+	if x.cfg.Parallelism > 1 {
+		x.slots = make(chan struct{}, x.cfg.Parallelism)
+	}
+	return x
+}
+
+// runMeta says where a run sits: at the top, or as a step of a flow run.
+type runMeta struct {
+	id      string
+	flowRun string // the flow run this is a step of; "" at the top
+	step    string // the step's name in that flow
+	key     string // an idempotency key given with WithIdempotencyKey
+	// item marks a fan-out item, which has no step state of its own.
+	item bool
+}
+
+func (m *runMeta) name(t *Task) string {
+	if m.step != "" {
+		return m.step
+	}
+	return t.Name
+}
+
+func (m *runMeta) event(typ EventType, t *Task, attempt int) Event {
+	return Event{Type: typ, RunID: m.id, FlowRunID: m.flowRun, Task: t.Name, Step: m.step, Attempt: attempt}
+}
+
+func newRunID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return id.String()
+}
+
+func checkTask(t *Task) error {
+	switch {
+	case t == nil:
+		return errors.New("loom: nil task")
+	case t.Name == "":
+		return errors.New("loom: task has no name")
+	case t.Handler == nil:
+		return fmt.Errorf("loom: task %q has no handler", t.Name)
+	}
+	return nil
+}
+
+// prepare validates t and resolves the run options of a top-level run.
+func prepare(t *Task, opts []RunOption) (runMeta, error) {
+	if err := checkTask(t); err != nil {
+		return runMeta{}, err
+	}
+	var m runMeta
+	if len(opts) > 0 {
+		o := new(runOptions)
+		for _, opt := range opts {
+			opt(o)
+		}
+		m.id, m.key = o.runID, o.idempotencyKey
+	}
+	if m.id == "" {
+		m.id = newRunID()
+	}
+	return m, nil
+}
+
+// execute runs a top-level run and returns as Executor.Execute does.
+func (x *executor) execute(ctx context.Context, t *Task, in Values, m *runMeta) (*Result, error) {
+	res, err := x.run(ctx, t, in, m)
+	if err != nil {
+		return nil, err
+	}
+	if res.Status != StatusCompleted {
+		return res, &RunError{Result: res}
+	}
+	return res, nil
+}
+
+// run runs t under m: idempotency, then attempts until one completes, the
+// retry policy gives up or ctx ends. The error is for a run that could not
+// start (its key or state could not be recorded); everything else is in
+// the Result.
+func (x *executor) run(ctx context.Context, t *Task, in Values, m *runMeta) (*Result, error) {
+	clock := x.cfg.Clock
+	res := &Result{RunID: m.id, Name: m.name(t), Started: clock.Now()}
+
+	key, idem, keyed, err := idempotencyKey(t, in, m.key)
+	if err != nil {
+		return nil, fmt.Errorf("loom: task %q: %w", t.Name, err)
+	}
+	if keyed {
+		replay, held, err := x.acquireKey(ctx, t, in, m, key, idem)
+		switch {
+		case err != nil:
+			return nil, err
+		case replay != nil:
+			return replay, nil
+		case !held: // ctx ended while waiting for a duplicate
+			res.Status = StatusCancelled
+			res.Err = cancelError(ctx, nil)
+			res.Message = res.Err.Error()
+			res.Ended = clock.Now()
+			return res, nil
+		}
+	}
+
+	sctx := context.WithoutCancel(ctx)
+	if err := x.record(sctx, t, in, m, res, StatusRunning); err != nil && m.flowRun == "" {
+		if keyed {
+			x.releaseKey(sctx, key)
+		}
+		return nil, fmt.Errorf("loom: task %q: recording run %s: %w", t.Name, m.id, err)
+	}
+
+	x.attempts(ctx, t, in, m, res)
+
+	res.Ended = clock.Now()
+	if res.Err != nil {
+		res.Message = res.Err.Error()
+	}
+	_ = x.record(sctx, t, in, m, res, res.Status)
+	if keyed {
+		x.finishKey(sctx, t, key, idem, res)
+	}
+	x.emitEnd(ctx, t, m, res)
+	return res, nil
+}
+
+// attempts runs the attempt loop, leaving the outcome in res.
+func (x *executor) attempts(ctx context.Context, t *Task, in Values, m *runMeta, res *Result) {
+	fl, isFlow := t.Handler.(*Flow)
+	// seen is the breaker state this run last saw, so that a transition
+	// between attempts (open to half-open as the cool-down passes) is
+	// reported too.
+	var seen BreakerState
+	for attempt := 1; ; attempt++ {
+		if ctx.Err() != nil {
+			res.Status, res.Err = StatusCancelled, cancelError(ctx, nil)
+			return
+		}
+		res.Attempts = attempt
+		if attempt > 1 {
+			_ = x.record(context.WithoutCancel(ctx), t, in, m, res, StatusRunning)
+		}
+		out, err := x.attempt(ctx, t, fl, isFlow, in, m, res, attempt, &seen)
+		if err == nil {
+			res.Status, res.Output, res.Err = StatusCompleted, out, nil
+			return
+		}
+		if ctx.Err() != nil {
+			res.Status, res.Err = StatusCancelled, cancelError(ctx, err)
+			return
+		}
+		res.Err = err
+		var delay time.Duration
+		retry := false
+		if t.Retry != nil {
+			delay, retry = t.Retry.Next(attempt, err)
+		}
+		if !retry {
+			res.Status = StatusFailed
+			return
+		}
+		if x.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
+			x.cfg.Logger.DebugContext(ctx, "attempt failed; retrying", "task", t.Name, "run", m.id, "attempt", attempt, "delay", delay, "error", err)
+		}
+		if x.cfg.Events != nil {
+			e := m.event(EventTaskRetrying, t, attempt)
+			e.Delay, e.Error = delay, err.Error()
+			x.emit(ctx, e)
+		}
+		if err := Sleep(ctx, x.cfg.Clock, delay); err != nil {
+			res.Status, res.Err = StatusCancelled, cancelError(ctx, res.Err)
+			return
+		}
+	}
+}
+
+// attempt makes one attempt: breaker, timeout, the handler (or the flow's
+// steps) with panics recovered.
+func (x *executor) attempt(ctx context.Context, t *Task, fl *Flow, isFlow bool, in Values, m *runMeta, res *Result, attempt int, seen *BreakerState) (out Values, err error) {
+	var b *CircuitBreaker
+	if t.Breaker != nil {
+		b = t.Breaker
+		if t.BreakerKey != nil {
+			b = b.Key(t.BreakerKey(in))
+		}
+		x.breakerSeen(ctx, b, seen)
+		if err := b.Allow(); err != nil {
+			x.breakerSeen(ctx, b, seen)
+			return nil, fmt.Errorf("task %q: %w", t.Name, err)
+		}
+	}
+
+	actx := ctx
+	if t.Timeout > 0 {
+		var cancel context.CancelFunc
+		actx, cancel = WithTimeout(ctx, x.cfg.Clock, t.Timeout)
+		defer cancel()
+	}
+	maxAttempts := 1
+	if t.Retry != nil && t.Retry.MaxAttempts > 1 {
+		maxAttempts = t.Retry.MaxAttempts
+	}
+	actx = ContextWithAttempt(actx, AttemptInfo{RunID: m.id, Attempt: attempt, MaxAttempts: maxAttempts})
+
+	if isFlow {
+		if x.cfg.Events != nil {
+			x.emit(ctx, m.event(EventFlowStarted, t, attempt))
+		}
+		out, err = x.runFlow(actx, t, fl, in, m, res)
+	} else {
+		if x.cfg.Events != nil {
+			x.emit(ctx, m.event(EventTaskStarted, t, attempt))
+		}
+		out, err = x.call(actx, t, in, m)
+	}
+	if err != nil && t.Timeout > 0 && ctx.Err() == nil && TimedOut(actx) {
+		err = fmt.Errorf("%w after %s: %w", ErrTimeout, t.Timeout, err)
+	}
+
+	if b != nil {
+		b.Record(err)
+		x.breakerSeen(ctx, b, seen)
+	}
+	return out, err
+}
+
+// call runs the handler, turning a panic into the attempt's error.
+func (x *executor) call(ctx context.Context, t *Task, in Values, m *runMeta) (out Values, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			pe := &panicError{value: r, stack: debug.Stack()}
+			x.cfg.Logger.ErrorContext(ctx, "handler panicked", "task", t.Name, "run", m.id, "panic", fmt.Sprint(r), "stack", string(pe.stack))
+			fmt.Fprintf(LogWriter(ctx), "panic: %v\n%s", r, pe.stack)
+			out, err = nil, pe
+		}
+	}()
+	return t.Handler.Handle(ctx, in)
+}
+
+// panicError is the error of an attempt whose handler panicked.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("handler panicked: %v", e.value) }
+
+// cancelError is the error of a run whose ctx ended: it matches
+// ErrCancelled and the context's cause, and keeps the attempt's error.
+func cancelError(ctx context.Context, err error) error {
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w (%w)", ErrCancelled, context.Cause(ctx), err)
+	}
+	return fmt.Errorf("%w: %w", ErrCancelled, context.Cause(ctx))
+}
+
+// breakerSeen reads b's state and emits a breaker event if it differs from
+// the state this run saw last. The first look of a run only records it: a
+// change before the run started was reported by whoever saw it.
+func (x *executor) breakerSeen(ctx context.Context, b *CircuitBreaker, seen *BreakerState) {
+	if x.cfg.Events == nil {
+		return
+	}
+	now, before := b.State(), *seen
+	*seen = now
+	if before == "" || now == before {
+		return
+	}
+	var typ EventType
+	switch now {
+	case BreakerOpen:
+		typ = EventBreakerOpened
+	case BreakerHalfOpen:
+		typ = EventBreakerHalf
+	default:
+		typ = EventBreakerClosed
+	}
+	x.emit(ctx, Event{Type: typ, Breaker: b.Name()})
+}
+
+func (x *executor) emit(ctx context.Context, e Event) {
+	if x.cfg.Events == nil {
+		return
+	}
+	e.Time = x.cfg.Clock.Now()
+	x.cfg.Events.Emit(ctx, e)
+}
+
+// emitEnd emits the event that closes a run.
+func (x *executor) emitEnd(ctx context.Context, t *Task, m *runMeta, res *Result) {
+	if x.cfg.Events == nil {
+		return
+	}
+	_, isFlow := t.Handler.(*Flow)
+	var typ EventType
+	switch {
+	case res.Status == StatusCompleted && isFlow:
+		typ = EventFlowCompleted
+	case res.Status == StatusCompleted:
+		typ = EventTaskCompleted
+	case res.Status == StatusCancelled:
+		typ = EventTaskCancelled
+	case isFlow:
+		typ = EventFlowFailed
+	default:
+		typ = EventTaskFailed
+	}
+	e := m.event(typ, t, res.Attempts)
+	e.Output, e.Error = res.Output, res.Message
+	x.emit(ctx, e)
+}
+
+// record saves a run's state: a top-level run or a nested flow as a run, a
+// step as a step of its flow run. A failure is logged; it is returned for
+// the caller that must refuse to start without state.
+func (x *executor) record(ctx context.Context, t *Task, in Values, m *runMeta, res *Result, st Status) error {
+	var err error
+	_, isFlow := t.Handler.(*Flow)
+	if m.flowRun == "" || isFlow {
+		err = x.cfg.State.SaveRun(ctx, RunState{
+			RunID: m.id, ParentRunID: m.flowRun, Task: t.Name, Status: st,
+			Input: in, Output: res.Output, Error: res.Message, Attempts: res.Attempts,
+			Started: res.Started, Ended: res.Ended,
+		})
+	}
+	if m.flowRun != "" && !m.item {
+		err = errors.Join(err, x.cfg.State.SaveStep(ctx, m.flowRun, StepState{
+			Name: m.step, Status: st, Attempts: res.Attempts, Started: res.Started,
+			Ended: res.Ended, Error: res.Message, Output: res.Output,
+		}))
+	}
+	if err != nil {
+		x.cfg.Logger.ErrorContext(ctx, "saving run state", "task", t.Name, "run", m.id, "status", st, "error", err)
+	}
+	return err
+}
+
+// idempotencyKey returns the run's idempotency key and the settings that
+// govern it; keyed is false when the run has none.
+func idempotencyKey(t *Task, in Values, explicit string) (key string, idem *Idempotency, keyed bool, err error) {
+	if explicit == "" && t.Idempotency == nil {
+		return "", nil, false, nil
+	}
+	idem = t.Idempotency.withDefaults()
+	if explicit != "" {
+		return explicit, idem, true, nil
+	}
+	key, err = t.Idempotency.key(t.Name, in)
+	if err != nil {
+		return "", nil, false, err
+	}
+	return key, idem, true, nil
+}
+
+// acquireKey takes key for the run. It returns the recorded Result to
+// replay when a run with the key already ended, or held=true once the run
+// holds the key; neither when ctx ended while a duplicate was in flight.
+func (x *executor) acquireKey(ctx context.Context, t *Task, in Values, m *runMeta, key string, idem *Idempotency) (replay *Result, held bool, err error) {
+	st := x.cfg.State
+	kw, _ := st.(KeyWaiter)
+	for {
+		// Ask for the change signal first, so a change between AcquireKey's
+		// answer and the wait is not missed.
+		var changed <-chan struct{}
+		if kw != nil {
+			changed = kw.KeyChanged(key)
+		}
+		rec, acquired, err := st.AcquireKey(ctx, key, m.id, x.cfg.Clock.Now(), idem.LockTTL)
+		if err != nil {
+			return nil, false, fmt.Errorf("loom: task %q: acquiring idempotency key %q: %w", t.Name, key, err)
+		}
+		if acquired {
+			return nil, true, nil
+		}
+		if rec.Result != nil {
+			r := *rec.Result
+			r.Replayed = true
+			r.Name = m.name(t)
+			if x.cfg.Events != nil {
+				e := m.event(EventTaskReplayed, t, r.Attempts)
+				e.RunID, e.Output, e.Error = r.RunID, r.Output, r.Message
+				x.emit(ctx, e)
+			}
+			return &r, false, nil
+		}
+		if err := x.waitKey(ctx, changed, rec); err != nil {
+			return nil, false, nil
+		}
+	}
+}
+
+// waitKey waits until an in-flight key may have changed: the store says so
+// on changed, its lock lapses (the holder may have crashed), or, for a
+// store that cannot tell (changed is nil), a poll interval passes.
+func (x *executor) waitKey(ctx context.Context, changed <-chan struct{}, rec IdempotencyRecord) error {
+	wait := idempotencyPoll
+	if changed != nil {
+		if until := rec.LockedUntil.Sub(x.cfg.Clock.Now()); until > 0 {
+			wait = until
+		}
+	}
+	timer := x.cfg.Clock.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-changed:
+	case <-timer.C():
+	}
+	return nil
+}
+
+// finishKey records the ended run under its key, or releases the key.
+func (x *executor) finishKey(ctx context.Context, t *Task, key string, idem *Idempotency, res *Result) {
+	var err error
+	if res.Status == StatusCompleted || (res.Status == StatusFailed && idem.OnFailure == KeepOnFailure) {
+		r := *res
+		err = x.cfg.State.CompleteKey(ctx, key, &r, x.cfg.Clock.Now().Add(idem.Window))
+	} else {
+		err = x.cfg.State.ReleaseKey(ctx, key)
+	}
+	if err != nil {
+		x.cfg.Logger.ErrorContext(ctx, "recording idempotency key", "task", t.Name, "key", key, "error", err)
+	}
+}
+
+func (x *executor) releaseKey(ctx context.Context, key string) {
+	if err := x.cfg.State.ReleaseKey(ctx, key); err != nil {
+		x.cfg.Logger.ErrorContext(ctx, "releasing idempotency key", "key", key, "error", err)
+	}
+}

@@ -111,6 +111,25 @@ func markPage(t *testing.T, ctx context.Context) {
 	}
 }
 
+// clickAndLoad clicks what submits a form and waits until the page it
+// leads to has loaded (the old page, marked, is gone).
+func clickAndLoad(t *testing.T, ctx context.Context, what, sel string) {
+	t.Helper()
+	markPage(t, ctx)
+	do(t, ctx, what, chromedp.Click(sel))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__noReload === undefined && document.readyState === "complete"`))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: the next page did not load: %v", what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 const statusJS = `(document.querySelector("#task-status .badge") || {}).textContent`
 
 func TestBrowser(t *testing.T) {
@@ -140,9 +159,8 @@ func TestBrowser(t *testing.T) {
 		chromedp.WaitVisible("#s-type"),
 		chromedp.SetValue("#s-type", "slow"),
 		chromedp.SetValue("#s-input", `{"ticks": 80}`),
-		chromedp.Click("#s-submit"),
-		chromedp.WaitVisible("#task-status"),
 	)
+	clickAndLoad(t, ctx, "submit the form", "#s-submit")
 	markPage(t, ctx)
 	waitFor(t, ctx, "the log to stream while the task runs",
 		`window.__noReload && `+statusJS+` === "running" && /tick [3-9] of 80/.test(document.querySelector("#log").textContent)`)
@@ -161,9 +179,8 @@ func TestBrowser(t *testing.T) {
 		chromedp.Navigate(v.srv.URL+"/submit?type=flaky"),
 		chromedp.WaitVisible("#s-input"),
 		chromedp.SetValue("#s-input", `{"key": "ui"}`),
-		chromedp.Click("#s-submit"),
-		chromedp.WaitVisible("#task-status"),
 	)
+	clickAndLoad(t, ctx, "submit the form", "#s-submit")
 	waitFor(t, ctx, "the task to fail", statusJS+` === "failed"`)
 	do(t, ctx, "open the failed attempt's log",
 		chromedp.Click(`button[hx-get$="log?attempt=1"]`),
@@ -174,11 +191,43 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("error message rendered as HTML: %q", txt)
 	}
 	shoot(t, ctx, "task-failed")
-	do(t, ctx, "retry", chromedp.Click("#btn-retry"), chromedp.WaitVisible("#task-status"))
+	clickAndLoad(t, ctx, "retry", "#btn-retry")
 	markPage(t, ctx)
 	waitFor(t, ctx, "the retried task to turn green", `window.__noReload && `+statusJS+` === "completed"`)
 	waitFor(t, ctx, "the second attempt's log", `/done/.test(document.querySelector("#log").textContent)`)
 	shoot(t, ctx, "task-retried")
+
+	// Submit a flow whose transform step fails its first attempt: see the
+	// failure and what it blocked, open the step's log, retry the flow
+	// from it, and watch the flow turn green.
+	do(t, ctx, "submit flow",
+		chromedp.Navigate(v.srv.URL+"/submit?type=pipeline"),
+		chromedp.WaitVisible("#s-input"),
+		chromedp.SetValue("#s-input", `{"key": "flow"}`),
+	)
+	clickAndLoad(t, ctx, "submit the form", "#s-submit")
+	markPage(t, ctx)
+	waitFor(t, ctx, "the flow to fail, live", `window.__noReload && `+statusJS+` === "failed"`)
+	waitFor(t, ctx, "the failed step and what it blocked",
+		`document.querySelector('.g-row[data-step="transform"]').dataset.status === "failed" &&
+		 document.querySelector('.g-row[data-step="load"]').dataset.status === "blocked" &&
+		 document.querySelector('.g-row[data-step="extract"]').dataset.status === "completed" &&
+		 document.querySelector("#graph canvas") !== null`)
+	flowURL, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	shoot(t, ctx, "flow-failed")
+	do(t, ctx, "open the failed step", chromedp.Click(`.g-row[data-step="transform"] a`), chromedp.WaitVisible("#log"))
+	waitFor(t, ctx, "the failed step's log", `/not ready yet/.test(document.querySelector("#log").textContent)`)
+	shoot(t, ctx, "step-failed")
+	clickAndLoad(t, ctx, "retry the flow from the step", "#btn-retry")
+	waitFor(t, ctx, "the step to turn green", statusJS+` === "completed"`)
+	do(t, ctx, "back to the flow", chromedp.Navigate(flowURL), chromedp.WaitVisible("#task-status"))
+	markPage(t, ctx)
+	waitFor(t, ctx, "the flow to complete, live", `window.__noReload && `+statusJS+` === "completed" &&
+		Array.from(document.querySelectorAll(".g-row")).every(function (r) { return r.dataset.status === "completed"; })`)
+	shoot(t, ctx, "flow-completed")
 
 	// The other pages.
 	for _, p := range []struct{ path, name, ready string }{
@@ -187,6 +236,7 @@ func TestBrowser(t *testing.T) {
 		{"/workers", "workers", ".worker"},
 		{"/types", "types", "main table"},
 		{"/types/flaky", "type", "main h1"},
+		{"/types/pipeline", "type-flow", "#graph canvas"},
 		{"/submit", "submit", "#submit-form"},
 	} {
 		do(t, ctx, "open "+p.path, chromedp.Navigate(v.srv.URL+p.path), chromedp.WaitVisible(p.ready))

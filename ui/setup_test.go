@@ -77,14 +77,16 @@ func setup(t *testing.T, st store.Store) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Register(&loom.Task{Name: "flaky", Handler: flaky}); err != nil {
+	flakyTask := &loom.Task{Name: "flaky", Handler: flaky}
+	if err := e.Register(flakyTask); err != nil {
 		t.Fatal(err)
 	}
 	echo := loom.HandlerFunc(func(ctx context.Context, in loom.Values) (loom.Values, error) {
 		fmt.Fprintln(loom.LogWriter(ctx), "echo", in)
 		return in, nil
 	})
-	if err := e.Register(&loom.Task{Name: "echo", Handler: echo}); err != nil {
+	echoTask := &loom.Task{Name: "echo", Handler: echo}
+	if err := e.Register(echoTask); err != nil {
 		t.Fatal(err)
 	}
 	slow := loom.HandlerFunc(func(ctx context.Context, in loom.Values) (loom.Values, error) {
@@ -103,7 +105,29 @@ func setup(t *testing.T, st store.Store) *env {
 		}
 		return loom.Values{"ticks": n}, nil
 	})
-	if err := e.Register(&loom.Task{Name: "slow", Handler: slow}); err != nil {
+	slowTask := &loom.Task{Name: "slow", Handler: slow}
+	if err := e.Register(slowTask); err != nil {
+		t.Fatal(err)
+	}
+	// pipeline: extract -> transform (fails its first attempt per key) ->
+	// load (slow), with audit beside transform.
+	extract := &loom.Task{Name: "extract", Handler: loom.HandlerFunc(func(ctx context.Context, in loom.Values) (loom.Values, error) {
+		fmt.Fprintln(loom.LogWriter(ctx), "extracting for", in["key"])
+		return loom.Values{"rows": 3}, nil
+	})}
+	pipeline, err := loom.NewFlow("pipeline", loom.FlowDef{
+		Inputs: []string{"key"},
+		Steps: []loom.Step{
+			{Name: "extract", Task: extract, Requires: map[string]string{"key": "key"}, Provides: map[string]string{"rows": "rows"}},
+			{Name: "transform", Task: flakyTask, Requires: map[string]string{"key": "key", "rows": "rows"}, Provides: map[string]string{"calls": "calls"}},
+			{Name: "audit", Task: echoTask, Requires: map[string]string{"rows": "rows"}},
+			{Name: "load", Task: slowTask, Requires: map[string]string{"calls": "calls"}},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Register(pipeline); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -77,6 +77,8 @@
       container: el,
       elements: nodes.concat(edges),
       wheelSensitivity: 0.3,
+      maxZoom: 1.4,
+      minZoom: 0.2,
       boxSelectionEnabled: false,
       autoungrabify: true,
       style: graphStyle(),

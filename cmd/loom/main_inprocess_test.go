@@ -57,9 +57,6 @@ func runMain(t *testing.T, args ...string) (string, int) {
 // TestServerInProcess drives Main as main does: a server started with
 // ParseFlags and Run, clients as further Mains, and a graceful stop.
 func TestServerInProcess(t *testing.T) {
-	if !wired {
-		t.Skip("this build has no SQLite store and runtimes")
-	}
 	var logs syncBuffer
 	srv := NewMain()
 	srv.Stdout, srv.Stderr = &logs, &logs
@@ -123,9 +120,6 @@ func TestServerInProcess(t *testing.T) {
 
 // TestRunFlow runs the bundled hello flow file in-process.
 func TestRunFlow(t *testing.T) {
-	if !wired {
-		t.Skip("this build has no SQLite store")
-	}
 	out, code := runMain(t, "run", "../../examples/flows/hello.yaml", `{"who": "tests"}`)
 	if code != 0 || !strings.Contains(out, "step greet") || !strings.Contains(out, `"greeting":"hello, tests\n"`) {
 		t.Errorf("run hello: exit %d, output:\n%s", code, out)

@@ -1,5 +1,3 @@
-//go:build loomsqlite
-
 package main
 
 import (
@@ -9,12 +7,6 @@ import (
 	"github.com/loomhq/loom/store"
 	"github.com/loomhq/loom/store/sqlite"
 )
-
-// wired reports whether this build has the store and runtimes.
-const wired = true
-
-// wiredTags are the build tags that select this file.
-const wiredTags = "loomsqlite"
 
 // openStore opens (creating when missing) the SQLite database at path;
 // sync is its synchronous setting, "" for the default (NORMAL).

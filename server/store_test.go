@@ -1,5 +1,3 @@
-//go:build loomsqlite
-
 package server_test
 
 import (

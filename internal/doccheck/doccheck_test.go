@@ -106,4 +106,3 @@ func receiverExported(recv *ast.FieldList) bool {
 		}
 	}
 }
-

@@ -1,0 +1,154 @@
+// Package server is loom's HTTP API: a JSON surface over an engine.Engine
+// under /api/v1, described by the OpenAPI 3 document it serves at
+// /api/v1/openapi.json.
+//
+// The handler is strict about what it accepts, so that a client's mistake
+// fails loudly instead of being half-understood: unknown fields, trailing
+// data and bodies over Config.MaxBodyBytes are errors. Every error is a
+// JSON object {"error": {"code": "...", "message": "..."}} whose code and
+// HTTP status come from one table (see error.go); internal errors are
+// logged with the request id and answered without their detail.
+package server
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/loomhq/loom/engine"
+)
+
+// DefaultMaxBodyBytes is the largest request body the API reads when
+// Config.MaxBodyBytes is zero: a task's input is meant to be a few
+// parameters, not a payload (large data belongs in object storage).
+const DefaultMaxBodyBytes = 1 << 20
+
+// APIPrefix is where the API is mounted, the base of every API path.
+const APIPrefix = "/api/v1"
+
+// Config configures the handler New returns. Only Engine is required.
+type Config struct {
+	// Engine runs and keeps the tasks the API exposes. Required.
+	Engine *engine.Engine
+	// Logger receives the access log and the detail of internal errors.
+	// Default slog.Default().
+	Logger *slog.Logger
+	// MaxBodyBytes caps request bodies; a larger body is answered 413.
+	// Default DefaultMaxBodyBytes (1 MiB).
+	MaxBodyBytes int64
+	// UI, when set, serves every path outside the API (from "/"), so a web
+	// UI shares the API's origin. Default: such paths are 404.
+	UI http.Handler
+}
+
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	return c
+}
+
+// Server is the API's http.Handler. It keeps no state of its own beyond its
+// configuration: every request goes to the engine.
+type Server struct {
+	cfg     Config
+	engine  *engine.Engine
+	logger  *slog.Logger
+	mux     *http.ServeMux
+	routes  []route
+	handler http.Handler
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// route is one API operation: the method and path (under APIPrefix, in
+// ServeMux pattern syntax) and what serves it. The list of routes is the one
+// place operations are declared, so the OpenAPI test can compare it with the
+// document.
+type route struct {
+	method  string
+	path    string
+	handler func(w http.ResponseWriter, r *http.Request) error
+}
+
+// New returns the API handler over cfg.Engine. It panics if cfg.Engine is
+// nil, a programming error that no request could recover from.
+func New(cfg Config) *Server {
+	if cfg.Engine == nil {
+		panic("server: Config.Engine is required")
+	}
+	cfg = cfg.withDefaults()
+	s := &Server{cfg: cfg, engine: cfg.Engine, logger: cfg.Logger, mux: http.NewServeMux()}
+	s.routes = []route{
+		{http.MethodPost, "/tasks", s.submitTask},
+		{http.MethodGet, "/tasks", s.listTasks},
+		{http.MethodGet, "/tasks/{id}", s.getTask},
+		{http.MethodPost, "/tasks/{id}/cancel", s.cancelTask},
+		{http.MethodPost, "/tasks/{id}/retry", s.retryTask},
+		{http.MethodGet, "/tasks/{id}/logs", s.taskLogs},
+		{http.MethodGet, "/tasks/{id}/events", s.taskEvents},
+		{http.MethodGet, "/tasks/{id}/children", s.taskChildren},
+		{http.MethodGet, "/queues", s.listQueues},
+		{http.MethodGet, "/types", s.listTypes},
+		{http.MethodGet, "/healthz", s.healthz},
+		{http.MethodGet, "/openapi.json", s.openAPI},
+	}
+	allowed := map[string][]string{}
+	var paths []string
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.method+" "+APIPrefix+rt.path, s.wrap(rt.handler))
+		if _, ok := allowed[rt.path]; !ok {
+			paths = append(paths, rt.path)
+		}
+		allowed[rt.path] = append(allowed[rt.path], rt.method)
+	}
+	// A path served for other methods answers 405 in the API's JSON shape:
+	// a pattern without a method is less specific than those with one, so
+	// it only catches the methods no route takes.
+	for _, p := range paths {
+		s.mux.Handle(APIPrefix+p, s.wrap(methodNotAllowed(allowed[p])))
+	}
+	s.mux.Handle(APIPrefix+"/", s.wrap(func(http.ResponseWriter, *http.Request) error {
+		return errorf(errRouteNotFound, "no such API path")
+	}))
+	if cfg.UI != nil {
+		s.mux.Handle("/", cfg.UI)
+	} else {
+		s.mux.Handle("/", s.wrap(func(http.ResponseWriter, *http.Request) error {
+			return errorf(errRouteNotFound, "not found; the API is under %s", APIPrefix)
+		}))
+	}
+	s.handler = s.withRequestID(s.withAccessLog(s.withRecover(s.mux)))
+	return s
+}
+
+// ServeHTTP serves one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+// wrap turns a handler that returns an error into an http.Handler that
+// answers the error through the error table.
+func (s *Server) wrap(h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func methodNotAllowed(methods []string) func(http.ResponseWriter, *http.Request) error {
+	allow := ""
+	for i, m := range methods {
+		if i > 0 {
+			allow += ", "
+		}
+		allow += m
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Allow", allow)
+		return errorf(errMethodNotAllowed, "method %s not allowed; allowed: %s", r.Method, allow)
+	}
+}

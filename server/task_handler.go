@@ -1,0 +1,264 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/engine"
+	"github.com/loomhq/loom/store"
+)
+
+// submitRequest is the body of POST /tasks: the writable subset of the task
+// object. Everything else (id, status, times, attempts) the engine sets.
+type submitRequest struct {
+	Type        string         `json:"type"`
+	Queue       string         `json:"queue"`
+	Info        string         `json:"info"`
+	Attributes  map[string]any `json:"attributes"`
+	Input       loom.Values    `json:"input"`
+	Priority    int            `json:"priority"`
+	MaxAttempts int            `json:"max_attempts"`
+	// Timeout is when the task expires: an RFC 3339 time, or a Go
+	// duration ("30m", "6h") counted from now.
+	Timeout        string     `json:"timeout"`
+	RunAt          *time.Time `json:"run_at"`
+	IdempotencyKey string     `json:"idempotency_key"`
+}
+
+// params checks the request and turns it into the engine's parameters.
+func (req *submitRequest) params(now time.Time) (*engine.SubmitParams, error) {
+	if strings.TrimSpace(req.Type) == "" {
+		return nil, errorf(errUnprocessable, `field "type" is required`)
+	}
+	if req.MaxAttempts < 0 {
+		return nil, errorf(errUnprocessable, `field "max_attempts" must not be negative`)
+	}
+	p := &engine.SubmitParams{
+		Type:           req.Type,
+		Input:          req.Input,
+		Queue:          req.Queue,
+		Info:           req.Info,
+		Attributes:     req.Attributes,
+		Priority:       req.Priority,
+		IdempotencyKey: req.IdempotencyKey,
+		MaxAttempts:    req.MaxAttempts,
+	}
+	if req.RunAt != nil {
+		p.RunAt = *req.RunAt
+	}
+	if req.Timeout != "" {
+		d, err := parseTimeout(req.Timeout, now)
+		if err != nil {
+			return nil, err
+		}
+		p.Timeout = d
+	}
+	return p, nil
+}
+
+// parseTimeout reads a task timeout given as an expiry time (RFC 3339) or
+// as a duration from now, and returns it as a duration from now.
+func parseTimeout(s string, now time.Time) (time.Duration, error) {
+	var d time.Duration
+	if at, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		d = at.Sub(now)
+	} else if d, err = time.ParseDuration(s); err != nil {
+		return 0, errorf(errMalformed, `field "timeout": %q is neither an RFC 3339 time nor a duration like "30m"`, s)
+	}
+	if d <= 0 {
+		return 0, errorf(errUnprocessable, `field "timeout": %q is not in the future`, s)
+	}
+	return d, nil
+}
+
+func (s *Server) submitTask(w http.ResponseWriter, r *http.Request) error {
+	var req submitRequest
+	if err := s.decodeBody(w, r, &req, false); err != nil {
+		return err
+	}
+	p, err := req.params(time.Now())
+	if err != nil {
+		return err
+	}
+	task, created, err := s.engine.Submit(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		w.Header().Set("Location", APIPrefix+"/tasks/"+task.ID)
+	}
+	writeJSON(w, status, task)
+	return nil
+}
+
+func (s *Server) getTask(w http.ResponseWriter, r *http.Request) error {
+	task, err := s.engine.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, task)
+	return nil
+}
+
+// taskList is the answer of GET /tasks and GET /tasks/{id}/children.
+type taskList struct {
+	Tasks []*loom.TaskInfo `json:"tasks"`
+	// Next is the cursor of the following page; absent on the last one.
+	Next string `json:"next,omitempty"`
+}
+
+func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	p := &store.ListTasksParams{
+		Type:     q.Get("type"),
+		Queue:    q.Get("queue"),
+		ParentID: q.Get("parent_id"),
+		Text:     q.Get("q"),
+		Cursor:   q.Get("cursor"),
+	}
+	for _, v := range q["status"] {
+		for st := range strings.SplitSeq(v, ",") {
+			st = strings.TrimSpace(st)
+			if st == "" {
+				continue
+			}
+			if !loom.Status(st).Valid() {
+				return errorf(errMalformed, "query parameter \"status\": unknown status %q", st)
+			}
+			p.Status = append(p.Status, loom.Status(st))
+		}
+	}
+	limit, err := queryInt(r, "limit", 0)
+	if err != nil {
+		return err
+	}
+	if limit > 1000 {
+		return errorf(errMalformed, `query parameter "limit": at most 1000`)
+	}
+	p.Limit = int(limit)
+	page, err := s.engine.List(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	out := taskList{Tasks: page.Tasks, Next: page.Next}
+	if out.Tasks == nil {
+		out.Tasks = []*loom.TaskInfo{}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// cancelRequest is the optional body of POST /tasks/{id}/cancel.
+type cancelRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (s *Server) cancelTask(w http.ResponseWriter, r *http.Request) error {
+	var req cancelRequest
+	if err := s.decodeBody(w, r, &req, true); err != nil {
+		return err
+	}
+	if req.Reason == "" {
+		req.Reason = "cancelled through the API"
+	}
+	task, err := s.engine.Cancel(r.Context(), r.PathValue("id"), req.Reason)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, task)
+	return nil
+}
+
+// retryRequest is the optional body of POST /tasks/{id}/retry.
+type retryRequest struct {
+	// Input, when present, replaces the task's input.
+	Input loom.Values `json:"input"`
+}
+
+func (s *Server) retryTask(w http.ResponseWriter, r *http.Request) error {
+	var req retryRequest
+	if err := s.decodeBody(w, r, &req, true); err != nil {
+		return err
+	}
+	task, err := s.engine.Retry(r.Context(), r.PathValue("id"), req.Input)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, task)
+	return nil
+}
+
+// logList is the answer of GET /tasks/{id}/logs.
+type logList struct {
+	Logs []store.LogChunk `json:"logs"`
+}
+
+func (s *Server) taskLogs(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	attempt, err := queryInt(r, "attempt", 0)
+	if err != nil {
+		return err
+	}
+	after, err := queryInt(r, "after", 0)
+	if err != nil {
+		return err
+	}
+	// An unknown task is 404, not an empty log.
+	if _, err := s.engine.Get(r.Context(), id); err != nil {
+		return err
+	}
+	chunks, err := s.engine.Logs(r.Context(), &store.GetLogsParams{TaskID: id, Attempt: int(attempt), AfterSeq: after})
+	if err != nil {
+		return err
+	}
+	if chunks == nil {
+		chunks = []store.LogChunk{}
+	}
+	writeJSON(w, http.StatusOK, logList{Logs: chunks})
+	return nil
+}
+
+// eventList is the answer of GET /tasks/{id}/events.
+type eventList struct {
+	Events []store.Event `json:"events"`
+}
+
+func (s *Server) taskEvents(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	after, err := queryInt(r, "after", 0)
+	if err != nil {
+		return err
+	}
+	if _, err := s.engine.Get(r.Context(), id); err != nil {
+		return err
+	}
+	evs, err := s.engine.Events(r.Context(), &store.ListEventsParams{TaskID: id, AfterSeq: after})
+	if err != nil {
+		return err
+	}
+	if evs == nil {
+		evs = []store.Event{}
+	}
+	writeJSON(w, http.StatusOK, eventList{Events: evs})
+	return nil
+}
+
+func (s *Server) taskChildren(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if _, err := s.engine.Get(r.Context(), id); err != nil {
+		return err
+	}
+	cs, err := s.engine.Children(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if cs == nil {
+		cs = []*loom.TaskInfo{}
+	}
+	writeJSON(w, http.StatusOK, taskList{Tasks: cs})
+	return nil
+}

@@ -1,0 +1,140 @@
+package sqlite
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/loomhq/loom"
+)
+
+// Times are stored as unix nanoseconds.
+
+func toNanos(t time.Time) int64 { return t.UnixNano() }
+
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+func nullNanos(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}
+}
+
+func ptrTime(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := fromNanos(n.Int64)
+	return &t
+}
+
+// utc normalises t as it reads back from the database.
+func utc(t time.Time) time.Time { return fromNanos(t.UnixNano()) }
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := utc(*t)
+	return &u
+}
+
+func nullString(s string) sql.NullString {
+	return sql.NullString{String: s, Valid: s != ""}
+}
+
+// encodeMap stores an empty map as NULL.
+func encodeMap[M ~map[string]any](m M) (sql.NullString, error) {
+	if len(m) == 0 {
+		return sql.NullString{}, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return sql.NullString{}, fmt.Errorf("encode json: %w", err)
+	}
+	return sql.NullString{String: string(b), Valid: true}, nil
+}
+
+func decodeMap(s sql.NullString) (map[string]any, error) {
+	if !s.Valid || s.String == "" {
+		return nil, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s.String), &m); err != nil {
+		return nil, fmt.Errorf("decode json: %w", err)
+	}
+	return m, nil
+}
+
+func encodeJSON(v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("encode json: %w", err)
+	}
+	return string(b), nil
+}
+
+// taskColumns are the columns scanTask reads, in order.
+const taskColumns = `id, type, queue, info, attributes, input, output, status, result, msg,
+	created, started, ended, timeout, attempt, max_attempts, priority,
+	idempotency_key, parent_id, step, run_at, worker_id, lease_until`
+
+type scanner interface{ Scan(dest ...any) error }
+
+// scanTask reads one row of taskColumns.
+func scanTask(sc scanner) (*loom.TaskInfo, error) {
+	var (
+		t                          loom.TaskInfo
+		attrs, input, output       sql.NullString
+		status, result             string
+		created, timeout, runAt    int64
+		started, ended, leaseUntil sql.NullInt64
+		idemKey, parentID, step    sql.NullString
+	)
+	err := sc.Scan(&t.ID, &t.Type, &t.Queue, &t.Info, &attrs, &input, &output, &status, &result, &t.Msg,
+		&created, &started, &ended, &timeout, &t.Attempt, &t.MaxAttempts, &t.Priority,
+		&idemKey, &parentID, &step, &runAt, &t.WorkerID, &leaseUntil)
+	if err != nil {
+		return nil, err
+	}
+	t.Status = loom.Status(status)
+	t.Result = loom.TaskResult(result)
+	t.Created = fromNanos(created)
+	t.Timeout = fromNanos(timeout)
+	t.RunAt = fromNanos(runAt)
+	t.Started = ptrTime(started)
+	t.Ended = ptrTime(ended)
+	t.LeaseUntil = ptrTime(leaseUntil)
+	t.IdempotencyKey = idemKey.String
+	t.ParentID = parentID.String
+	t.Step = step.String
+	if t.Attributes, err = decodeMap(attrs); err != nil {
+		return nil, fmt.Errorf("task %s attributes: %w", t.ID, err)
+	}
+	m, err := decodeMap(input)
+	if err != nil {
+		return nil, fmt.Errorf("task %s input: %w", t.ID, err)
+	}
+	t.Input = loom.Values(m)
+	if m, err = decodeMap(output); err != nil {
+		return nil, fmt.Errorf("task %s output: %w", t.ID, err)
+	}
+	t.Output = loom.Values(m)
+	return &t, nil
+}
+
+// scanTasks reads every row of rows and closes it.
+func scanTasks(rows *sql.Rows) ([]*loom.TaskInfo, error) {
+	defer rows.Close()
+	var out []*loom.TaskInfo
+	for rows.Next() {
+		t, err := scanTask(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}

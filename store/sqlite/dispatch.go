@@ -1,0 +1,357 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/store"
+)
+
+// defaultLease is the lease a claim gets when ClaimTasksParams.LeaseUntil
+// is zero.
+const defaultLease = 5 * time.Minute
+
+const (
+	claimSQL = `UPDATE tasks
+	SET status = 'running', attempt = attempt + 1, worker_id = ?1, started = ?2, lease_until = ?3
+	WHERE id IN (
+		SELECT id FROM tasks
+		WHERE queue = ?4 AND status = 'pending' AND run_at <= ?2 AND timeout > ?2
+		ORDER BY priority DESC, run_at, id
+		LIMIT ?5)
+	RETURNING ` + taskColumns
+	queueSettingsSQL = `SELECT concurrency, paused FROM queues WHERE name = ?`
+	countRunningSQL  = `SELECT count(*) FROM tasks WHERE queue = ? AND status = 'running'`
+	extendLeaseSQL   = `UPDATE tasks SET lease_until = ?
+	WHERE id = ? AND attempt = ? AND status = 'running' RETURNING status`
+	taskStatusSQL = `SELECT status FROM tasks WHERE id = ?`
+)
+
+// ClaimTasks moves up to Limit due pending tasks of Queue to running; see
+// store.Store. Besides MaxRunning it honours the queue's settings: a paused
+// queue starts nothing, and a positive Concurrency caps its running tasks
+// like MaxRunning. Tasks already past their Timeout are left to the
+// reaper. An empty Queue means "default"; a zero Now the current time; a
+// zero LeaseUntil Now+5m. The tasks come back in claim order.
+func (s *Store) ClaimTasks(ctx context.Context, p *store.ClaimTasksParams) ([]*loom.TaskInfo, error) {
+	if p.Limit <= 0 {
+		return nil, nil
+	}
+	queue := p.Queue
+	if queue == "" {
+		queue = loom.DefaultQueue
+	}
+	at := now(p.Now)
+	lease := p.LeaseUntil
+	if lease.IsZero() {
+		lease = at.Add(defaultLease)
+	}
+	var out []*loom.TaskInfo
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		limit, err := s.claimLimit(ctx, tx, queue, p.Limit, p.MaxRunning)
+		if err != nil || limit <= 0 {
+			return err
+		}
+		st, err := s.wstmt(ctx, tx, claimSQL)
+		if err != nil {
+			return err
+		}
+		rows, err := st.QueryContext(ctx, p.WorkerID, toNanos(at), toNanos(lease), queue, limit)
+		if err != nil {
+			return err
+		}
+		if out, err = scanTasks(rows); err != nil {
+			return err
+		}
+		sort.Slice(out, func(i, j int) bool { return claimOrder(out[i], out[j]) })
+		data := eventData(map[string]any{"worker_id": p.WorkerID})
+		evs := make([]eventRow, len(out))
+		for i, t := range out {
+			evs[i] = eventRow{taskID: t.ID, typ: eventStarted, time: toNanos(at), attempt: t.Attempt, status: t.Status, data: data}
+		}
+		return s.appendEvents(ctx, tx, evs)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim tasks in queue %s: %w", queue, err)
+	}
+	return out, nil
+}
+
+func claimOrder(a, b *loom.TaskInfo) bool {
+	if a.Priority != b.Priority {
+		return a.Priority > b.Priority
+	}
+	if !a.RunAt.Equal(b.RunAt) {
+		return a.RunAt.Before(b.RunAt)
+	}
+	return a.ID < b.ID
+}
+
+// claimLimit is how many tasks a claim may start in queue now.
+func (s *Store) claimLimit(ctx context.Context, tx *sql.Tx, queue string, limit, maxRunning int) (int, error) {
+	st, err := s.wstmt(ctx, tx, queueSettingsSQL)
+	if err != nil {
+		return 0, err
+	}
+	var (
+		concurrency int
+		paused      bool
+	)
+	err = st.QueryRowContext(ctx, queue).Scan(&concurrency, &paused)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("queue settings: %w", err)
+	}
+	if paused {
+		return 0, nil
+	}
+	capacity := maxRunning
+	if concurrency > 0 && (capacity <= 0 || concurrency < capacity) {
+		capacity = concurrency
+	}
+	if capacity <= 0 {
+		return limit, nil
+	}
+	st, err = s.wstmt(ctx, tx, countRunningSQL)
+	if err != nil {
+		return 0, err
+	}
+	var running int
+	if err := st.QueryRowContext(ctx, queue).Scan(&running); err != nil {
+		return 0, fmt.Errorf("count running: %w", err)
+	}
+	return min(limit, capacity-running), nil
+}
+
+// ExtendLeases moves LeaseUntil forward for the leases still held; see
+// store.Store. The Status of a task that does not exist is empty.
+func (s *Store) ExtendLeases(ctx context.Context, p *store.ExtendLeasesParams) ([]store.LeaseOutcome, error) {
+	if len(p.Leases) == 0 {
+		return nil, nil
+	}
+	out := make([]store.LeaseOutcome, len(p.Leases))
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		upd, err := s.wstmt(ctx, tx, extendLeaseSQL)
+		if err != nil {
+			return err
+		}
+		get, err := s.wstmt(ctx, tx, taskStatusSQL)
+		if err != nil {
+			return err
+		}
+		until := toNanos(p.LeaseUntil)
+		for i, l := range p.Leases {
+			out[i].Lease = l
+			var status string
+			err := upd.QueryRowContext(ctx, until, l.ID, l.Attempt).Scan(&status)
+			if err == nil {
+				out[i].Extended = true
+				out[i].Status = loom.Status(status)
+				continue
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("task %s: %w", l.ID, err)
+			}
+			err = get.QueryRowContext(ctx, l.ID).Scan(&status)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("task %s: %w", l.ID, err)
+			}
+			out[i].Status = loom.Status(status)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("extend %d leases: %w", len(p.Leases), err)
+	}
+	return out, nil
+}
+
+// finishBatch applies outcomes given as rows (id, attempt, status, result,
+// msg, output, ended, run_at) to the tasks still running in that attempt.
+var finishBatch = newBatched(`UPDATE tasks
+	SET status = v.column3, result = v.column4, msg = v.column5, output = v.column6, ended = v.column7,
+		run_at = coalesce(v.column8, tasks.run_at), lease_until = NULL
+	FROM (VALUES `, `(?,?,?,?,?,?,?,?)`, `) AS v
+	WHERE tasks.id = v.column1 AND tasks.attempt = v.column2 AND tasks.status = 'running'
+	RETURNING `+taskColumns)
+
+// FinishTasks records attempt outcomes; see store.Store. A completed
+// outcome sets Result "complete", a failed one "error"; both set Ended Now.
+// A pending outcome puts the task back to wait until RetryAt (Now when
+// zero). An outcome for a task that does not exist has Applied=false and
+// a nil Task.
+func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]store.FinishResult, error) {
+	if len(p.Outcomes) == 0 {
+		return nil, nil
+	}
+	at := now(p.Now)
+	args := make([]any, 0, 8*len(p.Outcomes))
+	evs := make([]eventRow, len(p.Outcomes))
+	// first[i] is false for an outcome whose task an earlier outcome of
+	// the batch already names: only the first can apply.
+	first := make([]bool, len(p.Outcomes))
+	seen := make(map[string]bool, len(p.Outcomes))
+	for i, o := range p.Outcomes {
+		output, err := encodeMap(o.Output)
+		if err != nil {
+			return nil, fmt.Errorf("finish task %s: output: %w", o.ID, err)
+		}
+		ev := eventRow{taskID: o.ID, time: toNanos(at), attempt: o.Attempt, status: o.Status, msg: o.Msg}
+		var (
+			result string
+			ended  sql.NullInt64
+			runAt  sql.NullInt64
+		)
+		switch o.Status {
+		case loom.StatusCompleted:
+			result, ended, ev.typ = string(loom.ResultComplete), sql.NullInt64{Int64: toNanos(at), Valid: true}, eventCompleted
+		case loom.StatusFailed:
+			result, ended, ev.typ = string(loom.ResultError), sql.NullInt64{Int64: toNanos(at), Valid: true}, eventFailed
+		case loom.StatusPending:
+			retryAt := o.RetryAt
+			if retryAt.IsZero() {
+				retryAt = at
+			}
+			runAt = sql.NullInt64{Int64: toNanos(retryAt), Valid: true}
+			ev.typ = eventRetrying
+			ev.data = eventData(map[string]any{"retry_at": utc(retryAt).Format(time.RFC3339Nano)})
+		default:
+			return nil, fmt.Errorf("finish task %s: status %q is not completed, failed or pending: %w", o.ID, o.Status, store.ErrInvalid)
+		}
+		evs[i] = ev
+		if seen[o.ID] {
+			continue
+		}
+		seen[o.ID], first[i] = true, true
+		args = append(args, o.ID, o.Attempt, string(o.Status), result, o.Msg, output, ended, runAt)
+	}
+	out := make([]store.FinishResult, len(p.Outcomes))
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		updated := make(map[string]*loom.TaskInfo, len(p.Outcomes))
+		rest := args
+		for _, n := range chunkSizes(len(rest) / 8) {
+			st, err := s.wstmt(ctx, tx, finishBatch.sql(n))
+			if err != nil {
+				return err
+			}
+			rows, err := st.QueryContext(ctx, rest[:n*8]...)
+			if err != nil {
+				return err
+			}
+			tasks, err := scanTasks(rows)
+			if err != nil {
+				return err
+			}
+			for _, t := range tasks {
+				updated[t.ID] = t
+			}
+			rest = rest[n*8:]
+		}
+		applied := make([]eventRow, 0, len(updated))
+		for i, o := range p.Outcomes {
+			if t := updated[o.ID]; t != nil && first[i] {
+				out[i] = store.FinishResult{Task: t, Applied: true}
+				applied = append(applied, evs[i])
+				continue
+			}
+			get, err := s.wstmt(ctx, tx, getTaskSQL)
+			if err != nil {
+				return err
+			}
+			t, err := scanTask(get.QueryRowContext(ctx, o.ID))
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("task %s: %w", o.ID, err)
+			}
+			out[i] = store.FinishResult{Task: t}
+		}
+		return s.appendEvents(ctx, tx, applied)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finish %d tasks: %w", len(p.Outcomes), err)
+	}
+	return out, nil
+}
+
+// expiredMsg is the Msg of a task the reaper failed.
+const expiredMsg = "expired: the task did not end before its timeout"
+
+// ReapTasks fails the tasks whose Timeout has come (with Msg saying they
+// expired) and puts back to pending the running tasks whose LeaseUntil has
+// come, keeping their Attempt (the next claim counts the next attempt).
+// Limit bounds both together; expiries go first.
+func (s *Store) ReapTasks(ctx context.Context, p *store.ReapTasksParams) (*store.ReapResult, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	at := toNanos(now(p.Now))
+	res := &store.ReapResult{}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `UPDATE tasks
+			SET status = 'failed', result = 'error', msg = ?1, ended = ?2, lease_until = NULL
+			WHERE id IN (
+				SELECT id FROM tasks
+				WHERE status IN ('pending', 'running') AND timeout <= ?2
+				ORDER BY timeout LIMIT ?3)
+			RETURNING `+taskColumns, expiredMsg, at, limit)
+		if err != nil {
+			return fmt.Errorf("expire: %w", err)
+		}
+		if res.Expired, err = scanTasks(rows); err != nil {
+			return fmt.Errorf("expire: %w", err)
+		}
+		if left := limit - len(res.Expired); left > 0 {
+			rows, err := tx.QueryContext(ctx, `UPDATE tasks
+				SET status = 'pending', lease_until = NULL
+				WHERE id IN (
+					SELECT id FROM tasks
+					WHERE status = 'running' AND lease_until <= ?1
+					ORDER BY lease_until LIMIT ?2)
+				RETURNING `+taskColumns, at, left)
+			if err != nil {
+				return fmt.Errorf("requeue: %w", err)
+			}
+			if res.Requeued, err = scanTasks(rows); err != nil {
+				return fmt.Errorf("requeue: %w", err)
+			}
+		}
+		evs := make([]eventRow, 0, len(res.Expired)+len(res.Requeued))
+		for _, t := range res.Expired {
+			evs = append(evs, eventRow{taskID: t.ID, typ: eventExpired, time: at, attempt: t.Attempt, status: t.Status, msg: expiredMsg})
+		}
+		for _, t := range res.Requeued {
+			evs = append(evs, eventRow{taskID: t.ID, typ: eventRequeued, time: at, attempt: t.Attempt, status: t.Status,
+				msg: "lease lapsed", data: eventData(map[string]any{"worker_id": t.WorkerID})})
+		}
+		return s.appendEvents(ctx, tx, evs)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reap tasks: %w", err)
+	}
+	return res, nil
+}
+
+// NextRunAt returns the earliest RunAt among pending tasks of the queues
+// (all queues when empty).
+func (s *Store) NextRunAt(ctx context.Context, queues []string) (time.Time, bool, error) {
+	q := `SELECT min(run_at) FROM tasks WHERE status = 'pending'`
+	args := make([]any, len(queues))
+	if len(queues) > 0 {
+		q += ` AND queue IN (` + placeholders(len(queues)) + `)`
+		for i, name := range queues {
+			args[i] = name
+		}
+	}
+	var at sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, q, args...).Scan(&at); err != nil {
+		return time.Time{}, false, fmt.Errorf("next run time of queues %v: %w", queues, err)
+	}
+	if !at.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromNanos(at.Int64), true, nil
+}

@@ -1,0 +1,132 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/store"
+)
+
+// The event types the Store appends.
+const (
+	eventCreated   = "created"
+	eventStarted   = "started"
+	eventCompleted = "completed"
+	eventFailed    = "failed"
+	eventRetrying  = "retrying"
+	eventCancelled = "cancelled"
+	eventRetried   = "retried"
+	eventExpired   = "expired"
+	eventRequeued  = "requeued"
+)
+
+// eventRow is an event waiting to be appended.
+type eventRow struct {
+	taskID  string
+	typ     string
+	time    int64
+	attempt int
+	status  loom.Status
+	msg     string
+	data    sql.NullString
+}
+
+var insertEvents = newBatched(
+	`INSERT INTO task_events (task_id, type, time, attempt, status, msg, data) VALUES `, `(?,?,?,?,?,?,?)`, ``)
+
+// appendEvents inserts evs in tx, in order.
+func (s *Store) appendEvents(ctx context.Context, tx *sql.Tx, evs []eventRow) error {
+	args := make([]any, 0, 7*min(len(evs), maxChunk))
+	for _, n := range chunkSizes(len(evs)) {
+		st, err := s.wstmt(ctx, tx, insertEvents.sql(n))
+		if err != nil {
+			return fmt.Errorf("append events: %w", err)
+		}
+		args = args[:0]
+		for _, e := range evs[:n] {
+			args = append(args, e.taskID, e.typ, e.time, e.attempt, string(e.status), e.msg, e.data)
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("append events: %w", err)
+		}
+		evs = evs[n:]
+	}
+	return nil
+}
+
+func eventData(m map[string]any) sql.NullString {
+	if len(m) == 0 {
+		return sql.NullString{}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: string(b), Valid: true}
+}
+
+// ListEvents returns events in the order they happened: a task's events
+// when TaskID is set (ErrNotFound when the task does not exist), otherwise
+// every task's, from AfterSeq on. Limit zero means no limit.
+func (s *Store) ListEvents(ctx context.Context, p *store.ListEventsParams) ([]store.Event, error) {
+	q := `SELECT seq, task_id, type, time, attempt, status, msg, data FROM task_events WHERE seq > ?`
+	args := []any{p.AfterSeq}
+	if p.TaskID != "" {
+		q += ` AND task_id = ?`
+		args = append(args, p.TaskID)
+	}
+	q += ` ORDER BY seq`
+	if p.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, p.Limit)
+	}
+	var out []store.Event
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				e      store.Event
+				tm     int64
+				status string
+				data   sql.NullString
+			)
+			if err := rows.Scan(&e.Seq, &e.TaskID, &e.Type, &tm, &e.Attempt, &status, &e.Msg, &data); err != nil {
+				return err
+			}
+			e.Time = fromNanos(tm)
+			e.Status = loom.Status(status)
+			if e.Data, err = decodeMap(data); err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(out) == 0 && p.TaskID != "" {
+			return s.taskExists(ctx, tx, p.TaskID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list events of task %q after %d: %w", p.TaskID, p.AfterSeq, err)
+	}
+	return out, nil
+}
+
+// taskExists returns ErrNotFound when task id does not exist.
+func (s *Store) taskExists(ctx context.Context, tx *sql.Tx, id string) error {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM tasks WHERE id = ?`, id).Scan(&one)
+	if err == sql.ErrNoRows {
+		return fmt.Errorf("task %s: %w", id, store.ErrNotFound)
+	}
+	return err
+}

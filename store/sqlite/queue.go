@@ -1,0 +1,72 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/store"
+)
+
+// UpsertQueue creates or changes a queue's settings. ClaimTasks honours
+// them: a paused queue starts nothing, and Concurrency caps its running
+// tasks.
+func (s *Store) UpsertQueue(ctx context.Context, q store.QueueConfig) error {
+	if q.Name == "" {
+		return fmt.Errorf("upsert queue: empty name: %w", store.ErrInvalid)
+	}
+	if q.Concurrency < 0 {
+		return fmt.Errorf("upsert queue %s: concurrency %d: %w", q.Name, q.Concurrency, store.ErrInvalid)
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO queues (name, concurrency, paused) VALUES (?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency, paused = excluded.paused`,
+			q.Name, q.Concurrency, q.Paused)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("upsert queue %s: %w", q.Name, err)
+	}
+	return nil
+}
+
+// ListQueues returns every queue that has settings or tasks, by name, with
+// its task counts by status. It counts every task, so it costs a scan of
+// the tasks table.
+func (s *Store) ListQueues(ctx context.Context) ([]store.QueueInfo, error) {
+	var out []store.QueueInfo
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `
+			SELECT n.name, coalesce(q.concurrency, 0), coalesce(q.paused, 0),
+				coalesce(c.pending, 0), coalesce(c.running, 0), coalesce(c.completed, 0),
+				coalesce(c.failed, 0), coalesce(c.cancelled, 0)
+			FROM (SELECT name FROM queues UNION SELECT DISTINCT queue FROM tasks) n
+			LEFT JOIN queues q ON q.name = n.name
+			LEFT JOIN (
+				SELECT queue,
+					sum(status = ?) AS pending, sum(status = ?) AS running, sum(status = ?) AS completed,
+					sum(status = ?) AS failed, sum(status = ?) AS cancelled
+				FROM tasks GROUP BY queue
+			) c ON c.queue = n.name
+			ORDER BY n.name`,
+			loom.StatusPending, loom.StatusRunning, loom.StatusCompleted, loom.StatusFailed, loom.StatusCancelled)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var q store.QueueInfo
+			if err := rows.Scan(&q.Name, &q.Concurrency, &q.Paused,
+				&q.Pending, &q.Running, &q.Completed, &q.Failed, &q.Cancelled); err != nil {
+				return err
+			}
+			out = append(out, q)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list queues: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,107 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/loomhq/loom/store"
+)
+
+// UpsertWorker records a worker's presence and heartbeat, replacing what
+// was known of it. A zero Started keeps the Started first recorded (or
+// LastHeartbeat for a new worker); a zero LastHeartbeat means now.
+func (s *Store) UpsertWorker(ctx context.Context, w store.WorkerInfo) error {
+	if w.ID == "" {
+		return fmt.Errorf("upsert worker: empty id: %w", store.ErrInvalid)
+	}
+	queues, err := encodeJSON(nonNil(w.Queues))
+	if err != nil {
+		return fmt.Errorf("upsert worker %s: %w", w.ID, err)
+	}
+	running, err := encodeJSON(nonNil(w.Running))
+	if err != nil {
+		return fmt.Errorf("upsert worker %s: %w", w.ID, err)
+	}
+	beat := now(w.LastHeartbeat)
+	var started sql.NullInt64
+	if !w.Started.IsZero() {
+		started = sql.NullInt64{Int64: toNanos(w.Started), Valid: true}
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO workers (id, hostname, queues, started, last_heartbeat, running)
+			VALUES (?1, ?2, ?3, coalesce(?4, ?5), ?5, ?6)
+			ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, queues = excluded.queues,
+				started = coalesce(?4, workers.started), last_heartbeat = excluded.last_heartbeat,
+				running = excluded.running`,
+			w.ID, w.Hostname, queues, started, toNanos(beat), running)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("upsert worker %s: %w", w.ID, err)
+	}
+	return nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// ListWorkers returns the workers whose last heartbeat is at or after
+// seenSince, by id.
+func (s *Store) ListWorkers(ctx context.Context, seenSince time.Time) ([]store.WorkerInfo, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, hostname, queues, started, last_heartbeat, running
+		FROM workers WHERE last_heartbeat >= ? ORDER BY id`, toNanos(seenSince))
+	if err != nil {
+		return nil, fmt.Errorf("list workers seen since %s: %w", seenSince, err)
+	}
+	defer rows.Close()
+	var out []store.WorkerInfo
+	for rows.Next() {
+		var (
+			w               store.WorkerInfo
+			queues, running string
+			started, beat   int64
+		)
+		if err := rows.Scan(&w.ID, &w.Hostname, &queues, &started, &beat, &running); err != nil {
+			return nil, fmt.Errorf("list workers: %w", err)
+		}
+		w.Started, w.LastHeartbeat = fromNanos(started), fromNanos(beat)
+		if err := json.Unmarshal([]byte(queues), &w.Queues); err != nil {
+			return nil, fmt.Errorf("list workers: worker %s queues: %w", w.ID, err)
+		}
+		if err := json.Unmarshal([]byte(running), &w.Running); err != nil {
+			return nil, fmt.Errorf("list workers: worker %s running: %w", w.ID, err)
+		}
+		out = append(out, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list workers: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteWorker forgets a worker; one that is not known is ErrNotFound.
+func (s *Store) DeleteWorker(ctx context.Context, id string) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM workers WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete worker %s: %w", id, err)
+	}
+	return nil
+}

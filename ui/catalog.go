@@ -1,0 +1,161 @@
+package ui
+
+import (
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/engine"
+	"github.com/loomhq/loom/store"
+)
+
+// queueRow is one queue with its rates, as the queues page lists it.
+type queueRow struct {
+	store.QueueInfo
+	// RatePerMin is tasks completed per minute over the rate window.
+	RatePerMin float64
+	// LatencyP50 and LatencyP95 are run times of recently completed tasks.
+	LatencyP50, LatencyP95 time.Duration
+	Sampled                int
+}
+
+// rateWindow is the span the queues page's rates cover.
+const rateWindow = 15 * time.Minute
+
+func (u *UI) queues(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	qs, err := u.engine.Queues(ctx)
+	if err != nil {
+		return err
+	}
+	now := u.cfg.Now()
+	rows := make([]queueRow, 0, len(qs))
+	for _, q := range qs {
+		row := queueRow{QueueInfo: q}
+		st, err := u.engine.Stats(ctx, &engine.StatsParams{Since: now.Add(-rateWindow), Bucket: rateWindow, Queue: q.Name, Limit: 2000})
+		if err != nil {
+			return err
+		}
+		done := 0
+		for _, b := range st.Buckets {
+			done += b.Completed
+		}
+		row.RatePerMin = float64(done) / rateWindow.Minutes()
+		recent, err := u.engine.List(ctx, &store.ListTasksParams{Queue: q.Name, Status: []loom.Status{loom.StatusCompleted}, Limit: 200})
+		if err != nil {
+			return err
+		}
+		var ds []time.Duration
+		for _, t := range recent.Tasks {
+			if t.Started != nil && t.Ended != nil {
+				ds = append(ds, t.Ended.Sub(*t.Started))
+			}
+		}
+		if len(ds) > 0 {
+			slices.Sort(ds)
+			row.LatencyP50 = ds[len(ds)/2]
+			row.LatencyP95 = ds[min(len(ds)*95/100, len(ds)-1)]
+			row.Sampled = len(ds)
+		}
+		rows = append(rows, row)
+	}
+	return u.render(w, r, http.StatusOK, "queues", "", page{Title: "Queues", Nav: "queues", Data: rows})
+}
+
+// workerRow is one worker with the tasks it runs now.
+type workerRow struct {
+	store.WorkerInfo
+	Alive   bool
+	Running []*loom.TaskInfo
+}
+
+func (u *UI) workers(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	now := u.cfg.Now()
+	ws, err := u.engine.Workers(ctx, now.Add(-24*time.Hour))
+	if err != nil {
+		return err
+	}
+	running, err := u.engine.List(ctx, &store.ListTasksParams{Status: []loom.Status{loom.StatusRunning}, Limit: 1000})
+	if err != nil {
+		return err
+	}
+	byWorker := map[string][]*loom.TaskInfo{}
+	for _, t := range running.Tasks {
+		byWorker[t.WorkerID] = append(byWorker[t.WorkerID], t)
+	}
+	rows := make([]workerRow, 0, len(ws))
+	for _, wk := range ws {
+		rows = append(rows, workerRow{
+			WorkerInfo: wk,
+			Alive:      now.Sub(wk.LastHeartbeat) <= u.engine.WorkerTimeout(),
+			Running:    byWorker[wk.ID],
+		})
+	}
+	slices.SortFunc(rows, func(a, b workerRow) int { return b.LastHeartbeat.Compare(a.LastHeartbeat) })
+	return u.render(w, r, http.StatusOK, "workers", "", page{Title: "Workers", Nav: "workers", Data: rows})
+}
+
+// typeRow is one registered task type.
+type typeRow struct {
+	Name        string
+	Queue       string
+	Flow        bool
+	Steps       int
+	MaxAttempts int
+	Timeout     time.Duration
+	Breaker     string
+	BreakerOpen bool
+}
+
+func typeRowOf(ti engine.TypeInfo) typeRow {
+	row := typeRow{Name: ti.Name, Queue: ti.Queue, Flow: ti.Flow != nil, MaxAttempts: 1}
+	if t := ti.Task; t != nil {
+		if t.Retry != nil && t.Retry.MaxAttempts > 1 {
+			row.MaxAttempts = t.Retry.MaxAttempts
+		}
+		row.Timeout = t.Timeout
+		if t.Breaker != nil {
+			row.Breaker = string(t.Breaker.State())
+			row.BreakerOpen = t.Breaker.State() != loom.BreakerClosed
+		}
+	}
+	if ti.Flow != nil {
+		def, _ := flowShape(ti.Flow)
+		row.Steps = len(def)
+	}
+	return row
+}
+
+func (u *UI) types(w http.ResponseWriter, r *http.Request) error {
+	var rows []typeRow
+	for _, ti := range u.engine.TypeInfos() {
+		rows = append(rows, typeRowOf(ti))
+	}
+	return u.render(w, r, http.StatusOK, "types", "", page{Title: "Task types", Nav: "types", Data: rows})
+}
+
+type typeDetailData struct {
+	Type   typeRow
+	Steps  []stepDef
+	Inputs []string
+	Graph  graphData
+	Recent []*loom.TaskInfo
+}
+
+func (u *UI) typeDetail(w http.ResponseWriter, r *http.Request) error {
+	ti, ok := u.engine.TypeInfo(r.PathValue("name"))
+	if !ok {
+		return errNotFound
+	}
+	d := typeDetailData{Type: typeRowOf(ti)}
+	d.Steps, d.Inputs = flowShape(ti.Flow)
+	d.Graph = defGraph(d.Steps)
+	recent, err := u.engine.List(r.Context(), &store.ListTasksParams{Type: ti.Name, Limit: 10})
+	if err != nil {
+		return err
+	}
+	d.Recent = recent.Tasks
+	return u.render(w, r, http.StatusOK, "type", "", page{Title: ti.Name, Nav: "types", Data: d})
+}

@@ -1,0 +1,16 @@
+// Package ui is loom's web UI: the central pane of glass over one engine.
+// It shows every task, flow, queue, worker and task type, the logs of each
+// attempt, a flow's DAG coloured by status with what a failure blocked, and
+// lets an operator submit, cancel, retry and re-run tasks from a browser.
+//
+// Pages are rendered on the server with html/template, which escapes every
+// value a user typed; htmx swaps in fragments for filters and actions, and
+// server-sent events (GET /live) push changes so that lists, details and
+// running attempts' logs update without a reload. The few browser libraries
+// it uses (htmx, its SSE extension, cytoscape with dagre, uPlot) are
+// embedded with go:embed from static/vendor, so the UI fetches nothing from
+// the internet and needs no build step.
+//
+// Mount the handler New returns at the root of the API server's origin
+// (server.Config.UI) or under a prefix given as Config.BasePath.
+package ui

@@ -1,0 +1,265 @@
+package ui
+
+import (
+	"encoding/json"
+	"net/url"
+	"reflect"
+	"time"
+
+	"github.com/loomhq/loom"
+)
+
+// stepDef is a flow step's shape as the UI draws it: its name, the task it
+// runs, and the steps it waits for.
+type stepDef struct {
+	Name      string   `json:"name"`
+	Task      string   `json:"task"`
+	DependsOn []string `json:"depends_on"`
+}
+
+// flowShape reads a flow definition's steps and inputs through the JSON
+// form of its Steps() description, so the UI depends on nothing of the
+// flow type but that documented shape. A flow that describes nothing
+// yields no steps, and pages then draw its steps from its tasks alone.
+func flowShape(f *loom.Flow) (steps []stepDef, inputs []string) {
+	if f == nil {
+		return nil, nil
+	}
+	v := reflect.ValueOf(f)
+	if m := v.MethodByName("Steps"); m.IsValid() && m.Type().NumIn() == 0 && m.Type().NumOut() == 1 {
+		if b, err := json.Marshal(m.Call(nil)[0].Interface()); err == nil {
+			_ = json.Unmarshal(b, &steps)
+		}
+	}
+	if m := v.MethodByName("Inputs"); m.IsValid() && m.Type().NumIn() == 0 && m.Type().NumOut() == 1 {
+		if in, ok := m.Call(nil)[0].Interface().([]string); ok {
+			inputs = in
+		}
+	}
+	return steps, inputs
+}
+
+// graphData is what the browser's cytoscape draws, sent as JSON.
+type graphData struct {
+	Nodes []graphNode `json:"nodes"`
+	Edges []graphEdge `json:"edges"`
+}
+
+type graphNode struct {
+	Data struct {
+		ID     string `json:"id"`
+		Label  string `json:"label"`
+		Status string `json:"status"`
+		Href   string `json:"href,omitempty"`
+	} `json:"data"`
+	Classes string `json:"classes"`
+}
+
+type graphEdge struct {
+	Data struct {
+		ID     string `json:"id"`
+		Source string `json:"source"`
+		Target string `json:"target"`
+	} `json:"data"`
+}
+
+// stepRow is one step of a flow run: its definition, its task if one was
+// created, and where it sits on the timeline.
+type stepRow struct {
+	Name    string
+	TaskDef string
+	Task    *loom.TaskInfo
+	// Status is the task's status, or "waiting" (not yet created),
+	// "blocked" (downstream of a failure, never to run as things stand)
+	// or "not run" (the flow ended without it).
+	Status  string
+	Blocked bool
+	// Left and Width place the step's bar on the Gantt chart, in percent
+	// of the flow's span.
+	Left, Width float64
+}
+
+// flowView is a flow run as the flow detail draws it.
+type flowView struct {
+	Steps    []stepRow
+	Graph    graphData
+	HasDef   bool
+	Failed   []string
+	Blocked  []string
+	Start    time.Time
+	End      time.Time
+	Counts   map[string]int
+	Complete int
+}
+
+// buildFlowView joins a flow's definition (when known) with its child
+// tasks, marks the failed steps and everything downstream of them, and
+// lays the steps out on a timeline from the flow's creation to its end
+// (or now).
+func buildFlowView(base string, parent *loom.TaskInfo, def []stepDef, children []*loom.TaskInfo, now time.Time) *flowView {
+	fv := &flowView{HasDef: len(def) > 0, Counts: map[string]int{}}
+	byStep := make(map[string]*loom.TaskInfo, len(children))
+	for _, c := range children {
+		if c.Step != "" {
+			byStep[c.Step] = c
+		}
+	}
+	names := make([]string, 0, max(len(def), len(children)))
+	deps := map[string][]string{}
+	taskOf := map[string]string{}
+	known := map[string]bool{}
+	for _, s := range def {
+		names = append(names, s.Name)
+		deps[s.Name] = s.DependsOn
+		taskOf[s.Name] = s.Task
+		known[s.Name] = true
+	}
+	for _, c := range children {
+		name := c.Step
+		if name == "" {
+			name = c.ID
+		}
+		if !known[name] {
+			known[name] = true
+			names = append(names, name)
+			taskOf[name] = c.Type
+			byStep[name] = c
+		}
+	}
+
+	// Downstream of every failed or cancelled step.
+	down := map[string][]string{}
+	for _, n := range names {
+		for _, d := range deps[n] {
+			down[d] = append(down[d], n)
+		}
+	}
+	blocked := map[string]bool{}
+	var queue []string
+	for _, n := range names {
+		if t := byStep[n]; t != nil && (t.Status == loom.StatusFailed || t.Status == loom.StatusCancelled) {
+			if t.Status == loom.StatusFailed {
+				fv.Failed = append(fv.Failed, n)
+			}
+			queue = append(queue, n)
+		}
+	}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		for _, d := range down[n] {
+			if blocked[d] {
+				continue
+			}
+			if t := byStep[d]; t != nil && t.Status != loom.StatusPending && t.Status != loom.StatusCancelled {
+				continue
+			}
+			blocked[d] = true
+			fv.Blocked = append(fv.Blocked, d)
+			queue = append(queue, d)
+		}
+	}
+
+	// The timeline spans from the flow's creation to its end, or now.
+	fv.Start = parent.Created
+	fv.End = now
+	if parent.Ended != nil {
+		fv.End = *parent.Ended
+	}
+	for _, c := range children {
+		if c.Ended != nil && c.Ended.After(fv.End) {
+			fv.End = *c.Ended
+		}
+	}
+	span := fv.End.Sub(fv.Start)
+	if span <= 0 {
+		span = time.Millisecond
+	}
+	pos := func(t time.Time) float64 {
+		p := float64(t.Sub(fv.Start)) / float64(span) * 100
+		return min(max(p, 0), 100)
+	}
+
+	for _, n := range names {
+		row := stepRow{Name: n, TaskDef: taskOf[n], Task: byStep[n], Blocked: blocked[n]}
+		switch {
+		case row.Task != nil:
+			row.Status = string(row.Task.Status)
+		case row.Blocked:
+			row.Status = "blocked"
+		case parent.Status.Terminal():
+			row.Status = "not run"
+		default:
+			row.Status = "waiting"
+		}
+		if t := row.Task; t != nil && t.Started != nil {
+			end := now
+			if t.Ended != nil {
+				end = *t.Ended
+			}
+			row.Left = pos(*t.Started)
+			row.Width = max(pos(end)-row.Left, 0.4)
+			if row.Left+row.Width > 100 {
+				row.Left = 100 - row.Width
+			}
+		}
+		fv.Counts[row.Status]++
+		if row.Status == string(loom.StatusCompleted) || row.Status == string(loom.StatusSkipped) {
+			fv.Complete++
+		}
+		fv.Steps = append(fv.Steps, row)
+
+		var node graphNode
+		node.Data.ID = "s:" + n
+		node.Data.Label = n
+		node.Data.Status = row.Status
+		node.Classes = statusClass(row.Status)
+		if row.Blocked {
+			node.Classes += " blocked"
+		}
+		if row.Task != nil {
+			node.Data.Href = base + "/tasks/" + url.PathEscape(row.Task.ID)
+		}
+		fv.Graph.Nodes = append(fv.Graph.Nodes, node)
+		for _, d := range deps[n] {
+			var e graphEdge
+			e.Data.ID = "e:" + d + "->" + n
+			e.Data.Source = "s:" + d
+			e.Data.Target = "s:" + n
+			fv.Graph.Edges = append(fv.Graph.Edges, e)
+		}
+	}
+	return fv
+}
+
+// defGraph draws a flow definition without a run.
+func defGraph(def []stepDef) graphData {
+	var g graphData
+	for _, s := range def {
+		var node graphNode
+		node.Data.ID = "s:" + s.Name
+		node.Data.Label = s.Name
+		node.Data.Status = "definition"
+		node.Classes = "definition"
+		g.Nodes = append(g.Nodes, node)
+		for _, d := range s.DependsOn {
+			var e graphEdge
+			e.Data.ID = "e:" + d + "->" + s.Name
+			e.Data.Source = "s:" + d
+			e.Data.Target = "s:" + s.Name
+			g.Edges = append(g.Edges, e)
+		}
+	}
+	return g
+}
+
+// statusClass is the CSS class of a status: a fixed word, never user text.
+func statusClass(s string) string {
+	switch s {
+	case "pending", "running", "completed", "failed", "cancelled", "skipped", "waiting", "blocked":
+		return "st-" + s
+	case "not run":
+		return "st-notrun"
+	}
+	return "st-other"
+}

@@ -1,0 +1,178 @@
+package ui
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/loomhq/loom"
+)
+
+// parseTemplates parses each page together with the layout and the shared
+// partials, so pages can define the same block names independently.
+func (u *UI) parseTemplates() map[string]*template.Template {
+	funcs := template.FuncMap{
+		"ago": u.ago,
+		"ts":  formatTime,
+		"tsp": formatTimePtr,
+		"clock": func(t *time.Time) string {
+			if t == nil {
+				return "—"
+			}
+			return t.Local().Format("15:04:05")
+		},
+		"iso":      isoTime,
+		"dur":      formatDuration,
+		"between":  u.between,
+		"json":     prettyJSON,
+		"pesc":     url.PathEscape,
+		"qesc":     url.QueryEscape,
+		"terminal": func(s loom.Status) bool { return s.Terminal() },
+		"retryable": func(s loom.Status) bool {
+			return s == loom.StatusFailed || s == loom.StatusCancelled
+		},
+		"pct":  func(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) + "%" },
+		"add":  func(a, b int) int { return a + b },
+		"join": strings.Join,
+		"base": func() string { return u.cfg.BasePath },
+		"statusClassOf": func(s any) string {
+			return statusClass(fmt.Sprint(s))
+		},
+		"shortID": shortID,
+		"frag":    fragmentData,
+		"kind":    eventKind,
+		"graphOf": func(g graphData, label string) any {
+			return struct {
+				Data  graphData
+				Label string
+			}{g, label}
+		},
+	}
+	pages := []string{"overview", "tasks", "task", "queues", "workers", "types", "type", "submit", "error"}
+	out := make(map[string]*template.Template, len(pages))
+	for _, name := range pages {
+		t := template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS,
+			"templates/layout.html", "templates/partials.html", "templates/"+name+".html"))
+		out[name] = t
+	}
+	return out
+}
+
+// ago takes a time.Time or a *time.Time.
+func (u *UI) ago(v any) string {
+	var t time.Time
+	switch x := v.(type) {
+	case time.Time:
+		t = x
+	case *time.Time:
+		if x != nil {
+			t = *x
+		}
+	}
+	if t.IsZero() {
+		return "—"
+	}
+	d := u.cfg.Now().Sub(t)
+	if d < time.Second && d > -time.Second {
+		return "just now"
+	}
+	if d < 0 {
+		return "in " + roughDuration(-d)
+	}
+	return roughDuration(d) + " ago"
+}
+
+// roughDuration is a duration to the unit a reader cares about.
+func roughDuration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return "just now"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+func formatTimePtr(t *time.Time) string {
+	if t == nil {
+		return "—"
+	}
+	return formatTime(*t)
+}
+
+func isoTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// formatDuration prints a duration with precision that fits its size.
+func formatDuration(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "—"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%dµs", d.Microseconds())
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	case d < time.Minute:
+		return strconv.FormatFloat(d.Seconds(), 'f', 2, 64) + "s"
+	}
+	return d.Round(time.Second).String()
+}
+
+// between is the time from a to b, or from a until now while b is unset.
+func (u *UI) between(a, b *time.Time) string {
+	if a == nil {
+		return "—"
+	}
+	end := u.cfg.Now()
+	if b != nil {
+		end = *b
+	}
+	return formatDuration(end.Sub(*a))
+}
+
+// prettyJSON renders a value as indented JSON for a <pre>; the template
+// escapes it like any other text.
+func prettyJSON(v any) string {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Sprintf("(not JSON: %v)", err)
+	}
+	return string(b)
+}
+
+// ratio is a/b as a percentage, 0 when b is 0.
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return math.Round(float64(a)/float64(b)*10000) / 100
+}
+
+// shortID is the tail of an id, enough to tell tasks apart in a list (a
+// UUIDv7's head is its timestamp, the same for tasks created together).
+func shortID(id string) string {
+	if len(id) <= 12 {
+		return id
+	}
+	return "…" + id[len(id)-8:]
+}

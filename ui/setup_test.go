@@ -1,0 +1,190 @@
+package ui_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/engine"
+	"github.com/loomhq/loom/store"
+	"github.com/loomhq/loom/ui"
+	"github.com/loomhq/loom/ui/internal/memstore"
+)
+
+// env is a running engine with the UI served over HTTP.
+type env struct {
+	engine *engine.Engine
+	store  store.Store
+	srv    *httptest.Server
+	flaky  *flakyHandler
+}
+
+// flakyHandler fails the first attempt of each distinct input "key" and
+// succeeds afterwards, writing a line to the attempt's log each time.
+type flakyHandler struct {
+	mu    sync.Mutex
+	calls map[string]int
+	delay time.Duration
+}
+
+func (h *flakyHandler) Handle(ctx context.Context, in loom.Values) (loom.Values, error) {
+	key := fmt.Sprint(in["key"])
+	h.mu.Lock()
+	h.calls[key]++
+	n := h.calls[key]
+	h.mu.Unlock()
+	w := loom.LogWriter(ctx)
+	fmt.Fprintf(w, "call %d for key %s <script>alert(1)</script>\n", n, key)
+	if h.delay > 0 {
+		select {
+		case <-time.After(h.delay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if n == 1 {
+		fmt.Fprintf(w, "the downstream is not ready yet\n")
+		return nil, errors.New("first call fails: <b>not ready</b>")
+	}
+	fmt.Fprintf(w, "done\n")
+	return loom.Values{"key": key, "calls": n}, nil
+}
+
+// setup starts an engine on st (a fresh in-memory store when nil) with
+// the "flaky" and "echo" task types, and the UI over it.
+func setup(t *testing.T, st store.Store) *env {
+	t.Helper()
+	if st == nil {
+		st = memstore.New()
+	}
+	flaky := &flakyHandler{calls: map[string]int{}}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	e, err := engine.New(engine.Config{
+		Store: st, Logger: logger, Workers: 4,
+		PollInterval: 50 * time.Millisecond, LogFlushInterval: 20 * time.Millisecond,
+		ReapInterval: 100 * time.Millisecond, ShutdownTimeout: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flakyTask := &loom.Task{Name: "flaky", Handler: flaky}
+	if err := e.Register(flakyTask); err != nil {
+		t.Fatal(err)
+	}
+	echo := loom.HandlerFunc(func(ctx context.Context, in loom.Values) (loom.Values, error) {
+		fmt.Fprintln(loom.LogWriter(ctx), "echo", in)
+		return in, nil
+	})
+	echoTask := &loom.Task{Name: "echo", Handler: echo}
+	if err := e.Register(echoTask); err != nil {
+		t.Fatal(err)
+	}
+	slow := loom.HandlerFunc(func(ctx context.Context, in loom.Values) (loom.Values, error) {
+		n := 30
+		if f, ok := in["ticks"].(float64); ok {
+			n = int(f)
+		}
+		w := loom.LogWriter(ctx)
+		for i := 1; i <= n; i++ {
+			fmt.Fprintf(w, "tick %d of %d\n", i, n)
+			select {
+			case <-time.After(100 * time.Millisecond):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		return loom.Values{"ticks": n}, nil
+	})
+	slowTask := &loom.Task{Name: "slow", Handler: slow}
+	if err := e.Register(slowTask); err != nil {
+		t.Fatal(err)
+	}
+	// pipeline: extract -> transform (fails its first attempt per key) ->
+	// load (slow), with audit beside transform.
+	extract := &loom.Task{Name: "extract", Handler: loom.HandlerFunc(func(ctx context.Context, in loom.Values) (loom.Values, error) {
+		fmt.Fprintln(loom.LogWriter(ctx), "extracting for", in["key"])
+		return loom.Values{"rows": 3}, nil
+	})}
+	pipeline, err := loom.NewFlow("pipeline", loom.FlowDef{
+		Inputs: []string{"key"},
+		Steps: []loom.Step{
+			{Name: "extract", Task: extract, Requires: map[string]string{"key": "key"}, Provides: map[string]string{"rows": "rows"}},
+			{Name: "transform", Task: flakyTask, Requires: map[string]string{"key": "key", "rows": "rows"}, Provides: map[string]string{"calls": "calls"}},
+			{Name: "audit", Task: echoTask, Requires: map[string]string{"rows": "rows"}},
+			{Name: "load", Task: slowTask, Requires: map[string]string{"calls": "calls"}},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Register(pipeline); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	srv := httptest.NewServer(ui.New(ui.Config{Engine: e, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), LivePollInterval: 50 * time.Millisecond}))
+	t.Cleanup(func() {
+		srv.CloseClientConnections()
+		srv.Close()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("engine: %v", err)
+		}
+		_ = e.Close()
+	})
+	return &env{engine: e, store: st, srv: srv, flaky: flaky}
+}
+
+// get fetches path and returns the status and body.
+func (v *env) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	res, err := http.Get(v.srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, string(b)
+}
+
+// waitStatus waits until the task has the status.
+func (v *env) waitStatus(t *testing.T, id string, want loom.Status) *loom.TaskInfo {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tk, err := v.engine.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tk.Status == want {
+			return tk
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task %s is %s, want %s", id, tk.Status, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func mustContain(t *testing.T, body string, subs ...string) {
+	t.Helper()
+	for _, s := range subs {
+		if !strings.Contains(body, s) {
+			t.Errorf("body does not contain %q", s)
+		}
+	}
+}

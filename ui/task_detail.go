@@ -1,0 +1,254 @@
+package ui
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/engine"
+	"github.com/loomhq/loom/store"
+)
+
+// maxLogChunks bounds how much of one attempt's log a page shows; the
+// rest is a click away.
+const maxLogChunks = 200
+
+// logView is one attempt's captured output.
+type logView struct {
+	TaskID    string
+	Attempt   int
+	Text      string
+	LastSeq   int64
+	Truncated bool
+	Shown     int
+	Live      bool
+	// Pinned is set when the user chose this attempt, so live refreshes
+	// keep showing it instead of following the latest attempt.
+	Pinned bool
+}
+
+type taskData struct {
+	Task     *loom.TaskInfo
+	Parent   *loom.TaskInfo
+	Retry    *loom.TaskInfo // what the Retry button retries
+	Attempts []attemptRow
+	Events   []store.Event
+	Log      *logView
+	LogAfter int64
+	Flow     *flowView
+	Input    string
+	Known    bool // the type is registered here, so it can be re-run
+	// LiveURL is the page's event stream, with the fingerprint of what
+	// the page shows so the stream can tell at once if it is stale.
+	LiveURL string
+}
+
+func (u *UI) taskDetail(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	t, err := u.engine.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	evs, err := u.engine.Events(ctx, &store.ListEventsParams{TaskID: id, Limit: 1000})
+	if err != nil {
+		return err
+	}
+	d := taskData{Task: t, Events: evs, Attempts: attemptsOf(t, evs), Retry: t}
+	_, d.Known = u.engine.TypeInfo(t.Type)
+	in := t.Input
+	if in == nil {
+		in = loom.Values{}
+	}
+	d.Input = prettyJSON(in)
+
+	if t.ParentID != "" {
+		if d.Parent, err = u.engine.Get(ctx, t.ParentID); err != nil {
+			return err
+		}
+		// A failed step is retried through its flow, which re-runs it
+		// and whatever depends on it.
+		if d.Retry, err = u.retryTarget(r, t); err != nil {
+			return err
+		}
+	}
+
+	info, _ := u.engine.TypeInfo(t.Type)
+	children, err := u.engine.Children(ctx, id)
+	if err != nil {
+		return err
+	}
+	if info.Flow != nil || len(children) > 0 {
+		def, _ := flowShape(info.Flow)
+		d.Flow = buildFlowView(u.cfg.BasePath, t, def, children, u.cfg.Now())
+	}
+
+	attempt, pinned := t.Attempt, false
+	if n, err := strconv.Atoi(r.URL.Query().Get("attempt")); err == nil && n > 0 && n <= t.Attempt {
+		attempt, pinned = n, true
+	}
+	if d.Flow == nil && attempt > 0 {
+		if d.Log, err = u.logOf(r, t, attempt); err != nil {
+			return err
+		}
+		d.Log.Pinned = pinned
+		d.LogAfter = d.Log.LastSeq
+	}
+	live := url.Values{"task": {t.ID}, "fp": {taskFingerprint(t, children)}}
+	if d.LogAfter > 0 {
+		live.Set("logafter", strconv.FormatInt(d.LogAfter, 10))
+	}
+	d.LiveURL = u.cfg.BasePath + "/live?" + live.Encode()
+	if r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-Target") == "task-live" {
+		return u.render(w, r, http.StatusOK, "task", "task-live", fragmentData(d))
+	}
+	title := t.Type
+	if t.Step != "" {
+		title = t.Step
+	}
+	return u.render(w, r, http.StatusOK, "task", "", page{Title: title, Nav: "tasks", Data: d})
+}
+
+// retryTarget is the task a Retry on t acts on: t itself, or, for a step
+// of a flow that has ended failed or cancelled, the outermost such flow.
+func (u *UI) retryTarget(r *http.Request, t *loom.TaskInfo) (*loom.TaskInfo, error) {
+	target := t
+	for p := t; p.ParentID != ""; {
+		parent, err := u.engine.Get(r.Context(), p.ParentID)
+		if err != nil {
+			return nil, err
+		}
+		if parent.Status != loom.StatusFailed && parent.Status != loom.StatusCancelled {
+			break
+		}
+		target, p = parent, parent
+	}
+	return target, nil
+}
+
+func (u *UI) logOf(r *http.Request, t *loom.TaskInfo, attempt int) (*logView, error) {
+	chunks, err := u.engine.Logs(r.Context(), &store.GetLogsParams{TaskID: t.ID, Attempt: attempt, Limit: maxLogChunks + 1})
+	if err != nil {
+		return nil, err
+	}
+	lv := &logView{TaskID: t.ID, Attempt: attempt, Live: attempt == t.Attempt && t.Status == loom.StatusRunning}
+	if len(chunks) > maxLogChunks {
+		chunks, lv.Truncated = chunks[:maxLogChunks], true
+	}
+	lv.Shown = len(chunks)
+	var b strings.Builder
+	for _, c := range chunks {
+		b.WriteString(c.Data)
+		lv.LastSeq = c.Seq
+	}
+	lv.Text = b.String()
+	return lv, nil
+}
+
+// taskLog serves one attempt's log as a fragment for the log pane.
+func (u *UI) taskLog(w http.ResponseWriter, r *http.Request) error {
+	t, err := u.engine.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(r.URL.Query().Get("attempt"))
+	if err != nil || n < 1 || n > max(t.Attempt, 1) {
+		return badRequest("no attempt %q", r.URL.Query().Get("attempt"))
+	}
+	lv, err := u.logOf(r, t, n)
+	if err != nil {
+		return err
+	}
+	lv.Pinned = true
+	return u.render(w, r, http.StatusOK, "task", "log-pane", fragmentData(lv))
+}
+
+func (u *UI) cancelTask(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if _, err := u.engine.Cancel(r.Context(), id, "cancelled from the web UI"); err != nil {
+		return err
+	}
+	u.redirect(w, r, "/tasks/"+url.PathEscape(id))
+	return nil
+}
+
+// retryTask retries the task (or, for a step, its failed flow) with an
+// optional edited input, and returns to the page the user came from.
+func (u *UI) retryTask(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	t, err := u.engine.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	target, err := u.retryTarget(r, t)
+	if err != nil {
+		return err
+	}
+	var input loom.Values
+	if target == t {
+		if input, err = formInput(r, false); err != nil {
+			return err
+		}
+	}
+	if _, err := u.engine.Retry(r.Context(), target.ID, input); err != nil {
+		return err
+	}
+	u.redirect(w, r, "/tasks/"+url.PathEscape(id))
+	return nil
+}
+
+// rerunTask submits a new task of the same type with the (edited) input.
+func (u *UI) rerunTask(w http.ResponseWriter, r *http.Request) error {
+	t, err := u.engine.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	input, err := formInput(r, true)
+	if err != nil {
+		return err
+	}
+	nt, _, err := u.engine.Submit(r.Context(), &engine.SubmitParams{
+		Type: t.Type, Input: input, Queue: t.Queue, Info: t.Info,
+		Attributes: t.Attributes, Priority: t.Priority,
+	})
+	if err != nil {
+		return err
+	}
+	u.redirect(w, r, "/tasks/"+url.PathEscape(nt.ID))
+	return nil
+}
+
+// formInput reads the "input" form field as a JSON object. Empty means
+// none (nil), unless required.
+func formInput(r *http.Request, required bool) (loom.Values, error) {
+	if err := r.ParseForm(); err != nil {
+		return nil, badRequest("unreadable form: %v", err)
+	}
+	s := strings.TrimSpace(r.PostForm.Get("input"))
+	if s == "" {
+		if required {
+			return loom.Values{}, nil
+		}
+		return nil, nil
+	}
+	return parseInput(s)
+}
+
+func parseInput(s string) (loom.Values, error) {
+	var v loom.Values
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return nil, badRequest("the input is not a JSON object: %v", err)
+	}
+	if dec.More() {
+		return nil, badRequest("the input has data after its JSON object")
+	}
+	if v == nil {
+		v = loom.Values{}
+	}
+	return v, nil
+}

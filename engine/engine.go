@@ -432,20 +432,23 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.ran = true
 	e.mu.Unlock()
 
+	// Starting up is short and is not abandoned half-way: a ctx done
+	// meanwhile makes the shutdown below follow at once.
+	start := context.WithoutCancel(ctx)
 	for _, q := range e.cfg.Queues {
 		if q.Concurrency > 0 {
-			if err := e.store.UpsertQueue(ctx, store.QueueConfig{Name: q.Name, Concurrency: q.Concurrency}); err != nil {
+			if err := e.store.UpsertQueue(start, store.QueueConfig{Name: q.Name, Concurrency: q.Concurrency}); err != nil {
 				return fmt.Errorf("engine: register queue %q: %w", q.Name, err)
 			}
 		}
 	}
-	if err := e.upsertWorker(ctx); err != nil {
+	if err := e.upsertWorker(start); err != nil {
 		return err
 	}
-	if err := e.resumeFlows(ctx); err != nil {
+	if err := e.resumeFlows(start); err != nil {
 		return err
 	}
-	results, err := e.bus.ConsumeDone(context.WithoutCancel(ctx), bus.ConsumeOptions{Group: ResultGroup, AckWait: e.cfg.AckWait})
+	results, err := e.bus.ConsumeDone(start, bus.ConsumeOptions{Group: ResultGroup, AckWait: e.cfg.AckWait})
 	if err != nil {
 		return fmt.Errorf("engine: consume results: %w", err)
 	}

@@ -193,7 +193,7 @@ func newWorker(cfg WorkerConfig, lookup func(string) *registration) *Worker {
 // lets running handlers finish for up to ShutdownTimeout, and stops the
 // rest; their tasks go back to the bus (and, through the engine's lease,
 // to another worker). It returns nil after a clean shutdown, or the error
-// that kept it from consuming.
+// that kept it from consuming. Run may be called once.
 func (w *Worker) Run(ctx context.Context) error {
 	consumers := make([]bus.Consumer, 0, len(w.cfg.Queues))
 	defer func() {

@@ -55,6 +55,19 @@ type Message struct {
 	Started *time.Time `json:"started,omitempty"`
 	Ended   *time.Time `json:"ended,omitempty"`
 
+	// Timeout is when the task expires (seed 002's timeout): a worker stops
+	// its handler by then, since a result after it is not recorded. Zero
+	// when unknown (no deadline).
+	Timeout time.Time `json:"timeout,omitzero"`
+	// MaxAttempts is the task's attempt budget, so that a handler can tell
+	// its last attempt; zero when unknown.
+	MaxAttempts int `json:"max_attempts,omitempty"`
+	// Permanent, on a done message with Result ResultError, says that no
+	// retry can help (bad input, the task's deadline passed): the engine
+	// then fails the task without spending its remaining attempts. Workers
+	// that never set it get the task type's retry policy.
+	Permanent bool `json:"permanent,omitempty"`
+
 	// Lease is set by the engine when it hands the attempt out and must come
 	// back unchanged on the done message; buses never look inside it.
 	Lease string `json:"lease,omitempty"`

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"time"
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/store"
@@ -21,22 +20,31 @@ var (
 // attempt is one claimed attempt of a task held by this engine, from claim
 // until its outcome is recorded.
 type attempt struct {
-	task   *loom.TaskInfo
-	reg    *registration
+	lease       store.Lease
+	typ         string
+	maxAttempts int
+	// local is true when the attempt went to a queue this engine's own
+	// workers serve: its handler runs here, and a shutdown releases it.
+	local bool
+	// ctx is the context the embedded worker runs the handler in; cancel
+	// stops it (task cancelled, lease lost, shutdown).
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 }
 
-func (a *attempt) lease() store.Lease { return store.Lease{ID: a.task.ID, Attempt: a.task.Attempt} }
+// stop cancels the attempt's context with cause, if it has one.
+func (a *attempt) stop(cause error) {
+	if a.cancel != nil {
+		a.cancel(cause)
+	}
+}
 
-// outcome is how an attempt ended, on its way to the completer.
+// outcome is how an attempt ended, on its way to the store.
 type outcome struct {
 	id          string
 	typ         string
 	attempt     int
 	maxAttempts int
-	started     time.Time
-	ended       time.Time
 	output      loom.Values
 	err         error
 	// released means the attempt did not run to an end (shutdown): the
@@ -63,8 +71,8 @@ func (s *inflightSet) init() {
 
 func (s *inflightSet) add(a *attempt) {
 	s.mu.Lock()
-	s.m[a.lease()] = a
-	s.byID[a.task.ID] = a
+	s.m[a.lease] = a
+	s.byID[a.lease.ID] = a
 	s.mu.Unlock()
 }
 
@@ -75,7 +83,7 @@ func (s *inflightSet) remove(l store.Lease) {
 		if s.byID[l.ID] == a {
 			delete(s.byID, l.ID)
 		}
-		a.cancel(nil)
+		a.stop(nil)
 	}
 	empty := len(s.m) == 0
 	s.mu.Unlock()
@@ -109,7 +117,7 @@ func (s *inflightSet) cancelTask(id string, cause error) {
 	a := s.byID[id]
 	s.mu.Unlock()
 	if a != nil {
-		a.cancel(cause)
+		a.stop(cause)
 	}
 }
 
@@ -119,7 +127,7 @@ func (s *inflightSet) cancelLease(l store.Lease, cause error) {
 	a := s.m[l]
 	s.mu.Unlock()
 	if a != nil {
-		a.cancel(cause)
+		a.stop(cause)
 	}
 }
 
@@ -132,6 +140,26 @@ func (s *inflightSet) cancelAll(cause error) {
 	}
 	s.mu.Unlock()
 	for _, a := range as {
-		a.cancel(cause)
+		a.stop(cause)
 	}
+}
+
+// get returns the attempt of a lease, or nil.
+func (s *inflightSet) get(l store.Lease) *attempt {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[l]
+}
+
+// locals returns the attempts whose handlers run on this engine.
+func (s *inflightSet) locals() []*attempt {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*attempt
+	for _, a := range s.m {
+		if a.local {
+			out = append(out, a)
+		}
+	}
+	return out
 }

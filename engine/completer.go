@@ -2,39 +2,119 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/bus"
 	"github.com/loomhq/loom/store"
 )
 
-// complete records outcomes from the done channel in batches (group
-// commit) until the channel is closed.
-func (e *Engine) complete(ctx context.Context) {
-	batch := make([]*outcome, 0, e.cfg.CompleteBatch)
-	for o := range e.done {
-		batch = append(batch[:0], o)
-	drain:
-		for len(batch) < e.cfg.CompleteBatch {
-			select {
-			case o, ok := <-e.done:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, o)
-			default:
-				break drain
-			}
+// complete takes done tasks off the bus in batches and records them in
+// one store call each (group commit), acknowledging them once recorded.
+// It runs until ctx is done; once drain is done too it records what is
+// left on the bus and returns.
+func (e *Engine) complete(ctx, drain context.Context, c bus.Consumer) {
+	draining := false
+	for {
+		rctx, cancel := drain, context.CancelFunc(func() {})
+		if draining {
+			// Results published before the drain began are on the bus
+			// already: a short wait sees them all.
+			rctx, cancel = context.WithTimeout(ctx, 20*time.Millisecond)
 		}
-		e.record(ctx, batch)
+		ds, err := c.Receive(rctx, e.cfg.CompleteBatch)
+		cancel()
+		if err != nil {
+			switch {
+			case ctx.Err() != nil, errors.Is(err, bus.ErrClosed), errors.Is(err, io.EOF):
+				return
+			case drain.Err() != nil:
+				if draining {
+					return
+				}
+				draining = true
+			default:
+				e.logger.Error("engine: receive results", "err", err)
+				if loom.Sleep(ctx, e.clock, 100*time.Millisecond) != nil {
+					return
+				}
+			}
+			continue
+		}
+		e.recordDeliveries(ctx, ds)
 	}
 }
 
+// recordDeliveries records a batch of done tasks and settles their
+// deliveries: acknowledged once recorded, handed back to try again if the
+// store failed.
+func (e *Engine) recordDeliveries(ctx context.Context, ds []bus.Delivery) {
+	batch := make([]*outcome, 0, len(ds))
+	for i := range ds {
+		o, err := e.outcomeOf(&ds[i].Message)
+		if err != nil {
+			// Not a task of any engine's (a seed-003 task made by hand):
+			// nothing to record.
+			e.logger.Warn("engine: ignoring result", "task", ds[i].ID, "err", err)
+			continue
+		}
+		batch = append(batch, o)
+	}
+	ok := len(batch) == 0 || e.record(ctx, batch)
+	for _, d := range ds {
+		var err error
+		if ok {
+			err = d.Ack(ctx)
+		} else {
+			err = d.Nack(ctx, time.Second)
+		}
+		if err != nil && !errors.Is(err, bus.ErrClosed) && ctx.Err() == nil {
+			e.logger.Warn("engine: settle result", "task", d.ID, "err", err)
+		}
+	}
+}
+
+// outcomeOf reads a done task as the outcome of its attempt.
+func (e *Engine) outcomeOf(m *bus.Message) (*outcome, error) {
+	if m.ID == "" || m.Attempt < 1 {
+		return nil, fmt.Errorf("%w: a result needs the task's id and attempt", ErrInvalid)
+	}
+	o := &outcome{id: m.ID, typ: m.Type, attempt: m.Attempt, maxAttempts: m.MaxAttempts}
+	if a := e.inflight.get(store.Lease{ID: m.ID, Attempt: m.Attempt}); a != nil {
+		o.typ, o.maxAttempts = a.typ, a.maxAttempts
+	}
+	if o.maxAttempts < 1 {
+		o.maxAttempts = 1
+	}
+	switch m.Result {
+	case bus.ResultComplete:
+		if len(m.Output) > 0 && string(m.Output) != "null" {
+			if err := json.Unmarshal(m.Output, &o.output); err != nil {
+				o.err = loom.Permanent(fmt.Errorf("output is not a JSON object: %w", err))
+			}
+		}
+	default:
+		msg := m.Msg
+		if msg == "" {
+			msg = "worker reported an error"
+		}
+		o.err = errors.New(msg)
+		if m.Permanent {
+			o.err = loom.Permanent(o.err)
+		}
+	}
+	return o, nil
+}
+
 // record applies the retry policy to each outcome and writes them all in
-// one FinishTasks call, then tells waiters, flows and the dispatcher.
-func (e *Engine) record(ctx context.Context, batch []*outcome) {
+// one FinishTasks call, then tells waiters, flows and the dispatcher. It
+// reports whether the store took them; if not, their leases lapse and the
+// reaper re-queues the tasks.
+func (e *Engine) record(ctx context.Context, batch []*outcome) bool {
 	// Logs first, so a task's log is complete when it is seen ended.
 	e.logs.flush(ctx)
 	now := e.clock.Now()
@@ -42,26 +122,14 @@ func (e *Engine) record(ctx context.Context, batch []*outcome) {
 	for i, o := range batch {
 		outs[i] = e.decide(o, now)
 	}
-	var res []store.FinishResult
-	var err error
-	for try := 0; ; try++ {
-		res, err = e.store.FinishTasks(ctx, &store.FinishTasksParams{Outcomes: outs, Now: now})
-		if err == nil || try == 4 {
-			break
-		}
-		e.logger.Warn("engine: record outcomes, will retry", "n", len(outs), "err", err)
-		if loom.Sleep(ctx, e.clock, time.Duration(50<<try)*time.Millisecond) != nil {
-			break
-		}
-	}
+	res, err := e.finish(ctx, outs, now)
 	for _, o := range batch {
 		e.inflight.remove(store.Lease{ID: o.id, Attempt: o.attempt})
 	}
 	if err != nil {
-		// The leases lapse and the reaper re-queues these tasks.
 		e.logger.Error("engine: record outcomes", "n", len(outs), "err", err)
 		e.notify()
-		return
+		return false
 	}
 	for _, r := range res {
 		if !r.Applied || r.Task == nil {
@@ -71,6 +139,40 @@ func (e *Engine) record(ctx context.Context, batch []*outcome) {
 		e.ended(r.Task)
 	}
 	e.notify()
+	return true
+}
+
+// finish writes outcomes with a few retries. A batch the store refuses
+// because one task is gone (deleted since it was claimed) is written one
+// outcome at a time, so that the others are recorded.
+func (e *Engine) finish(ctx context.Context, outs []store.Outcome, now time.Time) ([]store.FinishResult, error) {
+	var res []store.FinishResult
+	var err error
+	for try := 0; ; try++ {
+		res, err = e.store.FinishTasks(ctx, &store.FinishTasksParams{Outcomes: outs, Now: now})
+		if err == nil || try == 4 {
+			break
+		}
+		if errors.Is(err, store.ErrNotFound) && len(outs) > 1 {
+			res = res[:0]
+			for _, o := range outs {
+				r, err := e.store.FinishTasks(ctx, &store.FinishTasksParams{Outcomes: []store.Outcome{o}, Now: now})
+				if err != nil {
+					if !errors.Is(err, store.ErrNotFound) {
+						return nil, err
+					}
+					continue
+				}
+				res = append(res, r...)
+			}
+			return res, nil
+		}
+		e.logger.Warn("engine: record outcomes, will retry", "n", len(outs), "err", err)
+		if loom.Sleep(ctx, e.clock, time.Duration(50<<try)*time.Millisecond) != nil {
+			break
+		}
+	}
+	return res, err
 }
 
 // ended tells whoever waits on t that it changed: Wait callers once it has

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/bus"
+	loomrt "github.com/loomhq/loom/runtime"
 	"github.com/loomhq/loom/store"
 )
 
@@ -20,6 +22,16 @@ type Config struct {
 	// Store keeps every task's state. Required. The engine does not close
 	// it: the caller who opened it does.
 	Store store.Store
+	// Bus carries claimed attempts to workers and their results back.
+	// Default: a new in-process bus (bus/memory) that the engine owns and
+	// closes in Close. Pass a shared bus (bus/file, NATS, Redis) for
+	// workers in other processes; the engine does not close a bus it was
+	// given.
+	Bus bus.Bus
+	// AckWait is how long a worker may hold a task before the bus hands it
+	// to another worker, for the engine's embedded workers and its own
+	// consumer of results. Default bus.DefaultAckWait (30s), or the bus's.
+	AckWait time.Duration
 	// Clock is the engine's source of time: RunAt, leases, retries,
 	// timeouts. Default loom.SystemClock.
 	Clock loom.Clock
@@ -33,9 +45,10 @@ type Config struct {
 	// optional concurrency cap that holds across every engine sharing the
 	// store. Default: the single queue "default" without a cap.
 	Queues []Queue
-	// Workers is how many embedded worker goroutines run handlers. Default
-	// 4×GOMAXPROCS (handlers are usually I/O-bound). Negative means none:
-	// the engine only dispatches, completes and reaps, for remote workers.
+	// Workers is how many handlers the engine's embedded worker runs at
+	// once. Default 4×GOMAXPROCS (handlers are usually I/O-bound). Negative
+	// means none: the engine only dispatches, records and reaps, for
+	// workers elsewhere on the bus.
 	Workers int
 	// LeaseDuration is how long a claimed attempt is leased to its worker
 	// before the reaper may re-queue it; heartbeats extend it. Default 30s.
@@ -50,7 +63,8 @@ type Config struct {
 	// woke it, to notice tasks other processes wrote to a shared store.
 	// Default 1s.
 	PollInterval time.Duration
-	// DispatchBatch is the most tasks one claim takes. Default 500.
+	// DispatchBatch is the most tasks one claim takes and one publish
+	// sends. Default 1000.
 	DispatchBatch int
 	// CompleteBatch is the most outcomes recorded in one store call
 	// (group commit). Default 1000.
@@ -63,10 +77,11 @@ type Config struct {
 	// in-flight attempts finish before it releases them back to pending.
 	// Default 10s.
 	ShutdownTimeout time.Duration
-	// Handlers registers extra task types by name at New, for handlers
-	// without a loom.Task of their own (for example the exec and http
-	// runtimes the command wires in). Each gets no retries and no timeout
-	// beyond the task object's.
+	// Handlers registers task types by name at New, for handlers without
+	// a loom.Task of their own. Each gets no retries and no timeout beyond
+	// the task object's. The built-in exec and http types
+	// (runtime.Builtins) are registered too, unless Handlers names them:
+	// a nil handler under such a name leaves the built-in out.
 	Handlers map[string]loom.Handler
 }
 
@@ -78,6 +93,12 @@ type Queue struct {
 	// every engine sharing the store; zero means no cap. Note that a flow
 	// counts against its queue's cap while it runs, as do its steps.
 	Concurrency int
+	// External marks a queue that workers elsewhere on the bus serve
+	// (engine.Worker on other machines, or any seed-003 worker): the
+	// engine's embedded worker does not consume it, the engine accepts
+	// task types it has no handler for on it, and a shutdown leaves its
+	// running attempts to their workers instead of releasing them.
+	External bool
 }
 
 // Defaults used when a Config field is zero.
@@ -86,7 +107,7 @@ const (
 	DefaultHeartbeatInterval = 10 * time.Second
 	DefaultReapInterval      = time.Second
 	DefaultPollInterval      = time.Second
-	DefaultDispatchBatch     = 500
+	DefaultDispatchBatch     = 1000
 	DefaultCompleteBatch     = 1000
 	DefaultLogFlushInterval  = 250 * time.Millisecond
 	DefaultShutdownTimeout   = 10 * time.Second
@@ -150,7 +171,7 @@ func (c Config) validate() error {
 	case c.HeartbeatInterval >= c.LeaseDuration:
 		return fmt.Errorf("%w: HeartbeatInterval (%s) must be shorter than LeaseDuration (%s)",
 			ErrInvalid, c.HeartbeatInterval, c.LeaseDuration)
-	case c.DispatchBatch < 0, c.CompleteBatch < 0:
+	case c.DispatchBatch < 0, c.CompleteBatch < 0, c.AckWait < 0:
 		return fmt.Errorf("%w: batch sizes must not be negative", ErrInvalid)
 	}
 	seen := make(map[string]bool, len(c.Queues))
@@ -161,13 +182,16 @@ func (c Config) validate() error {
 		if q.Concurrency < 0 {
 			return fmt.Errorf("%w: queue %q: negative concurrency", ErrInvalid, q.Name)
 		}
+		if err := bus.ValidateQueue(q.Name); err != nil {
+			return fmt.Errorf("%w: queue %q: %w", ErrInvalid, q.Name, err)
+		}
 		if seen[q.Name] {
 			return fmt.Errorf("%w: queue %q listed twice", ErrInvalid, q.Name)
 		}
 		seen[q.Name] = true
 	}
 	for name, h := range c.Handlers {
-		if name == "" || h == nil {
+		if name == "" || (h == nil && !builtin(name)) {
 			return fmt.Errorf("%w: Config.Handlers has an empty name or nil handler", ErrInvalid)
 		}
 	}
@@ -182,4 +206,24 @@ func defaultWorkerID() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// handlers returns the task types New registers: the built-ins, then
+// c.Handlers over them (a nil handler removes a built-in).
+func (c Config) handlers() map[string]loom.Handler {
+	hs := loomrt.Builtins()
+	for name, h := range c.Handlers {
+		if h == nil {
+			delete(hs, name)
+			continue
+		}
+		hs[name] = h
+	}
+	return hs
+}
+
+// builtin reports whether name is a built-in task type.
+func builtin(name string) bool {
+	_, ok := loomrt.Builtins()[name]
+	return ok
 }

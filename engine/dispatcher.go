@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/bus"
 	"github.com/loomhq/loom/store"
 )
 
@@ -16,8 +18,8 @@ func (e *Engine) notify() {
 	}
 }
 
-// dispatch claims ready tasks in batches and hands them to the workers
-// (flow parents to the flow advancer) until ctx is done. It sleeps when
+// dispatch claims ready tasks in batches and publishes them to the bus
+// (flow parents go to the flow advancer instead) until ctx is done. It sleeps when
 // there is nothing to claim: until woken, until the next pending task's
 // RunAt, or at most PollInterval.
 func (e *Engine) dispatch(ctx context.Context) {
@@ -71,7 +73,8 @@ func (e *Engine) dispatch(ctx context.Context) {
 	}
 }
 
-// claim takes up to limit tasks of q and hands them out; it returns how
+// claim takes up to limit tasks of q and publishes them to the bus in one
+// call, in the order the store gave them (priority first); it returns how
 // many it took.
 func (e *Engine) claim(ctx context.Context, q Queue, limit int) (int, error) {
 	now := e.clock.Now()
@@ -86,22 +89,66 @@ func (e *Engine) claim(ctx context.Context, q Queue, limit int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	msgs := make([]bus.Message, 0, len(tasks))
+	var failed []*outcome
 	for _, t := range tasks {
 		reg := e.lookup(t.Type)
 		switch {
-		case reg == nil:
+		case reg == nil && !q.External:
 			// A type this engine does not know: fail it rather than let it
 			// bounce between engines until it expires.
-			e.done <- &outcome{id: t.ID, typ: t.Type, attempt: t.Attempt, maxAttempts: t.MaxAttempts,
-				started: now, ended: now, err: loom.Permanent(fmt.Errorf("%w %q", ErrUnknownType, t.Type))}
-		case reg.flow != nil:
+			failed = append(failed, &outcome{id: t.ID, typ: t.Type, attempt: t.Attempt, maxAttempts: t.MaxAttempts,
+				err: loom.Permanent(fmt.Errorf("%w %q", ErrUnknownType, t.Type))})
+			continue
+		case reg != nil && reg.flow != nil:
 			e.startFlow(ctx, t)
-		default:
-			actx, cancel := context.WithCancelCause(context.Background())
-			a := &attempt{task: t, reg: reg, ctx: actx, cancel: cancel}
-			e.inflight.add(a)
-			e.ready <- a
+			continue
+		}
+		m, err := e.message(t)
+		if err != nil {
+			failed = append(failed, &outcome{id: t.ID, typ: t.Type, attempt: t.Attempt, maxAttempts: t.MaxAttempts,
+				err: loom.Permanent(err)})
+			continue
+		}
+		a := &attempt{lease: store.Lease{ID: t.ID, Attempt: t.Attempt}, typ: t.Type,
+			maxAttempts: t.MaxAttempts, local: !q.External}
+		if a.local {
+			a.ctx, a.cancel = context.WithCancelCause(e.attemptBase)
+		}
+		e.inflight.add(a)
+		msgs = append(msgs, m)
+	}
+	if len(failed) > 0 {
+		e.record(ctx, failed)
+	}
+	if len(msgs) > 0 {
+		if err := e.bus.Publish(ctx, q.Name, msgs...); err != nil {
+			// Nobody will run them: hand them back at once.
+			e.logger.Error("engine: publish claimed tasks", "queue", q.Name, "n", len(msgs), "err", err)
+			back := make([]*outcome, len(msgs))
+			for i, m := range msgs {
+				back[i] = &outcome{id: m.ID, typ: m.Type, attempt: m.Attempt, maxAttempts: m.MaxAttempts, released: true}
+			}
+			e.record(context.WithoutCancel(ctx), back)
 		}
 	}
 	return len(tasks), nil
+}
+
+// message is the ready bus message of a claimed attempt: the task object
+// a worker needs, its lease holder in Lease.
+func (e *Engine) message(t *loom.TaskInfo) (bus.Message, error) {
+	m := bus.Message{
+		ID: t.ID, Type: t.Type, Queue: t.Queue, Attempt: t.Attempt, Priority: t.Priority,
+		Info: t.Info, Created: t.Created, Timeout: t.Timeout, MaxAttempts: t.MaxAttempts,
+		Lease: e.cfg.WorkerID,
+	}
+	if len(t.Input) > 0 {
+		b, err := json.Marshal(t.Input)
+		if err != nil {
+			return m, fmt.Errorf("input of task %s is not JSON: %w", t.ID, err)
+		}
+		m.Input = b
+	}
+	return m, nil
 }

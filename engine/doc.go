@@ -1,21 +1,66 @@
 // Package engine is loom's durable runtime: it keeps every task in a
-// store.Store, moves ready tasks to workers, records their outcomes
-// exactly once per attempt, retries them by their task type's RetryPolicy,
-// advances flows step by step, and re-queues or fails tasks whose worker
-// vanished or whose time ran out.
+// store.Store, moves ready tasks to workers over a bus.Bus, records their
+// outcomes exactly once per attempt, retries them by their task type's
+// RetryPolicy, advances flows step by step, and re-queues or fails tasks
+// whose worker vanished or whose time ran out.
 //
 // The life of a task:
 //
 //	Submit -> store (pending) -> dispatcher claims a batch (running, leased)
-//	       -> worker runs the handler, heart-beating the lease
-//	       -> completer records outcomes in batches (completed, failed, or
-//	          pending again with a RunAt for the next attempt)
+//	       -> bus: one Publish per batch to the task's queue
+//	       -> worker receives as many as it has idle slots, runs the
+//	          handlers, publishes each done task, acknowledges the ready one
+//	       -> the engine takes done tasks off the bus in batches and records
+//	          them in one store call (completed, failed, or pending again
+//	          with a RunAt for the next attempt), then acknowledges them
 //	       -> waiters and flows are told; the dispatcher wakes for retries
 //
 // Nothing is polled on the hot path: a submit wakes the dispatcher through
-// a channel, retries and scheduled tasks wake it with a timer at the
+// a channel, the in-process bus wakes a waiting worker the same way,
+// retries and scheduled tasks wake the dispatcher with a timer at the
 // store's NextRunAt, and an idle engine does no work but a slow safety
 // poll and the reaper.
+//
+// # Delivery
+//
+// The bus delivers at least once; the store settles each (task id, attempt)
+// once: a result for an attempt that no longer runs (the task was
+// cancelled, expired, or re-queued after its lease lapsed) is not applied,
+// so a duplicated ready or done message changes nothing. The engine that
+// claimed an attempt holds its lease and extends it while it lives; a
+// worker that vanishes with a task is noticed by the bus, which hands the
+// task to another worker of the group after the AckWait; an engine that
+// vanishes stops extending its leases, and any engine's reaper re-queues
+// its tasks. Tasks the bus lost with a process are therefore published
+// again, and nothing is lost when any one process is killed.
+//
+// # Workers elsewhere
+//
+// The engine runs an embedded Worker on its queues (Config.Workers). Other
+// machines run a Worker of their own (NewWorker; the loom worker command)
+// on a bus shared with the engine (bus/file, NATS, Redis): mark their
+// queues External in the engine's Config so that the embedded worker
+// leaves them alone and tasks of types only those workers know are
+// accepted. A worker in any language takes part the same way, speaking
+// the seed-003 task object in JSON:
+//
+//   - consume the queue in consumer group "workers" (bus.DefaultGroup);
+//   - a ready message carries id, type, queue, attempt, max_attempts,
+//     priority, info, input (a JSON object), created, timeout (the task's
+//     deadline) and lease;
+//   - when done, publish the same object to the done stream with result
+//     "complete" (and output, a JSON object) or "error" (and msg, the
+//     error's text; permanent: true when no retry can help), plus started
+//     and ended; keep id, attempt and lease unchanged;
+//   - then acknowledge the ready message. A worker that crashes before
+//     that gets its task delivered again, to itself or another worker.
+//
+// Engines take done messages in consumer group "engine" (ResultGroup);
+// taskmasters that react to finished work listen in groups of their own.
+// Cancelling a task stops its handler on an embedded worker at once; a
+// worker elsewhere is not told, and its result is simply not recorded.
+//
+// # Flows
 //
 // A flow (a Task whose Handler is a *loom.Flow) runs as a parent task whose
 // steps are child tasks, created as they become ready. The parent's state

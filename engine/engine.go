@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/bus"
+	"github.com/loomhq/loom/bus/memory"
 	"github.com/loomhq/loom/store"
 )
 
@@ -34,12 +36,21 @@ type Engine struct {
 	// wake nudges the dispatcher: a task was submitted, capacity freed, a
 	// retry fell due.
 	wake chan struct{}
-	// ready carries claimed attempts to the embedded workers; done carries
-	// their outcomes to the completer.
-	ready chan *attempt
-	done  chan *outcome
+	// bus carries claimed attempts to workers and results back; ownBus
+	// says the engine made it and closes it.
+	bus    bus.Bus
+	ownBus bool
+	// worker is the embedded worker, nil when Workers is negative.
+	worker *Worker
+	// external holds the names of the queues served elsewhere.
+	external map[string]bool
+	// attemptBase is the parent of every embedded attempt's context;
+	// stopAttempts cancels them all at a hard shutdown.
+	attemptBase  context.Context
+	stopAttempts context.CancelCauseFunc
 	// maxLocal is how many attempts this engine holds claimed at once:
-	// the workers' slots plus one claim batch of prefetch.
+	// the workers' slots plus two claim batches, so that a claim overlaps
+	// the recording of the previous one.
 	maxLocal int
 
 	// recorded counts outcomes the store applied, for Bench.
@@ -66,15 +77,40 @@ func New(cfg Config) (*Engine, error) {
 		types:  make(map[string]*registration),
 		wake:   make(chan struct{}, 1),
 	}
-	workers := max(cfg.Workers, 0)
-	e.maxLocal = workers + cfg.DispatchBatch
-	e.ready = make(chan *attempt, e.maxLocal)
-	e.done = make(chan *outcome, e.maxLocal)
+	e.bus = cfg.Bus
+	if e.bus == nil {
+		b, err := memory.New(memory.Config{AckWait: cfg.AckWait})
+		if err != nil {
+			return nil, fmt.Errorf("engine: bus: %w", err)
+		}
+		e.bus, e.ownBus = b, true
+	}
+	e.maxLocal = max(cfg.Workers, 0) + 2*cfg.DispatchBatch
+	e.attemptBase, e.stopAttempts = context.WithCancelCause(context.Background())
+	e.external = make(map[string]bool)
+	var local []string
+	for _, q := range cfg.Queues {
+		if q.External {
+			e.external[q.Name] = true
+		} else {
+			local = append(local, q.Name)
+		}
+	}
 	e.inflight.init()
 	e.waiters.init()
 	e.flows.init()
 	e.logs = newLogBuffer(e)
-	for name, h := range cfg.Handlers {
+	if cfg.Workers >= 0 && len(local) > 0 {
+		w := newWorker(WorkerConfig{
+			Bus: e.bus, Queues: local, Concurrency: cfg.Workers, AckWait: cfg.AckWait,
+			ShutdownTimeout: cfg.ShutdownTimeout, Clock: cfg.Clock, Logger: cfg.Logger,
+			LogWriter: e.logs.writer,
+		}.withDefaults(), e.lookup)
+		w.attemptCtx = e.attemptContext
+		w.stopAttempts = e.stopAttempts
+		e.worker = w
+	}
+	for name, h := range cfg.handlers() {
 		if err := e.Register(&loom.Task{Name: name, Handler: h}); err != nil {
 			return nil, err
 		}
@@ -194,7 +230,11 @@ func (e *Engine) taskInfo(p *SubmitParams, now time.Time) (*loom.TaskInfo, error
 	}
 	reg := e.lookup(p.Type)
 	if reg == nil {
-		return nil, fmt.Errorf("engine: submit: %w %q", ErrUnknownType, p.Type)
+		if !e.external[p.Queue] {
+			return nil, fmt.Errorf("engine: submit: %w %q", ErrUnknownType, p.Type)
+		}
+		// A type only the workers of an external queue know.
+		reg = &registration{task: &loom.Task{Name: p.Type}, queue: p.Queue}
 	}
 	if p.Timeout < 0 || p.MaxAttempts < 0 {
 		return nil, fmt.Errorf("%w: negative Timeout or MaxAttempts", ErrInvalid)
@@ -374,12 +414,15 @@ func (e *Engine) Queues(ctx context.Context) ([]store.QueueInfo, error) {
 	return qs, nil
 }
 
-// Run starts the dispatcher, completer, heartbeat, reaper and embedded
-// workers, resumes every running flow, and blocks until ctx is done. It
-// then shuts down gracefully: it stops claiming, lets in-flight attempts
-// finish for up to ShutdownTimeout, records their outcomes, and releases
-// the rest back to pending so that nothing is lost. It returns nil after a
-// clean shutdown. Run may be called once.
+// Run starts the dispatcher, the recorder of results, heartbeat, reaper
+// and embedded worker, resumes every running flow, and blocks until ctx is
+// done. It then shuts down gracefully: it stops claiming, lets running
+// handlers finish for up to ShutdownTimeout, records their outcomes, and
+// releases the rest (claimed but not started, or stopped) back to pending
+// so that nothing is lost. Attempts on External queues are left to their
+// workers: a result that comes back before their lease lapses is still
+// recorded by any engine on the store. Run returns nil after a clean
+// shutdown. Run may be called once.
 func (e *Engine) Run(ctx context.Context) error {
 	e.mu.Lock()
 	if e.closed || e.ran {
@@ -389,57 +432,65 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.ran = true
 	e.mu.Unlock()
 
+	// Starting up is short and is not abandoned half-way: a ctx done
+	// meanwhile makes the shutdown below follow at once.
+	start := context.WithoutCancel(ctx)
 	for _, q := range e.cfg.Queues {
 		if q.Concurrency > 0 {
-			if err := e.store.UpsertQueue(ctx, store.QueueConfig{Name: q.Name, Concurrency: q.Concurrency}); err != nil {
+			if err := e.store.UpsertQueue(start, store.QueueConfig{Name: q.Name, Concurrency: q.Concurrency}); err != nil {
 				return fmt.Errorf("engine: register queue %q: %w", q.Name, err)
 			}
 		}
 	}
-	if err := e.upsertWorker(ctx); err != nil {
+	if err := e.upsertWorker(start); err != nil {
 		return err
 	}
-	if err := e.resumeFlows(ctx); err != nil {
+	if err := e.resumeFlows(start); err != nil {
 		return err
 	}
+	results, err := e.bus.ConsumeDone(start, bus.ConsumeOptions{Group: ResultGroup, AckWait: e.cfg.AckWait})
+	if err != nil {
+		return fmt.Errorf("engine: consume results: %w", err)
+	}
+	defer results.Close()
 
 	// bg outlives ctx through the shutdown: outcomes of attempts finishing
 	// then are still recorded, their flows advanced, leases kept.
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
+	// drain tells the recorder that no embedded worker runs any more: it
+	// records what results are left on the bus and returns.
+	drain, startDrain := context.WithCancel(bg)
+	defer startDrain()
 	var bgWG, workWG, completeWG, dispatchWG sync.WaitGroup
 	goFn := func(wg *sync.WaitGroup, f func()) {
 		wg.Add(1)
 		go func() { defer wg.Done(); f() }()
 	}
-	goFn(&completeWG, func() { e.complete(bg) })
+	goFn(&completeWG, func() { e.complete(bg, drain, results) })
 	goFn(&bgWG, func() { e.advanceFlows(bg) })
 	goFn(&bgWG, func() { e.logs.run(bg) })
 	goFn(&bgWG, func() { e.heartbeat(bg) })
 	goFn(&bgWG, func() { e.reap(ctx) })
-	for range max(e.cfg.Workers, 0) {
-		goFn(&workWG, e.work)
+	workErr := make(chan error, 1)
+	if e.worker != nil {
+		goFn(&workWG, func() { workErr <- e.worker.Run(ctx) })
 	}
 	goFn(&dispatchWG, func() { e.dispatch(ctx) })
 
 	<-ctx.Done()
-	// Stop claiming; release what no worker started yet.
+	// Stop claiming, then let the worker finish or stop its handlers.
 	dispatchWG.Wait()
-	e.releaseQueued()
-	close(e.ready)
-	// Let running attempts finish, then stop the rest.
-	finished := make(chan struct{})
-	go func() { workWG.Wait(); close(finished) }()
-	t := e.clock.NewTimer(e.cfg.ShutdownTimeout)
-	select {
-	case <-finished:
-	case <-t.C():
-		e.inflight.cancelAll(errShutdown)
-		<-finished
+	workWG.Wait()
+	if e.worker != nil {
+		if err := <-workErr; err != nil {
+			e.logger.Error("engine: embedded worker", "err", err)
+		}
 	}
-	t.Stop()
-	close(e.done)
+	// Record what the worker reported, then release what it did not.
+	startDrain()
 	completeWG.Wait()
+	e.releaseLocal(bg)
 	stopBG()
 	bgWG.Wait()
 	if err := e.store.DeleteWorker(context.WithoutCancel(ctx), e.cfg.WorkerID); err != nil {
@@ -448,19 +499,34 @@ func (e *Engine) Run(ctx context.Context) error {
 	return nil
 }
 
-// releaseQueued hands back attempts claimed but not yet started.
-func (e *Engine) releaseQueued() {
-	for {
-		select {
-		case a := <-e.ready:
-			a.cancel(errShutdown)
-			now := e.clock.Now()
-			e.done <- &outcome{id: a.task.ID, typ: a.task.Type, attempt: a.task.Attempt,
-				maxAttempts: a.task.MaxAttempts, started: now, ended: now, released: true}
-		default:
-			return
-		}
+// ResultGroup is the consumer group in which engines take done tasks off
+// the bus. Other listeners (a taskmaster that starts work when work
+// finishes) use a group of their own, so that each sees every result.
+const ResultGroup = "engine"
+
+// releaseLocal hands back every attempt of this engine's own queues that
+// has no recorded outcome: claimed but never started, or stopped by the
+// shutdown. The tasks go back to pending at once.
+func (e *Engine) releaseLocal(ctx context.Context) {
+	as := e.inflight.locals()
+	if len(as) == 0 {
+		return
 	}
+	batch := make([]*outcome, len(as))
+	for i, a := range as {
+		batch[i] = &outcome{id: a.lease.ID, typ: a.typ, attempt: a.lease.Attempt, maxAttempts: a.maxAttempts, released: true}
+	}
+	e.record(ctx, batch)
+}
+
+// attemptContext is the embedded worker's hook to the context of the
+// attempt a message carries: cancelled when the task is cancelled or
+// expires, its lease is lost, or the engine stops hard.
+func (e *Engine) attemptContext(m *bus.Message) context.Context {
+	if a := e.inflight.get(store.Lease{ID: m.ID, Attempt: m.Attempt}); a != nil {
+		return a.ctx
+	}
+	return nil
 }
 
 // upsertWorker records this engine's worker in the store.
@@ -483,11 +549,21 @@ func (e *Engine) upsertWorker(ctx context.Context) error {
 	return nil
 }
 
-// Close releases the engine: later calls fail with ErrClosed. It does not
-// close the store. Call it after Run has returned.
+// Close releases the engine, and the bus if the engine made it: later
+// calls fail with ErrClosed. It does not close the store or a bus it was
+// given. Call it after Run has returned.
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
 	e.closed = true
+	e.stopAttempts(ErrClosed)
+	if e.ownBus {
+		if err := e.bus.Close(); err != nil {
+			return fmt.Errorf("engine: close bus: %w", err)
+		}
+	}
 	return nil
 }

@@ -122,18 +122,32 @@ func TestPermanentErrorNotRetried(t *testing.T) {
 
 func TestTaskTimeoutStopsHandler(t *testing.T) {
 	t.Parallel()
-	stopped := make(chan struct{})
+	started, stopped := make(chan struct{}), make(chan struct{})
 	slow := loom.NewTask("slow", loom.HandlerFunc(func(ctx context.Context, _ loom.Values) (loom.Values, error) {
+		close(started)
 		<-ctx.Done()
 		close(stopped)
 		return nil, ctx.Err()
 	}))
 	te := setup(t, nil, engine.Config{}, slow)
-	got := te.wait(t, te.submit(t, &engine.SubmitParams{Type: "slow", Timeout: 50 * time.Millisecond}).ID)
-	if got.Status != loom.StatusFailed {
+	begin := time.Now()
+	got := te.wait(t, te.submit(t, &engine.SubmitParams{Type: "slow", Timeout: 500 * time.Millisecond}).ID)
+	if got.Status != loom.StatusFailed || got.Result != loom.ResultError {
 		t.Fatalf("status %s, want failed", got.Status)
 	}
-	<-stopped
+	if d := time.Since(begin); d < 500*time.Millisecond {
+		t.Fatalf("failed after %s, before its timeout", d)
+	}
+	select {
+	case <-started:
+	default:
+		t.Fatal("the handler never started")
+	}
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the handler was not stopped at the task's timeout")
+	}
 }
 
 func TestReaperRequeuesVanishedWorker(t *testing.T) {

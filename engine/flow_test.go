@@ -3,9 +3,11 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/engine"
@@ -21,11 +23,13 @@ type etl struct {
 	gate             chan struct{}
 	storeStarted     chan struct{}
 	storeStartedOnce sync.Once
+	// storeStopped receives the cause when "store" is stopped mid-run.
+	storeStopped chan error
 }
 
 func newETL(t *testing.T) *etl {
 	t.Helper()
-	x := &etl{runs: map[string]int{}, storeStarted: make(chan struct{})}
+	x := &etl{runs: map[string]int{}, storeStarted: make(chan struct{}), storeStopped: make(chan error, 10)}
 	count := func(name string) { x.mu.Lock(); x.runs[name]++; x.mu.Unlock() }
 	ingest := loom.NewTask("ingest", loom.HandlerFunc(func(_ context.Context, in loom.Values) (loom.Values, error) {
 		count("ingest")
@@ -45,6 +49,7 @@ func newETL(t *testing.T) *etl {
 			select {
 			case <-x.gate:
 			case <-ctx.Done():
+				x.storeStopped <- context.Cause(ctx)
 				return nil, ctx.Err()
 			}
 		}
@@ -141,8 +146,8 @@ func TestFlowResumesAfterRestart(t *testing.T) {
 	if got.Status != loom.StatusCompleted || got.Output["path"] != "/data/clean(raw:s3)" {
 		t.Fatalf("resumed flow %s %v", got.Status, got.Output)
 	}
-	if x.count("ingest") != 1 || x.count("clean") != 1 {
-		t.Fatalf("runs %v: completed steps ran again", x.runs)
+	if x.count("ingest") != 1 || x.count("clean") != 1 || x.count("store") != 2 {
+		t.Fatalf("runs %v: want ingest and clean once, store twice (interrupted, resumed)", x.runs)
 	}
 }
 
@@ -165,6 +170,58 @@ func TestCancelFlowCascades(t *testing.T) {
 	}
 	if got := te.wait(t, info.ID); got.Status != loom.StatusCancelled {
 		t.Fatalf("flow %s", got.Status)
+	}
+	select {
+	case cause := <-x.storeStopped:
+		if !errors.Is(cause, loom.ErrCancelled) {
+			t.Fatalf("running step stopped with %v, want ErrCancelled", cause)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the running step's handler was not stopped")
+	}
+}
+
+// TestFlowRetryWithEditedInput fails a step that reads a flow input, then
+// retries the flow with corrected input: the failed step runs again with
+// it, reusing the saved output of the step before.
+func TestFlowRetryWithEditedInput(t *testing.T) {
+	t.Parallel()
+	var fetches, checks atomic.Int32
+	fetch := loom.NewTask("fetch2", loom.HandlerFunc(func(context.Context, loom.Values) (loom.Values, error) {
+		fetches.Add(1)
+		return loom.Values{"rows": 3.0}, nil
+	}))
+	check := loom.NewTask("check2", loom.HandlerFunc(func(_ context.Context, in loom.Values) (loom.Values, error) {
+		checks.Add(1)
+		if in["mode"] != "strict" {
+			return nil, fmt.Errorf("unknown mode %v", in["mode"])
+		}
+		return loom.Values{"ok": in["rows"]}, nil
+	}))
+	f, err := loom.NewFlow("edited", loom.FlowDef{
+		Inputs: []string{"mode"},
+		Steps: []loom.Step{
+			{Task: fetch, Provides: map[string]string{"rows": "rows"}},
+			{Task: check, Requires: map[string]string{"rows": "rows", "mode": "mode"}, Provides: map[string]string{"ok": "ok"}},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	te := setup(t, nil, engine.Config{}, f)
+	info := te.submit(t, &engine.SubmitParams{Type: "edited", Input: loom.Values{"mode": "strcit"}})
+	if got := te.wait(t, info.ID); got.Status != loom.StatusFailed {
+		t.Fatalf("flow %s, want failed", got.Status)
+	}
+	if _, err := te.Retry(context.Background(), info.ID, loom.Values{"mode": "strict"}); err != nil {
+		t.Fatal(err)
+	}
+	got := te.wait(t, info.ID)
+	if got.Status != loom.StatusCompleted || got.Output["ok"] != 3.0 {
+		t.Fatalf("retried flow %s %q %v", got.Status, got.Msg, got.Output)
+	}
+	if fetches.Load() != 1 || checks.Load() != 2 {
+		t.Fatalf("fetch ran %d times, check %d; want 1 and 2", fetches.Load(), checks.Load())
 	}
 }
 

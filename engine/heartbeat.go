@@ -8,7 +8,11 @@ import (
 
 // heartbeat extends the leases of the attempts this engine holds every
 // HeartbeatInterval, and stops those whose lease was not extended (the
-// task was cancelled, reaped or finished elsewhere).
+// task was cancelled, reaped or finished elsewhere). The engine holds the
+// lease of every attempt it published, wherever it runs: a worker that
+// vanishes is noticed by the bus, which hands its task to another worker
+// after the AckWait; an engine that vanishes stops extending, and the
+// reaper of another engine re-queues its tasks.
 func (e *Engine) heartbeat(ctx context.Context) {
 	for {
 		t := e.clock.NewTimer(e.cfg.HeartbeatInterval)
@@ -41,8 +45,14 @@ func (e *Engine) extendLeases(ctx context.Context) {
 		return
 	}
 	for _, r := range res {
-		if !r.Extended {
-			e.inflight.cancelLease(r.Lease, errLeaseLost)
+		if r.Extended {
+			continue
+		}
+		// Our worker stops; a result from a worker elsewhere would not be
+		// recorded, so the attempt is no longer ours to keep.
+		e.inflight.cancelLease(r.Lease, errLeaseLost)
+		if a := e.inflight.get(r.Lease); a != nil && !a.local {
+			e.inflight.remove(r.Lease)
 		}
 	}
 }

@@ -23,6 +23,14 @@ type testEngine struct {
 // between engines), stopped at the end of the test.
 func setup(t *testing.T, st store.Store, cfg engine.Config, tasks ...*loom.Task) *testEngine {
 	t.Helper()
+	te := newTestEngine(t, st, cfg, tasks...)
+	te.start(t)
+	return te
+}
+
+// newTestEngine returns an engine like setup's that is not running yet.
+func newTestEngine(t *testing.T, st store.Store, cfg engine.Config, tasks ...*loom.Task) *testEngine {
+	t.Helper()
 	if st == nil {
 		st = newStore(t)
 	}
@@ -48,10 +56,17 @@ func setup(t *testing.T, st store.Store, cfg engine.Config, tasks ...*loom.Task)
 			t.Fatal(err)
 		}
 	}
+	te := &testEngine{Engine: e, store: st, stop: func() { _ = e.Close() }}
+	t.Cleanup(func() { te.stop() })
+	return te
+}
+
+// start runs the engine until the test ends or te.stop is called.
+func (te *testEngine) start(t *testing.T) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx) }()
-	te := &testEngine{Engine: e, store: st}
+	go func() { done <- te.Run(ctx) }()
 	stopped := false
 	te.stop = func() {
 		if stopped {
@@ -62,10 +77,8 @@ func setup(t *testing.T, st store.Store, cfg engine.Config, tasks ...*loom.Task)
 		if err := <-done; err != nil {
 			t.Errorf("Run: %v", err)
 		}
-		_ = e.Close()
+		_ = te.Close()
 	}
-	t.Cleanup(te.stop)
-	return te
 }
 
 // submit creates a task and fails the test on error.

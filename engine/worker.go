@@ -2,71 +2,424 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
 	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/bus"
+	loomrt "github.com/loomhq/loom/runtime"
 )
 
-// work runs attempts from the ready channel until it is closed.
-func (e *Engine) work() {
-	for a := range e.ready {
-		e.done <- e.runAttempt(a)
+// WorkerBus is the part of a bus a worker needs: ready tasks in, done tasks
+// out.
+type WorkerBus interface {
+	bus.Subscriber
+	bus.DonePublisher
+}
+
+// WorkerConfig configures a Worker. Only Bus is required; every zero value
+// means the default stated on its field.
+type WorkerConfig struct {
+	// Bus is where the worker takes ready tasks and returns done ones.
+	// Required. The worker does not close it.
+	Bus WorkerBus
+	// Handlers are the task types the worker runs, by name. The built-in
+	// exec and http types (runtime.Builtins) are always there unless a
+	// handler of the same name replaces them.
+	Handlers map[string]loom.Handler
+	// Tasks are task types whose per-attempt Timeout and Breaker the worker
+	// honours. Their Retry policy is not the worker's business: the engine
+	// that records the outcome applies it. A name in both Tasks and
+	// Handlers is an error.
+	Tasks []*loom.Task
+	// Queues are the queues the worker consumes. Default ["default"].
+	Queues []string
+	// Group is the consumer group the worker joins on every queue; workers
+	// of one group share the queue's tasks. Default bus.DefaultGroup
+	// ("workers").
+	Group string
+	// Concurrency is how many handlers run at once. Default 4×GOMAXPROCS
+	// (handlers are usually I/O-bound).
+	Concurrency int
+	// AckWait is how long a task may stay with the worker before the bus
+	// hands it to another: set it above the longest handler. Default the
+	// bus's own default.
+	AckWait time.Duration
+	// ShutdownTimeout is how long Run, once its context is done, lets
+	// running handlers finish before it stops them and hands their tasks
+	// back to the bus. Default 10s.
+	ShutdownTimeout time.Duration
+	// Clock is the source of time for deadlines. Default loom.SystemClock.
+	Clock loom.Clock
+	// Logger receives the worker's own logs. Default slog.Default().
+	Logger *slog.Logger
+	// LogWriter returns where one attempt's handler output goes. Default:
+	// discarded (an engine's embedded workers keep it in the store).
+	LogWriter func(taskID string, attempt int) io.Writer
+}
+
+// withDefaults returns c with every zero field set to its default.
+func (c WorkerConfig) withDefaults() WorkerConfig {
+	if len(c.Queues) == 0 {
+		c.Queues = []string{loom.DefaultQueue}
+	}
+	if c.Group == "" {
+		c.Group = bus.DefaultGroup
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 4 * runtime.GOMAXPROCS(0)
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.Clock == nil {
+		c.Clock = loom.SystemClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.LogWriter == nil {
+		c.LogWriter = func(string, int) io.Writer { return io.Discard }
+	}
+	return c
+}
+
+func (c WorkerConfig) validate() error {
+	switch {
+	case c.Bus == nil:
+		return fmt.Errorf("%w: WorkerConfig.Bus is required", ErrInvalid)
+	case c.Concurrency < 0:
+		return fmt.Errorf("%w: negative Concurrency", ErrInvalid)
+	case c.AckWait < 0, c.ShutdownTimeout < 0:
+		return fmt.Errorf("%w: durations must not be negative", ErrInvalid)
+	}
+	for _, q := range c.Queues {
+		if err := bus.ValidateQueue(q); err != nil {
+			return fmt.Errorf("%w: queue %q: %w", ErrInvalid, q, err)
+		}
+	}
+	return nil
+}
+
+// Worker runs tasks it receives from a bus and sends their results back,
+// without a store: what runs on machines other than the engine's (loom
+// worker), and, inside an engine, its embedded workers. A Worker is a
+// seed-003 worker: it reads ready task objects from its queues, runs the
+// handler of their type, and answers with the done task object, result
+// "complete" or "error". The engine that published the task records the
+// result exactly once per attempt, whatever the bus delivers twice.
+//
+// A Worker cannot learn that a task was cancelled while it runs; its result
+// is then simply not recorded. Embedded workers can, through the engine.
+type Worker struct {
+	cfg    WorkerConfig
+	lookup func(typ string) *registration
+
+	// attemptCtx, set for an engine's embedded workers, returns the context
+	// the engine cancels the attempt with (task cancelled, lease lost,
+	// shutdown); nil means the worker's own.
+	attemptCtx func(m *bus.Message) context.Context
+	// stopAttempts, set for embedded workers, cancels every attempt
+	// context attemptCtx hands out, at a hard stop.
+	stopAttempts func(cause error)
+
+	// base is the context of every handler; stopBase cancels it with
+	// errShutdown when the shutdown grace period is over.
+	base     context.Context
+	stopBase context.CancelCauseFunc
+
+	// idle counts handler slots free; each receiver asks the bus for at
+	// most that many tasks. freed wakes receivers when a slot frees up.
+	idle     atomic.Int64
+	freed    []chan struct{}
+	jobs     chan bus.Delivery
+	stopping atomic.Bool
+}
+
+// NewWorker returns a worker configured by cfg. It does no I/O: Run starts
+// the work.
+func NewWorker(cfg WorkerConfig) (*Worker, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("engine: worker config: %w", err)
+	}
+	types := make(map[string]*registration)
+	for name, h := range loomrt.Builtins() {
+		types[name] = &registration{task: &loom.Task{Name: name, Handler: h}}
+	}
+	for name, h := range cfg.Handlers {
+		if name == "" || h == nil {
+			return nil, fmt.Errorf("engine: worker config: %w: Handlers has an empty name or nil handler", ErrInvalid)
+		}
+		types[name] = &registration{task: &loom.Task{Name: name, Handler: h}}
+	}
+	for _, t := range cfg.Tasks {
+		if t == nil || t.Name == "" || t.Handler == nil {
+			return nil, fmt.Errorf("engine: worker config: %w: a task needs a name and a handler", ErrInvalid)
+		}
+		if _, ok := cfg.Handlers[t.Name]; ok {
+			return nil, fmt.Errorf("engine: worker config: %w: %q is in both Tasks and Handlers", ErrDuplicateType, t.Name)
+		}
+		types[t.Name] = &registration{task: t}
+	}
+	return newWorker(cfg, func(typ string) *registration { return types[typ] }), nil
+}
+
+// newWorker returns a worker that finds its task types with lookup; cfg
+// has its defaults.
+func newWorker(cfg WorkerConfig, lookup func(string) *registration) *Worker {
+	w := &Worker{cfg: cfg, lookup: lookup}
+	w.freed = make([]chan struct{}, len(cfg.Queues))
+	for i := range w.freed {
+		w.freed[i] = make(chan struct{}, 1)
+	}
+	// Each receiver may take up to Concurrency tasks at once, so the jobs
+	// channel never blocks a receiver for long.
+	w.jobs = make(chan bus.Delivery, cfg.Concurrency*len(cfg.Queues))
+	w.idle.Store(int64(cfg.Concurrency))
+	return w
+}
+
+// Run consumes the worker's queues and runs their tasks until ctx is done.
+// Then it stops taking tasks, hands back those it took but did not start,
+// lets running handlers finish for up to ShutdownTimeout, and stops the
+// rest; their tasks go back to the bus (and, through the engine's lease,
+// to another worker). It returns nil after a clean shutdown, or the error
+// that kept it from consuming. Run may be called once.
+func (w *Worker) Run(ctx context.Context) error {
+	consumers := make([]bus.Consumer, 0, len(w.cfg.Queues))
+	defer func() {
+		for _, c := range consumers {
+			_ = c.Close()
+		}
+	}()
+	for _, q := range w.cfg.Queues {
+		c, err := w.cfg.Bus.Consume(context.WithoutCancel(ctx), q, bus.ConsumeOptions{Group: w.cfg.Group, AckWait: w.cfg.AckWait})
+		if err != nil {
+			return fmt.Errorf("engine: worker: consume %q: %w", q, err)
+		}
+		consumers = append(consumers, c)
+	}
+	w.base, w.stopBase = context.WithCancelCause(context.WithoutCancel(ctx))
+	defer w.stopBase(nil)
+
+	var recvWG, poolWG sync.WaitGroup
+	for i, c := range consumers {
+		recvWG.Add(1)
+		go func() {
+			defer recvWG.Done()
+			w.receive(ctx, w.cfg.Queues[i], c, w.freed[i])
+		}()
+	}
+	for range w.cfg.Concurrency {
+		poolWG.Add(1)
+		go func() {
+			defer poolWG.Done()
+			w.work()
+		}()
+	}
+
+	<-ctx.Done()
+	w.stopping.Store(true)
+	recvWG.Wait()
+	close(w.jobs)
+	finished := make(chan struct{})
+	go func() { poolWG.Wait(); close(finished) }()
+	t := w.cfg.Clock.NewTimer(w.cfg.ShutdownTimeout)
+	select {
+	case <-finished:
+	case <-t.C():
+		w.stopBase(errShutdown)
+		if w.stopAttempts != nil {
+			w.stopAttempts(errShutdown)
+		}
+		<-finished
+	}
+	t.Stop()
+	return nil
+}
+
+// receive takes tasks of one queue, as many at a time as there are idle
+// handler slots, until ctx is done.
+func (w *Worker) receive(ctx context.Context, queue string, c bus.Consumer, freed <-chan struct{}) {
+	for {
+		n := w.idle.Load()
+		if n <= 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-freed:
+				continue
+			}
+		}
+		ds, err := c.Receive(ctx, int(n))
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, bus.ErrClosed) || errors.Is(err, io.EOF) {
+				return
+			}
+			w.cfg.Logger.Error("engine: worker: receive", "queue", queue, "err", err)
+			if loom.Sleep(ctx, w.cfg.Clock, 100*time.Millisecond) != nil {
+				return
+			}
+			continue
+		}
+		w.idle.Add(-int64(len(ds)))
+		for _, d := range ds {
+			w.jobs <- d
+		}
 	}
 }
 
-// runAttempt runs one attempt's handler with its context (cancelled on
-// task cancel, lost lease or shutdown, and at the task's deadline), its
-// attempt info and its log writer, and returns how it ended.
-func (e *Engine) runAttempt(a *attempt) *outcome {
-	t := a.task
-	o := &outcome{id: t.ID, typ: t.Type, attempt: t.Attempt, maxAttempts: t.MaxAttempts, started: e.clock.Now()}
-	defer func() { o.ended = e.clock.Now() }()
+// work runs tasks from the jobs channel until it is closed; once the
+// worker is stopping, it hands them back unstarted.
+func (w *Worker) work() {
+	for d := range w.jobs {
+		if w.stopping.Load() {
+			w.handBack(d)
+		} else {
+			w.runDelivery(d)
+		}
+		w.idle.Add(1)
+		for _, f := range w.freed {
+			select {
+			case f <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
 
-	ctx := a.ctx
-	if err := context.Cause(ctx); err != nil {
-		// Cancelled or released before it started.
-		o.err, o.released = err, errors.Is(err, errShutdown)
-		return o
+// handBack returns a task to the bus without a result.
+func (w *Worker) handBack(d bus.Delivery) {
+	if err := d.Nack(context.Background(), 0); err != nil && !errors.Is(err, bus.ErrClosed) {
+		w.cfg.Logger.Warn("engine: worker: hand back task", "task", d.ID, "err", err)
+	}
+}
+
+// runDelivery runs one task and reports its result on the bus, then
+// acknowledges the ready message: a crash in between means the task is
+// delivered again, and the store records only one result per attempt.
+func (w *Worker) runDelivery(d bus.Delivery) {
+	m := &d.Message
+	started := w.cfg.Clock.Now()
+	out, err := w.run(m, started)
+	if errors.Is(err, errShutdown) {
+		w.handBack(d)
+		return
+	}
+	ended := w.cfg.Clock.Now()
+	done := *m
+	done.Started, done.Ended = &started, &ended
+	if err == nil {
+		done.Result = bus.ResultComplete
+		if len(out) > 0 {
+			b, merr := json.Marshal(out)
+			if merr != nil {
+				err = loom.Permanent(fmt.Errorf("output is not JSON: %w", merr))
+			} else {
+				done.Output = b
+			}
+		}
+	}
+	if err != nil {
+		done.Result, done.Msg, done.Output = bus.ResultError, err.Error(), nil
+		_, retry := (&loom.RetryPolicy{MaxAttempts: 2}).Next(1, err)
+		done.Permanent = !retry
+	}
+	ctx := context.Background()
+	if perr := w.cfg.Bus.PublishDone(ctx, done); perr != nil {
+		if !errors.Is(perr, bus.ErrClosed) {
+			w.cfg.Logger.Error("engine: worker: publish result", "task", m.ID, "attempt", m.Attempt, "err", perr)
+		}
+		w.handBack(d)
+		return
+	}
+	if aerr := d.Ack(ctx); aerr != nil && !errors.Is(aerr, bus.ErrClosed) {
+		w.cfg.Logger.Warn("engine: worker: acknowledge task", "task", m.ID, "err", aerr)
+	}
+}
+
+// run runs the handler of m's type with its context (cancelled on task
+// cancel, lost lease or shutdown when the engine can tell, and at the
+// task's deadline), its attempt info and its log writer. errShutdown means
+// it was stopped by a shutdown and has no result.
+func (w *Worker) run(m *bus.Message, started time.Time) (loom.Values, error) {
+	reg := w.lookup(m.Type)
+	if reg == nil || reg.flow != nil {
+		return nil, loom.Permanent(fmt.Errorf("%w %q on this worker", ErrUnknownType, m.Type))
+	}
+	in := loom.Values{}
+	if len(m.Input) > 0 && string(m.Input) != "null" {
+		if err := json.Unmarshal(m.Input, &in); err != nil {
+			return nil, loom.Permanent(fmt.Errorf("input is not a JSON object: %w", err))
+		}
+	}
+	base := w.base
+	if w.attemptCtx != nil {
+		if c := w.attemptCtx(m); c != nil {
+			base = c
+		}
+	}
+	if cause := context.Cause(base); cause != nil {
+		// Cancelled, or stopped, before it started.
+		return nil, w.stopped(cause)
 	}
 	// The task's deadline, and the type's per-attempt timeout, whichever
 	// comes first.
-	deadline := t.Timeout.Sub(o.started)
-	if to := a.reg.task.Timeout; to > 0 && to < deadline {
+	deadline := time.Duration(1<<63 - 1)
+	if !m.Timeout.IsZero() {
+		deadline = m.Timeout.Sub(started)
+	}
+	if to := reg.task.Timeout; to > 0 && to < deadline {
 		deadline = to
 	}
-	ctx, cancel := loom.WithTimeout(ctx, e.clock, deadline)
+	ctx := base
+	var cancel context.CancelFunc = func() {}
+	if deadline < 24*365*time.Hour {
+		ctx, cancel = loom.WithTimeout(ctx, w.cfg.Clock, deadline)
+	}
 	defer cancel()
-	ctx = loom.ContextWithAttempt(ctx, loom.AttemptInfo{RunID: t.ID, Attempt: t.Attempt, MaxAttempts: t.MaxAttempts})
-	ctx = loom.ContextWithLogWriter(ctx, e.logs.writer(t.ID, t.Attempt))
+	ctx = loom.ContextWithAttempt(ctx, loom.AttemptInfo{RunID: m.ID, Attempt: m.Attempt, MaxAttempts: m.MaxAttempts})
+	ctx = loom.ContextWithLogWriter(ctx, w.cfg.LogWriter(m.ID, m.Attempt))
 
-	out, err := e.callHandler(ctx, a.reg, t.Input)
+	out, err := callHandler(ctx, reg, in)
 	switch {
 	case err == nil && ctx.Err() == nil:
-		o.output = out
-		return o
+		return out, nil
 	case loom.TimedOut(ctx):
-		if !o.started.Add(deadline).Before(t.Timeout) {
+		if !m.Timeout.IsZero() && !started.Add(deadline).Before(m.Timeout) {
 			// The task itself expired: no retry can help.
-			err = loom.Permanent(fmt.Errorf("%w: task deadline %s passed", loom.ErrTimeout, t.Timeout.Format("2006-01-02T15:04:05Z07:00")))
-		} else {
-			err = fmt.Errorf("%w: attempt ran longer than %s", loom.ErrTimeout, deadline)
+			return nil, loom.Permanent(fmt.Errorf("%w: task deadline %s passed", loom.ErrTimeout, m.Timeout.Format(time.RFC3339)))
 		}
-	case context.Cause(a.ctx) != nil:
-		cause := context.Cause(a.ctx)
-		o.released = errors.Is(cause, errShutdown)
-		err = fmt.Errorf("%w: %w", loom.ErrCancelled, cause)
+		return nil, fmt.Errorf("%w: attempt ran longer than %s", loom.ErrTimeout, deadline)
+	case context.Cause(base) != nil:
+		return nil, w.stopped(context.Cause(base))
 	case err == nil:
-		err = ctx.Err()
+		return nil, ctx.Err()
 	}
-	o.err = err
-	return o
+	return nil, err
+}
+
+// stopped is the error of an attempt whose context was cancelled with
+// cause: errShutdown itself for a shutdown, a cancellation otherwise.
+func (w *Worker) stopped(cause error) error {
+	if errors.Is(cause, errShutdown) {
+		return errShutdown
+	}
+	return fmt.Errorf("%w: %w", loom.ErrCancelled, cause)
 }
 
 // callHandler runs the handler under the type's breaker, turning a panic
 // into an error.
-func (e *Engine) callHandler(ctx context.Context, reg *registration, in loom.Values) (out loom.Values, err error) {
+func callHandler(ctx context.Context, reg *registration, in loom.Values) (out loom.Values, err error) {
 	t := reg.task
 	var b *loom.CircuitBreaker
 	if t.Breaker != nil {
@@ -84,8 +437,5 @@ func (e *Engine) callHandler(ctx context.Context, reg *registration, in loom.Val
 			err = fmt.Errorf("handler panicked: %v\n%s", r, debug.Stack())
 		}
 	}()
-	if in == nil {
-		in = loom.Values{}
-	}
 	return t.Handler.Handle(ctx, in)
 }

@@ -1,0 +1,79 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/engine"
+)
+
+// TestRetryBackoffIsDurable fails a task's first attempt, stops the engine
+// while the retry waits out its backoff, and lets a second engine on the
+// same store run the retry no earlier than the stored RunAt.
+func TestRetryBackoffIsDurable(t *testing.T) {
+	t.Parallel()
+	st := newStore(t)
+	const backoff = 300 * time.Millisecond
+	var calls atomic.Int32
+	var secondAt atomic.Int64
+	flaky := &loom.Task{
+		Name:  "flaky-durable",
+		Retry: loom.FixedRetry(3, backoff),
+		Handler: loom.HandlerFunc(func(context.Context, loom.Values) (loom.Values, error) {
+			if calls.Add(1) == 1 {
+				return nil, errors.New("not yet")
+			}
+			secondAt.Store(time.Now().UnixNano())
+			return loom.Values{"ok": true}, nil
+		}),
+	}
+	a := setup(t, st, engine.Config{}, flaky)
+	info := a.submit(t, &engine.SubmitParams{Type: "flaky-durable"})
+	var pending *loom.TaskInfo
+	eventually(t, "the first attempt to fail", func() bool {
+		got, err := st.GetTask(context.Background(), info.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending = got
+		return got.Attempt == 1 && got.Status == loom.StatusPending
+	})
+	failedAt := time.Now()
+	a.stop()
+	if d := pending.RunAt.Sub(pending.Created); d < backoff {
+		t.Fatalf("stored RunAt is %s after creation, want at least the backoff %s", d, backoff)
+	}
+	if calls.Load() != 1 {
+		t.Fatalf("handler ran %d times before the restart", calls.Load())
+	}
+
+	b := setup(t, st, engine.Config{}, flaky)
+	got := b.wait(t, info.ID)
+	if got.Status != loom.StatusCompleted || got.Attempt != 2 {
+		t.Fatalf("after restart: %s in attempt %d, want completed in attempt 2", got.Status, got.Attempt)
+	}
+	if ran := time.Unix(0, secondAt.Load()); ran.Before(pending.RunAt) {
+		t.Fatalf("retry ran at %s, before its RunAt %s", ran, pending.RunAt)
+	}
+	if time.Since(failedAt) > 10*backoff {
+		t.Fatalf("retry took %s", time.Since(failedAt))
+	}
+}
+
+// TestLeaseExtendedWhileRunning runs a handler for several lease lengths:
+// heartbeats keep it, so it completes in its first attempt.
+func TestLeaseExtendedWhileRunning(t *testing.T) {
+	t.Parallel()
+	long := loom.NewTask("long", loom.HandlerFunc(func(ctx context.Context, _ loom.Values) (loom.Values, error) {
+		return nil, loom.Sleep(ctx, loom.SystemClock{}, 400*time.Millisecond)
+	}))
+	te := setup(t, nil, engine.Config{LeaseDuration: 100 * time.Millisecond, HeartbeatInterval: 20 * time.Millisecond}, long)
+	got := te.wait(t, te.submit(t, &engine.SubmitParams{Type: "long"}).ID)
+	if got.Status != loom.StatusCompleted || got.Attempt != 1 {
+		t.Fatalf("got %s in attempt %d, want completed in attempt 1", got.Status, got.Attempt)
+	}
+}

@@ -13,7 +13,7 @@ import (
 
 func TestPagesRender(t *testing.T) {
 	t.Parallel()
-	v := setup(t, nil)
+	v := setup(t)
 	ctx := context.Background()
 	tk, _, err := v.engine.Submit(ctx, &engine.SubmitParams{Type: "flaky", Input: loom.Values{"key": "a"}, Info: "<img src=x onerror=alert(1)>"})
 	if err != nil {
@@ -46,7 +46,7 @@ func TestPagesRender(t *testing.T) {
 
 func TestRetryFromForm(t *testing.T) {
 	t.Parallel()
-	v := setup(t, nil)
+	v := setup(t)
 	ctx := context.Background()
 	tk, _, err := v.engine.Submit(ctx, &engine.SubmitParams{Type: "flaky", Input: loom.Values{"key": "b"}})
 	if err != nil {
@@ -68,7 +68,7 @@ func TestRetryFromForm(t *testing.T) {
 
 func TestSubmitForm(t *testing.T) {
 	t.Parallel()
-	v := setup(t, nil)
+	v := setup(t)
 	res, err := http.PostForm(v.srv.URL+"/submit", url.Values{"type": {"echo"}, "input": {`{"x": "<i>1</i>"}`}})
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +92,7 @@ func TestSubmitForm(t *testing.T) {
 
 func TestCrossOriginPostRefused(t *testing.T) {
 	t.Parallel()
-	v := setup(t, nil)
+	v := setup(t)
 	req, _ := http.NewRequest(http.MethodPost, v.srv.URL+"/submit", strings.NewReader("type=echo"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Sec-Fetch-Site", "cross-site")

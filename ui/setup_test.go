@@ -22,6 +22,12 @@ import (
 	"github.com/loomhq/loom/ui"
 )
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	closeBenchDB()
+	os.Exit(code)
+}
+
 // env is a running engine with the UI served over HTTP.
 type env struct {
 	engine *engine.Engine

@@ -103,6 +103,10 @@ func setup(t *testing.T) *env {
 	if err := e.Register(flakyTask); err != nil {
 		t.Fatal(err)
 	}
+	// flaky-retry fails its first attempt and is retried by its policy.
+	if err := e.Register(&loom.Task{Name: "flaky-retry", Handler: flaky, Retry: &loom.RetryPolicy{MaxAttempts: 3, InitialDelay: 20 * time.Millisecond}}); err != nil {
+		t.Fatal(err)
+	}
 	echo := loom.HandlerFunc(func(ctx context.Context, in loom.Values) (loom.Values, error) {
 		fmt.Fprintln(loom.LogWriter(ctx), "echo", in)
 		return in, nil

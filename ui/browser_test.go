@@ -2,9 +2,12 @@ package ui_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,16 +23,32 @@ import (
 const chromiumPath = "/usr/bin/chromium"
 
 // screenshotDir is where the browser test writes screenshots of every
-// page, at the repository root (git-ignored).
+// page, at the repository root (git-ignored). A failed step leaves its
+// page there too, as FAILED-*.png and FAILED-*.html.
 const screenshotDir = "../screenshots"
+
+// stepTimeout bounds one step of the browser test. CI shares two cores
+// with other builds, so it is generous; a stuck step still fails long
+// before the test's own deadline, and says which step it was.
+const stepTimeout = 45 * time.Second
+
+// browserTimeout bounds the whole browser test.
+const browserTimeout = 5 * time.Minute
+
+// tabs are the browser test's two tabs: one at desktop width that the
+// test drives, one at phone width that opens the same pages for
+// screenshots.
+type tabs struct {
+	desk, phone context.Context
+}
 
 // browser starts headless Chromium for t. Without the browser the test
 // fails in CI (CI is set) and is skipped elsewhere.
-func browser(t *testing.T) context.Context {
+func browser(t *testing.T) tabs {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("browser tests need Chromium at %s (apt-get install chromium): %v", chromiumPath, err)
+			t.Fatalf("the browser test needs Chromium at %s (apt-get install chromium; .ci/run installs it): %v", chromiumPath, err)
 		}
 		t.Skipf("no Chromium at %s; install it with apt-get install chromium", chromiumPath)
 	}
@@ -37,21 +56,23 @@ func browser(t *testing.T) context.Context {
 		chromedp.ExecPath(chromiumPath),
 		chromedp.NoSandbox,
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
 		chromedp.Flag("disable-gpu", true),
 		chromedp.WindowSize(1366, 900),
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	ctx, cancelTimeout := context.WithTimeout(ctx, browserTimeout)
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
 	if err := chromedp.Do(ctx, desktop()); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
-	return ctx
+	pctx, cancelPhone := chromedp.NewContext(ctx)
+	t.Cleanup(cancelPhone)
+	if err := chromedp.Do(pctx, phone()); err != nil {
+		t.Fatalf("open a phone-sized tab: %v", err)
+	}
+	return tabs{desk: ctx, phone: pctx}
 }
 
 func desktop() chromedp.Action[chromedp.Void] { return chromedp.EmulateViewport(1366, 900) }
@@ -61,81 +82,199 @@ func phone() chromedp.Action[chromedp.Void] {
 		chromedp.EmulateOrientation(emulation.ScreenOrientationTypePortraitPrimary, 0))
 }
 
-// do runs actions, failing t with what was being done.
+// failed saves the page as it is (screenshot and HTML) for a step that
+// failed, and fails t.
+func failed(t *testing.T, ctx context.Context, what string, err error) {
+	t.Helper()
+	name := "FAILED-" + strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(what), "-"), "-")
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var saved []string
+	if err := os.MkdirAll(screenshotDir, 0o755); err == nil {
+		if html, err := chromedp.Run(dctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`)); err == nil {
+			if os.WriteFile(filepath.Join(screenshotDir, name+".html"), []byte(html), 0o644) == nil {
+				saved = append(saved, name+".html")
+			}
+		}
+		if png, err := chromedp.Run(dctx, chromedp.FullScreenshot(100)); err == nil {
+			if os.WriteFile(filepath.Join(screenshotDir, name+".png"), png, 0o644) == nil {
+				saved = append(saved, name+".png")
+			}
+		}
+	}
+	text, _ := chromedp.Run(dctx, chromedp.Evaluate[string](`document.querySelector("main") ? document.querySelector("main").innerText.slice(0, 1500) : document.title`))
+	t.Fatalf("%s: %v\npage saved in screenshots/ as %s; its text:\n%s", what, err, strings.Join(saved, ", "), text)
+}
+
+// slow logs a step that took long, to show where the test's time goes.
+func slow(t *testing.T, what string, start time.Time) {
+	t.Helper()
+	if d := time.Since(start); d > time.Second {
+		t.Logf("slow step (%.1fs): %s", d.Seconds(), what)
+	}
+}
+
+// do runs actions as one step, within stepTimeout.
 func do(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		t.Fatalf("%s: %v", what, err)
+	defer slow(t, what, time.Now())
+	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(sctx, actions...); err != nil {
+		failed(t, ctx, what, err)
 	}
 }
 
-// waitFor polls a JavaScript predicate until it is true.
+// waitFor waits, within stepTimeout, until the JavaScript expression is
+// true on the page. A poll does not survive a navigation, so it starts
+// again on the page the browser went to; an expression that throws (an
+// element not there yet) counts as false.
 func waitFor(t *testing.T, ctx context.Context, what, js string) {
 	t.Helper()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second))); err != nil {
-		html, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("main") ? document.querySelector("main").innerText.slice(0, 2000) : ""`))
-		t.Fatalf("waiting for %s (%s): %v\npage text:\n%s", what, js, err, html)
+	defer slow(t, what, time.Now())
+	if err := poll(ctx, js); err != nil {
+		failed(t, ctx, "waiting for "+what, fmt.Errorf("%w\nwaited for: %s", err, js))
 	}
 }
 
-// shoot writes screenshots of the current page at desktop and phone
-// width, the page reloaded at each so it lays out for that screen.
-func shoot(t *testing.T, ctx context.Context, name string) {
+func poll(ctx context.Context, js string) error {
+	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	pred := `(function () { try { return !!(` + js + `); } catch (e) { return false; } })()`
+	var last error
+	for {
+		left := time.Until(deadlineOf(sctx))
+		if left <= 0 {
+			if last == nil {
+				last = context.DeadlineExceeded
+			}
+			return fmt.Errorf("not true within %s (last: %v)", stepTimeout, last)
+		}
+		_, err := chromedp.Run(sctx, chromedp.Poll[chromedp.Void](pred,
+			chromedp.WithPollingInterval(25*time.Millisecond), chromedp.WithPollingTimeout(left)))
+		if err == nil {
+			return nil
+		}
+		last = err
+		if errors.Is(err, chromedp.ErrPollingTimeout) || sctx.Err() != nil {
+			continue
+		}
+		// The page navigated under the poll: wait for the next one.
+		select {
+		case <-sctx.Done():
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+func deadlineOf(ctx context.Context) time.Time {
+	d, _ := ctx.Deadline()
+	return d
+}
+
+// clickSeq numbers clicks, so a click retried after a lost reply is not
+// made twice.
+var clickSeq int
+
+// click clicks the element sel matches once it is visible and enabled.
+// It clicks from inside the page, in the same task that finds the
+// element, so a live update swapping the element in between cannot make
+// the click miss.
+func click(t *testing.T, ctx context.Context, what, sel string) {
+	t.Helper()
+	clickSeq++
+	n := strconv.Itoa(clickSeq)
+	waitFor(t, ctx, what, `window.__clicked === `+n+` || (function () {
+		var e = document.querySelector(`+strconv.Quote(sel)+`);
+		if (!e || !e.getClientRects().length || e.disabled) return false;
+		window.__clicked = `+n+`;
+		e.click();
+		return true;
+	})()`)
+}
+
+// markPage sets a flag on the page's window that loading another page
+// clears, so a later check proves a change arrived live, without a reload.
+func markPage(t *testing.T, ctx context.Context) {
+	t.Helper()
+	do(t, ctx, "mark the page", chromedp.Evaluate[chromedp.Void](`window.__noReload = true`))
+}
+
+// live is a predicate that the page shown was not reloaded since markPage.
+const live = `window.__noReload === true`
+
+// clickAndLoad clicks what submits a form or follows a link, and waits
+// until the page it leads to has loaded.
+func clickAndLoad(t *testing.T, ctx context.Context, what, sel string) {
+	t.Helper()
+	clickSeq++
+	n := strconv.Itoa(clickSeq)
+	do(t, ctx, what+": mark the page", chromedp.Evaluate[chromedp.Void](`window.__leaving = `+n))
+	// A page without the mark is the next one: do not click there.
+	waitFor(t, ctx, what, `window.__leaving !== `+n+` || (function () {
+		var e = document.querySelector(`+strconv.Quote(sel)+`);
+		if (!e || !e.getClientRects().length || e.disabled) return false;
+		window.__leaving = "clicked";
+		e.click();
+		return true;
+	})()`)
+	waitFor(t, ctx, what+": the next page", `window.__leaving === undefined && document.readyState === "complete"`)
+}
+
+// navigate opens path and waits until ready (a CSS selector) is visible.
+func navigate(t *testing.T, ctx context.Context, v *env, path, ready string) {
+	t.Helper()
+	do(t, ctx, "open "+path, chromedp.Navigate(v.srv.URL+path), chromedp.WaitVisible(chromedp.CSS(ready)))
+}
+
+// drawn is true once the page has loaded, its fonts too, its graph and
+// chart are drawn and no htmx request is in flight: what a screenshot
+// should show.
+const drawn = `document.readyState === "complete" && document.fonts.status === "loaded" &&
+	(!document.querySelector("#graph") || !!document.querySelector("#graph canvas")) &&
+	(!document.querySelector("#chart") || !!document.querySelector("#chart .u-over")) &&
+	!document.querySelector(".htmx-request")`
+
+// shoot writes screenshots of the current page at desktop width, and of
+// the same address opened in the phone tab, laid out for that screen.
+func shoot(t *testing.T, b tabs, name string) {
 	t.Helper()
 	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []struct {
-		suffix string
-		view   chromedp.Action[chromedp.Void]
-	}{{"desktop", desktop()}, {"phone", phone()}} {
-		do(t, ctx, "resize for "+name, v.view, chromedp.Reload(), chromedp.WaitReady("body"), chromedp.Sleep(400*time.Millisecond))
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	save := func(ctx context.Context, suffix string) {
+		waitFor(t, ctx, name+" drawn for "+suffix, drawn)
+		sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+		defer cancel()
+		png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
 		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
+			failed(t, ctx, "screenshot "+name+"-"+suffix, err)
 		}
-		file := filepath.Join(screenshotDir, fmt.Sprintf("%s-%s.png", name, v.suffix))
-		if err := os.WriteFile(file, png, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(screenshotDir, name+"-"+suffix+".png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	do(t, ctx, "back to desktop", desktop(), chromedp.Reload(), chromedp.WaitReady("body"))
-}
-
-// markPage sets a flag on the page's window that a reload would clear, so
-// a later check proves a change arrived live.
-func markPage(t *testing.T, ctx context.Context) {
-	t.Helper()
-	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`window.__noReload = true`)); err != nil {
+	save(b.desk, "desktop")
+	loc, err := chromedp.Run(b.desk, chromedp.Location())
+	if err != nil {
 		t.Fatal(err)
 	}
+	do(t, b.phone, "open "+name+" on a phone", chromedp.Navigate(loc))
+	save(b.phone, "phone")
 }
 
-// clickAndLoad clicks what submits a form and waits until the page it
-// leads to has loaded (the old page, marked, is gone).
-func clickAndLoad(t *testing.T, ctx context.Context, what, sel string) {
-	t.Helper()
-	markPage(t, ctx)
-	do(t, ctx, what, chromedp.Click(sel))
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__noReload === undefined && document.readyState === "complete"`))
-		if err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: the next page did not load: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+const statusJS = `document.querySelector("#task-status .badge").textContent`
 
-const statusJS = `(document.querySelector("#task-status .badge") || {}).textContent`
+// logJS is the text of the log pane.
+const logJS = `document.querySelector("#log").textContent`
 
 func TestBrowser(t *testing.T) {
-	v := setup(t, nil)
-	ctx := browser(t)
+	v := setup(t)
+	b := browser(t)
+	ctx := b.desk
 	bg := context.Background()
+	start := time.Now()
+	phase := func(name string) { t.Logf("%6.1fs %s", time.Since(start).Seconds(), name) }
 
 	// Some history for the overview and lists.
 	for i := range 6 {
@@ -149,65 +288,64 @@ func TestBrowser(t *testing.T) {
 	}
 	v.waitStatus(t, old.ID, loom.StatusFailed)
 
-	// Overview.
-	do(t, ctx, "open overview", chromedp.Navigate(v.srv.URL+"/"), chromedp.WaitVisible("#chart .u-over"))
-	shoot(t, ctx, "overview")
+	phase("overview")
+	navigate(t, ctx, v, "/", "#chart .u-over")
+	shoot(t, b, "overview")
 
-	// Submit a slow task from the form and watch its log stream in.
-	do(t, ctx, "submit slow",
-		chromedp.Navigate(v.srv.URL+"/submit"),
-		chromedp.WaitVisible("#s-type"),
-		chromedp.SetValue("#s-type", "slow"),
-		chromedp.SetValue("#s-input", `{"ticks": 80}`),
+	phase("submit a slow task and watch its log stream in")
+	navigate(t, ctx, v, "/submit", "#s-type")
+	do(t, ctx, "fill in the form",
+		chromedp.SetValue(chromedp.CSS("#s-type"), "slow"),
+		chromedp.SetValue(chromedp.CSS("#s-input"), `{"ticks": 80}`),
 	)
-	clickAndLoad(t, ctx, "submit the form", "#s-submit")
+	clickAndLoad(t, ctx, "submit the slow task", "#s-submit")
 	markPage(t, ctx)
-	waitFor(t, ctx, "the log to stream while the task runs",
-		`window.__noReload && `+statusJS+` === "running" && /tick [3-9] of 80/.test(document.querySelector("#log").textContent)`)
-	shoot(t, ctx, "task-running")
+	ticks, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(document.querySelector("#log") || {textContent: ""}).textContent.split("tick ").length - 1`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the log to stream while the task runs", live+` && `+statusJS+` === "running" &&
+		`+logJS+`.split("tick ").length - 1 > `+strconv.Itoa(ticks+2))
+	shoot(t, b, "task-running")
 
-	// Watch it complete live on the task list.
-	do(t, ctx, "open task list", chromedp.Navigate(v.srv.URL+"/tasks"), chromedp.WaitVisible("#task-table"))
+	phase("watch it complete on the task list")
+	navigate(t, ctx, v, "/tasks", "#task-table")
 	markPage(t, ctx)
-	waitFor(t, ctx, "the slow task to be listed running", `document.querySelector("#task-table tbody tr .badge").textContent === "running"`)
-	waitFor(t, ctx, "the slow task to complete on the list, live",
-		`window.__noReload && document.querySelector("#task-table tbody tr .badge").textContent === "completed"`)
-	shoot(t, ctx, "tasks")
+	const firstRow = `document.querySelector("#task-table tbody tr .badge").textContent`
+	waitFor(t, ctx, "the slow task to be listed running", firstRow+` === "running"`)
+	waitFor(t, ctx, "the slow task to complete on the list, live", live+` && `+firstRow+` === "completed"`)
+	shoot(t, b, "tasks")
 
-	// Submit a task that fails its first attempt; open its log; retry it.
-	do(t, ctx, "submit flaky",
-		chromedp.Navigate(v.srv.URL+"/submit?type=flaky"),
-		chromedp.WaitVisible("#s-input"),
-		chromedp.SetValue("#s-input", `{"key": "ui"}`),
-	)
-	clickAndLoad(t, ctx, "submit the form", "#s-submit")
+	phase("a task that fails: its log, retry")
+	navigate(t, ctx, v, "/submit?type=flaky", "#s-input")
+	do(t, ctx, "fill in the form", chromedp.SetValue(chromedp.CSS("#s-input"), `{"key": "ui"}`))
+	clickAndLoad(t, ctx, "submit the flaky task", "#s-submit")
 	waitFor(t, ctx, "the task to fail", statusJS+` === "failed"`)
-	do(t, ctx, "open the failed attempt's log",
-		chromedp.Click(`button[hx-get$="log?attempt=1"]`),
-		chromedp.WaitVisible(`#log-attempt`),
-	)
-	waitFor(t, ctx, "the failed attempt's log", `/not ready yet/.test(document.querySelector("#log").textContent)`)
+	markPage(t, ctx)
+	click(t, ctx, "open the failed attempt's log", `a[data-log-attempt="1"]`)
+	waitFor(t, ctx, "the failed attempt's log, in place", live+` && document.querySelector("#log-attempt").value === "1" &&
+		document.querySelector('a[data-log-attempt="1"]').getAttribute("aria-current") === "true" &&
+		document.querySelector("#log").dataset.attempt === "1" && /not ready yet/.test(`+logJS+`)`)
 	if txt, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector(".alert .msg-text").innerHTML`)); !strings.Contains(txt, "&lt;b&gt;") {
 		t.Errorf("error message rendered as HTML: %q", txt)
 	}
-	shoot(t, ctx, "task-failed")
+	shoot(t, b, "task-failed")
 	clickAndLoad(t, ctx, "retry", "#btn-retry")
 	markPage(t, ctx)
-	waitFor(t, ctx, "the retried task to turn green", `window.__noReload && `+statusJS+` === "completed"`)
-	waitFor(t, ctx, "the second attempt's log", `/done/.test(document.querySelector("#log").textContent)`)
-	shoot(t, ctx, "task-retried")
+	waitFor(t, ctx, "the retried task to turn green, live", live+` && `+statusJS+` === "completed"`)
+	waitFor(t, ctx, "the second attempt's log", `document.querySelector("#log").dataset.attempt === "2" && /done/.test(`+logJS+`)`)
+	waitFor(t, ctx, "both attempts listed", `document.querySelectorAll("table.attempts tbody tr").length === 2`)
+	shoot(t, b, "task-retried")
 
-	// Submit a flow whose transform step fails its first attempt: see the
+	// A flow whose transform step fails its first attempt: see the
 	// failure and what it blocked, open the step's log, retry the flow
 	// from it, and watch the flow turn green.
-	do(t, ctx, "submit flow",
-		chromedp.Navigate(v.srv.URL+"/submit?type=pipeline"),
-		chromedp.WaitVisible("#s-input"),
-		chromedp.SetValue("#s-input", `{"key": "flow"}`),
-	)
-	clickAndLoad(t, ctx, "submit the form", "#s-submit")
+	phase("a flow that fails: the failed step, what it blocked, retry from it")
+	navigate(t, ctx, v, "/submit?type=pipeline", "#s-input")
+	do(t, ctx, "fill in the form", chromedp.SetValue(chromedp.CSS("#s-input"), `{"key": "flow"}`))
+	clickAndLoad(t, ctx, "submit the flow", "#s-submit")
 	markPage(t, ctx)
-	waitFor(t, ctx, "the flow to fail, live", `window.__noReload && `+statusJS+` === "failed"`)
+	waitFor(t, ctx, "the flow to fail, live", live+` && `+statusJS+` === "failed"`)
 	waitFor(t, ctx, "the failed step and what it blocked",
 		`document.querySelector('.g-row[data-step="transform"]').dataset.status === "failed" &&
 		 document.querySelector('.g-row[data-step="load"]').dataset.status === "blocked" &&
@@ -217,19 +355,19 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shoot(t, ctx, "flow-failed")
-	do(t, ctx, "open the failed step", chromedp.Click(`.g-row[data-step="transform"] a`), chromedp.WaitVisible("#log"))
-	waitFor(t, ctx, "the failed step's log", `/not ready yet/.test(document.querySelector("#log").textContent)`)
-	shoot(t, ctx, "step-failed")
+	shoot(t, b, "flow-failed")
+	clickAndLoad(t, ctx, "open the failed step", `.g-row[data-step="transform"] a`)
+	waitFor(t, ctx, "the failed step's log", statusJS+` === "failed" && /not ready yet/.test(`+logJS+`)`)
+	shoot(t, b, "step-failed")
 	clickAndLoad(t, ctx, "retry the flow from the step", "#btn-retry")
 	waitFor(t, ctx, "the step to turn green", statusJS+` === "completed"`)
-	do(t, ctx, "back to the flow", chromedp.Navigate(flowURL), chromedp.WaitVisible("#task-status"))
+	navigate(t, ctx, v, strings.TrimPrefix(flowURL, v.srv.URL), "#task-status")
 	markPage(t, ctx)
-	waitFor(t, ctx, "the flow to complete, live", `window.__noReload && `+statusJS+` === "completed" &&
+	waitFor(t, ctx, "the flow to complete, live", live+` && `+statusJS+` === "completed" &&
 		Array.from(document.querySelectorAll(".g-row")).every(function (r) { return r.dataset.status === "completed"; })`)
-	shoot(t, ctx, "flow-completed")
+	shoot(t, b, "flow-completed")
 
-	// The other pages.
+	phase("the other pages")
 	for _, p := range []struct{ path, name, ready string }{
 		{"/tasks?status=failed&steps=1", "tasks-failed", "#task-table"},
 		{"/queues", "queues", "main table"},
@@ -238,12 +376,15 @@ func TestBrowser(t *testing.T) {
 		{"/types/flaky", "type", "main h1"},
 		{"/types/pipeline", "type-flow", "#graph canvas"},
 		{"/submit", "submit", "#submit-form"},
+		{"/tasks/no-such-task", "not-found", "main h1"},
 	} {
-		do(t, ctx, "open "+p.path, chromedp.Navigate(v.srv.URL+p.path), chromedp.WaitVisible(p.ready))
-		shoot(t, ctx, p.name)
+		navigate(t, ctx, v, p.path, p.ready)
+		shoot(t, b, p.name)
 	}
 
-	// Keyboard: "/" focuses the search box.
-	do(t, ctx, "press /", chromedp.Navigate(v.srv.URL+"/tasks"), chromedp.WaitVisible("#f-q"), chromedp.KeyEvent("/"))
+	phase("keyboard")
+	navigate(t, ctx, v, "/tasks", "#f-q")
+	do(t, ctx, "press /", chromedp.KeyEvent("/"))
 	waitFor(t, ctx, "search to take focus", `document.activeElement && document.activeElement.id === "f-q"`)
+	phase("done")
 }

@@ -122,8 +122,7 @@ func typeRowOf(ti engine.TypeInfo) typeRow {
 		}
 	}
 	if ti.Flow != nil {
-		def, _ := flowShape(ti.Flow)
-		row.Steps = len(def)
+		row.Steps = len(ti.Flow.Steps())
 	}
 	return row
 }
@@ -138,7 +137,7 @@ func (u *UI) types(w http.ResponseWriter, r *http.Request) error {
 
 type typeDetailData struct {
 	Type   typeRow
-	Steps  []stepDef
+	Steps  []loom.StepInfo
 	Inputs []string
 	Graph  graphData
 	Recent []*loom.TaskInfo
@@ -150,7 +149,10 @@ func (u *UI) typeDetail(w http.ResponseWriter, r *http.Request) error {
 		return errNotFound
 	}
 	d := typeDetailData{Type: typeRowOf(ti)}
-	d.Steps, d.Inputs = flowShape(ti.Flow)
+	d.Steps = flowSteps(ti.Flow)
+	if ti.Flow != nil {
+		d.Inputs = ti.Flow.Inputs()
+	}
 	d.Graph = defGraph(d.Steps)
 	recent, err := u.engine.List(r.Context(), &store.ListTasksParams{Type: ti.Name, Limit: 10})
 	if err != nil {

@@ -1,42 +1,31 @@
 package ui
 
 import (
-	"encoding/json"
 	"net/url"
-	"reflect"
 	"time"
 
 	"github.com/loomhq/loom"
 )
 
-// stepDef is a flow step's shape as the UI draws it: its name, the task it
-// runs, and the steps it waits for.
-type stepDef struct {
-	Name      string   `json:"name"`
-	Task      string   `json:"task"`
-	DependsOn []string `json:"depends_on"`
-}
-
-// flowShape reads a flow definition's steps and inputs through the JSON
-// form of its Steps() description, so the UI depends on nothing of the
-// flow type but that documented shape. A flow that describes nothing
-// yields no steps, and pages then draw its steps from its tasks alone.
-func flowShape(f *loom.Flow) (steps []stepDef, inputs []string) {
+// flowSteps are a flow definition's steps in the order it runs them
+// (every step after those it waits for, ties in definition order), which
+// is the order a reader follows; nil for no flow.
+func flowSteps(f *loom.Flow) []loom.StepInfo {
 	if f == nil {
-		return nil, nil
+		return nil
 	}
-	v := reflect.ValueOf(f)
-	if m := v.MethodByName("Steps"); m.IsValid() && m.Type().NumIn() == 0 && m.Type().NumOut() == 1 {
-		if b, err := json.Marshal(m.Call(nil)[0].Interface()); err == nil {
-			_ = json.Unmarshal(b, &steps)
+	steps := f.Steps()
+	at := make(map[string]int, len(steps))
+	for i, s := range steps {
+		at[s.Name] = i
+	}
+	out := make([]loom.StepInfo, 0, len(steps))
+	for _, name := range f.Order() {
+		if i, ok := at[name]; ok {
+			out = append(out, steps[i])
 		}
 	}
-	if m := v.MethodByName("Inputs"); m.IsValid() && m.Type().NumIn() == 0 && m.Type().NumOut() == 1 {
-		if in, ok := m.Call(nil)[0].Interface().([]string); ok {
-			inputs = in
-		}
-	}
-	return steps, inputs
+	return out
 }
 
 // graphData is what the browser's cytoscape draws, sent as JSON.
@@ -92,11 +81,12 @@ type flowView struct {
 	Complete int
 }
 
-// buildFlowView joins a flow's definition (when known) with its child
-// tasks, marks the failed steps and everything downstream of them, and
-// lays the steps out on a timeline from the flow's creation to its end
-// (or now).
-func buildFlowView(base string, parent *loom.TaskInfo, def []stepDef, children []*loom.TaskInfo, now time.Time) *flowView {
+// buildFlowView joins a flow's definition (f, when the type is registered
+// here) with its child tasks, marks the failed steps and everything
+// downstream of them, and lays the steps out on a timeline from the flow's
+// creation to its end (or now).
+func buildFlowView(base string, parent *loom.TaskInfo, f *loom.Flow, children []*loom.TaskInfo, now time.Time) *flowView {
+	def := flowSteps(f)
 	fv := &flowView{HasDef: len(def) > 0, Counts: map[string]int{}}
 	byStep := make(map[string]*loom.TaskInfo, len(children))
 	for _, c := range children {
@@ -128,11 +118,11 @@ func buildFlowView(base string, parent *loom.TaskInfo, def []stepDef, children [
 	}
 
 	// Downstream of every failed or cancelled step.
-	down := map[string][]string{}
-	for _, n := range names {
-		for _, d := range deps[n] {
-			down[d] = append(down[d], n)
+	down := func(step string) []string {
+		if f == nil {
+			return nil
 		}
+		return f.Downstream(step)
 	}
 	blocked := map[string]bool{}
 	var queue []string
@@ -147,7 +137,7 @@ func buildFlowView(base string, parent *loom.TaskInfo, def []stepDef, children [
 	for len(queue) > 0 {
 		n := queue[0]
 		queue = queue[1:]
-		for _, d := range down[n] {
+		for _, d := range down(n) {
 			if blocked[d] {
 				continue
 			}
@@ -233,7 +223,7 @@ func buildFlowView(base string, parent *loom.TaskInfo, def []stepDef, children [
 }
 
 // defGraph draws a flow definition without a run.
-func defGraph(def []stepDef) graphData {
+func defGraph(def []loom.StepInfo) graphData {
 	var g graphData
 	for _, s := range def {
 		var node graphNode

@@ -4,16 +4,19 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/engine"
+	"github.com/loomhq/loom/store"
 )
 
 func TestPagesRender(t *testing.T) {
 	t.Parallel()
-	v := setup(t, nil)
+	v := setup(t)
 	ctx := context.Background()
 	tk, _, err := v.engine.Submit(ctx, &engine.SubmitParams{Type: "flaky", Input: loom.Values{"key": "a"}, Info: "<img src=x onerror=alert(1)>"})
 	if err != nil {
@@ -46,7 +49,7 @@ func TestPagesRender(t *testing.T) {
 
 func TestRetryFromForm(t *testing.T) {
 	t.Parallel()
-	v := setup(t, nil)
+	v := setup(t)
 	ctx := context.Background()
 	tk, _, err := v.engine.Submit(ctx, &engine.SubmitParams{Type: "flaky", Input: loom.Values{"key": "b"}})
 	if err != nil {
@@ -68,7 +71,7 @@ func TestRetryFromForm(t *testing.T) {
 
 func TestSubmitForm(t *testing.T) {
 	t.Parallel()
-	v := setup(t, nil)
+	v := setup(t)
 	res, err := http.PostForm(v.srv.URL+"/submit", url.Values{"type": {"echo"}, "input": {`{"x": "<i>1</i>"}`}})
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +95,7 @@ func TestSubmitForm(t *testing.T) {
 
 func TestCrossOriginPostRefused(t *testing.T) {
 	t.Parallel()
-	v := setup(t, nil)
+	v := setup(t)
 	req, _ := http.NewRequest(http.MethodPost, v.srv.URL+"/submit", strings.NewReader("type=echo"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Sec-Fetch-Site", "cross-site")
@@ -104,4 +107,129 @@ func TestCrossOriginPostRefused(t *testing.T) {
 	if res.StatusCode != http.StatusForbidden {
 		t.Errorf("cross-site post: %d, want 403", res.StatusCode)
 	}
+}
+
+// attemptRows are the cells of the attempts table of a task detail page.
+func attemptRows(t *testing.T, body string) [][]string {
+	t.Helper()
+	table := regexp.MustCompile(`(?s)<table class="list attempts">.*?</table>`).FindString(body)
+	if table == "" {
+		t.Fatal("no attempts table")
+	}
+	var rows [][]string
+	for _, tr := range regexp.MustCompile(`(?s)<tbody>.*</tbody>`).FindAllString(table, -1) {
+		for _, row := range regexp.MustCompile(`(?s)<tr>(.*?)</tr>`).FindAllStringSubmatch(tr, -1) {
+			var cells []string
+			for _, td := range regexp.MustCompile(`(?s)<td[^>]*>(.*?)</td>`).FindAllStringSubmatch(row[1], -1) {
+				cells = append(cells, strings.TrimSpace(regexp.MustCompile(`<[^>]+>`).ReplaceAllString(td[1], "")))
+			}
+			rows = append(rows, cells)
+		}
+	}
+	return rows
+}
+
+// TestAttemptsFromStoreEvents checks the attempts a task detail rebuilds
+// from the events the SQLite store records: one failed by hand-retry, one
+// failed and retried by the task's policy, each with its outcome, error
+// and a duration.
+func TestAttemptsFromStoreEvents(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	ctx := context.Background()
+
+	byHand, _, err := v.engine.Submit(ctx, &engine.SubmitParams{Type: "flaky", Input: loom.Values{"key": "hand"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.waitStatus(t, byHand.ID, loom.StatusFailed)
+	if _, err := v.engine.Retry(ctx, byHand.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	v.waitStatus(t, byHand.ID, loom.StatusCompleted)
+
+	byPolicy, _, err := v.engine.Submit(ctx, &engine.SubmitParams{Type: "flaky-retry", Input: loom.Values{"key": "policy"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.waitStatus(t, byPolicy.ID, loom.StatusCompleted)
+
+	for _, c := range []struct {
+		id          string
+		firstEnd    string // the first attempt's outcome
+		eventsOfOne []string
+	}{
+		{byHand.ID, "failed", []string{"started", "failed"}},
+		{byPolicy.ID, "retrying", []string{"started", "retrying"}},
+	} {
+		evs, err := v.engine.Events(ctx, &store.ListEventsParams{TaskID: c.id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for _, e := range evs {
+			if e.Attempt == 1 && e.Type != "created" && e.Type != "task.created" && e.Type != "retried" && e.Type != "task.retried" {
+				kinds = append(kinds, strings.TrimPrefix(e.Type, "task."))
+			}
+		}
+		if !slices.Equal(kinds, c.eventsOfOne) {
+			t.Errorf("%s: events of attempt 1 are %q, want %q", c.id, kinds, c.eventsOfOne)
+		}
+
+		code, body := v.get(t, "/tasks/"+c.id)
+		if code != http.StatusOK {
+			t.Fatalf("GET task: %d", code)
+		}
+		rows := attemptRows(t, body)
+		if len(rows) != 2 {
+			t.Fatalf("%s: %d attempts listed, want 2: %q", c.id, len(rows), rows)
+		}
+		// # | started | duration | outcome | error | log
+		for i, want := range []struct{ n, outcome, msg string }{
+			{"1", c.firstEnd, "first call fails: &lt;b&gt;not ready&lt;/b&gt;"},
+			{"2", "completed", ""},
+		} {
+			r := rows[i]
+			if r[0] != want.n || r[3] != want.outcome || !strings.HasSuffix(r[4], want.msg) || (want.msg == "") != (r[4] == "") || r[5] != "Log "+want.n {
+				t.Errorf("%s: attempt row %d is %q, want #%s %s %q", c.id, i+1, r, want.n, want.outcome, want.msg)
+			}
+			if !regexp.MustCompile(`^\d+(µs|ms|\.\d\ds)$`).MatchString(r[2]) {
+				t.Errorf("%s: attempt %s lasted %q, want a duration", c.id, want.n, r[2])
+			}
+		}
+	}
+}
+
+// TestFlowPages renders a flow's definition through its step API and a
+// failed run with what the failure blocked.
+func TestFlowPages(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	ctx := context.Background()
+	code, body := v.get(t, "/types/pipeline")
+	if code != http.StatusOK {
+		t.Fatalf("GET type: %d", code)
+	}
+	mustContain(t, body, "4 steps; inputs: key", `<a href="/types/flaky">flaky</a>`, "<code>calls</code>", "<code>rows</code>")
+	// Steps in the order they run: load after transform, audit anywhere
+	// after extract.
+	if i, j := strings.Index(body, "<td>transform</td>"), strings.Index(body, "<td>load</td>"); i < 0 || j < i {
+		t.Errorf("steps not in run order: transform at %d, load at %d", i, j)
+	}
+
+	_, body = v.get(t, "/submit?type=pipeline")
+	mustContain(t, body, `&#34;key&#34;: null`)
+
+	f, _, err := v.engine.Submit(ctx, &engine.SubmitParams{Type: "pipeline", Input: loom.Values{"key": "pages"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.waitStatus(t, f.ID, loom.StatusFailed)
+	_, body = v.get(t, "/tasks/"+f.ID)
+	mustContain(t, body,
+		`data-step="transform" data-status="failed"`,
+		`data-step="load" data-status="blocked"`,
+		`data-step="extract" data-status="completed"`,
+		"<strong>Blocked downstream:</strong> load.",
+	)
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,9 +18,15 @@ import (
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/store"
+	"github.com/loomhq/loom/store/sqlite"
 	"github.com/loomhq/loom/ui"
-	"github.com/loomhq/loom/ui/internal/memstore"
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	closeBenchDB()
+	os.Exit(code)
+}
 
 // env is a running engine with the UI served over HTTP.
 type env struct {
@@ -60,13 +67,28 @@ func (h *flakyHandler) Handle(ctx context.Context, in loom.Values) (loom.Values,
 	return loom.Values{"key": key, "calls": n}, nil
 }
 
-// setup starts an engine on st (a fresh in-memory store when nil) with
-// the "flaky" and "echo" task types, and the UI over it.
-func setup(t *testing.T, st store.Store) *env {
+// openStore opens a SQLite store in a directory of its own that the test
+// removes, closed when the test ends.
+func openStore(t testing.TB) *sqlite.Store {
 	t.Helper()
-	if st == nil {
-		st = memstore.New()
+	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "loom.db")})
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := st.Close(); err != nil {
+			t.Errorf("close store: %v", err)
+		}
+	})
+	return st
+}
+
+// setup starts an engine on a fresh SQLite store with the "flaky",
+// "echo" and "slow" task types and the "pipeline" flow, and the UI over
+// it.
+func setup(t *testing.T) *env {
+	t.Helper()
+	st := openStore(t)
 	flaky := &flakyHandler{calls: map[string]int{}}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e, err := engine.New(engine.Config{
@@ -79,6 +101,10 @@ func setup(t *testing.T, st store.Store) *env {
 	}
 	flakyTask := &loom.Task{Name: "flaky", Handler: flaky}
 	if err := e.Register(flakyTask); err != nil {
+		t.Fatal(err)
+	}
+	// flaky-retry fails its first attempt and is retried by its policy.
+	if err := e.Register(&loom.Task{Name: "flaky-retry", Handler: flaky, Retry: &loom.RetryPolicy{MaxAttempts: 3, InitialDelay: 20 * time.Millisecond}}); err != nil {
 		t.Fatal(err)
 	}
 	echo := loom.HandlerFunc(func(ctx context.Context, in loom.Values) (loom.Values, error) {
@@ -138,7 +164,8 @@ func setup(t *testing.T, st store.Store) *env {
 		srv.CloseClientConnections()
 		srv.Close()
 		cancel()
-		if err := <-done; err != nil {
+		// Stopped while starting, Run reports the cancellation.
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 			t.Errorf("engine: %v", err)
 		}
 		_ = e.Close()
@@ -164,7 +191,7 @@ func (v *env) get(t *testing.T, path string) (int, string) {
 // waitStatus waits until the task has the status.
 func (v *env) waitStatus(t *testing.T, id string, want loom.Status) *loom.TaskInfo {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(45 * time.Second)
 	for {
 		tk, err := v.engine.Get(context.Background(), id)
 		if err != nil {

@@ -24,7 +24,7 @@ type submitData struct {
 func (u *UI) submitForm(w http.ResponseWriter, r *http.Request) error {
 	d := submitData{Types: u.engine.Types(), Type: r.URL.Query().Get("type"), Input: "{}"}
 	if ti, ok := u.engine.TypeInfo(d.Type); ok && ti.Flow != nil {
-		if _, inputs := flowShape(ti.Flow); len(inputs) > 0 {
+		if inputs := ti.Flow.Inputs(); len(inputs) > 0 {
 			m := map[string]any{}
 			for _, k := range inputs {
 				m[k] = nil

@@ -82,8 +82,7 @@ func (u *UI) taskDetail(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if info.Flow != nil || len(children) > 0 {
-		def, _ := flowShape(info.Flow)
-		d.Flow = buildFlowView(u.cfg.BasePath, t, def, children, u.cfg.Now())
+		d.Flow = buildFlowView(u.cfg.BasePath, t, info.Flow, children, u.cfg.Now())
 	}
 
 	attempt, pinned := t.Attempt, false

@@ -151,6 +151,21 @@
     initChart(document);
   }
 
+  // An attempt's "Log" link shows that attempt's log in place: the
+  // attempt goes in #log-attempt at once, before the refresh it triggers,
+  // so that every refresh from then on (live ones too, which the task
+  // detail runs one at a time, in order) keeps showing it.
+  document.addEventListener("click", function (e) {
+    var a = e.target.closest && e.target.closest("a[data-log-attempt]");
+    if (!a || e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) return;
+    var input = document.getElementById("log-attempt"), live = document.getElementById("task-live");
+    if (!input || !live || typeof htmx === "undefined") return;
+    e.preventDefault();
+    input.value = a.dataset.logAttempt;
+    history.replaceState(history.state, "", a.href);
+    htmx.trigger(live, "loom-refresh");
+  });
+
   // The live log pane: append only chunks of the attempt it shows that it
   // does not have yet, and follow the end while the reader is there.
   document.addEventListener("htmx:sseBeforeMessage", function (e) {

@@ -268,4 +268,3 @@ func (t *Taskmaster) fireCompletionTriggers(ctx context.Context, e store.Event, 
 		}
 	}
 }
-

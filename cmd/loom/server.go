@@ -77,9 +77,13 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		return fmt.Errorf("start engine: %w", err)
 	}
 	m.onClose(eng.Close)
+	tm, err := startTaskmaster(eng, st, logger)
+	if err != nil {
+		return err
+	}
 	var flows []string
 	if o.flows != "" {
-		tasks, err := loadFlowDir(o.flows)
+		tasks, err := loadFlowDir(o.flows, tm.WaitTask())
 		if err != nil {
 			return err
 		}
@@ -96,7 +100,7 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		return fmt.Errorf("listen on %s: %w", o.addr, err)
 	}
 	srv := &http.Server{
-		Handler:           server.New(server.Config{Engine: eng, Logger: logger}),
+		Handler:           server.New(server.Config{Engine: eng, Logger: logger, Taskmaster: tm}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
@@ -107,6 +111,8 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	defer stopEngine()
 	engDone := make(chan error, 1)
 	go func() { engDone <- eng.Run(engCtx) }()
+	tmDone := make(chan error, 1)
+	go func() { tmDone <- tm.Run(engCtx) }()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 
@@ -133,6 +139,9 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		runErr = errors.Join(runErr, fmt.Errorf("http server: %w", err))
 	}
 	stopEngine()
+	if err := <-tmDone; err != nil {
+		runErr = errors.Join(runErr, fmt.Errorf("taskmaster: %w", err))
+	}
 	if err := <-engDone; err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("engine: %w", err))
 	}

@@ -92,6 +92,7 @@ type CircuitOpenError struct {
 	Remaining time.Duration
 }
 
+// Error says which breaker refused and for how long.
 func (e *CircuitOpenError) Error() string {
 	return fmt.Sprintf("circuit breaker %q open for another %s", e.Breaker, e.Remaining)
 }
@@ -110,6 +111,7 @@ type FlowError struct {
 	Msg  string
 }
 
+// Error names the flow, the step if any, and the problem.
 func (e *FlowError) Error() string {
 	if e.Step != "" {
 		return fmt.Sprintf("flow %q: step %q: %s", e.Flow, e.Step, e.Msg)

@@ -52,6 +52,7 @@ type RunError struct {
 	Result *Result
 }
 
+// Error names the task, how it ended, after how many attempts, and why.
 func (e *RunError) Error() string {
 	if e.Result.Err != nil {
 		return fmt.Sprintf("%s %s after %d attempt(s): %v", e.Result.Name, e.Result.Status, e.Result.Attempts, e.Result.Err)

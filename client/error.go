@@ -25,6 +25,7 @@ type Error struct {
 	RequestID string
 }
 
+// Error gives the message with the HTTP status and the error code.
 func (e *Error) Error() string {
 	return fmt.Sprintf("%s (%d %s)", e.Message, e.Status, e.Code)
 }

@@ -1,0 +1,3 @@
+// Package doccheck holds a test that keeps every exported name of the
+// module documented, so that go doc reads as a guide.
+package doccheck

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -102,6 +103,15 @@ func TestServerInProcess(t *testing.T) {
 	}
 	if _, code = runMain(t, "--server", url, "submit", "exec", "--input", `[1]`); code != 2 {
 		t.Errorf("bad --input: exit %d, want 2", code)
+	}
+
+	resp, err := http.Get(url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("web UI at /: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 
 	cancel()

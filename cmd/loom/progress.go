@@ -21,8 +21,12 @@ func newProgress(w io.Writer) *progress {
 	return &progress{w: w, start: time.Now(), steps: map[string]string{}}
 }
 
-// update prints what changed since the last call.
+// update prints what changed since the last call: the task's own change
+// first while it runs, last once it ended, so the lines read in order.
 func (p *progress) update(task *loom.TaskInfo, steps []*loom.TaskInfo) {
+	if !task.Status.Terminal() {
+		p.printTask(task)
+	}
 	for _, s := range steps {
 		name := s.Step
 		if name == "" {
@@ -35,6 +39,12 @@ func (p *progress) update(task *loom.TaskInfo, steps []*loom.TaskInfo) {
 		p.steps[s.ID] = state
 		p.printf("  step %-20s %s", name, state)
 	}
+	if task.Status.Terminal() {
+		p.printTask(task)
+	}
+}
+
+func (p *progress) printTask(task *loom.TaskInfo) {
 	if state := stateOf(task); state != p.task {
 		p.task = state
 		p.printf("%s %s: %s", task.Type, task.ID, state)

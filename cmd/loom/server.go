@@ -12,6 +12,7 @@ import (
 
 	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/server"
+	"github.com/loomhq/loom/ui"
 	"github.com/spf13/cobra"
 )
 
@@ -33,9 +34,10 @@ func (m *Main) newServerCommand() *cobra.Command {
 	var o serverOptions
 	cmd := &cobra.Command{
 		Use:   "server",
-		Short: "Run the API, embedded workers and reaper over a SQLite database",
-		Long: `Run loom's server: the HTTP API, the engine's dispatcher, embedded workers
-and reaper, with every task kept in a SQLite database. The built-in task
+		Short: "Run the API, web UI, embedded workers and reaper over a SQLite database",
+		Long: `Run loom's server: the HTTP API (under /api/v1), the web UI (at /), the
+engine's dispatcher, embedded workers and reaper, with every task kept in a
+SQLite database. The built-in task
 types exec and http are always registered; --flows adds the flow files
 (*.yaml) of a directory, each as a task type named after its flow.
 SIGINT or SIGTERM shut it down gracefully.`,
@@ -100,7 +102,12 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		return fmt.Errorf("listen on %s: %w", o.addr, err)
 	}
 	srv := &http.Server{
-		Handler:           server.New(server.Config{Engine: eng, Logger: logger, Taskmaster: tm}),
+		Handler: server.New(server.Config{
+			Engine:     eng,
+			Logger:     logger,
+			Taskmaster: tm,
+			UI:         ui.New(ui.Config{Engine: eng, Logger: logger}),
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}

@@ -42,8 +42,9 @@ func (t *Taskmaster) StartBackfill(ctx context.Context, b *store.Backfill) (*sto
 	if err := t.st.CreateBackfill(ctx, b); err != nil {
 		return nil, fmt.Errorf("taskmaster: %w", err)
 	}
+	out := *b
 	t.startBackfill(b)
-	return b, nil
+	return &out, nil
 }
 
 // Backfill returns one backfill and its progress.
@@ -105,8 +106,18 @@ func (t *Taskmaster) resumeBackfills(ctx context.Context) {
 func (t *Taskmaster) startBackfill(b *store.Backfill) {
 	t.mu.Lock()
 	ctx := t.bfCtx
+	if t.running[b.ID] {
+		t.mu.Unlock()
+		return
+	}
+	t.running[b.ID] = true
 	t.mu.Unlock()
 	t.backfills.Go(func() {
+		defer func() {
+			t.mu.Lock()
+			delete(t.running, b.ID)
+			t.mu.Unlock()
+		}()
 		if err := t.runBackfill(ctx, b); err != nil && ctx.Err() == nil {
 			t.logger.Error("taskmaster: backfill", "backfill", b.ID, "err", err)
 		}

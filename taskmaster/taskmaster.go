@@ -138,8 +138,12 @@ type Taskmaster struct {
 	mu   sync.Mutex
 	open map[string]bool
 
+	// backfills run under bfCtx, cancelled when Run ends; running holds
+	// the ids of those under way, so none runs twice.
 	backfills sync.WaitGroup
 	bfCtx     context.Context
+	bfCancel  context.CancelFunc
+	running   map[string]bool
 }
 
 // New returns a Taskmaster configured by cfg. It does no I/O: Run starts
@@ -149,13 +153,14 @@ func New(cfg Config) (*Taskmaster, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("taskmaster: config: %w", err)
 	}
+	bfCtx, bfCancel := context.WithCancel(context.Background())
 	return &Taskmaster{
+		bfCtx: bfCtx, bfCancel: bfCancel, running: map[string]bool{},
 		cfg: cfg, eng: cfg.Engine, st: cfg.Store, clock: cfg.Clock, logger: cfg.Logger,
 		wakeScheduler: make(chan struct{}, 1),
 		wakeChecks:    make(chan struct{}, 1),
 		wakeNotifier:  make(chan struct{}, 1),
 		open:          map[string]bool{},
-		bfCtx:         context.Background(),
 	}, nil
 }
 
@@ -165,14 +170,18 @@ func New(cfg Config) (*Taskmaster, error) {
 func (t *Taskmaster) Run(ctx context.Context) error {
 	alerts, err := t.st.ListAlerts(ctx, &store.ListAlertsParams{OpenOnly: true, Limit: 10000})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return fmt.Errorf("taskmaster: load open alerts: %w", err)
 	}
 	t.mu.Lock()
 	for _, a := range alerts {
 		t.open[a.Key] = true
 	}
-	t.bfCtx = ctx
 	t.mu.Unlock()
+	stop := context.AfterFunc(ctx, t.bfCancel)
+	defer stop()
 	var wg sync.WaitGroup
 	for _, loop := range []func(context.Context){t.runScheduler, t.runFollower, t.runChecks, t.runBacklog, t.runNotifier} {
 		wg.Go(func() { loop(ctx) })

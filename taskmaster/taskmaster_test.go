@@ -109,10 +109,13 @@ func TestScheduleFiresOnTheClockAndSurvivesARestart(t *testing.T) {
 		f.clock.Advance(10 * time.Second)
 		f.waitRuns(t, "tick", i)
 	}
-	info, err = tm.Schedule(t.Context(), "tick")
-	require.NoError(t, err)
-	require.NotNil(t, info.LastRun)
-	require.Equal(t, schedule.Key("tick", start.Add(30*time.Second)), info.LastRun.IdempotencyKey[len(taskmaster.ScheduleKeyPrefix):])
+	// The last run is recorded once the decision is stored.
+	last := taskmaster.ScheduleKeyPrefix + schedule.Key("tick", start.Add(30*time.Second))
+	require.Eventually(t, func() bool {
+		info, err = tm.Schedule(t.Context(), "tick")
+		require.NoError(t, err)
+		return info.LastRun != nil && info.LastRun.IdempotencyKey == last
+	}, 5*time.Second, time.Millisecond)
 
 	// Down for 25s: the two runs due meanwhile are caught up on restart
 	// (within the grace period), none doubled.
@@ -229,12 +232,13 @@ func TestCheckAlertsOnceAndResolves(t *testing.T) {
 	require.Eventually(t, func() bool { return len(h.got()) == 2 }, 5*time.Second, time.Millisecond)
 	require.Equal(t, []string{"alert.opened check_late:backup", "alert.resolved check_late:backup"}, h.got())
 
-	ds, err := tm.Deliveries(t.Context(), 0, 10)
-	require.NoError(t, err)
-	require.Len(t, ds, 2)
-	for _, d := range ds {
-		require.Equal(t, store.DeliveryDelivered, d.Status)
-	}
+	// The log records each delivery once its answer is in.
+	require.Eventually(t, func() bool {
+		ds, err := tm.Deliveries(t.Context(), 0, 10)
+		require.NoError(t, err)
+		require.Len(t, ds, 2)
+		return ds[0].Status == store.DeliveryDelivered && ds[1].Status == store.DeliveryDelivered
+	}, 5*time.Second, time.Millisecond)
 }
 
 func TestDeliveryRetriesOnTheClock(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"net/http"
 
 	"github.com/loomhq/loom/engine"
+	"github.com/loomhq/loom/taskmaster"
 )
 
 // DefaultMaxBodyBytes is the largest request body the API reads when
@@ -35,6 +36,9 @@ type Config struct {
 	// MaxBodyBytes caps request bodies; a larger body is answered 413.
 	// Default DefaultMaxBodyBytes (1 MiB).
 	MaxBodyBytes int64
+	// Taskmaster, when set, serves schedules, triggers, events, checks,
+	// alerts and signals; without it those routes answer 503.
+	Taskmaster *taskmaster.Taskmaster
 	// UI, when set, serves every path outside the API (from "/"), so a web
 	// UI shares the API's origin. Default: such paths are 404.
 	UI http.Handler
@@ -95,6 +99,7 @@ func New(cfg Config) *Server {
 		{http.MethodGet, "/healthz", s.healthz},
 		{http.MethodGet, "/openapi.json", s.openAPI},
 	}
+	s.routes = append(s.routes, s.taskmasterRoutes()...)
 	allowed := map[string][]string{}
 	var paths []string
 	for _, rt := range s.routes {

@@ -16,7 +16,7 @@ var openAPIDocument []byte
 
 // OpenAPI returns the OpenAPI 3 document the server serves at
 // /api/v1/openapi.json, for tools that generate clients from it.
-func OpenAPI() []byte { return slices.Clone(openAPIDocument) }
+func OpenAPI() []byte { return slices.Clone(openAPIMerged()) }
 
 // queueList is the answer of GET /queues.
 type queueList struct {
@@ -62,6 +62,6 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) error {
 
 func (s *Server) openAPI(w http.ResponseWriter, _ *http.Request) error {
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(openAPIDocument)
+	_, _ = w.Write(openAPIMerged())
 	return nil
 }

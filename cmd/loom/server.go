@@ -79,9 +79,13 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		return fmt.Errorf("start engine: %w", err)
 	}
 	m.onClose(eng.Close)
+	tm, err := startTaskmaster(eng, st, logger)
+	if err != nil {
+		return err
+	}
 	var flows []string
 	if o.flows != "" {
-		tasks, err := loadFlowDir(o.flows)
+		tasks, err := loadFlowDir(o.flows, tm.WaitTask())
 		if err != nil {
 			return err
 		}
@@ -99,9 +103,10 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	}
 	srv := &http.Server{
 		Handler: server.New(server.Config{
-			Engine: eng,
-			Logger: logger,
-			UI:     ui.New(ui.Config{Engine: eng, Logger: logger}),
+			Engine:     eng,
+			Logger:     logger,
+			Taskmaster: tm,
+			UI:         ui.New(ui.Config{Engine: eng, Logger: logger}),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -113,6 +118,8 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	defer stopEngine()
 	engDone := make(chan error, 1)
 	go func() { engDone <- eng.Run(engCtx) }()
+	tmDone := make(chan error, 1)
+	go func() { tmDone <- tm.Run(engCtx) }()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 
@@ -139,6 +146,9 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		runErr = errors.Join(runErr, fmt.Errorf("http server: %w", err))
 	}
 	stopEngine()
+	if err := <-tmDone; err != nil {
+		runErr = errors.Join(runErr, fmt.Errorf("taskmaster: %w", err))
+	}
 	if err := <-engDone; err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("engine: %w", err))
 	}

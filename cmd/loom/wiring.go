@@ -26,13 +26,17 @@ func builtinTasks() flowfile.Tasks {
 }
 
 // loadFlowDir builds every flow file in dir; a flow file's "type:" steps may
-// use the built-in types and the flows of files before it.
-func loadFlowDir(dir string) ([]*loom.Task, error) {
+// use the built-in types, the extra types given and the flows of files
+// before it.
+func loadFlowDir(dir string, extra ...*loom.Task) ([]*loom.Task, error) {
 	files, err := flowfile.LoadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load flows from %s: %w", dir, err)
 	}
 	reg := builtinTasks()
+	for _, t := range extra {
+		reg[t.Name] = t
+	}
 	tasks := make([]*loom.Task, 0, len(files))
 	for _, f := range files {
 		t, err := f.Build(reg)

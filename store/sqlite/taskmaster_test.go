@@ -1,0 +1,16 @@
+package sqlite_test
+
+import (
+	"testing"
+
+	"github.com/loomhq/loom/store"
+	"github.com/loomhq/loom/store/storetest"
+)
+
+func TestTaskmasterConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunTaskmaster(t, func(t *testing.T) store.TaskmasterStore {
+		s, _ := setup(t)
+		return s
+	})
+}

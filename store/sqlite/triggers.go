@@ -1,0 +1,147 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/loomhq/loom/store"
+)
+
+// PutTrigger creates or replaces a trigger, keeping its Created time.
+func (s *Store) PutTrigger(ctx context.Context, t *store.Trigger) (bool, error) {
+	if t.Name == "" {
+		return false, fmt.Errorf("put trigger: empty name: %w", store.ErrInvalid)
+	}
+	var created bool
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var prev sql.NullInt64
+		_ = tx.QueryRowContext(ctx, `SELECT created FROM triggers WHERE name = ?`, t.Name).Scan(&prev)
+		c := *t
+		c.Updated = now(c.Updated).UTC()
+		if prev.Valid {
+			c.Created = fromNanos(prev.Int64)
+		} else {
+			created = true
+			c.Created = c.Updated
+		}
+		def, err := encodeJSON(c)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO triggers (name, kind, on_type, def, created, updated) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, on_type = excluded.on_type, def = excluded.def, updated = excluded.updated`,
+			c.Name, c.Kind, c.OnType, def, toNanos(c.Created), toNanos(c.Updated))
+		if err != nil {
+			return err
+		}
+		t.Created, t.Updated = c.Created, c.Updated
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("put trigger %s: %w", t.Name, err)
+	}
+	return created, nil
+}
+
+// GetTrigger returns one trigger, or ErrNotFound.
+func (s *Store) GetTrigger(ctx context.Context, name string) (*store.Trigger, error) {
+	var t store.Trigger
+	if err := s.getDef(ctx, "triggers", "trigger", name, &t); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// ListTriggers returns every trigger, by name.
+func (s *Store) ListTriggers(ctx context.Context) ([]*store.Trigger, error) {
+	var out []*store.Trigger
+	err := s.listDefs(ctx, "triggers", "triggers", func(def []byte) error {
+		var t store.Trigger
+		if err := json.Unmarshal(def, &t); err != nil {
+			return err
+		}
+		out = append(out, &t)
+		return nil
+	})
+	return out, err
+}
+
+// DeleteTrigger forgets a trigger, or ErrNotFound.
+func (s *Store) DeleteTrigger(ctx context.Context, name string) error {
+	return s.deleteByName(ctx, "triggers", "trigger", name)
+}
+
+// PutNotifier creates or replaces a notifier, keeping its Created time.
+func (s *Store) PutNotifier(ctx context.Context, n *store.Notifier) (bool, error) {
+	if n.Name == "" {
+		return false, fmt.Errorf("put notifier: empty name: %w", store.ErrInvalid)
+	}
+	var created bool
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var prev sql.NullInt64
+		_ = tx.QueryRowContext(ctx, `SELECT created FROM notifiers WHERE name = ?`, n.Name).Scan(&prev)
+		c := *n
+		if prev.Valid {
+			c.Created = fromNanos(prev.Int64)
+		} else {
+			created = true
+			c.Created = now(c.Created).UTC()
+		}
+		def, err := encodeJSON(c)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO notifiers (name, def, created) VALUES (?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET def = excluded.def`, c.Name, def, toNanos(c.Created))
+		if err != nil {
+			return err
+		}
+		n.Created = c.Created
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("put notifier %s: %w", n.Name, err)
+	}
+	return created, nil
+}
+
+// GetNotifier returns one notifier, or ErrNotFound.
+func (s *Store) GetNotifier(ctx context.Context, name string) (*store.Notifier, error) {
+	var n store.Notifier
+	if err := s.getDef(ctx, "notifiers", "notifier", name, &n); err != nil {
+		return nil, err
+	}
+	return &n, nil
+}
+
+// ListNotifiers returns every notifier, by name.
+func (s *Store) ListNotifiers(ctx context.Context) ([]*store.Notifier, error) {
+	var out []*store.Notifier
+	err := s.listDefs(ctx, "notifiers", "notifiers", func(def []byte) error {
+		var n store.Notifier
+		if err := json.Unmarshal(def, &n); err != nil {
+			return err
+		}
+		out = append(out, &n)
+		return nil
+	})
+	return out, err
+}
+
+// DeleteNotifier forgets a notifier and abandons its pending deliveries.
+func (s *Store) DeleteNotifier(ctx context.Context, name string) error {
+	if err := s.deleteByName(ctx, "notifiers", "notifier", name); err != nil {
+		return err
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = ?, last_error = 'notifier deleted'
+			WHERE notifier = ? AND status = ?`, store.DeliveryFailed, name, store.DeliveryPending)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete notifier %s: %w", name, err)
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package taskmaster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/store"
+)
+
+// WaitType is the name the wait task type is registered under.
+const WaitType = "wait"
+
+// WaitRecheck bounds how long a waiting task sleeps between looks at the
+// store, in case a wake-up from SendSignal was missed (a signal sent
+// while the task's attempt was running).
+const WaitRecheck = 30 * time.Second
+
+// errWaiting is the "not yet" a waiting attempt ends with.
+var errWaiting = errors.New("waiting")
+
+// NewWaitTask returns the wait task type: a task (or flow step) that
+// completes when the outside world says so, without holding a worker
+// while it waits. Its input:
+//
+//   - "signal": the name of a signal to wait for, sent with
+//     POST /api/v1/tasks/{id}/signal; the task's output is
+//     {"signal": name, "data": the signal's data, "signaled_at": time}.
+//   - "timeout": how long to wait for the signal (a Go duration, counted
+//     from the task's creation); past it the task fails, or completes with
+//     {"timed_out": true} when "on_timeout" is "complete". Default: the
+//     task's own expiry.
+//   - "duration" or "until" (RFC 3339) without "signal": a durable timer;
+//     the task completes with {"waited_until": time} when it runs out.
+//
+// Each attempt looks in the store and, when it must wait longer, ends at
+// once asking to be retried when the timer runs out (or WaitRecheck
+// later); a signal makes the task due at once. The wait is in the store,
+// not in memory, so it survives restarts.
+func NewWaitTask(st store.TaskmasterStore, clock loom.Clock) *loom.Task {
+	if clock == nil {
+		clock = loom.SystemClock{}
+	}
+	w := &waiter{st: st, clock: clock}
+	return &loom.Task{
+		Name:    WaitType,
+		Handler: loom.HandlerFunc(w.handle),
+		// Every look is an attempt; the budget must never run out first.
+		Retry: &loom.RetryPolicy{MaxAttempts: math.MaxInt32},
+	}
+}
+
+// WaitTask returns the wait task type over this Taskmaster's store and
+// clock; register it with the engine.
+func (t *Taskmaster) WaitTask() *loom.Task { return NewWaitTask(t.st, t.clock) }
+
+type waiter struct {
+	st    store.TaskmasterStore
+	clock loom.Clock
+}
+
+func (w *waiter) handle(ctx context.Context, in loom.Values) (loom.Values, error) {
+	a, ok := loom.Attempt(ctx)
+	if !ok {
+		return nil, loom.Permanent(errors.New("wait: runs only in the durable engine"))
+	}
+	task, err := w.st.GetTask(ctx, a.RunID)
+	if err != nil {
+		return nil, fmt.Errorf("wait: %w", err)
+	}
+	signal, _ := in["signal"].(string)
+	deadline, err := waitDeadline(in, task)
+	if err != nil {
+		return nil, loom.Permanent(err)
+	}
+	now := w.clock.Now()
+	if signal != "" {
+		sig, err := w.st.GetSignal(ctx, task.ID, signal)
+		switch {
+		case err == nil:
+			return loom.Values{"signal": signal, "data": sig.Data, "signaled_at": sig.Time.Format(time.RFC3339Nano)}, nil
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, fmt.Errorf("wait: %w", err)
+		}
+		if !now.Before(deadline) {
+			if onTimeout, _ := in["on_timeout"].(string); onTimeout == "complete" {
+				return loom.Values{"signal": signal, "timed_out": true}, nil
+			}
+			return nil, loom.Permanent(fmt.Errorf("%w: no signal %q by %s", loom.ErrTimeout, signal, deadline.Format(time.RFC3339)))
+		}
+	} else if !now.Before(deadline) {
+		return loom.Values{"waited_until": deadline.Format(time.RFC3339Nano)}, nil
+	}
+	return nil, loom.RetryAfter(errWaiting, min(deadline.Sub(now), WaitRecheck))
+}
+
+// waitDeadline reads until, duration or timeout from the input; the
+// default is just before the task's own expiry, so a signal wait fails
+// with a clear message rather than being reaped.
+func waitDeadline(in loom.Values, task *loom.TaskInfo) (time.Time, error) {
+	if s, ok := in["until"].(string); ok {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("wait: until %q is not an RFC 3339 time", s)
+		}
+		return t, nil
+	}
+	for _, k := range []string{"duration", "timeout"} {
+		if s, ok := in[k].(string); ok {
+			d, err := time.ParseDuration(s)
+			if err != nil || d < 0 {
+				return time.Time{}, fmt.Errorf("wait: %s %q is not a duration like \"10m\"", k, s)
+			}
+			return task.Created.Add(d), nil
+		}
+	}
+	if _, ok := in["signal"].(string); !ok {
+		return time.Time{}, errors.New(`wait: give "signal", "duration" or "until"`)
+	}
+	return task.Timeout.Add(-time.Second), nil
+}
+
+// Signal sends a signal to a task, waking it if it waits for it.
+func (t *Taskmaster) Signal(ctx context.Context, taskID, name string, data map[string]any) (*store.Signal, error) {
+	if name == "" {
+		return nil, fmt.Errorf("%w: a signal needs a name", ErrInvalid)
+	}
+	sig, err := t.st.SendSignal(ctx, &store.SendSignalParams{TaskID: taskID, Name: name, Data: data, Now: t.clock.Now()})
+	if err != nil {
+		return nil, fmt.Errorf("taskmaster: %w", err)
+	}
+	return sig, nil
+}

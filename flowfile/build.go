@@ -34,6 +34,8 @@ func (t Tasks) Lookup(taskType string) (*loom.Task, bool) {
 
 // Build turns f into a flow: a *loom.Task named f.Name, whose timeout is
 // f.Timeout, ready to run on any executor or to register with a server.
+// Each step's task is named "<flow>/<step>", so the engine runs every step
+// as a task type of its own.
 //
 // exec and http steps run the built-in runtimes (packages execrt and
 // httprt, default configuration) with their templates rendered against the
@@ -126,6 +128,12 @@ func (f *File) stepTask(s *Step, reg Resolver, execH, httpH loom.Handler) (*loom
 	if s.Timeout > 0 {
 		t.Timeout = s.Timeout
 	}
+	// Each step gets a task type of its own, "<flow>/<step>": its handler
+	// carries the step's templates, static input, retry and timeout, and the
+	// durable engine registers a flow's steps by task name, so two exec
+	// steps (or a registered type used with different settings) must not
+	// share one.
+	t.Name = f.Name + "/" + s.Name
 	return &t, nil
 }
 

@@ -49,14 +49,14 @@ func TestStepTasks(t *testing.T) {
 			name:     "exec templates rendered from the input",
 			data:     "name: f\ninputs: [who]\nsteps:\n  - name: s\n    exec: [printf, '%s|%s', 'hello {{.who}}', '{{json .who}}']\n",
 			in:       loom.Values{"who": "world"},
-			wantName: "exec",
+			wantName: "f/s", // every step has a type of its own
 			want:     loom.Values{"exit_code": 0, "stdout": `hello world|"world"`},
 		},
 		{
 			name:     "exec env, dir and stdin rendered, static input visible, requires wins",
 			data:     "name: f\ninputs: [a]\nsteps:\n  - name: s\n    exec:\n      command: [sh, -c, 'printf \"%s %s %s \" \"$A\" \"$M\" \"$(pwd)\"; cat']\n      env: {A: '{{.x}}', M: '{{.mode}}'}\n      dir: '{{.dir}}'\n      stdin: 'in={{.x}}'\n    input: {mode: slow, x: static, dir: /}\n    requires: {x: a}\n",
 			in:       loom.Values{"x": "wired"},
-			wantName: "exec",
+			wantName: "f/s", // every step has a type of its own
 			want:     loom.Values{"exit_code": 0, "stdout": "wired slow / in=wired"},
 		},
 		{
@@ -70,7 +70,7 @@ func TestStepTasks(t *testing.T) {
 			name:      "http templates rendered, runtime errors pass through",
 			data:      "name: f\ninputs: [url]\nsteps:\n  - name: s\n    http: {url: '{{.url}}'}\n",
 			in:        loom.Values{"url": "ftp://nowhere"},
-			wantName:  "http",
+			wantName:  "f/s", // every step has a type of its own
 			wantErr:   `"ftp://nowhere" is not an absolute http or https URL`,
 			permanent: true,
 		},
@@ -78,14 +78,14 @@ func TestStepTasks(t *testing.T) {
 			name:     "type step gets static input under what it receives",
 			data:     "name: f\ninputs: [a]\nsteps:\n  - name: s\n    type: echo\n    input: {a: static, b: static}\n",
 			in:       loom.Values{"a": "wired"},
-			wantName: "echo",
+			wantName: "f/s", // every step has a type of its own
 			want:     loom.Values{"a": "wired", "b": "static"},
 		},
 		{
 			name:     "type step without input keeps the task's handler",
 			data:     "name: f\nsteps:\n  - name: s\n    type: echo\n",
 			in:       loom.Values{"a": 1},
-			wantName: "echo",
+			wantName: "f/s", // every step has a type of its own
 			want:     loom.Values{"a": 1},
 			check: func(t *testing.T, task *loom.Task) {
 				if _, wrapped := task.Handler.(*withInput); wrapped {
@@ -97,7 +97,7 @@ func TestStepTasks(t *testing.T) {
 			name:     "retry and timeout override the task's",
 			data:     "name: f\nsteps:\n  - name: s\n    type: echo\n    retry: {max_attempts: 4, initial_delay: 2s}\n    timeout: 3s\n",
 			in:       loom.Values{},
-			wantName: "echo",
+			wantName: "f/s", // every step has a type of its own
 			want:     loom.Values{},
 			check: func(t *testing.T, task *loom.Task) {
 				if task.Retry == nil || task.Retry.MaxAttempts != 4 || task.Retry.InitialDelay != 2*time.Second || task.Timeout != 3*time.Second {
@@ -112,7 +112,7 @@ func TestStepTasks(t *testing.T) {
 			name:     "type exec falls back to the built-in",
 			data:     "name: f\nsteps:\n  - name: s\n    type: exec\n    input: {command: [echo, '{{.not_a_template}}']}\n",
 			in:       loom.Values{},
-			wantName: "exec",
+			wantName: "f/s", // every step has a type of its own
 			want:     loom.Values{"exit_code": 0, "stdout": "{{.not_a_template}}\n"},
 		},
 	}

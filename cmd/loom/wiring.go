@@ -44,9 +44,6 @@ func loadFlowDir(dir string, extra ...*loom.Task) ([]*loom.Task, error) {
 			return nil, fmt.Errorf("build flow: %w", err)
 		}
 		reg[t.Name] = t
-		if t, err = stepTypesPerFlow(t); err != nil {
-			return nil, err
-		}
 		tasks = append(tasks, t)
 	}
 	return tasks, nil
@@ -62,5 +59,5 @@ func loadFlowFile(path string) (*loom.Task, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build flow: %w", err)
 	}
-	return stepTypesPerFlow(t)
+	return t, nil
 }

@@ -67,6 +67,12 @@ type Message struct {
 	// then fails the task without spending its remaining attempts. Workers
 	// that never set it get the task type's retry policy.
 	Permanent bool `json:"permanent,omitempty"`
+	// RetryAfterMS, on a done message with Result ResultError, asks that
+	// the next attempt start no sooner than this many milliseconds after
+	// the result (an HTTP 429's Retry-After, an open circuit breaker's
+	// cool-down). The retry policy's own backoff applies when it is longer.
+	// Milliseconds, not a Go duration, so workers in any language can set it.
+	RetryAfterMS int64 `json:"retry_after_ms,omitempty"`
 
 	// Lease is set by the engine when it hands the attempt out and must come
 	// back unchanged on the done message; buses never look inside it.
@@ -84,10 +90,14 @@ func (m *Message) ValidateReady() error {
 }
 
 // ValidateDone reports why m cannot be published as a done task: its Result
-// is not ResultComplete or ResultError, or Input or Output is not valid JSON.
+// is not ResultComplete or ResultError, RetryAfterMS is negative, or Input or
+// Output is not valid JSON.
 func (m *Message) ValidateDone() error {
 	if m.Result != ResultComplete && m.Result != ResultError {
 		return m.invalid("done message has result %q, want %q or %q", m.Result, ResultComplete, ResultError)
+	}
+	if m.RetryAfterMS < 0 {
+		return m.invalid("retry_after_ms %d is negative", m.RetryAfterMS)
 	}
 	return m.validateJSON()
 }

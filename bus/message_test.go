@@ -45,7 +45,7 @@ func TestMessageFieldNames(t *testing.T) {
 	now := time.Now().UTC()
 	m := bus.Message{ID: "i", Type: "t", Queue: "q", Attempt: 1, Priority: 1, Info: "x", Input: []byte(`1`), Created: now,
 		Result: "error", Msg: "m", Output: []byte(`2`), Started: &now, Ended: &now, Lease: "l",
-		Timeout: now, MaxAttempts: 3, Permanent: true}
+		Timeout: now, MaxAttempts: 3, Permanent: true, RetryAfterMS: 1500}
 	out, err := json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +58,7 @@ func TestMessageFieldNames(t *testing.T) {
 	for k := range fields {
 		got = append(got, k)
 	}
-	want := strings.Fields("id type queue attempt priority info input created result msg output started ended timeout max_attempts permanent lease")
+	want := strings.Fields("id type queue attempt priority info input created result msg output started ended timeout max_attempts permanent retry_after_ms lease")
 	if len(got) != len(want) {
 		t.Fatalf("fields %v, want %v", got, want)
 	}

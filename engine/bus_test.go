@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -202,5 +203,52 @@ func TestExecBuiltin(t *testing.T) {
 		if name == "exec" {
 			t.Fatal("exec registered though Handlers left it out")
 		}
+	}
+}
+
+// TestExternalWorkerRetryAfter answers a ready task from outside with
+// retry_after_ms: the engine keeps the task pending until then.
+func TestExternalWorkerRetryAfter(t *testing.T) {
+	t.Parallel()
+	b := newBus(t)
+	te := setup(t, nil, engine.Config{Bus: b, Queues: []engine.Queue{{Name: "py", External: true}}})
+	c, err := b.Consume(context.Background(), "py", bus.ConsumeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	info := te.submit(t, &engine.SubmitParams{Type: "py-job", Queue: "py", MaxAttempts: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ds, err := c.Receive(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	done := ds[0].Message
+	done.Result, done.Msg, done.Started, done.Ended = bus.ResultError, "rate limited", &now, &now
+	done.RetryAfterMS = 90_000
+	if err := b.PublishDone(ctx, done); err != nil {
+		t.Fatal(err)
+	}
+	if err := ds[0].Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got *loom.TaskInfo
+	eventually(t, "the attempt to be recorded", func() bool {
+		g, err := te.Get(context.Background(), info.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = g
+		return g.Status == loom.StatusPending && g.Attempt == 1
+	})
+	if got.RunAt.Before(now.Add(90 * time.Second)) {
+		t.Fatalf("retry at %s, want no sooner than 90s after %s", got.RunAt, now)
+	}
+	bad := done
+	bad.RetryAfterMS = -1
+	if err := b.PublishDone(ctx, bad); !errors.Is(err, bus.ErrInvalidMessage) {
+		t.Fatalf("negative retry_after_ms published: %v", err)
 	}
 }

@@ -105,6 +105,8 @@ func (e *Engine) outcomeOf(m *bus.Message) (*outcome, error) {
 		o.err = errors.New(msg)
 		if m.Permanent {
 			o.err = loom.Permanent(o.err)
+		} else if m.RetryAfterMS > 0 {
+			o.err = loom.RetryAfter(o.err, time.Duration(m.RetryAfterMS)*time.Millisecond)
 		}
 	}
 	return o, nil

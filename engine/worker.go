@@ -333,6 +333,11 @@ func (w *Worker) runDelivery(d bus.Delivery) {
 		done.Result, done.Msg, done.Output = bus.ResultError, err.Error(), nil
 		_, retry := (&loom.RetryPolicy{MaxAttempts: 2}).Next(1, err)
 		done.Permanent = !retry
+		var hint loom.RetryAfterHint
+		if errors.As(err, &hint) && hint.RetryAfter() > 0 {
+			// Rounded up: a hint of 1.2 ms must not turn into an earlier retry.
+			done.RetryAfterMS = int64((hint.RetryAfter() + time.Millisecond - 1) / time.Millisecond)
+		}
 	}
 	ctx := context.Background()
 	if perr := w.cfg.Bus.PublishDone(ctx, done); perr != nil {

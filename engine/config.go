@@ -83,6 +83,11 @@ type Config struct {
 	// (runtime.Builtins) are registered too, unless Handlers names them:
 	// a nil handler under such a name leaves the built-in out.
 	Handlers map[string]loom.Handler
+	// Events receives the circuit breaker events (breaker.opened,
+	// breaker.half_open, breaker.closed) of the task types the embedded
+	// workers run, so that an alert can say a dependency is down.
+	// Default: none.
+	Events *loom.EventEmitter
 }
 
 // Queue is a queue an engine serves.

@@ -104,7 +104,7 @@ func New(cfg Config) (*Engine, error) {
 		w := newWorker(WorkerConfig{
 			Bus: e.bus, Queues: local, Concurrency: cfg.Workers, AckWait: cfg.AckWait,
 			ShutdownTimeout: cfg.ShutdownTimeout, Clock: cfg.Clock, Logger: cfg.Logger,
-			LogWriter: e.logs.writer,
+			LogWriter: e.logs.writer, Events: cfg.Events,
 		}.withDefaults(), e.lookup)
 		w.attemptCtx = e.attemptContext
 		w.stopAttempts = e.stopAttempts

@@ -102,3 +102,62 @@ func TestRetryAfterHintIsKept(t *testing.T) {
 		t.Fatalf("retry stored %s after creation, want at least the hint %s", d, hint)
 	}
 }
+
+// TestBreakerEventsReachConfigEvents opens a task type's breaker with a
+// failure and closes it with a later success: both transitions reach the
+// engine's Events, named after the breaker and the task type.
+func TestBreakerEventsReachConfigEvents(t *testing.T) {
+	t.Parallel()
+	breaker := loom.MustCircuitBreaker(loom.BreakerConfig{Name: "payments-api", FailureThreshold: 1, Cooldown: 20 * time.Millisecond})
+	var fail atomic.Bool
+	fail.Store(true)
+	task := &loom.Task{
+		Name:    "charge",
+		Breaker: breaker,
+		Handler: loom.HandlerFunc(func(context.Context, loom.Values) (loom.Values, error) {
+			if fail.Load() {
+				return nil, errors.New("payments api down")
+			}
+			return loom.Values{}, nil
+		}),
+	}
+	events := make(chan loom.Event, 16)
+	em := loom.NewEventEmitter()
+	em.On("", func(_ context.Context, e loom.Event) { events <- e })
+	te := setup(t, nil, engine.Config{Events: em}, task)
+
+	first := te.wait(t, te.submit(t, &engine.SubmitParams{Type: "charge"}).ID)
+	if first.Status != loom.StatusFailed {
+		t.Fatalf("first charge %s, want failed", first.Status)
+	}
+	var e loom.Event
+	select {
+	case e = <-events:
+	case <-time.After(time.Minute):
+		t.Fatal("no breaker event")
+	}
+	if e.Type != loom.EventBreakerOpened || e.Breaker != "payments-api" || e.Task != "charge" || e.Error != "payments api down" {
+		t.Fatalf("first event %+v, want breaker.opened of payments-api for charge", e)
+	}
+	fail.Store(false)
+	// Refused while open, the attempt is retried after the cool-down the
+	// breaker asks for; its success closes the breaker.
+	second := te.wait(t, te.submit(t, &engine.SubmitParams{Type: "charge", MaxAttempts: 20}).ID)
+	if second.Status != loom.StatusCompleted {
+		t.Fatalf("second charge %s %q, want completed", second.Status, second.Msg)
+	}
+	hang := time.After(time.Minute)
+	for {
+		select {
+		case e := <-events:
+			if e.Type == loom.EventBreakerClosed {
+				return
+			}
+			if e.Type != loom.EventBreakerHalf {
+				t.Fatalf("event %+v before the breaker closed", e)
+			}
+		case <-hang:
+			t.Fatal("no breaker.closed event")
+		}
+	}
+}

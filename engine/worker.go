@@ -64,6 +64,10 @@ type WorkerConfig struct {
 	// LogWriter returns where one attempt's handler output goes. Default:
 	// discarded (an engine's embedded workers keep it in the store).
 	LogWriter func(taskID string, attempt int) io.Writer
+	// Events receives the circuit breaker events of the worker's task
+	// types: breaker state lives in the process that runs the handler.
+	// Default: none.
+	Events *loom.EventEmitter
 }
 
 // withDefaults returns c with every zero field set to its default.
@@ -395,7 +399,7 @@ func (w *Worker) run(m *bus.Message, started time.Time) (loom.Values, error) {
 	ctx = loom.ContextWithAttempt(ctx, loom.AttemptInfo{RunID: m.ID, Attempt: m.Attempt, MaxAttempts: m.MaxAttempts})
 	ctx = loom.ContextWithLogWriter(ctx, w.cfg.LogWriter(m.ID, m.Attempt))
 
-	out, err := callHandler(ctx, reg, in)
+	out, err := w.callHandler(ctx, reg, in)
 	switch {
 	case err == nil && ctx.Err() == nil:
 		return out, nil
@@ -424,7 +428,7 @@ func (w *Worker) stopped(cause error) error {
 
 // callHandler runs the handler under the type's breaker, turning a panic
 // into an error.
-func callHandler(ctx context.Context, reg *registration, in loom.Values) (out loom.Values, err error) {
+func (w *Worker) callHandler(ctx context.Context, reg *registration, in loom.Values) (out loom.Values, err error) {
 	t := reg.task
 	var b *loom.CircuitBreaker
 	if t.Breaker != nil {
@@ -432,10 +436,15 @@ func callHandler(ctx context.Context, reg *registration, in loom.Values) (out lo
 		if t.BreakerKey != nil {
 			b = b.Key(t.BreakerKey(in))
 		}
+		before := b.State()
 		if err := b.Allow(); err != nil {
+			w.breakerChanged(ctx, t.Name, b, before, err)
 			return nil, err
 		}
-		defer func() { b.Record(err) }()
+		defer func() {
+			b.Record(err)
+			w.breakerChanged(ctx, t.Name, b, before, err)
+		}()
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -443,4 +452,30 @@ func callHandler(ctx context.Context, reg *registration, in loom.Values) (out lo
 		}
 	}()
 	return t.Handler.Handle(ctx, in)
+}
+
+// breakerChanged emits the event of b's transition if its state is no
+// longer before. Two attempts that see the same transition both emit it;
+// listeners (alerts) deduplicate.
+func (w *Worker) breakerChanged(ctx context.Context, task string, b *loom.CircuitBreaker, before loom.BreakerState, err error) {
+	if w.cfg.Events == nil {
+		return
+	}
+	now := b.State()
+	if now == before {
+		return
+	}
+	e := loom.Event{Time: w.cfg.Clock.Now(), Task: task, Breaker: b.Name()}
+	switch now {
+	case loom.BreakerOpen:
+		e.Type = loom.EventBreakerOpened
+		if err != nil {
+			e.Error = err.Error()
+		}
+	case loom.BreakerHalfOpen:
+		e.Type = loom.EventBreakerHalf
+	default:
+		e.Type = loom.EventBreakerClosed
+	}
+	w.cfg.Events.Emit(context.WithoutCancel(ctx), e)
 }

@@ -309,3 +309,30 @@ func TestEventTriggerMapsAndDedupes(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, s.Created)
 }
+
+// TestBreakerListenerAlertsOnceAndResolves feeds breaker events to the
+// taskmaster's listener: an opening is one alert however often it is
+// seen, and the closing resolves it.
+func TestBreakerListenerAlertsOnceAndResolves(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	h := &hook{}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	tm, _ := f.start(t)
+	_, err := tm.PutNotifier(t.Context(), &store.Notifier{Name: "ops", URL: srv.URL, Kinds: []string{store.AlertBreakerOpen}})
+	require.NoError(t, err)
+	em := loom.NewEventEmitter()
+	em.On("", tm.BreakerListener())
+	opened := loom.Event{Type: loom.EventBreakerOpened, Breaker: "payments-api", Task: "charge", Error: "connection refused", Time: f.clock.Now()}
+	em.Emit(t.Context(), opened)
+	em.Emit(t.Context(), opened) // a second worker saw the same opening
+	em.Emit(t.Context(), loom.Event{Type: loom.EventBreakerHalf, Breaker: "payments-api"})
+	em.Emit(t.Context(), loom.Event{Type: loom.EventBreakerClosed, Breaker: "payments-api"})
+	require.Eventually(t, func() bool { return len(h.got()) == 2 }, 5*time.Second, time.Millisecond)
+	require.Equal(t, []string{"alert.opened breaker_open:payments-api", "alert.resolved breaker_open:payments-api"}, h.got())
+	as, err := tm.Alerts(t.Context(), false, 10)
+	require.NoError(t, err)
+	require.Len(t, as, 1)
+	require.Contains(t, as[0].Message, "connection refused")
+}

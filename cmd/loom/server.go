@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/server"
 	"github.com/loomhq/loom/ui"
@@ -68,12 +69,15 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	}
 	m.onClose(st.Close)
 
+	// Breaker events reach the taskmaster, which starts after the engine.
+	events := loom.NewEventEmitter()
 	eng, err := engine.New(engine.Config{
 		Store:         st,
 		Logger:        logger,
 		Workers:       o.workers,
 		LeaseDuration: o.lease,
 		Handlers:      builtinHandlers(),
+		Events:        events,
 	})
 	if err != nil {
 		return fmt.Errorf("start engine: %w", err)
@@ -83,6 +87,7 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	if err != nil {
 		return err
 	}
+	events.On("", tm.BreakerListener())
 	var flows []string
 	if o.flows != "" {
 		tasks, err := loadFlowDir(o.flows, tm.WaitTask())

@@ -179,6 +179,10 @@ func (t *Taskmaster) runScheduler(ctx context.Context) {
 // tickSchedules runs Plan for every schedule and returns the earliest
 // time one needs looking at again (zero: none).
 func (t *Taskmaster) tickSchedules(ctx context.Context) time.Time {
+	// The time is read before the schedules: a decision must not fire a
+	// run due after the definition it decides on was read, or a schedule
+	// paused meanwhile would fire once more.
+	now := t.clock.Now()
 	scs, err := t.st.ListSchedules(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -188,7 +192,7 @@ func (t *Taskmaster) tickSchedules(ctx context.Context) time.Time {
 	}
 	var earliest time.Time
 	for _, sc := range scs {
-		next, err := t.tickSchedule(ctx, sc)
+		next, err := t.tickSchedule(ctx, sc, now)
 		if err != nil {
 			if ctx.Err() != nil {
 				return time.Time{}
@@ -206,9 +210,8 @@ func (t *Taskmaster) tickSchedules(ctx context.Context) time.Time {
 // tickSchedule applies one scheduling decision for sc: it submits the
 // runs due (each with its fire's dedup key) and only then stores the
 // cursor, so a crash in between repeats a decision whose tasks already
-// exist. It returns when sc next needs a tick.
-func (t *Taskmaster) tickSchedule(ctx context.Context, sc *store.Schedule) (time.Time, error) {
-	now := t.clock.Now()
+// exist. now is when sc was read. It returns when sc next needs a tick.
+func (t *Taskmaster) tickSchedule(ctx context.Context, sc *store.Schedule, now time.Time) (time.Time, error) {
 	name := sc.Def.Name
 	active, err := t.st.CountActive(ctx, keyPrefix(name))
 	if err != nil {

@@ -17,8 +17,8 @@ import (
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/engine"
-	"github.com/loomhq/loom/store"
 	"github.com/loomhq/loom/store/sqlite"
+	"github.com/loomhq/loom/taskmaster"
 	"github.com/loomhq/loom/ui"
 )
 
@@ -28,10 +28,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// env is a running engine with the UI served over HTTP.
+// env is a running engine with the UI served over HTTP, and a
+// taskmaster whose loops do not run: what a test puts in its store stays
+// as the test put it, unless the test starts them (runTaskmaster).
 type env struct {
 	engine *engine.Engine
-	store  store.Store
+	store  *sqlite.Store
+	tm     *taskmaster.Taskmaster
 	srv    *httptest.Server
 	flaky  *flakyHandler
 }
@@ -156,10 +159,14 @@ func setup(t *testing.T) *env {
 	if err := e.Register(pipeline); err != nil {
 		t.Fatal(err)
 	}
+	tm, err := taskmaster.New(taskmaster.Config{Engine: e, Store: st, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
-	srv := httptest.NewServer(ui.New(ui.Config{Engine: e, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), LivePollInterval: 50 * time.Millisecond}))
+	srv := httptest.NewServer(ui.New(ui.Config{Engine: e, Taskmaster: tm, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), LivePollInterval: 50 * time.Millisecond}))
 	t.Cleanup(func() {
 		srv.CloseClientConnections()
 		srv.Close()
@@ -170,7 +177,34 @@ func setup(t *testing.T) *env {
 		}
 		_ = e.Close()
 	})
-	return &env{engine: e, store: st, srv: srv, flaky: flaky}
+	return &env{engine: e, store: st, tm: tm, srv: srv, flaky: flaky}
+}
+
+// runTaskmaster runs the taskmaster's loops until the test ends.
+func (v *env) runTaskmaster(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- v.tm.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("taskmaster: %v", err)
+		}
+	})
+}
+
+// eventually waits, polling, until cond holds; it fails the test with
+// what when it does not within a generous deadline.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(45 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not so within 45s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // get fetches path and returns the status and body.

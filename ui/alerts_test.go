@@ -100,11 +100,11 @@ func TestAlertsPage(t *testing.T) {
 		"<code>https://hooks.example.com/…</code>", "check_late, task_failed", `<td class="hide-s">slack</td>`)
 	o := alertPanel(t, body, open.ID)
 	mustContain(t, o, "backup &lt;script&gt;alert(1)&lt;/script&gt;", "check backup is late: &lt;script&gt;alert(2)&lt;/script&gt;",
-		"<details class=\"deliveries\" open>", "<td>ops</td>", "<td>opened</td>", `<span class="badge st-pending">pending</span>`,
+		"<details class=\"deliveries\" open>", "<td>ops<br>", `data-event="opened"`, `<span class="attempts">1</span> attempt,`, `<span class="badge st-pending">pending</span>`,
 		"<code>HTTP 503</code> notify ops: answered 503 &lt;b&gt;Service Unavailable&lt;/b&gt;", "retry in")
 	r := alertPanel(t, body, gone.ID)
 	mustContain(t, r, `<span class="badge st-completed">resolved</span>`, "retried fine", `href="/tasks/some-task"`,
-		"<td>resolved</td>", `<span class="badge st-completed">delivered</span>`, "<code>HTTP 200</code>", "2 deliveries")
+		`data-event="resolved"`, `<span class="badge st-completed">delivered</span>`, "<code>HTTP 200</code>", "2 deliveries")
 
 	_, body = v.get(t, "/alerts?show=open")
 	if strings.Contains(body, `data-alert="`+itoa(gone.ID)+`"`) {
@@ -242,7 +242,7 @@ func TestAlertDeliveredEndToEnd(t *testing.T) {
 		_, body = v.get(t, "/alerts")
 		return strings.Contains(body, `<span class="badge st-failed">failed</span>`)
 	})
-	mustContain(t, body, "check cron-job is late", "<td>pager</td>", "<code>HTTP 503</code>", "answered 503 Service Unavailable")
+	mustContain(t, body, "check cron-job is late", "<td>pager<br>", "<code>HTTP 503</code>", "answered 503 Service Unavailable")
 	if posts.Load() != 1 {
 		t.Errorf("the receiver got %d posts, want 1", posts.Load())
 	}

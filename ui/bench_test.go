@@ -15,8 +15,10 @@ import (
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/engine"
+	"github.com/loomhq/loom/schedule"
 	"github.com/loomhq/loom/store"
 	"github.com/loomhq/loom/store/sqlite"
+	"github.com/loomhq/loom/taskmaster"
 	"github.com/loomhq/loom/ui"
 )
 
@@ -91,6 +93,10 @@ func benchFlow(n int) (*loom.Task, error) {
 }
 
 func benchStep(i int) string { return fmt.Sprintf("step-%03d", i) }
+
+// benchSchedules is how many schedules the schedules benchmark lists,
+// each with a last run among the store's tasks.
+const benchSchedules = 50
 
 // benchFailedStep is the step of the benchmark flow that failed; the two
 // steps after it never ran.
@@ -189,7 +195,43 @@ func openBenchDB() error {
 	if err := e.Register(flow); err != nil {
 		return err
 	}
-	benchDB.h, benchDB.flowID = ui.New(ui.Config{Engine: e}), flowID
+	tm, err := taskmaster.New(taskmaster.Config{Engine: e, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return err
+	}
+	if err := benchSchedulesOf(ctx, st, tm); err != nil {
+		return err
+	}
+	benchDB.h, benchDB.flowID = ui.New(ui.Config{Engine: e, Taskmaster: tm}), flowID
+	return nil
+}
+
+// benchSchedulesOf creates benchSchedules schedules in time zones around
+// the world, each with one of the store's tasks as its last run.
+func benchSchedulesOf(ctx context.Context, st *sqlite.Store, tm *taskmaster.Taskmaster) error {
+	zones := []string{"", "Europe/Paris", "America/New_York", "Asia/Tokyo", "Australia/Sydney"}
+	crons := []string{"*/5 * * * *", "30 2 * * *", "0 9 * * 1-5", "@every 90s", "0 0 1 * *"}
+	last, err := st.ListTasks(ctx, &store.ListTasksParams{Limit: benchSchedules})
+	if err != nil {
+		return err
+	}
+	for i := range benchSchedules {
+		name := fmt.Sprintf("schedule-%02d", i)
+		if _, err := tm.CreateSchedule(ctx, &store.Schedule{
+			Def:  schedule.Schedule{Name: name, Cron: crons[i%len(crons)], TimeZone: zones[i%len(zones)], Paused: i%10 == 9},
+			Task: store.TaskTemplate{Type: "bigflow", Input: loom.Values{"n": i}},
+		}); err != nil {
+			return err
+		}
+		sc, err := st.GetSchedule(ctx, name)
+		if err != nil {
+			return err
+		}
+		t := last.Tasks[i%len(last.Tasks)]
+		if err := st.AdvanceSchedule(ctx, &store.AdvanceScheduleParams{Name: name, Cursor: sc.Cursor, LastFire: t.Created, LastTaskID: t.ID}); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -249,4 +291,20 @@ func BenchmarkOverview(b *testing.B) {
 func BenchmarkQueues(b *testing.B) {
 	h, _ := benchUI(b)
 	benchGet(b, h, "/queues", 0)
+}
+
+// BenchmarkSchedules renders the schedules page (50 schedules, each with
+// its next five fire times in its own zone and its last run) with
+// 100,000 tasks in the store.
+func BenchmarkSchedules(b *testing.B) {
+	h, _ := benchUI(b)
+	benchGet(b, h, "/schedules", benchBudget)
+}
+
+// BenchmarkScheduleDetail renders one schedule's detail, whose recent
+// runs the store finds by idempotency key among 100,000 tasks; no budget
+// yet, since that search scans the tasks.
+func BenchmarkScheduleDetail(b *testing.B) {
+	h, _ := benchUI(b)
+	benchGet(b, h, "/schedules/schedule-01", 0)
 }

@@ -382,6 +382,58 @@ func TestBrowser(t *testing.T) {
 		shoot(t, b, p.name)
 	}
 
+	phase("the taskmaster pages")
+	v.seedTaskmasters(t)
+	navigate(t, ctx, v, "/", "#card-alerts")
+	waitFor(t, ctx, "the overview to count the open alert, late schedule and late check",
+		`["#card-alerts", "#card-schedules", "#card-checks"].every(function (s) { return document.querySelector(s + " .num").textContent === "1"; })`)
+	shoot(t, b, "overview-taskmasters")
+	const nightly = `[data-schedule="nightly"]`
+	navigate(t, ctx, v, "/schedules", nightly+" ol.fires")
+	waitFor(t, ctx, "five next fire times, in Paris", `(function () {
+		var ts = document.querySelectorAll('`+nightly+` ol.fires li time');
+		return ts.length === 5 && Array.prototype.every.call(ts, function (e) { return / 02:30:00 CES?T$/.test(e.textContent); });
+	})()`)
+	waitFor(t, ctx, "the last run, completed, and the late schedule",
+		`document.querySelector('`+nightly+` .last-run .badge').textContent === "completed" &&
+		 document.querySelector('[data-schedule="every-minute"] .late-why') !== null`)
+	shoot(t, b, "schedules")
+	clickAndLoad(t, ctx, "pause nightly", nightly+" .btn-pause")
+	waitFor(t, ctx, "nightly paused, without fire times", `document.querySelector('`+nightly+` .btn-resume') !== null &&
+		document.querySelectorAll('`+nightly+` ol.fires li time').length === 0`)
+	clickAndLoad(t, ctx, "resume nightly", nightly+" .btn-resume")
+	waitFor(t, ctx, "nightly resumed, with five fire times", `document.querySelector('`+nightly+` .btn-pause') !== null &&
+		document.querySelectorAll('`+nightly+` ol.fires li time').length === 5`)
+	do(t, ctx, "press j", chromedp.KeyEvent("j"))
+	waitFor(t, ctx, "j to focus the first schedule", `document.activeElement && document.activeElement.classList.contains("rowlink") &&
+		document.activeElement.closest("[data-schedule]") !== null`)
+	navigate(t, ctx, v, "/schedules/nightly", "#schedule-state")
+	waitFor(t, ctx, "five fire times and the run on the detail", `document.querySelectorAll("ol.fires li time").length === 5 &&
+		document.querySelectorAll("table.runs tbody tr").length === 1`)
+	shoot(t, b, "schedule")
+	clickAndLoad(t, ctx, "run nightly now", ".btn-trigger")
+	waitFor(t, ctx, "the run to complete", statusJS+` === "completed"`)
+	navigate(t, ctx, v, "/schedules/nightly", "table.runs")
+	waitFor(t, ctx, "the manual run listed", `document.querySelectorAll("table.runs tbody tr").length === 2 && /run by hand/.test(document.querySelector("table.runs").textContent)`)
+
+	navigate(t, ctx, v, "/checks", "table.checks")
+	waitFor(t, ctx, "the checks' states", `["backup:new", "etl-heartbeat:up", "silent-cron:late"].every(function (p) {
+		var kv = p.split(":"); return document.querySelector('[data-check="' + kv[0] + '"]').dataset.state === kv[1]; })`)
+	shoot(t, b, "checks")
+	navigate(t, ctx, v, "/triggers", "table.triggers")
+	shoot(t, b, "triggers")
+	navigate(t, ctx, v, "/alerts", ".alert-item")
+	waitFor(t, ctx, "the alert's message as text and its delivery log", `document.querySelector(".alert-item .alert-msg").textContent.indexOf("<script>alert(1)</script>") >= 0 &&
+		document.querySelectorAll("main script").length === 0 &&
+		/HTTP 503/.test(document.querySelector("table.deliveries").textContent)`)
+	shoot(t, b, "alerts")
+	do(t, ctx, "switch to the dark theme", chromedp.Evaluate[chromedp.Void](`localStorage.setItem("loom-theme", "dark")`), chromedp.Reload())
+	waitFor(t, ctx, "the dark theme", `document.documentElement.dataset.theme === "dark"`)
+	shoot(t, b, "alerts-dark")
+	navigate(t, ctx, v, "/schedules", nightly+" ol.fires")
+	shoot(t, b, "schedules-dark")
+	do(t, ctx, "back to the system theme", chromedp.Evaluate[chromedp.Void](`localStorage.removeItem("loom-theme")`))
+
 	phase("keyboard")
 	navigate(t, ctx, v, "/tasks", "#f-q")
 	do(t, ctx, "press /", chromedp.KeyEvent("/"))

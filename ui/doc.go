@@ -2,6 +2,10 @@
 // It shows every task, flow, queue, worker and task type, the logs of each
 // attempt, a flow's DAG coloured by status with what a failure blocked, and
 // lets an operator submit, cancel, retry and re-run tasks from a browser.
+// Given the taskmaster (Config.Taskmaster), it also shows schedules with
+// their next fire times and last runs (and pauses, resumes, triggers and
+// deletes them), triggers, heartbeat checks, and alerts with the log of
+// their notifications' deliveries.
 //
 // Pages are rendered on the server with html/template, which escapes every
 // value a user typed; htmx swaps in fragments for filters and actions, and

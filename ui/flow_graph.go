@@ -250,6 +250,12 @@ func statusClass(s string) string {
 		return "st-" + s
 	case "not run":
 		return "st-notrun"
+	case "delivered", "up", "resolved":
+		return "st-completed"
+	case "late", "open":
+		return "st-failed"
+	case "new", "paused":
+		return "st-waiting"
 	}
 	return "st-other"
 }

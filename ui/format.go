@@ -44,8 +44,17 @@ func (u *UI) parseTemplates() map[string]*template.Template {
 			return statusClass(fmt.Sprint(s))
 		},
 		"shortID": shortID,
+		"ptr":     func(t time.Time) *time.Time { return &t },
+		"hasTM":   func() bool { return u.tm != nil },
+		"zts":     func(t time.Time) string { return t.Format("Mon 2006-01-02 15:04:05 MST") },
 		"frag":    fragmentData,
 		"kind":    eventKind,
+		"withBack": func(v any, back string) any {
+			return struct {
+				Row  any
+				Back string
+			}{v, back}
+		},
 		"graphOf": func(g graphData, label string) any {
 			return struct {
 				Data  graphData
@@ -53,7 +62,8 @@ func (u *UI) parseTemplates() map[string]*template.Template {
 			}{g, label}
 		},
 	}
-	pages := []string{"overview", "tasks", "task", "queues", "workers", "types", "type", "submit", "error"}
+	pages := []string{"overview", "tasks", "task", "queues", "workers", "types", "type", "submit", "error",
+		"schedules", "schedule", "triggers", "checks", "alerts"}
 	out := make(map[string]*template.Template, len(pages))
 	for _, name := range pages {
 		t := template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS,

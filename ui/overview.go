@@ -57,6 +57,8 @@ type overviewData struct {
 	OpenBreakers int
 	Failures     []*loom.TaskInfo
 	Chart        chartData
+	// Taskmaster counts, shown when the UI has a taskmaster.
+	OpenAlerts, LateSchedules, LateChecks int
 }
 
 // overviewWindow is the span the overview's chart and rates cover.
@@ -112,5 +114,19 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d.Failures = fails.Tasks
+
+	if u.tm != nil {
+		open, err := u.openAlerts(ctx)
+		if err != nil {
+			return err
+		}
+		d.OpenAlerts = len(open)
+		if _, d.LateSchedules, err = u.scheduleRows(ctx, open); err != nil {
+			return err
+		}
+		if _, d.LateChecks, err = u.checkRows(ctx, open); err != nil {
+			return err
+		}
+	}
 	return u.render(w, r, http.StatusOK, "overview", "", page{Title: "Overview", Nav: "overview", Data: d})
 }

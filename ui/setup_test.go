@@ -19,6 +19,7 @@ import (
 	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/store"
 	"github.com/loomhq/loom/store/sqlite"
+	"github.com/loomhq/loom/taskmaster"
 	"github.com/loomhq/loom/ui"
 )
 
@@ -28,10 +29,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// env is a running engine with the UI served over HTTP.
+// env is a running engine with the UI served over HTTP, and a
+// taskmaster whose loops do not run: what a test puts in its store stays
+// as the test put it, unless the test starts them (runTaskmaster).
 type env struct {
 	engine *engine.Engine
-	store  store.Store
+	store  *sqlite.Store
+	tm     *taskmaster.Taskmaster
 	srv    *httptest.Server
 	flaky  *flakyHandler
 }
@@ -156,10 +160,14 @@ func setup(t *testing.T) *env {
 	if err := e.Register(pipeline); err != nil {
 		t.Fatal(err)
 	}
+	tm, err := taskmaster.New(taskmaster.Config{Engine: e, Store: st, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
-	srv := httptest.NewServer(ui.New(ui.Config{Engine: e, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), LivePollInterval: 50 * time.Millisecond}))
+	srv := httptest.NewServer(ui.New(ui.Config{Engine: e, Taskmaster: tm, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), LivePollInterval: 50 * time.Millisecond}))
 	t.Cleanup(func() {
 		srv.CloseClientConnections()
 		srv.Close()
@@ -170,7 +178,34 @@ func setup(t *testing.T) *env {
 		}
 		_ = e.Close()
 	})
-	return &env{engine: e, store: st, srv: srv, flaky: flaky}
+	return &env{engine: e, store: st, tm: tm, srv: srv, flaky: flaky}
+}
+
+// runTaskmaster runs the taskmaster's loops until the test ends.
+func (v *env) runTaskmaster(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- v.tm.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("taskmaster: %v", err)
+		}
+	})
+}
+
+// eventually waits, polling, until cond holds; it fails the test with
+// what when it does not within a generous deadline.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(45 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not so within 45s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // get fetches path and returns the status and body.
@@ -212,6 +247,68 @@ func mustContain(t *testing.T, body string, subs ...string) {
 	for _, s := range subs {
 		if !strings.Contains(body, s) {
 			t.Errorf("body does not contain %q", s)
+		}
+	}
+}
+
+// seedTaskmasters gives the taskmaster pages something to show: a
+// schedule in Paris with a completed run, a late one and a paused one;
+// checks new, up and late; two triggers; a notifier and an open alert
+// (with a script in its message) whose delivery was refused.
+func (v *env) seedTaskmasters(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	v.createSchedule(t, "nightly", "30 2 * * *", "Europe/Paris")
+	run := v.scheduledRun(t, "nightly", time.Now().Add(-time.Hour).Truncate(time.Minute))
+	v.waitStatus(t, run.ID, loom.StatusCompleted)
+	late := v.createSchedule(t, "every-minute", "@every 1m", "")
+	if _, err := v.store.UpdateSchedule(ctx, &store.UpdateScheduleParams{Schedule: late.Schedule, ResetCursor: time.Now().Add(-2 * time.Hour), Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	v.createSchedule(t, "month-end-report", "0 18 28 * *", "America/New_York")
+	if _, err := v.tm.SetPaused(ctx, "month-end-report", true); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, c := range []*store.Check{{Name: "backup", Period: time.Hour, Grace: 5 * time.Minute}, {Name: "etl-heartbeat", Period: 24 * time.Hour}} {
+		if _, err := v.tm.CreateCheck(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := v.tm.PingCheck(ctx, "etl-heartbeat"); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.store.CreateCheck(ctx, &store.Check{Name: "silent-cron", Period: time.Minute, Grace: 30 * time.Second, Created: time.Now().Add(-2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := v.tm.PutTrigger(ctx, &store.Trigger{Name: "orders", Kind: store.TriggerEvent, Filter: `type == "order.created" && data.total > 100`,
+		Mapping: map[string]string{"key": "data.id"}, Secret: "s3cret", Task: store.TaskTemplate{Type: "flaky"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.tm.PutTrigger(ctx, &store.Trigger{Name: "after-flaky", Kind: store.TriggerCompletion, OnType: "flaky", OnResult: loom.ResultError,
+		Task: store.TaskTemplate{Type: "echo"}}); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := v.tm.PutNotifier(ctx, &store.Notifier{Name: "ops-slack", URL: "https://hooks.example.com/services/T0/B0/XXXX", Format: store.FormatSlack}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if _, _, err := v.store.OpenAlert(ctx, &store.OpenAlertParams{Notify: []string{"ops-slack"}, Alert: store.Alert{
+		Key: "check_late:silent-cron", Kind: store.AlertCheckLate, Subject: "silent-cron",
+		Message: "check silent-cron is late: <script>alert(1)</script>", Opened: now.Add(-90 * time.Minute),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	due, err := v.store.DueDeliveries(ctx, now.Add(time.Hour), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range due {
+		d.Attempts, d.LastCode, d.LastError, d.NextAt, d.Updated = 2, 503, "notify ops-slack: answered 503 Service Unavailable", now.Add(2*time.Minute), now
+		if err := v.store.UpdateDelivery(ctx, d); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

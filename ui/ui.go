@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/loomhq/loom/engine"
+	"github.com/loomhq/loom/taskmaster"
 )
 
 //go:embed templates/*.html
@@ -26,6 +27,12 @@ var staticFS embed.FS
 type Config struct {
 	// Engine is what the UI shows and acts on. Required.
 	Engine *engine.Engine
+	// Taskmaster, when set, adds the pages of schedules, triggers,
+	// heartbeat checks and alerts (with their notifiers and delivery log),
+	// and their counts to the overview. Default nil: those pages are left
+	// out of the navigation and answer that this server runs no
+	// taskmaster.
+	Taskmaster *taskmaster.Taskmaster
 	// Logger receives errors the UI could not show to a user (a broken
 	// event stream, a failed render). Default slog.Default().
 	Logger *slog.Logger
@@ -64,6 +71,7 @@ func (c Config) withDefaults() Config {
 type UI struct {
 	cfg    Config
 	engine *engine.Engine
+	tm     *taskmaster.Taskmaster
 	logger *slog.Logger
 	pages  map[string]*template.Template
 	mux    *http.ServeMux
@@ -79,7 +87,7 @@ func New(cfg Config) *UI {
 		panic("ui: Config.Engine is required")
 	}
 	cfg = cfg.withDefaults()
-	u := &UI{cfg: cfg, engine: cfg.Engine, logger: cfg.Logger, mux: http.NewServeMux()}
+	u := &UI{cfg: cfg, engine: cfg.Engine, tm: cfg.Taskmaster, logger: cfg.Logger, mux: http.NewServeMux()}
 	u.pages = u.parseTemplates()
 
 	static, err := fs.Sub(staticFS, "static")
@@ -102,6 +110,15 @@ func New(cfg Config) *UI {
 	u.mux.HandleFunc("GET /types/{name}", u.wrap(u.typeDetail))
 	u.mux.HandleFunc("GET /submit", u.wrap(u.submitForm))
 	u.mux.HandleFunc("POST /submit", u.wrap(u.submit))
+	u.mux.HandleFunc("GET /schedules", u.wrap(u.needTM(u.schedules)))
+	u.mux.HandleFunc("GET /schedules/{name}", u.wrap(u.needTM(u.scheduleDetail)))
+	u.mux.HandleFunc("POST /schedules/{name}/pause", u.wrap(u.needTM(u.pauseSchedule(true))))
+	u.mux.HandleFunc("POST /schedules/{name}/resume", u.wrap(u.needTM(u.pauseSchedule(false))))
+	u.mux.HandleFunc("POST /schedules/{name}/trigger", u.wrap(u.needTM(u.triggerSchedule)))
+	u.mux.HandleFunc("POST /schedules/{name}/delete", u.wrap(u.needTM(u.deleteSchedule)))
+	u.mux.HandleFunc("GET /triggers", u.wrap(u.needTM(u.triggers)))
+	u.mux.HandleFunc("GET /checks", u.wrap(u.needTM(u.checks)))
+	u.mux.HandleFunc("GET /alerts", u.wrap(u.needTM(u.alerts)))
 	u.mux.HandleFunc("GET /live", u.live)
 	u.mux.HandleFunc("/", u.wrap(func(http.ResponseWriter, *http.Request) error {
 		return errNotFound
@@ -178,7 +195,7 @@ func (u *UI) wrap(h func(http.ResponseWriter, *http.Request) error) http.Handler
 			u.renderError(w, r, http.StatusNotFound, "Not found: "+r.URL.Path)
 		case errors.Is(err, engine.ErrConflict):
 			u.renderError(w, r, http.StatusConflict, err.Error())
-		case errors.Is(err, engine.ErrInvalid), errors.Is(err, engine.ErrUnknownType):
+		case errors.Is(err, engine.ErrInvalid), errors.Is(err, engine.ErrUnknownType), errors.Is(err, taskmaster.ErrInvalid):
 			u.renderError(w, r, http.StatusBadRequest, err.Error())
 		case r.Context().Err() != nil:
 			// The browser went away; nobody to answer.
@@ -186,6 +203,21 @@ func (u *UI) wrap(h func(http.ResponseWriter, *http.Request) error) http.Handler
 			u.logger.Error("ui: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 			u.renderError(w, r, http.StatusInternalServerError, "Internal error; the server log has the detail.")
 		}
+	}
+}
+
+// errNoTaskmaster answers the taskmaster pages of a UI configured
+// without one (Config.Taskmaster nil).
+var errNoTaskmaster = &userError{status: http.StatusNotFound,
+	msg: "Schedules, triggers, checks and alerts are not enabled here: this server runs no taskmaster."}
+
+// needTM guards a handler of the taskmaster pages.
+func (u *UI) needTM(h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if u.tm == nil {
+			return errNoTaskmaster
+		}
+		return h(w, r)
 	}
 }
 

@@ -113,6 +113,17 @@ func TestServerInProcess(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 		t.Errorf("web UI at /: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
+	// The UI has the taskmaster: its pages are there.
+	for _, p := range []string{"/schedules", "/triggers", "/checks", "/alerts"} {
+		resp, err := http.Get(url + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("web UI at %s: %d, want 200", p, resp.StatusCode)
+		}
+	}
 
 	cancel()
 	select {

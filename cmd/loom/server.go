@@ -111,7 +111,7 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 			Engine:     eng,
 			Logger:     logger,
 			Taskmaster: tm,
-			UI:         ui.New(ui.Config{Engine: eng, Logger: logger}),
+			UI:         ui.New(ui.Config{Engine: eng, Logger: logger, Taskmaster: tm}),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),

@@ -65,9 +65,11 @@ func TestRetryBackoffIsDurable(t *testing.T) {
 func TestLeaseExtendedWhileRunning(t *testing.T) {
 	t.Parallel()
 	long := loom.NewTask("long", loom.HandlerFunc(func(ctx context.Context, _ loom.Values) (loom.Values, error) {
-		return nil, loom.Sleep(ctx, loom.SystemClock{}, 400*time.Millisecond)
+		return nil, loom.Sleep(ctx, loom.SystemClock{}, 1500*time.Millisecond)
 	}))
-	te := setup(t, nil, engine.Config{LeaseDuration: 100 * time.Millisecond, HeartbeatInterval: 20 * time.Millisecond}, long)
+	// Heartbeats come twenty times per lease, so that a loaded machine
+	// that delays a few of them does not lose the lease.
+	te := setup(t, nil, engine.Config{LeaseDuration: 500 * time.Millisecond, HeartbeatInterval: 25 * time.Millisecond}, long)
 	got := te.wait(t, te.submit(t, &engine.SubmitParams{Type: "long"}).ID)
 	if got.Status != loom.StatusCompleted || got.Attempt != 1 {
 		t.Fatalf("got %s in attempt %d, want completed in attempt 1", got.Status, got.Attempt)

@@ -31,7 +31,6 @@ func (u *UI) parseTemplates() map[string]*template.Template {
 		"between":  u.between,
 		"json":     prettyJSON,
 		"pesc":     url.PathEscape,
-		"qesc":     url.QueryEscape,
 		"terminal": func(s loom.Status) bool { return s.Terminal() },
 		"retryable": func(s loom.Status) bool {
 			return s == loom.StatusFailed || s == loom.StatusCancelled

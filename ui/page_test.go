@@ -233,3 +233,21 @@ func TestFlowPages(t *testing.T) {
 		"<strong>Blocked downstream:</strong> load.",
 	)
 }
+
+// TestLinksEscapeNamesOnce renders links to a type whose name has a slash
+// (as flow-file steps do): the query carries it escaped once, so the link
+// finds the type's tasks.
+func TestLinksEscapeNamesOnce(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	if err := v.engine.Register(loom.NewTask("etl/extract", loom.HandlerFunc(func(context.Context, loom.Values) (loom.Values, error) {
+		return nil, nil
+	}))); err != nil {
+		t.Fatal(err)
+	}
+	_, body := v.get(t, "/types/etl%2Fextract")
+	mustContain(t, body, `href="/submit?type=etl%2fextract"`)
+	if strings.Contains(body, "%252") {
+		t.Errorf("a name escaped twice:\n%s", body)
+	}
+}

@@ -32,6 +32,9 @@ type durable struct {
 	// wait type and the durable's Go tasks as its types.
 	flow  string
 	tasks func() []*loom.Task
+	// idle, when set, keeps the taskmaster from running at the next
+	// start: it then reads the event log only after a later start.
+	idle bool
 
 	st   *sqlite.Store
 	eng  *engine.Engine
@@ -80,7 +83,11 @@ func (d *durable) start(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	engDone, tmDone := make(chan error, 1), make(chan error, 1)
 	go func() { engDone <- eng.Run(ctx) }()
-	go func() { tmDone <- tm.Run(ctx) }()
+	if d.idle {
+		tmDone <- nil
+	} else {
+		go func() { tmDone <- tm.Run(ctx) }()
+	}
 	var once sync.Once
 	d.st, d.eng, d.tm = st, eng, tm
 	d.stop = func() {

@@ -16,8 +16,8 @@ import (
 )
 
 // completionTasks are "a", which doubles its input n, or fails when told
-// to (fail: how many attempts fail, -1 all), with up to three attempts a
-// second apart; and "b", which the triggers create.
+// to (fail: how many attempts fail, -1 all), with up to three attempts 10s
+// apart (longer than settle); and "b", which the triggers create.
 func completionTasks() []*loom.Task {
 	var (
 		mu    sync.Mutex
@@ -35,7 +35,7 @@ func completionTasks() []*loom.Task {
 		x, _ := in["n"].(float64)
 		return loom.Values{"n": x * 2}, nil
 	}))
-	a.Retry = &loom.RetryPolicy{MaxAttempts: 3, InitialDelay: time.Second, BackoffFactor: 1}
+	a.Retry = &loom.RetryPolicy{MaxAttempts: 3, InitialDelay: 10 * time.Second, BackoffFactor: 1}
 	b := loom.NewTask("b", loom.HandlerFunc(func(context.Context, loom.Values) (loom.Values, error) { return nil, nil }))
 	return []*loom.Task{a, b}
 }

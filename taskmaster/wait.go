@@ -29,6 +29,10 @@ var errWaiting = errors.New("waiting")
 //   - "signal": the name of a signal to wait for, sent with
 //     POST /api/v1/tasks/{id}/signal; the task's output is
 //     {"signal": name, "data": the signal's data, "signaled_at": time}.
+//     A flow step also takes the signal sent to its flow, so that a
+//     caller needs only the flow's id; the step sees it at its next look
+//     (within WaitRecheck), while a signal sent to the step wakes it at
+//     once.
 //   - "timeout": how long to wait for the signal (a Go duration, counted
 //     from the task's creation); past it the task fails, or completes with
 //     {"timed_out": true} when "on_timeout" is "complete". Default: the
@@ -78,7 +82,7 @@ func (w *waiter) handle(ctx context.Context, in loom.Values) (loom.Values, error
 	}
 	now := w.clock.Now()
 	if signal != "" {
-		sig, err := w.st.GetSignal(ctx, task.ID, signal)
+		sig, err := w.signal(ctx, task, signal)
 		switch {
 		case err == nil:
 			return loom.Values{"signal": signal, "data": sig.Data, "signaled_at": sig.Time.Format(time.RFC3339Nano)}, nil
@@ -95,6 +99,16 @@ func (w *waiter) handle(ctx context.Context, in loom.Values) (loom.Values, error
 		return loom.Values{"waited_until": deadline.Format(time.RFC3339Nano)}, nil
 	}
 	return nil, loom.RetryAfter(errWaiting, min(deadline.Sub(now), WaitRecheck))
+}
+
+// signal returns the signal name sent to task or, for a flow step, to its
+// flow; ErrNotFound when neither has it.
+func (w *waiter) signal(ctx context.Context, task *loom.TaskInfo, name string) (*store.Signal, error) {
+	sig, err := w.st.GetSignal(ctx, task.ID, name)
+	if errors.Is(err, store.ErrNotFound) && task.ParentID != "" {
+		return w.st.GetSignal(ctx, task.ParentID, name)
+	}
+	return sig, err
 }
 
 // waitDeadline reads until, duration or timeout from the input; the

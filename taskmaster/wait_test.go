@@ -284,3 +284,17 @@ func TestWaitNeedsTheDurableEngine(t *testing.T) {
 	_, err := wait.Handler.Handle(t.Context(), loom.Values{"signal": "x"})
 	require.True(t, loom.IsPermanent(err), "%v", err)
 }
+
+func TestWaitTakesTheSignalSentToItsFlow(t *testing.T) {
+	t.Parallel()
+	d := newDurable(t, approvalFlow, publish)
+	flow, _, err := d.eng.Submit(t.Context(), &engine.SubmitParams{Type: "approval", Input: loom.Values{"doc": "memo"}})
+	require.NoError(t, err)
+	d.waitingStep(t, flow.ID, "ask")
+	_, err = d.tm.Signal(t.Context(), flow.ID, "approve", map[string]any{"by": "grace"})
+	require.NoError(t, err)
+	// The step sees it at its next look, at most WaitRecheck later.
+	got := d.ended(t, flow.ID)
+	require.Equal(t, loom.StatusCompleted, got.Status, got.Msg)
+	require.Equal(t, "memo approved by grace", got.Output["result"])
+}

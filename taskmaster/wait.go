@@ -34,7 +34,8 @@ var errWaiting = errors.New("waiting")
 //     (within WaitRecheck), while a signal sent to the step wakes it at
 //     once.
 //   - "timeout": how long to wait for the signal (a Go duration, counted
-//     from the task's creation); past it the task fails, or completes with
+//     from the task's creation, or from its retry when retried by hand);
+//     past it the task fails, or completes with
 //     {"timed_out": true} when "on_timeout" is "complete". Default: the
 //     task's own expiry.
 //   - "duration" or "until" (RFC 3339) without "signal": a durable timer;
@@ -81,6 +82,13 @@ func (w *waiter) handle(ctx context.Context, in loom.Values) (loom.Values, error
 		return nil, loom.Permanent(err)
 	}
 	now := w.clock.Now()
+	if !now.Before(deadline) {
+		// Past it: unless the task was retried by hand since, when a
+		// relative wait counts afresh.
+		if deadline, err = w.retriedDeadline(ctx, in, task, deadline); err != nil {
+			return nil, fmt.Errorf("wait: %w", err)
+		}
+	}
 	if signal != "" {
 		sig, err := w.signal(ctx, task, signal)
 		switch {
@@ -109,6 +117,36 @@ func (w *waiter) signal(ctx context.Context, task *loom.TaskInfo, name string) (
 		return w.st.GetSignal(ctx, task.ParentID, name)
 	}
 	return sig, err
+}
+
+// eventRetried is the event a task retried by hand records.
+const eventRetried = "retried"
+
+// retriedDeadline returns the deadline of a relative wait ("duration" or
+// "timeout") counted from the last time task was retried by hand, as a
+// retried wait starts over; deadline, as computed from the task's
+// creation, when it never was or the wait is absolute. It reads the
+// task's events, so it is called only once deadline has passed.
+func (w *waiter) retriedDeadline(ctx context.Context, in loom.Values, task *loom.TaskInfo, deadline time.Time) (time.Time, error) {
+	if _, abs := in["until"].(string); abs {
+		return deadline, nil
+	}
+	evs, err := w.st.ListEvents(ctx, &store.ListEventsParams{TaskID: task.ID})
+	if err != nil {
+		return deadline, err
+	}
+	var retried time.Time
+	for _, e := range evs {
+		if e.Type == eventRetried {
+			retried = e.Time
+		}
+	}
+	if retried.IsZero() {
+		return deadline, nil
+	}
+	run := *task
+	run.Created = retried
+	return waitDeadline(in, &run)
 }
 
 // waitDeadline reads until, duration or timeout from the input; the

@@ -226,9 +226,26 @@ func TestWaitTimeoutFailsTheStep(t *testing.T) {
 	require.Contains(t, ask.Msg, `no signal "approve"`)
 
 	// A signal after the timeout changes nothing.
-	_, err = d.tm.Signal(t.Context(), step.ID, "approve", map[string]any{"by": "late"})
+	_, err = d.tm.Signal(t.Context(), step.ID, "reject", nil)
 	require.NoError(t, err)
 	require.Equal(t, loom.StatusFailed, d.task(t, step.ID).Status)
+
+	// Retried by hand, the step waits afresh, its timeout counted from
+	// the retry, and a signal then completes the flow.
+	_, err = d.eng.Retry(t.Context(), flow.ID, nil)
+	require.NoError(t, err)
+	d.until(t, "the retried step to wait", func() bool {
+		task := d.task(t, step.ID)
+		return task.Status == loom.StatusPending && task.Attempt > ask.Attempt
+	})
+	d.clock.Advance(30 * time.Minute)
+	d.settle(t)
+	require.False(t, d.task(t, step.ID).Status.Terminal(), "the retried wait timed out at once")
+	_, err = d.tm.Signal(t.Context(), step.ID, "approve", map[string]any{"by": "bob"})
+	require.NoError(t, err)
+	got = d.ended(t, flow.ID)
+	require.Equal(t, loom.StatusCompleted, got.Status, got.Msg)
+	require.Equal(t, "q3-report approved by bob", got.Output["result"])
 }
 
 func TestWaitTimeoutCanComplete(t *testing.T) {

@@ -12,6 +12,7 @@
 //	  overlap: skip             # skip (default), queue or allow
 //	  catchup: run_all          # or {mode: run_all, limit: 5}; default run_once
 //	  jitter: 30s               # delay each run by up to this
+//	  grace: 1m                 # how late a run still counts as on time
 //	  input: {source: nightly}  # every flow input, for each run
 //	steps:
 //	  - name: fetch

@@ -226,3 +226,57 @@ func (c *Client) Signal(ctx context.Context, taskID, name string, data map[strin
 	}
 	return &out, nil
 }
+
+// PutTrigger creates or replaces a trigger (POST /triggers) and returns
+// it as stored, its secret masked.
+func (c *Client) PutTrigger(ctx context.Context, tr *store.Trigger) (*store.Trigger, error) {
+	var out store.Trigger
+	if _, err := c.do(ctx, http.MethodPost, "/triggers", nil, tr, &out); err != nil {
+		return nil, fmt.Errorf("put trigger %s: %w", tr.Name, err)
+	}
+	return &out, nil
+}
+
+// Triggers lists every trigger, by name, secrets masked.
+func (c *Client) Triggers(ctx context.Context) ([]store.Trigger, error) {
+	var out struct{ Triggers []store.Trigger }
+	if _, err := c.do(ctx, http.MethodGet, "/triggers", nil, nil, &out); err != nil {
+		return nil, fmt.Errorf("list triggers: %w", err)
+	}
+	return out.Triggers, nil
+}
+
+// DeleteTrigger deletes a trigger; the tasks it started stay.
+func (c *Client) DeleteTrigger(ctx context.Context, name string) error {
+	if _, err := c.do(ctx, http.MethodDelete, "/triggers/"+url.PathEscape(name), nil, nil, nil); err != nil {
+		return fmt.Errorf("delete trigger %s: %w", name, err)
+	}
+	return nil
+}
+
+// PutNotifier creates or replaces a notifier (POST /notifiers) and
+// returns it as stored, its secret masked.
+func (c *Client) PutNotifier(ctx context.Context, n *store.Notifier) (*store.Notifier, error) {
+	var out store.Notifier
+	if _, err := c.do(ctx, http.MethodPost, "/notifiers", nil, n, &out); err != nil {
+		return nil, fmt.Errorf("put notifier %s: %w", n.Name, err)
+	}
+	return &out, nil
+}
+
+// Notifiers lists every notifier, by name, secrets masked.
+func (c *Client) Notifiers(ctx context.Context) ([]store.Notifier, error) {
+	var out struct{ Notifiers []store.Notifier }
+	if _, err := c.do(ctx, http.MethodGet, "/notifiers", nil, nil, &out); err != nil {
+		return nil, fmt.Errorf("list notifiers: %w", err)
+	}
+	return out.Notifiers, nil
+}
+
+// DeleteNotifier deletes a notifier; its pending deliveries are dropped.
+func (c *Client) DeleteNotifier(ctx context.Context, name string) error {
+	if _, err := c.do(ctx, http.MethodDelete, "/notifiers/"+url.PathEscape(name), nil, nil, nil); err != nil {
+		return fmt.Errorf("delete notifier %s: %w", name, err)
+	}
+	return nil
+}

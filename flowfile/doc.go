@@ -6,7 +6,14 @@
 //	description: nightly import # optional, for people
 //	inputs: [source]            # the keys a caller passes in
 //	timeout: 10m                # optional bound on a whole run
-//	schedule: "*/5 * * * *"     # optional cron expression, kept as written
+//	schedule:                   # optional: one schedule, or a list of them
+//	  cron: "30 2 * * *"        # 5 or 6 fields, @daily, @every 10m...
+//	  timezone: Europe/Berlin   # IANA zone; default UTC
+//	  overlap: skip             # skip (default), queue or allow
+//	  catchup: run_all          # or {mode: run_all, limit: 5}; default run_once
+//	  jitter: 30s               # delay each run by up to this
+//	  grace: 1m                 # how late a run still counts as on time
+//	  input: {source: nightly}  # every flow input, for each run
 //	steps:
 //	  - name: fetch
 //	    http: {method: GET, url: "https://example.com/{{.source}}"}
@@ -38,6 +45,17 @@
 // as JSON. A step's inputs are its requires keys (or, without requires, the
 // flow's inputs), its static input keys and its fan-out item; Parse rejects
 // templates that use anything else.
+//
+// A schedule may also be a cron expression alone (for a flow without
+// inputs). Its name defaults to the flow's name, or "<flow>-<n>" when the
+// file lists several; give name: to choose one. `loom server --flows`
+// creates each schedule on start, or updates its definition on a later
+// start while keeping its cursor and last run (and whether it was paused),
+// so that a restart neither repeats nor loses a run; `loom run` ignores
+// schedules. The cron expression and time zone are checked here, and the
+// error names the flow:
+//
+//	etl.yaml:9: flow "etl": schedule.cron: invalid schedule expression "61 * * * *": ...
 //
 // A requires entry must name a flow input or a key an earlier step in the
 // file provides. Durations are Go durations ("90s", "5m", "1h30m").

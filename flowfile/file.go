@@ -25,9 +25,10 @@ type File struct {
 	Inputs []string
 	// Timeout bounds a whole run of the flow; zero means no bound.
 	Timeout time.Duration
-	// Schedule is a cron expression for running the flow on a schedule,
-	// kept as written; the scheduler parses it. Empty means none.
-	Schedule string
+	// Schedules are the cron schedules the file declares for the flow,
+	// checked (expression, time zone, policies, input); a server creates
+	// them, `loom run` ignores them. Nil means none.
+	Schedules []*Schedule
 	// Steps are the flow's steps, in file order.
 	Steps []*Step
 
@@ -94,8 +95,8 @@ func Load(path string) (*File, error) {
 // LoadDir loads every flow file (*.yaml and *.yml) directly in dir, in
 // name order, so that a server can keep its flows in one directory. It
 // returns every file that parsed, and the errors of those that did not
-// joined into one; two files defining the same flow name is an error in the
-// second.
+// joined into one; two files defining the same flow name, or schedules of
+// the same name, is an error in the second.
 func LoadDir(dir string) ([]*File, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -105,6 +106,7 @@ func LoadDir(dir string) ([]*File, error) {
 		files []*File
 		errs  []error
 		seen  = map[string]*File{}
+		names = map[string]*File{} // schedule names
 	)
 	for _, e := range entries {
 		ext := strings.ToLower(filepath.Ext(e.Name()))
@@ -120,8 +122,26 @@ func LoadDir(dir string) ([]*File, error) {
 			errs = append(errs, &Error{File: f.Filename, Line: f.line, Msg: fmt.Sprintf("flow %q is already defined in %s", f.Name, first.Filename)})
 			continue
 		}
+		if err := scheduleClash(f, names); err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		seen[f.Name] = f
 		files = append(files, f)
 	}
 	return files, errors.Join(errs...)
+}
+
+// scheduleClash reports a schedule of f named like one of an earlier file
+// (in names), and adds f's schedules to names.
+func scheduleClash(f *File, names map[string]*File) error {
+	for _, s := range f.Schedules {
+		if first, ok := names[s.Def.Name]; ok {
+			return &Error{File: f.Filename, Line: s.Line, Msg: fmt.Sprintf("schedule %q is already declared in %s", s.Def.Name, first.Filename)}
+		}
+	}
+	for _, s := range f.Schedules {
+		names[s.Def.Name] = f
+	}
+	return nil
 }

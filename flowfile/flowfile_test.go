@@ -32,7 +32,7 @@ name: etl
 description: the whole format
 inputs: [source, list]
 timeout: 10m
-schedule: "*/5 * * * *"
+schedule: {cron: "*/5 * * * *", input: {source: s, list: [1]}}
 steps:
   - name: fetch
     http:
@@ -71,7 +71,8 @@ steps:
 		t.Fatalf("Parse: %v", err)
 	}
 	if f.Filename != "etl.yaml" || f.Name != "etl" || f.Description != "the whole format" ||
-		!reflect.DeepEqual(f.Inputs, []string{"source", "list"}) || f.Timeout != 10*time.Minute || f.Schedule != "*/5 * * * *" {
+		!reflect.DeepEqual(f.Inputs, []string{"source", "list"}) || f.Timeout != 10*time.Minute ||
+		len(f.Schedules) != 1 || f.Schedules[0].Def.Cron != "*/5 * * * *" || f.Schedules[0].Def.Name != "etl" {
 		t.Errorf("file fields = %+v", f)
 	}
 	if len(f.Steps) != 5 {
@@ -461,6 +462,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte("name: f\nsteps: [{name: s, exec: [echo, '{{.a}}'], requires: {a: a}}]\ninputs: [a]\n"))
 	f.Add([]byte("a: &a [*a]\n"))
+	f.Add([]byte("name: f\ninputs: [a]\nschedule: [{cron: '@every 1m', catchup: {mode: run_all, limit: 2}, input: {a: 1}}, {cron: 'CRON_TZ=UTC 0 3 * * *', timezone: UTC, input: {a: 2}}]\nsteps: [{name: s, exec: [true]}]\n"))
 	f.Add([]byte("name: f\nsteps:\n  - name: s\n    http: {url: 'http://x/{{range .}}{{.}}{{end}}', body: {a: [1, 2.5, null, true]}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := flowfile.Parse("fuzz.yaml", data)

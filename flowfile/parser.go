@@ -497,7 +497,7 @@ func (p *parser) parse(data []byte) (*File, error) {
 		}
 	}
 	if s, ok := fs["schedule"]; ok {
-		if f.Schedule, err = p.nonEmpty(s.val, "schedule"); err != nil {
+		if f.Schedules, err = p.schedules(s.val, f); err != nil {
 			return nil, err
 		}
 	}

@@ -62,6 +62,7 @@ func (t *Taskmaster) follow(ctx context.Context, e store.Event) {
 		t.logger.Error("taskmaster: read ended task", "task", e.TaskID, "err", err)
 		return
 	}
+	task = endedAs(task, e)
 	t.fireCompletionTriggers(ctx, e, task)
 	cursor := &store.Cursor{Name: followerCursor, Seq: e.Seq}
 	if task.ParentID != "" {
@@ -86,4 +87,26 @@ func (t *Taskmaster) follow(ctx context.Context, e store.Event) {
 	case loom.StatusCompleted:
 		t.resolve(ctx, key, fmt.Sprintf("%s %s completed again", task.Type, task.ID), cursor)
 	}
+}
+
+// endedAs returns task as the event e says it ended. A task retried by
+// hand after e (and perhaps ended again since, when the log is read late)
+// is no longer in that state: the triggers and alerts must react to the
+// end e records, not see a pending task or a later attempt's result.
+func endedAs(task *loom.TaskInfo, e store.Event) *loom.TaskInfo {
+	if task.Status == e.Status && (e.Attempt == 0 || task.Attempt == e.Attempt) {
+		return task
+	}
+	ended := task.Clone()
+	ended.Status, ended.Msg = e.Status, e.Msg
+	if e.Attempt > 0 {
+		ended.Attempt = e.Attempt
+	}
+	ended.Result = loom.ResultError
+	if e.Status == loom.StatusCompleted {
+		ended.Result = loom.ResultComplete
+	} else {
+		ended.Output = nil
+	}
+	return ended
 }

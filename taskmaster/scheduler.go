@@ -1,7 +1,9 @@
 package taskmaster
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -82,6 +84,52 @@ func (t *Taskmaster) UpdateSchedule(ctx context.Context, sc *store.Schedule) (*S
 	}
 	wake(t.wakeScheduler)
 	return t.Schedule(ctx, sc.Def.Name)
+}
+
+// EnsureSchedule makes the schedule sc.Def.Name be defined as sc: it
+// creates it when there is none, and otherwise replaces its definition
+// and task while keeping its state (cursor, backlog, last run) and whether
+// it is paused, so that re-applying a declaration neither repeats nor
+// loses a run, and a pause made through the API stands. Nothing is written
+// when the definition is unchanged; changed says whether anything was.
+// A schedule of that name that creates another task type is not taken
+// over: the error wraps ErrDuplicate. A server applies the schedules of
+// its flow files with it on every start.
+func (t *Taskmaster) EnsureSchedule(ctx context.Context, sc *store.Schedule) (info *ScheduleInfo, changed bool, err error) {
+	if err := t.validateSchedule(sc); err != nil {
+		return nil, false, err
+	}
+	old, err := t.st.GetSchedule(ctx, sc.Def.Name)
+	if errors.Is(err, store.ErrNotFound) {
+		info, err = t.CreateSchedule(ctx, sc)
+		if !errors.Is(err, store.ErrDuplicate) {
+			return info, err == nil, err
+		}
+		// Created meanwhile by another process: update it instead.
+		old, err = t.st.GetSchedule(ctx, sc.Def.Name)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("taskmaster: %w", err)
+	}
+	if old.Task.Type != sc.Task.Type {
+		return nil, false, fmt.Errorf("taskmaster: schedule %s exists already and creates %s tasks, not %s: %w",
+			sc.Def.Name, old.Task.Type, sc.Task.Type, store.ErrDuplicate)
+	}
+	want := *sc
+	want.Def.Paused = old.Def.Paused
+	if sameJSON(old.Def, want.Def) && sameJSON(old.Task, want.Task) {
+		return t.info(ctx, old), false, nil
+	}
+	info, err = t.UpdateSchedule(ctx, &want)
+	return info, err == nil, err
+}
+
+// sameJSON reports whether a and b encode to the same JSON, which compares
+// values read back from the store (numbers decoded) with values as given.
+func sameJSON(a, b any) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
 
 // SetPaused pauses or resumes a schedule.

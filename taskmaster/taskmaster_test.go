@@ -146,6 +146,13 @@ func TestSchedulePauseResumeAndTrigger(t *testing.T) {
 	_, err = tm.SetPaused(t.Context(), "p", false)
 	require.NoError(t, err)
 	f.clock.Advance(10 * time.Second)
+	// The scheduler, woken by the resume, may arm its timer only after the
+	// clock moved; resuming again (a no-op) wakes it to look at the time.
+	require.Eventually(t, func() bool {
+		_, err := tm.SetPaused(t.Context(), "p", false)
+		require.NoError(t, err)
+		return len(f.runs(t, "p")) >= 2
+	}, 5*time.Second, 5*time.Millisecond)
 	keys := f.waitRuns(t, "p", 2) // the manual run and one after resuming
 	require.Contains(t, keys[0]+keys[1], "manual:")
 

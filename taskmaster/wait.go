@@ -29,8 +29,13 @@ var errWaiting = errors.New("waiting")
 //   - "signal": the name of a signal to wait for, sent with
 //     POST /api/v1/tasks/{id}/signal; the task's output is
 //     {"signal": name, "data": the signal's data, "signaled_at": time}.
+//     A flow step also takes the signal sent to its flow, so that a
+//     caller needs only the flow's id; the step sees it at its next look
+//     (within WaitRecheck), while a signal sent to the step wakes it at
+//     once.
 //   - "timeout": how long to wait for the signal (a Go duration, counted
-//     from the task's creation); past it the task fails, or completes with
+//     from the task's creation, or from its retry when retried by hand);
+//     past it the task fails, or completes with
 //     {"timed_out": true} when "on_timeout" is "complete". Default: the
 //     task's own expiry.
 //   - "duration" or "until" (RFC 3339) without "signal": a durable timer;
@@ -77,8 +82,15 @@ func (w *waiter) handle(ctx context.Context, in loom.Values) (loom.Values, error
 		return nil, loom.Permanent(err)
 	}
 	now := w.clock.Now()
+	if !now.Before(deadline) {
+		// Past it: unless the task was retried by hand since, when a
+		// relative wait counts afresh.
+		if deadline, err = w.retriedDeadline(ctx, in, task, deadline); err != nil {
+			return nil, fmt.Errorf("wait: %w", err)
+		}
+	}
 	if signal != "" {
-		sig, err := w.st.GetSignal(ctx, task.ID, signal)
+		sig, err := w.signal(ctx, task, signal)
 		switch {
 		case err == nil:
 			return loom.Values{"signal": signal, "data": sig.Data, "signaled_at": sig.Time.Format(time.RFC3339Nano)}, nil
@@ -95,6 +107,46 @@ func (w *waiter) handle(ctx context.Context, in loom.Values) (loom.Values, error
 		return loom.Values{"waited_until": deadline.Format(time.RFC3339Nano)}, nil
 	}
 	return nil, loom.RetryAfter(errWaiting, min(deadline.Sub(now), WaitRecheck))
+}
+
+// signal returns the signal name sent to task or, for a flow step, to its
+// flow; ErrNotFound when neither has it.
+func (w *waiter) signal(ctx context.Context, task *loom.TaskInfo, name string) (*store.Signal, error) {
+	sig, err := w.st.GetSignal(ctx, task.ID, name)
+	if errors.Is(err, store.ErrNotFound) && task.ParentID != "" {
+		return w.st.GetSignal(ctx, task.ParentID, name)
+	}
+	return sig, err
+}
+
+// eventRetried is the event a task retried by hand records.
+const eventRetried = "retried"
+
+// retriedDeadline returns the deadline of a relative wait ("duration" or
+// "timeout") counted from the last time task was retried by hand, as a
+// retried wait starts over; deadline, as computed from the task's
+// creation, when it never was or the wait is absolute. It reads the
+// task's events, so it is called only once deadline has passed.
+func (w *waiter) retriedDeadline(ctx context.Context, in loom.Values, task *loom.TaskInfo, deadline time.Time) (time.Time, error) {
+	if _, abs := in["until"].(string); abs {
+		return deadline, nil
+	}
+	evs, err := w.st.ListEvents(ctx, &store.ListEventsParams{TaskID: task.ID})
+	if err != nil {
+		return deadline, err
+	}
+	var retried time.Time
+	for _, e := range evs {
+		if e.Type == eventRetried {
+			retried = e.Time
+		}
+	}
+	if retried.IsZero() {
+		return deadline, nil
+	}
+	run := *task
+	run.Created = retried
+	return waitDeadline(in, &run)
 }
 
 // waitDeadline reads until, duration or timeout from the input; the

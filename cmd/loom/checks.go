@@ -126,7 +126,7 @@ func (m *Main) newEventCommand(g *globals) *cobra.Command {
 
 func (m *Main) newSignalCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use: "signal TASK-ID NAME [DATA]", Short: "Send a signal to a task, e.g. an approval a wait step waits for", Args: rangeArgs(2, 3),
+		Use: "signal TASK-ID NAME [DATA]", Short: "Send a signal to a task, e.g. an approval a wait step (or its flow) waits for", Args: rangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var data map[string]any
 			if len(args) > 2 {

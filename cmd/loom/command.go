@@ -42,7 +42,7 @@ func (m *Main) newRootCommand() *cobra.Command {
 		m.newRunCommand(),
 		m.newBenchCommand(),
 	)
-	root.AddCommand(m.newSchedulesCommand(g), m.newChecksCommand(g), m.newAlertsCommand(g), m.newEventCommand(g), m.newSignalCommand(g))
+	root.AddCommand(m.newSchedulesCommand(g), m.newTriggersCommand(g), m.newNotifiersCommand(g), m.newChecksCommand(g), m.newAlertsCommand(g), m.newEventCommand(g), m.newSignalCommand(g))
 	return root
 }
 

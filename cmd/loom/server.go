@@ -90,7 +90,7 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	events.On("", tm.BreakerListener())
 	var flows []string
 	if o.flows != "" {
-		tasks, err := loadFlowDir(o.flows, tm.WaitTask())
+		tasks, schedules, err := loadFlowDir(o.flows, tm.WaitTask())
 		if err != nil {
 			return err
 		}
@@ -99,6 +99,9 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 				return fmt.Errorf("register flow %s: %w", t.Name, err)
 			}
 			flows = append(flows, t.Name)
+		}
+		if err := applyFlowSchedules(ctx, tm, schedules, logger); err != nil {
+			return err
 		}
 	}
 

@@ -8,6 +8,7 @@ import (
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/flowfile"
 	"github.com/loomhq/loom/runtime"
+	"github.com/loomhq/loom/store"
 )
 
 // builtinHandlers are the task types every server and run registers: exec
@@ -25,13 +26,13 @@ func builtinTasks() flowfile.Tasks {
 	return reg
 }
 
-// loadFlowDir builds every flow file in dir; a flow file's "type:" steps may
-// use the built-in types, the extra types given and the flows of files
-// before it.
-func loadFlowDir(dir string, extra ...*loom.Task) ([]*loom.Task, error) {
+// loadFlowDir builds every flow file in dir, and returns the flows with
+// the schedules the files declare; a flow file's "type:" steps may use the
+// built-in types, the extra types given and the flows of files before it.
+func loadFlowDir(dir string, extra ...*loom.Task) ([]*loom.Task, []*store.Schedule, error) {
 	files, err := flowfile.LoadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("load flows from %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("load flows from %s: %w", dir, err)
 	}
 	reg := builtinTasks()
 	for _, t := range extra {
@@ -41,12 +42,12 @@ func loadFlowDir(dir string, extra ...*loom.Task) ([]*loom.Task, error) {
 	for _, f := range files {
 		t, err := f.Build(reg)
 		if err != nil {
-			return nil, fmt.Errorf("build flow: %w", err)
+			return nil, nil, fmt.Errorf("build flow: %w", err)
 		}
 		reg[t.Name] = t
 		tasks = append(tasks, t)
 	}
-	return tasks, nil
+	return tasks, flowSchedules(files), nil
 }
 
 // loadFlowFile builds the flow file at path.

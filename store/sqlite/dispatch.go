@@ -17,10 +17,13 @@ import (
 const defaultLease = 5 * time.Minute
 
 const (
+	// claimSQL picks the tasks by rowid, which the claim index holds, so
+	// that updating each costs one seek of the table instead of a seek of
+	// the primary-key index and then one of the table.
 	claimSQL = `UPDATE tasks
 	SET status = 'running', attempt = attempt + 1, worker_id = ?1, started = ?2, lease_until = ?3
-	WHERE id IN (
-		SELECT id FROM tasks
+	WHERE rowid IN (
+		SELECT rowid FROM tasks
 		WHERE queue = ?4 AND status = 'pending' AND run_at <= ?2 AND timeout > ?2
 		ORDER BY priority DESC, run_at, id
 		LIMIT ?5)
@@ -295,7 +298,7 @@ func (s *Store) ReapTasks(ctx context.Context, p *store.ReapTasksParams) (*store
 			SET status = 'failed', result = 'error', msg = ?1, ended = ?2, lease_until = NULL
 			WHERE id IN (
 				SELECT id FROM tasks
-				WHERE status IN ('pending', 'running') AND timeout <= ?2
+				WHERE ended IS NULL AND status IN ('pending', 'running') AND timeout <= ?2
 				ORDER BY timeout LIMIT ?3)
 			RETURNING `+taskColumns, expiredMsg, at, limit)
 		if err != nil {

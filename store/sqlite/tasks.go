@@ -32,7 +32,8 @@ var insertTasks = newBatched(`INSERT INTO tasks (id, type, queue, info, attribut
 
 // InsertTasks creates tasks in one transaction; see store.Store. Defaults
 // are filled on a copy: the returned Task of a created task is the given
-// task with its defaults and its times in UTC.
+// task with its defaults and its times in UTC. A task that is pending or
+// running is stored without Ended, which only an ended task has.
 func (s *Store) InsertTasks(ctx context.Context, p *store.InsertTasksParams) ([]store.InsertResult, error) {
 	if len(p.Tasks) == 0 {
 		return nil, nil
@@ -142,6 +143,11 @@ func withDefaults(in *loom.TaskInfo, at time.Time) (*loom.TaskInfo, error) {
 	if t.Step != "" && t.ParentID == "" {
 		return nil, fmt.Errorf("step %q without a parent: %w", t.Step, store.ErrInvalid)
 	}
+	if !t.Status.Terminal() {
+		// Only an ended task has an end time: the reaper finds the tasks
+		// that may expire by their missing end time (index tasks_timeout).
+		t.Ended = nil
+	}
 	t.Created = utc(t.Created)
 	t.RunAt = utc(t.RunAt)
 	t.Timeout = utc(t.Timeout)
@@ -236,7 +242,14 @@ func (s *Store) ListTasks(ctx context.Context, p *store.ListTasksParams) (*store
 		where []string
 		args  []any
 	)
-	if len(p.Status) > 0 {
+	from := `tasks`
+	if len(p.Status) == 1 && p.Status[0] == loom.StatusRunning {
+		// Running tasks are few (no more than the workers' slots), while
+		// walking the tasks newest first in search of them may read every
+		// task: read the index of running tasks and sort what it holds.
+		from = `tasks INDEXED BY tasks_running`
+		where = append(where, `status = 'running'`)
+	} else if len(p.Status) > 0 {
 		where = append(where, `status IN (`+placeholders(len(p.Status))+`)`)
 		for _, st := range p.Status {
 			args = append(args, string(st))
@@ -278,7 +291,7 @@ func (s *Store) ListTasks(ctx context.Context, p *store.ListTasksParams) (*store
 		where = append(where, `(created, id) < (?, ?)`)
 		args = append(args, created, id)
 	}
-	q := `SELECT ` + taskColumns + ` FROM tasks`
+	q := `SELECT ` + taskColumns + ` FROM ` + from
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}

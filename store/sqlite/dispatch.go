@@ -17,17 +17,19 @@ import (
 const defaultLease = 5 * time.Minute
 
 const (
-	// claimSQL picks the tasks by rowid, which the claim index holds, so
-	// that updating each costs one seek of the table instead of a seek of
-	// the primary-key index and then one of the table.
-	claimSQL = `UPDATE tasks
+	// claimUpdate picks the tasks by rowid, which the claim index holds,
+	// so that updating each costs one seek of the table instead of a seek
+	// of the primary-key index and then one of the table.
+	claimUpdate = `UPDATE tasks
 	SET status = 'running', attempt = attempt + 1, worker_id = ?1, started = ?2, lease_until = ?3
 	WHERE rowid IN (
 		SELECT rowid FROM tasks
 		WHERE queue = ?4 AND status = 'pending' AND run_at <= ?2 AND timeout > ?2
 		ORDER BY priority DESC, run_at, id
 		LIMIT ?5)
-	RETURNING ` + taskColumns
+	RETURNING `
+	claimSQL      = claimUpdate + taskColumns
+	claimBriefSQL = claimUpdate + briefClaimColumns
 	queueSettingsSQL = `SELECT concurrency, paused FROM queues WHERE name = ?`
 	countRunningSQL  = `SELECT count(*) FROM tasks WHERE queue = ? AND status = 'running'`
 	extendLeaseSQL   = `UPDATE tasks SET lease_until = ?
@@ -60,7 +62,11 @@ func (s *Store) ClaimTasks(ctx context.Context, p *store.ClaimTasksParams) ([]*l
 		if err != nil || limit <= 0 {
 			return err
 		}
-		st, err := s.wstmt(ctx, tx, claimSQL)
+		query := claimSQL
+		if p.Brief {
+			query = claimBriefSQL
+		}
+		st, err := s.wstmt(ctx, tx, query)
 		if err != nil {
 			return err
 		}
@@ -68,7 +74,12 @@ func (s *Store) ClaimTasks(ctx context.Context, p *store.ClaimTasksParams) ([]*l
 		if err != nil {
 			return err
 		}
-		if out, err = scanTasks(rows); err != nil {
+		if p.Brief {
+			out, err = scanBriefClaims(rows, p.WorkerID, at, lease)
+		} else {
+			out, err = scanTasks(rows)
+		}
+		if err != nil {
 			return err
 		}
 		sort.Slice(out, func(i, j int) bool { return claimOrder(out[i], out[j]) })
@@ -173,14 +184,26 @@ func (s *Store) ExtendLeases(ctx context.Context, p *store.ExtendLeasesParams) (
 	return out, nil
 }
 
-// finishBatch applies outcomes given as rows (id, attempt, status, result,
-// msg, output, ended, run_at) to the tasks still running in that attempt.
-var finishBatch = newBatched(`UPDATE tasks
+// finishHead and finishTail make the statement that applies outcomes
+// given as rows (id, attempt, status, result, msg, output, ended, run_at)
+// to the tasks still running in that attempt.
+const (
+	finishHead = `UPDATE tasks
 	SET status = v.column3, result = v.column4, msg = v.column5, output = v.column6, ended = v.column7,
 		run_at = coalesce(v.column8, tasks.run_at), lease_until = NULL
-	FROM (VALUES `, `(?,?,?,?,?,?,?,?)`, `) AS v
+	FROM (VALUES `
+	finishRow  = `(?,?,?,?,?,?,?,?)`
+	finishTail = `) AS v
 	WHERE tasks.id = v.column1 AND tasks.attempt = v.column2 AND tasks.status = 'running'
-	RETURNING `+taskColumns)
+	RETURNING `
+)
+
+// finishBatch returns the whole tasks it changed, finishBriefBatch
+// briefFinishColumns of them.
+var (
+	finishBatch      = newBatched(finishHead, finishRow, finishTail+taskColumns)
+	finishBriefBatch = newBatched(finishHead, finishRow, finishTail+briefFinishColumns)
+)
 
 // FinishTasks records attempt outcomes; see store.Store. A completed
 // outcome sets Result "complete", a failed one "error"; both set Ended Now.
@@ -236,8 +259,12 @@ func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		updated := make(map[string]*loom.TaskInfo, len(p.Outcomes))
 		rest := args
+		batch, scan := finishBatch, scanTasks
+		if p.Brief {
+			batch, scan = finishBriefBatch, scanBriefFinished
+		}
 		for _, n := range chunkSizes(len(rest) / 8) {
-			st, err := s.wstmt(ctx, tx, finishBatch.sql(n))
+			st, err := s.wstmt(ctx, tx, batch.sql(n))
 			if err != nil {
 				return err
 			}
@@ -245,7 +272,7 @@ func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]
 			if err != nil {
 				return err
 			}
-			tasks, err := scanTasks(rows)
+			tasks, err := scan(rows)
 			if err != nil {
 				return err
 			}

@@ -83,6 +83,11 @@ func (s *Store) ClaimTasks(ctx context.Context, p *store.ClaimTasksParams) ([]*l
 			return err
 		}
 		sort.Slice(out, func(i, j int) bool { return claimOrder(out[i], out[j]) })
+		counts := countDelta{}
+		counts.move(queue, loom.StatusPending, loom.StatusRunning, len(out))
+		if err := s.applyCounts(ctx, tx, counts); err != nil {
+			return err
+		}
 		data := eventData(map[string]any{"worker_id": p.WorkerID})
 		evs := make([]eventRow, len(out))
 		for i, t := range out {
@@ -282,10 +287,12 @@ func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]
 			rest = rest[n*8:]
 		}
 		applied := make([]eventRow, 0, len(updated))
+		counts := countDelta{}
 		for i, o := range p.Outcomes {
 			if t := updated[o.ID]; t != nil && first[i] {
 				out[i] = store.FinishResult{Task: t, Applied: true}
 				applied = append(applied, evs[i])
+				counts.move(t.Queue, loom.StatusRunning, t.Status, 1)
 				continue
 			}
 			get, err := s.wstmt(ctx, tx, getTaskSQL)
@@ -297,6 +304,9 @@ func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]
 				return fmt.Errorf("task %s: %w", o.ID, err)
 			}
 			out[i] = store.FinishResult{Task: t}
+		}
+		if err := s.applyCounts(ctx, tx, counts); err != nil {
+			return err
 		}
 		return s.appendEvents(ctx, tx, applied)
 	})
@@ -321,13 +331,17 @@ func (s *Store) ReapTasks(ctx context.Context, p *store.ReapTasksParams) (*store
 	at := toNanos(now(p.Now))
 	res := &store.ReapResult{}
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		// Choose the tasks to expire first: the update cannot return the
+		// statuses it replaces, which the queue counts need.
+		counts := countDelta{}
+		rowids, err := s.expiring(ctx, tx, at, limit, counts)
+		if err != nil {
+			return fmt.Errorf("expire: %w", err)
+		}
 		rows, err := tx.QueryContext(ctx, `UPDATE tasks
 			SET status = 'failed', result = 'error', msg = ?1, ended = ?2, lease_until = NULL
-			WHERE id IN (
-				SELECT id FROM tasks
-				WHERE ended IS NULL AND status IN ('pending', 'running') AND timeout <= ?2
-				ORDER BY timeout LIMIT ?3)
-			RETURNING `+taskColumns, expiredMsg, at, limit)
+			WHERE rowid IN (SELECT value FROM json_each(?3))
+			RETURNING `+taskColumns, expiredMsg, at, rowids)
 		if err != nil {
 			return fmt.Errorf("expire: %w", err)
 		}
@@ -348,6 +362,12 @@ func (s *Store) ReapTasks(ctx context.Context, p *store.ReapTasksParams) (*store
 			if res.Requeued, err = scanTasks(rows); err != nil {
 				return fmt.Errorf("requeue: %w", err)
 			}
+			for _, t := range res.Requeued {
+				counts.move(t.Queue, loom.StatusRunning, loom.StatusPending, 1)
+			}
+		}
+		if err := s.applyCounts(ctx, tx, counts); err != nil {
+			return err
 		}
 		evs := make([]eventRow, 0, len(res.Expired)+len(res.Requeued))
 		for _, t := range res.Expired {
@@ -363,6 +383,35 @@ func (s *Store) ReapTasks(ctx context.Context, p *store.ReapTasksParams) (*store
 		return nil, fmt.Errorf("reap tasks: %w", err)
 	}
 	return res, nil
+}
+
+// expiring returns, as a JSON array of rowids, up to limit tasks whose
+// timeout has come at time at, earliest first, and counts them in counts
+// as moving to failed.
+func (s *Store) expiring(ctx context.Context, tx *sql.Tx, at int64, limit int, counts countDelta) (string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT rowid, queue, status FROM tasks
+		WHERE ended IS NULL AND status IN ('pending', 'running') AND timeout <= ?1
+		ORDER BY timeout LIMIT ?2`, at, limit)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	rowids := []int64{}
+	for rows.Next() {
+		var (
+			rowid         int64
+			queue, status string
+		)
+		if err := rows.Scan(&rowid, &queue, &status); err != nil {
+			return "", err
+		}
+		rowids = append(rowids, rowid)
+		counts.move(queue, loom.Status(status), loom.StatusFailed, 1)
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	return encodeJSON(rowids)
 }
 
 // NextRunAt returns the earliest RunAt among pending tasks of the queues

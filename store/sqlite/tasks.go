@@ -81,11 +81,13 @@ func (s *Store) InsertTasks(ctx context.Context, p *store.InsertTasksParams) ([]
 			rest = rest[n*23:]
 		}
 		evs := make([]eventRow, 0, len(tasks))
+		counts := countDelta{}
 		for i, t := range tasks {
 			if inserted[t.ID] {
 				delete(inserted, t.ID) // a later task with the same id was not inserted
 				results[i] = store.InsertResult{Task: t}
 				evs = append(evs, eventRow{taskID: t.ID, typ: eventCreated, time: toNanos(t.Created), status: t.Status})
+				counts.add(t.Queue, t.Status, 1)
 				continue
 			}
 			existing, err := s.findExisting(ctx, tx, t)
@@ -93,6 +95,9 @@ func (s *Store) InsertTasks(ctx context.Context, p *store.InsertTasksParams) ([]
 				return fmt.Errorf("task %s: %w", t.ID, err)
 			}
 			results[i] = store.InsertResult{Task: existing, Existing: true}
+		}
+		if err := s.applyCounts(ctx, tx, counts); err != nil {
+			return err
 		}
 		return s.appendEvents(ctx, tx, evs)
 	})
@@ -383,6 +388,37 @@ func (s *Store) CancelTask(ctx context.Context, p *store.CancelTaskParams) ([]*l
 		if loom.Status(status).Terminal() {
 			return fmt.Errorf("task is %s: %w", status, store.ErrConflict)
 		}
+		// The counts by queue and status of what is about to be
+		// cancelled: the update cannot return the statuses it replaces.
+		counts := countDelta{}
+		crows, err := tx.QueryContext(ctx, `WITH RECURSIVE tree(id) AS (
+				SELECT ?
+				UNION ALL
+				SELECT t.id FROM tasks t JOIN tree ON t.parent_id = tree.id
+			)
+			SELECT queue, status, count(*) FROM tasks
+			WHERE id IN (SELECT id FROM tree) AND status IN ('pending', 'running')
+			GROUP BY queue, status`, p.ID)
+		if err != nil {
+			return err
+		}
+		for crows.Next() {
+			var (
+				queue, status string
+				n             int
+			)
+			if err := crows.Scan(&queue, &status, &n); err != nil {
+				crows.Close()
+				return err
+			}
+			counts.move(queue, loom.Status(status), loom.StatusCancelled, n)
+		}
+		if err := crows.Close(); err != nil {
+			return err
+		}
+		if err := crows.Err(); err != nil {
+			return err
+		}
 		rows, err := tx.QueryContext(ctx, `WITH RECURSIVE tree(id) AS (
 				SELECT ?
 				UNION ALL
@@ -410,6 +446,9 @@ func (s *Store) CancelTask(ctx context.Context, p *store.CancelTaskParams) ([]*l
 		evs := make([]eventRow, len(out))
 		for i, t := range out {
 			evs[i] = eventRow{taskID: t.ID, typ: eventCancelled, time: at, attempt: t.Attempt, status: t.Status, msg: reason}
+		}
+		if err := s.applyCounts(ctx, tx, counts); err != nil {
+			return err
 		}
 		return s.appendEvents(ctx, tx, evs)
 	})
@@ -464,6 +503,11 @@ func (s *Store) RetryTask(ctx context.Context, p *store.RetryTaskParams) (*loom.
 			WHERE id = ?4
 			RETURNING `+taskColumns, input, p.MaxAttempts, at, p.ID)
 		if out, err = scanTask(row); err != nil {
+			return err
+		}
+		counts := countDelta{}
+		counts.move(out.Queue, loom.Status(status), out.Status, 1)
+		if err := s.applyCounts(ctx, tx, counts); err != nil {
 			return err
 		}
 		return s.appendEvents(ctx, tx, []eventRow{{taskID: out.ID, typ: eventRetried, time: at, attempt: out.Attempt, status: out.Status}})

@@ -28,8 +28,8 @@ const (
 		ORDER BY priority DESC, run_at, id
 		LIMIT ?5)
 	RETURNING `
-	claimSQL      = claimUpdate + taskColumns
-	claimBriefSQL = claimUpdate + briefClaimColumns
+	claimSQL         = claimUpdate + taskColumns
+	claimBriefSQL    = claimUpdate + briefClaimColumns
 	queueSettingsSQL = `SELECT concurrency, paused FROM queues WHERE name = ?`
 	countRunningSQL  = `SELECT count(*) FROM tasks WHERE queue = ? AND status = 'running'`
 	extendLeaseSQL   = `UPDATE tasks SET lease_until = ?

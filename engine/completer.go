@@ -138,7 +138,7 @@ func (e *Engine) record(ctx context.Context, batch []*outcome) bool {
 			continue
 		}
 		e.recorded.Add(1)
-		e.ended(r.Task)
+		e.ended(e.whole(ctx, r.Task))
 	}
 	e.notify()
 	return true
@@ -151,14 +151,14 @@ func (e *Engine) finish(ctx context.Context, outs []store.Outcome, now time.Time
 	var res []store.FinishResult
 	var err error
 	for try := 0; ; try++ {
-		res, err = e.store.FinishTasks(ctx, &store.FinishTasksParams{Outcomes: outs, Now: now})
+		res, err = e.store.FinishTasks(ctx, &store.FinishTasksParams{Outcomes: outs, Now: now, Brief: true})
 		if err == nil || try == 4 {
 			break
 		}
 		if errors.Is(err, store.ErrNotFound) && len(outs) > 1 {
 			res = res[:0]
 			for _, o := range outs {
-				r, err := e.store.FinishTasks(ctx, &store.FinishTasksParams{Outcomes: []store.Outcome{o}, Now: now})
+				r, err := e.store.FinishTasks(ctx, &store.FinishTasksParams{Outcomes: []store.Outcome{o}, Now: now, Brief: true})
 				if err != nil {
 					if !errors.Is(err, store.ErrNotFound) {
 						return nil, err
@@ -175,6 +175,23 @@ func (e *Engine) finish(ctx context.Context, outs []store.Outcome, now time.Time
 		}
 	}
 	return res, err
+}
+
+// whole returns t, a brief task FinishTasks returned, read whole when
+// someone waits for it to end: Wait hands its callers the whole task.
+// Nobody waits for most tasks, and reading them whole inside the
+// recording transaction would cost as much as recording them. If the read
+// fails, the waiter gets the brief task.
+func (e *Engine) whole(ctx context.Context, t *loom.TaskInfo) *loom.TaskInfo {
+	if !t.Status.Terminal() || !e.waiters.has(t.ID) {
+		return t
+	}
+	full, err := e.store.GetTask(ctx, t.ID)
+	if err != nil {
+		e.logger.Warn("engine: read ended task", "task", t.ID, "err", err)
+		return t
+	}
+	return full
 }
 
 // ended tells whoever waits on t that it changed: Wait callers once it has

@@ -85,6 +85,8 @@ func (e *Engine) claim(ctx context.Context, q Queue, limit int) (int, error) {
 		Now:        now,
 		LeaseUntil: now.Add(e.cfg.LeaseDuration),
 		MaxRunning: q.Concurrency,
+		// The bus message and the flow advancer need only the brief task.
+		Brief: true,
 	})
 	if err != nil {
 		return 0, err

@@ -9,49 +9,21 @@ import (
 	"github.com/loomhq/loom/store"
 )
 
-// StatsParams choose the window Stats summarises.
-type StatsParams struct {
-	// Since is the start of the window. Default one hour ago.
-	Since time.Time
-	// Queue, when set, counts only that queue's tasks.
-	Queue string
-	// Bucket is the width of one point of the series. Default a sixtieth
-	// of the window.
-	Bucket time.Duration
-	// Limit bounds how many tasks the fallback (for stores without
-	// StatsStore) reads; beyond it the series covers the newest tasks only
-	// and Stats.Truncated is set. Default 5,000.
-	Limit int
-}
+// StatsParams choose the window Stats summarises; see store.StatsParams.
+type StatsParams = store.StatsParams
 
-// StatsBucket counts what happened to tasks in one interval.
-type StatsBucket struct {
-	// Start is the beginning of the interval.
-	Start time.Time `json:"start"`
-	// Created counts tasks created; Completed, Failed and Cancelled count
-	// tasks that ended so in the interval.
-	Created   int `json:"created"`
-	Completed int `json:"completed"`
-	Failed    int `json:"failed"`
-	Cancelled int `json:"cancelled"`
-}
+// StatsBucket counts what happened to tasks in one interval; see
+// store.StatsBucket.
+type StatsBucket = store.StatsBucket
 
 // Stats is a time series of task activity, for an overview chart of
-// throughput and failure rate.
-type Stats struct {
-	Since   time.Time     `json:"since"`
-	Bucket  time.Duration `json:"bucket"`
-	Buckets []StatsBucket `json:"buckets"`
-	// Truncated is true when the series was computed from a sample.
-	Truncated bool `json:"truncated"`
-}
+// throughput and failure rate; see store.Stats.
+type Stats = store.Stats
 
 // StatsStore is implemented by stores that compute Stats themselves (one
 // aggregate query instead of reading tasks). Stats uses it when the
-// engine's store has it.
-type StatsStore interface {
-	TaskStats(ctx context.Context, p *StatsParams) (*Stats, error)
-}
+// engine's store has it; see store.StatsStore.
+type StatsStore = store.StatsStore
 
 // Stats summarises task activity since p.Since in buckets of p.Bucket.
 func (e *Engine) Stats(ctx context.Context, p *StatsParams) (*Stats, error) {
@@ -59,7 +31,10 @@ func (e *Engine) Stats(ctx context.Context, p *StatsParams) (*Stats, error) {
 	if p != nil {
 		q = *p
 	}
-	now := e.clock.Now()
+	if q.Until.IsZero() {
+		q.Until = e.clock.Now()
+	}
+	now := q.Until
 	if q.Since.IsZero() {
 		q.Since = now.Add(-time.Hour)
 	}

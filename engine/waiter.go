@@ -40,6 +40,15 @@ func (w *waiterSet) add(id string) (<-chan *loom.TaskInfo, func()) {
 	}
 }
 
+// has reports whether anyone waits for task id. Wait adds itself before
+// it reads the task, so a task that ended before has says no is seen
+// ended by that read.
+func (w *waiterSet) has(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.m[id]) > 0
+}
+
 // ended tells the waiters of t, if t has ended.
 func (w *waiterSet) ended(t *loom.TaskInfo) {
 	if t == nil || !t.Status.Terminal() {

@@ -158,6 +158,14 @@ type ClaimTasksParams struct {
 	LeaseUntil time.Time
 	// MaxRunning caps the queue's running tasks; zero means no cap.
 	MaxRunning int
+	// Brief asks for the claimed tasks with only the fields a dispatcher
+	// needs to hand them to workers: ID, Type, Queue, Info, Input,
+	// Priority, Created, RunAt, Timeout, Attempt and MaxAttempts, besides
+	// Status, WorkerID, Started and LeaseUntil which the claim sets; the
+	// other fields are zero. Reading every column back costs a claim about
+	// as much as the claim itself. A store may return whole tasks anyway.
+	// Default false: whole tasks.
+	Brief bool
 }
 
 // ExtendLeasesParams extend the leases of a worker's running attempts.
@@ -186,6 +194,12 @@ type LeaseOutcome struct {
 type FinishTasksParams struct {
 	Outcomes []Outcome
 	Now      time.Time
+	// Brief asks for the FinishResult.Task of each applied outcome with
+	// only ID, Type, Queue, Status, Attempt and ParentID set, which is
+	// what a recorder needs to tell flows and waiters; a task an outcome
+	// did not apply to is whole. A store may return whole tasks anyway.
+	// Default false: whole tasks.
+	Brief bool
 }
 
 // Outcome is how one attempt ended.

@@ -23,6 +23,13 @@ type queueRow struct {
 // rateWindow is the span the queues page's rates cover.
 const rateWindow = 15 * time.Minute
 
+// latencyWindow is how far back the queues page looks for a queue's
+// completed tasks to sample run times from. Without a bound, finding a
+// queue's last completed tasks walks every task newest first when the
+// queue has few of them (a full scan of a large store); bounded, it walks
+// at most the tasks created in the window.
+const latencyWindow = time.Hour
+
 func (u *UI) queues(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	qs, err := u.engine.Queues(ctx)
@@ -42,7 +49,9 @@ func (u *UI) queues(w http.ResponseWriter, r *http.Request) error {
 			done += b.Completed
 		}
 		row.RatePerMin = float64(done) / rateWindow.Minutes()
-		recent, err := u.engine.List(ctx, &store.ListTasksParams{Queue: q.Name, Status: []loom.Status{loom.StatusCompleted}, Limit: 200})
+		recent, err := u.engine.List(ctx, &store.ListTasksParams{
+			Queue: q.Name, Status: []loom.Status{loom.StatusCompleted}, CreatedAfter: now.Add(-latencyWindow), Limit: 200,
+		})
 		if err != nil {
 			return err
 		}

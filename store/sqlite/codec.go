@@ -138,3 +138,58 @@ func scanTasks(rows *sql.Rows) ([]*loom.TaskInfo, error) {
 	}
 	return out, rows.Err()
 }
+
+// briefClaimColumns are the columns a brief claim returns (see
+// store.ClaimTasksParams.Brief), in the order scanBriefClaims reads them.
+const briefClaimColumns = `id, type, queue, info, input, priority, created, run_at, timeout, attempt, max_attempts`
+
+// scanBriefClaims reads every row of briefClaimColumns as a task claimed
+// by workerID at started until lease, and closes rows.
+func scanBriefClaims(rows *sql.Rows, workerID string, started, lease time.Time) ([]*loom.TaskInfo, error) {
+	defer rows.Close()
+	started, lease = utc(started), utc(lease)
+	var out []*loom.TaskInfo
+	for rows.Next() {
+		var (
+			input                   sql.NullString
+			created, runAt, timeout int64
+		)
+		t := &loom.TaskInfo{Status: loom.StatusRunning, WorkerID: workerID, Started: &started, LeaseUntil: &lease}
+		if err := rows.Scan(&t.ID, &t.Type, &t.Queue, &t.Info, &input, &t.Priority,
+			&created, &runAt, &timeout, &t.Attempt, &t.MaxAttempts); err != nil {
+			return nil, err
+		}
+		t.Created, t.RunAt, t.Timeout = fromNanos(created), fromNanos(runAt), fromNanos(timeout)
+		m, err := decodeMap(input)
+		if err != nil {
+			return nil, fmt.Errorf("task %s input: %w", t.ID, err)
+		}
+		t.Input = loom.Values(m)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// briefFinishColumns are the columns a brief finish returns (see
+// store.FinishTasksParams.Brief), in the order scanBriefFinished reads
+// them.
+const briefFinishColumns = `id, type, queue, status, attempt, parent_id`
+
+// scanBriefFinished reads every row of briefFinishColumns and closes rows.
+func scanBriefFinished(rows *sql.Rows) ([]*loom.TaskInfo, error) {
+	defer rows.Close()
+	var out []*loom.TaskInfo
+	for rows.Next() {
+		var (
+			t        loom.TaskInfo
+			status   string
+			parentID sql.NullString
+		)
+		if err := rows.Scan(&t.ID, &t.Type, &t.Queue, &status, &t.Attempt, &parentID); err != nil {
+			return nil, err
+		}
+		t.Status, t.ParentID = loom.Status(status), parentID.String
+		out = append(out, &t)
+	}
+	return out, rows.Err()
+}

@@ -17,14 +17,19 @@ import (
 const defaultLease = 5 * time.Minute
 
 const (
-	claimSQL = `UPDATE tasks
+	// claimUpdate picks the tasks by rowid, which the claim index holds,
+	// so that updating each costs one seek of the table instead of a seek
+	// of the primary-key index and then one of the table.
+	claimUpdate = `UPDATE tasks
 	SET status = 'running', attempt = attempt + 1, worker_id = ?1, started = ?2, lease_until = ?3
-	WHERE id IN (
-		SELECT id FROM tasks
+	WHERE rowid IN (
+		SELECT rowid FROM tasks
 		WHERE queue = ?4 AND status = 'pending' AND run_at <= ?2 AND timeout > ?2
 		ORDER BY priority DESC, run_at, id
 		LIMIT ?5)
-	RETURNING ` + taskColumns
+	RETURNING `
+	claimSQL         = claimUpdate + taskColumns
+	claimBriefSQL    = claimUpdate + briefClaimColumns
 	queueSettingsSQL = `SELECT concurrency, paused FROM queues WHERE name = ?`
 	countRunningSQL  = `SELECT count(*) FROM tasks WHERE queue = ? AND status = 'running'`
 	extendLeaseSQL   = `UPDATE tasks SET lease_until = ?
@@ -57,7 +62,11 @@ func (s *Store) ClaimTasks(ctx context.Context, p *store.ClaimTasksParams) ([]*l
 		if err != nil || limit <= 0 {
 			return err
 		}
-		st, err := s.wstmt(ctx, tx, claimSQL)
+		query := claimSQL
+		if p.Brief {
+			query = claimBriefSQL
+		}
+		st, err := s.wstmt(ctx, tx, query)
 		if err != nil {
 			return err
 		}
@@ -65,10 +74,20 @@ func (s *Store) ClaimTasks(ctx context.Context, p *store.ClaimTasksParams) ([]*l
 		if err != nil {
 			return err
 		}
-		if out, err = scanTasks(rows); err != nil {
+		if p.Brief {
+			out, err = scanBriefClaims(rows, p.WorkerID, at, lease)
+		} else {
+			out, err = scanTasks(rows)
+		}
+		if err != nil {
 			return err
 		}
 		sort.Slice(out, func(i, j int) bool { return claimOrder(out[i], out[j]) })
+		counts := countDelta{}
+		counts.move(queue, loom.StatusPending, loom.StatusRunning, len(out))
+		if err := s.applyCounts(ctx, tx, counts); err != nil {
+			return err
+		}
 		data := eventData(map[string]any{"worker_id": p.WorkerID})
 		evs := make([]eventRow, len(out))
 		for i, t := range out {
@@ -170,14 +189,26 @@ func (s *Store) ExtendLeases(ctx context.Context, p *store.ExtendLeasesParams) (
 	return out, nil
 }
 
-// finishBatch applies outcomes given as rows (id, attempt, status, result,
-// msg, output, ended, run_at) to the tasks still running in that attempt.
-var finishBatch = newBatched(`UPDATE tasks
+// finishHead and finishTail make the statement that applies outcomes
+// given as rows (id, attempt, status, result, msg, output, ended, run_at)
+// to the tasks still running in that attempt.
+const (
+	finishHead = `UPDATE tasks
 	SET status = v.column3, result = v.column4, msg = v.column5, output = v.column6, ended = v.column7,
 		run_at = coalesce(v.column8, tasks.run_at), lease_until = NULL
-	FROM (VALUES `, `(?,?,?,?,?,?,?,?)`, `) AS v
+	FROM (VALUES `
+	finishRow  = `(?,?,?,?,?,?,?,?)`
+	finishTail = `) AS v
 	WHERE tasks.id = v.column1 AND tasks.attempt = v.column2 AND tasks.status = 'running'
-	RETURNING `+taskColumns)
+	RETURNING `
+)
+
+// finishBatch returns the whole tasks it changed, finishBriefBatch
+// briefFinishColumns of them.
+var (
+	finishBatch      = newBatched(finishHead, finishRow, finishTail+taskColumns)
+	finishBriefBatch = newBatched(finishHead, finishRow, finishTail+briefFinishColumns)
+)
 
 // FinishTasks records attempt outcomes; see store.Store. A completed
 // outcome sets Result "complete", a failed one "error"; both set Ended Now.
@@ -233,8 +264,12 @@ func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		updated := make(map[string]*loom.TaskInfo, len(p.Outcomes))
 		rest := args
+		batch, scan := finishBatch, scanTasks
+		if p.Brief {
+			batch, scan = finishBriefBatch, scanBriefFinished
+		}
 		for _, n := range chunkSizes(len(rest) / 8) {
-			st, err := s.wstmt(ctx, tx, finishBatch.sql(n))
+			st, err := s.wstmt(ctx, tx, batch.sql(n))
 			if err != nil {
 				return err
 			}
@@ -242,7 +277,7 @@ func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]
 			if err != nil {
 				return err
 			}
-			tasks, err := scanTasks(rows)
+			tasks, err := scan(rows)
 			if err != nil {
 				return err
 			}
@@ -252,10 +287,12 @@ func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]
 			rest = rest[n*8:]
 		}
 		applied := make([]eventRow, 0, len(updated))
+		counts := countDelta{}
 		for i, o := range p.Outcomes {
 			if t := updated[o.ID]; t != nil && first[i] {
 				out[i] = store.FinishResult{Task: t, Applied: true}
 				applied = append(applied, evs[i])
+				counts.move(t.Queue, loom.StatusRunning, t.Status, 1)
 				continue
 			}
 			get, err := s.wstmt(ctx, tx, getTaskSQL)
@@ -267,6 +304,9 @@ func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]
 				return fmt.Errorf("task %s: %w", o.ID, err)
 			}
 			out[i] = store.FinishResult{Task: t}
+		}
+		if err := s.applyCounts(ctx, tx, counts); err != nil {
+			return err
 		}
 		return s.appendEvents(ctx, tx, applied)
 	})
@@ -291,13 +331,17 @@ func (s *Store) ReapTasks(ctx context.Context, p *store.ReapTasksParams) (*store
 	at := toNanos(now(p.Now))
 	res := &store.ReapResult{}
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		// Choose the tasks to expire first: the update cannot return the
+		// statuses it replaces, which the queue counts need.
+		counts := countDelta{}
+		rowids, err := s.expiring(ctx, tx, at, limit, counts)
+		if err != nil {
+			return fmt.Errorf("expire: %w", err)
+		}
 		rows, err := tx.QueryContext(ctx, `UPDATE tasks
 			SET status = 'failed', result = 'error', msg = ?1, ended = ?2, lease_until = NULL
-			WHERE id IN (
-				SELECT id FROM tasks
-				WHERE status IN ('pending', 'running') AND timeout <= ?2
-				ORDER BY timeout LIMIT ?3)
-			RETURNING `+taskColumns, expiredMsg, at, limit)
+			WHERE rowid IN (SELECT value FROM json_each(?3))
+			RETURNING `+taskColumns, expiredMsg, at, rowids)
 		if err != nil {
 			return fmt.Errorf("expire: %w", err)
 		}
@@ -318,6 +362,12 @@ func (s *Store) ReapTasks(ctx context.Context, p *store.ReapTasksParams) (*store
 			if res.Requeued, err = scanTasks(rows); err != nil {
 				return fmt.Errorf("requeue: %w", err)
 			}
+			for _, t := range res.Requeued {
+				counts.move(t.Queue, loom.StatusRunning, loom.StatusPending, 1)
+			}
+		}
+		if err := s.applyCounts(ctx, tx, counts); err != nil {
+			return err
 		}
 		evs := make([]eventRow, 0, len(res.Expired)+len(res.Requeued))
 		for _, t := range res.Expired {
@@ -333,6 +383,35 @@ func (s *Store) ReapTasks(ctx context.Context, p *store.ReapTasksParams) (*store
 		return nil, fmt.Errorf("reap tasks: %w", err)
 	}
 	return res, nil
+}
+
+// expiring returns, as a JSON array of rowids, up to limit tasks whose
+// timeout has come at time at, earliest first, and counts them in counts
+// as moving to failed.
+func (s *Store) expiring(ctx context.Context, tx *sql.Tx, at int64, limit int, counts countDelta) (string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT rowid, queue, status FROM tasks
+		WHERE ended IS NULL AND status IN ('pending', 'running') AND timeout <= ?1
+		ORDER BY timeout LIMIT ?2`, at, limit)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	rowids := []int64{}
+	for rows.Next() {
+		var (
+			rowid         int64
+			queue, status string
+		)
+		if err := rows.Scan(&rowid, &queue, &status); err != nil {
+			return "", err
+		}
+		rowids = append(rowids, rowid)
+		counts.move(queue, loom.Status(status), loom.StatusFailed, 1)
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	return encodeJSON(rowids)
 }
 
 // NextRunAt returns the earliest RunAt among pending tasks of the queues

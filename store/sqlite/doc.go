@@ -30,4 +30,12 @@
 // types: "created" (InsertTasks), "started" (ClaimTasks), "completed",
 // "failed" and "retrying" (FinishTasks), "cancelled" (CancelTask),
 // "retried" (RetryTask), "expired" and "requeued" (ReapTasks).
+//
+// # Queue counts
+//
+// The same transactions keep the number of tasks of each queue in each
+// status in the queue_counts table, so that ListQueues reads a few rows
+// instead of every task. A change to the tasks table that does not go
+// through the Store (by hand, with the sqlite3 shell) leaves the counts
+// wrong.
 package sqlite

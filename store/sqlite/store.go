@@ -124,8 +124,8 @@ func migrate(ctx context.Context, db *sql.DB) error {
 // writerQueries are prepared on the writer when a Store opens: the
 // statements of the hot paths, run inside write transactions.
 var writerQueries = slices.Concat(
-	insertTasks.all(), insertEvents.all(), finishBatch.all(),
-	[]string{getTaskSQL, findByKeySQL, findByStepSQL, claimSQL, queueSettingsSQL, countRunningSQL,
+	insertTasks.all(), insertEvents.all(), insertAlikeEvents.all(), finishBatch.all(), finishBriefBatch.all(),
+	[]string{getTaskSQL, findByKeySQL, findByStepSQL, claimSQL, claimBriefSQL, queueSettingsSQL, countRunningSQL,
 		extendLeaseSQL, taskStatusSQL, insertLogSQL},
 )
 

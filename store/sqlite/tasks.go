@@ -32,7 +32,8 @@ var insertTasks = newBatched(`INSERT INTO tasks (id, type, queue, info, attribut
 
 // InsertTasks creates tasks in one transaction; see store.Store. Defaults
 // are filled on a copy: the returned Task of a created task is the given
-// task with its defaults and its times in UTC.
+// task with its defaults and its times in UTC. A task that is pending or
+// running is stored without Ended, which only an ended task has.
 func (s *Store) InsertTasks(ctx context.Context, p *store.InsertTasksParams) ([]store.InsertResult, error) {
 	if len(p.Tasks) == 0 {
 		return nil, nil
@@ -80,11 +81,13 @@ func (s *Store) InsertTasks(ctx context.Context, p *store.InsertTasksParams) ([]
 			rest = rest[n*23:]
 		}
 		evs := make([]eventRow, 0, len(tasks))
+		counts := countDelta{}
 		for i, t := range tasks {
 			if inserted[t.ID] {
 				delete(inserted, t.ID) // a later task with the same id was not inserted
 				results[i] = store.InsertResult{Task: t}
 				evs = append(evs, eventRow{taskID: t.ID, typ: eventCreated, time: toNanos(t.Created), status: t.Status})
+				counts.add(t.Queue, t.Status, 1)
 				continue
 			}
 			existing, err := s.findExisting(ctx, tx, t)
@@ -92,6 +95,9 @@ func (s *Store) InsertTasks(ctx context.Context, p *store.InsertTasksParams) ([]
 				return fmt.Errorf("task %s: %w", t.ID, err)
 			}
 			results[i] = store.InsertResult{Task: existing, Existing: true}
+		}
+		if err := s.applyCounts(ctx, tx, counts); err != nil {
+			return err
 		}
 		return s.appendEvents(ctx, tx, evs)
 	})
@@ -141,6 +147,11 @@ func withDefaults(in *loom.TaskInfo, at time.Time) (*loom.TaskInfo, error) {
 	}
 	if t.Step != "" && t.ParentID == "" {
 		return nil, fmt.Errorf("step %q without a parent: %w", t.Step, store.ErrInvalid)
+	}
+	if !t.Status.Terminal() {
+		// Only an ended task has an end time: the reaper finds the tasks
+		// that may expire by their missing end time (index tasks_timeout).
+		t.Ended = nil
 	}
 	t.Created = utc(t.Created)
 	t.RunAt = utc(t.RunAt)
@@ -236,7 +247,14 @@ func (s *Store) ListTasks(ctx context.Context, p *store.ListTasksParams) (*store
 		where []string
 		args  []any
 	)
-	if len(p.Status) > 0 {
+	from := `tasks`
+	if len(p.Status) == 1 && p.Status[0] == loom.StatusRunning {
+		// Running tasks are few (no more than the workers' slots), while
+		// walking the tasks newest first in search of them may read every
+		// task: read the index of running tasks and sort what it holds.
+		from = `tasks INDEXED BY tasks_running`
+		where = append(where, `status = 'running'`)
+	} else if len(p.Status) > 0 {
 		where = append(where, `status IN (`+placeholders(len(p.Status))+`)`)
 		for _, st := range p.Status {
 			args = append(args, string(st))
@@ -278,7 +296,7 @@ func (s *Store) ListTasks(ctx context.Context, p *store.ListTasksParams) (*store
 		where = append(where, `(created, id) < (?, ?)`)
 		args = append(args, created, id)
 	}
-	q := `SELECT ` + taskColumns + ` FROM tasks`
+	q := `SELECT ` + taskColumns + ` FROM ` + from
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
@@ -370,6 +388,37 @@ func (s *Store) CancelTask(ctx context.Context, p *store.CancelTaskParams) ([]*l
 		if loom.Status(status).Terminal() {
 			return fmt.Errorf("task is %s: %w", status, store.ErrConflict)
 		}
+		// The counts by queue and status of what is about to be
+		// cancelled: the update cannot return the statuses it replaces.
+		counts := countDelta{}
+		crows, err := tx.QueryContext(ctx, `WITH RECURSIVE tree(id) AS (
+				SELECT ?
+				UNION ALL
+				SELECT t.id FROM tasks t JOIN tree ON t.parent_id = tree.id
+			)
+			SELECT queue, status, count(*) FROM tasks
+			WHERE id IN (SELECT id FROM tree) AND status IN ('pending', 'running')
+			GROUP BY queue, status`, p.ID)
+		if err != nil {
+			return err
+		}
+		for crows.Next() {
+			var (
+				queue, status string
+				n             int
+			)
+			if err := crows.Scan(&queue, &status, &n); err != nil {
+				crows.Close()
+				return err
+			}
+			counts.move(queue, loom.Status(status), loom.StatusCancelled, n)
+		}
+		if err := crows.Close(); err != nil {
+			return err
+		}
+		if err := crows.Err(); err != nil {
+			return err
+		}
 		rows, err := tx.QueryContext(ctx, `WITH RECURSIVE tree(id) AS (
 				SELECT ?
 				UNION ALL
@@ -397,6 +446,9 @@ func (s *Store) CancelTask(ctx context.Context, p *store.CancelTaskParams) ([]*l
 		evs := make([]eventRow, len(out))
 		for i, t := range out {
 			evs[i] = eventRow{taskID: t.ID, typ: eventCancelled, time: at, attempt: t.Attempt, status: t.Status, msg: reason}
+		}
+		if err := s.applyCounts(ctx, tx, counts); err != nil {
+			return err
 		}
 		return s.appendEvents(ctx, tx, evs)
 	})
@@ -451,6 +503,11 @@ func (s *Store) RetryTask(ctx context.Context, p *store.RetryTaskParams) (*loom.
 			WHERE id = ?4
 			RETURNING `+taskColumns, input, p.MaxAttempts, at, p.ID)
 		if out, err = scanTask(row); err != nil {
+			return err
+		}
+		counts := countDelta{}
+		counts.move(out.Queue, loom.Status(status), out.Status, 1)
+		if err := s.applyCounts(ctx, tx, counts); err != nil {
 			return err
 		}
 		return s.appendEvents(ctx, tx, []eventRow{{taskID: out.ID, typ: eventRetried, time: at, attempt: out.Attempt, status: out.Status}})

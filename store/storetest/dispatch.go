@@ -46,6 +46,34 @@ var claimTests = []test{
 			require.Nil(t, c.Ended)
 		}
 	}},
+	{"Brief", func(t *testing.T, s store.Store) {
+		task := insert(t, s, &loom.TaskInfo{
+			Type: "job", Queue: "q1", Info: "monthly", Priority: 3, MaxAttempts: 2,
+			Input: loom.Values{"n": 1.0}, RunAt: at(-time.Minute), Timeout: at(time.Hour),
+		})[0]
+		got, err := s.ClaimTasks(ctx(t), &store.ClaimTasksParams{
+			Queue: "q1", Limit: 5, WorkerID: "worker-7", Now: at(time.Second), LeaseUntil: at(time.Minute), Brief: true,
+		})
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		c := got[0]
+		require.Equal(t, task.ID, c.ID)
+		require.Equal(t, "job", c.Type)
+		require.Equal(t, "q1", c.Queue)
+		require.Equal(t, "monthly", c.Info)
+		require.Equal(t, 3, c.Priority)
+		require.Equal(t, loom.Values{"n": 1.0}, c.Input)
+		requireTime(t, task.Created, c.Created, "Created")
+		requireTime(t, at(-time.Minute), c.RunAt, "RunAt")
+		requireTime(t, at(time.Hour), c.Timeout, "Timeout")
+		require.Equal(t, 1, c.Attempt)
+		require.Equal(t, 2, c.MaxAttempts)
+		require.Equal(t, loom.StatusRunning, c.Status)
+		require.Equal(t, "worker-7", c.WorkerID)
+		requireTimePtr(t, at(time.Second), c.Started, "Started")
+		requireTimePtr(t, at(time.Minute), c.LeaseUntil, "LeaseUntil")
+		require.Equal(t, loom.StatusRunning, get(t, s, task.ID).Status)
+	}},
 	{"RunAt", func(t *testing.T, s store.Store) {
 		later := insert(t, s, &loom.TaskInfo{Type: "job", RunAt: at(time.Hour)})[0]
 		require.Empty(t, claim(t, s, loom.DefaultQueue, 10, at(time.Hour-time.Nanosecond)))
@@ -263,6 +291,35 @@ var finishTests = []test{
 			require.Equal(t, tasks[i].ID, r.Task.ID, "results in outcome order")
 			require.Equal(t, outcomes[i].Status, r.Task.Status)
 		}
+	}},
+	{"Brief", func(t *testing.T, s store.Store) {
+		parent := insert(t, s, newTask("flow"))[0]
+		step := insert(t, s, &loom.TaskInfo{Type: "step", Queue: "q1", ParentID: parent.ID, Step: "a"})[0]
+		claimed := claim(t, s, "q1", 1, base)
+		require.Len(t, claimed, 1)
+		outcomes := []store.Outcome{
+			{ID: step.ID, Attempt: 1, Status: loom.StatusCompleted, Output: loom.Values{"n": 1.0}},
+			{ID: parent.ID, Attempt: 1, Status: loom.StatusCompleted}, // not running: not applied
+		}
+		res, err := s.FinishTasks(ctx(t), &store.FinishTasksParams{Outcomes: outcomes, Now: at(time.Second), Brief: true})
+		require.NoError(t, err)
+		require.Len(t, res, 2)
+		require.True(t, res[0].Applied)
+		got := res[0].Task
+		require.Equal(t, step.ID, got.ID)
+		require.Equal(t, "step", got.Type)
+		require.Equal(t, "q1", got.Queue)
+		require.Equal(t, loom.StatusCompleted, got.Status)
+		require.Equal(t, 1, got.Attempt)
+		require.Equal(t, parent.ID, got.ParentID)
+		stored := get(t, s, step.ID)
+		require.Equal(t, loom.Values{"n": 1.0}, stored.Output)
+		requireTimePtr(t, at(time.Second), stored.Ended, "Ended")
+		require.False(t, res[1].Applied)
+		require.Equal(t, parent.ID, res[1].Task.ID)
+		require.Equal(t, loom.StatusPending, res[1].Task.Status)
+		require.Equal(t, "flow", res[1].Task.Type)
+		require.Equal(t, []string{"created", "started", "completed"}, eventTypes(t, s, step.ID))
 	}},
 	{"InvalidStatus", func(t *testing.T, s store.Store) {
 		task := insert(t, s, newTask("job"))[0]

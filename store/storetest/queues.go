@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -38,4 +39,101 @@ var queueTests = []test{
 			{QueueConfig: store.QueueConfig{Name: "idle", Concurrency: 2, Paused: true}},
 		}, queues)
 	}},
+	{"CountsFollowEveryChange", func(t *testing.T, s store.Store) {
+		// A store may keep the counts apart from the tasks; after every
+		// kind of change they must still be what counting the tasks gives.
+		started, ended := at(-time.Hour), at(-time.Minute)
+		insert(t, s,
+			&loom.TaskInfo{Type: "job", Queue: "a"},
+			&loom.TaskInfo{Type: "job", Queue: "a", Timeout: at(time.Minute)},
+			&loom.TaskInfo{Type: "job", Queue: "b", Status: loom.StatusRunning, Attempt: 1, Started: &started},
+			&loom.TaskInfo{Type: "job", Queue: "b", Status: loom.StatusCompleted, Started: &started, Ended: &ended},
+			&loom.TaskInfo{Type: "job", Queue: "b", Status: loom.StatusSkipped, Ended: &ended})
+		requireCountsMatch(t, s)
+		insertN(t, s, 6, "a")
+		insert(t, s, &loom.TaskInfo{Type: "job", Queue: "a", IdempotencyKey: "k"})
+		again, err := s.InsertTasks(ctx(t), &store.InsertTasksParams{Now: base, Tasks: []*loom.TaskInfo{
+			{Type: "job", Queue: "a", IdempotencyKey: "k"},
+		}})
+		require.NoError(t, err)
+		require.True(t, again[0].Existing)
+		requireCountsMatch(t, s)
+
+		claimed := claim(t, s, "a", 5, base)
+		require.Len(t, claimed, 5)
+		requireCountsMatch(t, s)
+		res, err := s.FinishTasks(ctx(t), &store.FinishTasksParams{Now: base, Brief: true, Outcomes: []store.Outcome{
+			{ID: claimed[0].ID, Attempt: 1, Status: loom.StatusCompleted},
+			{ID: claimed[1].ID, Attempt: 1, Status: loom.StatusFailed},
+			{ID: claimed[2].ID, Attempt: 1, Status: loom.StatusPending, RetryAt: at(time.Hour)},
+			{ID: claimed[2].ID, Attempt: 1, Status: loom.StatusCompleted}, // a duplicate: not applied
+			{ID: claimed[0].ID, Attempt: 1, Status: loom.StatusFailed},    // already ended: not applied
+		}})
+		require.NoError(t, err)
+		require.Len(t, res, 5)
+		requireCountsMatch(t, s)
+
+		_, err = s.RetryTask(ctx(t), &store.RetryTaskParams{ID: claimed[1].ID, Now: base})
+		require.NoError(t, err)
+		requireCountsMatch(t, s)
+
+		parent := insert(t, s, &loom.TaskInfo{Type: "flow", Queue: "c"})[0]
+		insert(t, s,
+			&loom.TaskInfo{Type: "step", Queue: "c", ParentID: parent.ID, Step: "x"},
+			&loom.TaskInfo{Type: "step", Queue: "d", ParentID: parent.ID, Step: "y"})
+		claim(t, s, "d", 1, base)
+		_, err = s.CancelTask(ctx(t), &store.CancelTaskParams{ID: parent.ID, Now: base})
+		require.NoError(t, err)
+		requireCountsMatch(t, s)
+
+		// Reaping: claimed[3] and [4] lapse their leases; the task with
+		// the one-minute timeout expires.
+		reaped, err := s.ReapTasks(ctx(t), &store.ReapTasksParams{Now: at(2 * time.Minute)})
+		require.NoError(t, err)
+		require.NotEmpty(t, reaped.Expired)
+		require.NotEmpty(t, reaped.Requeued)
+		requireCountsMatch(t, s)
+	}},
+}
+
+// requireCountsMatch checks ListQueues's counts against counting every
+// task of every queue.
+func requireCountsMatch(t *testing.T, s store.Store) {
+	t.Helper()
+	want := map[string]*store.QueueInfo{}
+	p := &store.ListTasksParams{Limit: 1000}
+	for {
+		page, err := s.ListTasks(ctx(t), p)
+		require.NoError(t, err)
+		for _, task := range page.Tasks {
+			q := want[task.Queue]
+			if q == nil {
+				q = &store.QueueInfo{QueueConfig: store.QueueConfig{Name: task.Queue}}
+				want[task.Queue] = q
+			}
+			switch task.Status {
+			case loom.StatusPending:
+				q.Pending++
+			case loom.StatusRunning:
+				q.Running++
+			case loom.StatusCompleted:
+				q.Completed++
+			case loom.StatusFailed:
+				q.Failed++
+			case loom.StatusCancelled:
+				q.Cancelled++
+			}
+		}
+		if page.Next == "" {
+			break
+		}
+		p.Cursor = page.Next
+	}
+	got, err := s.ListQueues(ctx(t))
+	require.NoError(t, err)
+	require.Len(t, got, len(want))
+	for _, q := range got {
+		require.NotNil(t, want[q.Name], "queue %s", q.Name)
+		require.Equal(t, *want[q.Name], q, "queue %s", q.Name)
+	}
 }

@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Events", eventTests},
 		{"Logs", logTests},
 		{"Queues", queueTests},
+		{"Stats", statsTests},
 		{"Workers", workerTests},
 		{"RunState", runStateTests},
 		{"Idempotency", idempotencyTests},

@@ -152,6 +152,30 @@ var taskTests = []test{
 		require.Len(t, page.Tasks, 60)
 		require.Empty(t, page.Next, "no next page when the last one is exactly full")
 	}},
+	{"ListRunningPages", func(t *testing.T, s store.Store) {
+		// Running tasks may be listed from where they are kept apart;
+		// the order, filters and cursor must be those of any list.
+		var want []string
+		for i := range 5 {
+			want = append([]string{insertAt(t, s, at(time.Duration(i)*time.Second), &loom.TaskInfo{Type: "job", Queue: "q"})[0].ID}, want...)
+		}
+		insertAt(t, s, at(10*time.Second), &loom.TaskInfo{Type: "job", Queue: "other"})
+		insertAt(t, s, at(11*time.Second), &loom.TaskInfo{Type: "job", Queue: "q"}) // stays pending
+		require.Len(t, claim(t, s, "q", 5, at(time.Minute)), 5)
+		claim(t, s, "other", 1, at(time.Minute))
+		var got []string
+		p := &store.ListTasksParams{Status: []loom.Status{loom.StatusRunning}, Queue: "q", Limit: 2}
+		for {
+			page, err := s.ListTasks(ctx(t), p)
+			require.NoError(t, err)
+			got = append(got, ids(page.Tasks)...)
+			if page.Next == "" {
+				break
+			}
+			p.Cursor = page.Next
+		}
+		require.Equal(t, want, got, "newest first, page by page")
+	}},
 	{"ListPagingWhileInserting", testListPaging},
 	{"ListBadCursor", func(t *testing.T, s store.Store) {
 		for _, c := range []string{"%%%", "bm9wZQ", "MTI6"} {

@@ -136,6 +136,11 @@ type ListTasksParams struct {
 	CreatedBefore time.Time
 	// Text matches a substring of the id, type, info, msg or idempotency key.
 	Text string
+	// KeyPrefix keeps the tasks whose idempotency key starts with it: the
+	// runs of one schedule ("schedule:<name>@"), of a trigger, of a
+	// backfill. Unlike Text it can use the key's index, so it stays fast
+	// however many tasks the store holds.
+	KeyPrefix string
 	// Limit is the page size. Default 50, at most 1000.
 	Limit int
 	// Cursor continues from a previous page's Next.

@@ -175,7 +175,7 @@ func TestTriggersPage(t *testing.T) {
 	mustContain(t, body, `<code class="filter">type == &#34;order.created&#34; &amp;&amp; data.note == &#34;&lt;b&gt;&#34;</code>`,
 		"<code>key ← data.id</code>", ">webhook</span>", `<a href="/types/flaky">flaky</a> <small class="muted">on orders</small>`,
 		`a <a href="/types/flaky">flaky</a> task ending with <code>error</code>`, `<span class="badge st-waiting">paused</span>`,
-		`href="/tasks?q=trigger%3aorders%40"`)
+		`href="/tasks?key=trigger%3aorders%40"`)
 }
 
 // TestWithoutTaskmaster serves a UI configured without a taskmaster: its

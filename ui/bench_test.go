@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -22,8 +23,15 @@ import (
 	"github.com/loomhq/loom/ui"
 )
 
-// benchTasks is how many tasks the rendering benchmarks put in the store.
-const benchTasks = 100_000
+// benchTasks is how many tasks the rendering benchmarks put in the store:
+// 100,000, or LOOM_UI_BENCH_TASKS (e.g. 1000000, to see that pages stay
+// fast as the store grows).
+var benchTasks = func() int {
+	if n, err := strconv.Atoi(os.Getenv("LOOM_UI_BENCH_TASKS")); err == nil && n > benchSteps+1 {
+		return n
+	}
+	return 100_000
+}()
 
 // benchSteps is the size of the flow the flow-detail benchmark renders.
 const benchSteps = 200
@@ -267,6 +275,20 @@ func BenchmarkTaskListFirstPage(b *testing.B) {
 func BenchmarkTaskListFiltered(b *testing.B) {
 	h, _ := benchUI(b)
 	benchGet(b, h, "/tasks?status=failed&type=type-3", benchBudget)
+}
+
+// BenchmarkTaskListRareType renders the first page of a type with one
+// task among all of them: the list must not walk every task to find it.
+func BenchmarkTaskListRareType(b *testing.B) {
+	h, _ := benchUI(b)
+	benchGet(b, h, "/tasks?type=bigflow", benchBudget)
+}
+
+// BenchmarkTaskListNoMatch renders the empty first page of a status no
+// task has (cancelled).
+func BenchmarkTaskListNoMatch(b *testing.B) {
+	h, _ := benchUI(b)
+	benchGet(b, h, "/tasks?status=cancelled", benchBudget)
 }
 
 // BenchmarkFlowDetail200Steps renders the detail of a flow of 200 steps,

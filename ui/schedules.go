@@ -188,16 +188,11 @@ func (u *UI) scheduleDetail(w http.ResponseWriter, r *http.Request) error {
 	}
 	prefix := runKeyPrefix(name)
 	d.RunsPrefix = prefix
-	runs, err := u.engine.List(ctx, &store.ListTasksParams{Text: prefix, Limit: recentRuns})
+	runs, err := u.engine.List(ctx, &store.ListTasksParams{KeyPrefix: prefix, Limit: recentRuns})
 	if err != nil {
 		return err
 	}
 	for _, t := range runs.Tasks {
-		// The text filter matches anywhere in several fields; a run is
-		// told by its key alone.
-		if !strings.HasPrefix(t.IdempotencyKey, prefix) {
-			continue
-		}
 		run := scheduleRun{TaskInfo: t}
 		run.Manual, _ = t.Attributes["manual"].(bool)
 		run.CatchUp, _ = t.Attributes["catch_up"].(bool)

@@ -140,9 +140,16 @@ func TestSchedulesPage(t *testing.T) {
 		t.Fatalf("GET /schedules/nightly: %d\n%s", code, body)
 	}
 	mustContain(t, body, "&lt;img src=x onerror=alert(1)&gt;", "&#34;from&#34;: &#34;nightly&#34;", `<a class="rowlink" href="/tasks/`+run.ID+`">echo</a>`,
-		`href="/tasks?q=schedule%3anightly%40"`)
+		`href="/tasks?key=schedule%3anightly%40"`)
 	if n := len(fireTimes(body)); n != 5 {
 		t.Errorf("detail lists %d fire times, want 5", n)
+	}
+	// The link lists the schedule's runs by their key.
+	_, body = v.get(t, "/tasks?key=schedule%3anightly%40&steps=1")
+	mustContain(t, body, `href="/tasks/`+run.ID+`"`, `<code>schedule:nightly@</code>`)
+	_, body = v.get(t, "/tasks?key=schedule%3anope%40&steps=1")
+	if strings.Contains(body, `href="/tasks/`+run.ID+`"`) {
+		t.Error("another schedule's key lists nightly's run")
 	}
 	if code, _ := v.get(t, "/schedules/nope"); code != http.StatusNotFound {
 		t.Errorf("missing schedule: %d, want 404", code)

@@ -18,6 +18,9 @@ type taskFilter struct {
 	Queue  string
 	Range  string
 	Text   string
+	// Key keeps tasks whose idempotency key starts with it: a schedule's
+	// runs, linked from its page.
+	Key    string
 	Steps  bool
 	Limit  int
 	Cursor string
@@ -48,6 +51,7 @@ func parseTaskFilter(q url.Values) taskFilter {
 		Queue:  q.Get("queue"),
 		Range:  q.Get("range"),
 		Text:   q.Get("q"),
+		Key:    q.Get("key"),
 		Steps:  q.Get("steps") == "1",
 		Cursor: q.Get("cursor"),
 		Limit:  50,
@@ -72,6 +76,7 @@ func (f taskFilter) query(withCursor bool) string {
 	set("queue", f.Queue)
 	set("range", f.Range)
 	set("q", f.Text)
+	set("key", f.Key)
 	if f.Steps {
 		q.Set("steps", "1")
 	}
@@ -86,7 +91,7 @@ func (f taskFilter) query(withCursor bool) string {
 
 func (f taskFilter) params(now time.Time) (*store.ListTasksParams, error) {
 	p := &store.ListTasksParams{
-		Type: f.Type, Queue: f.Queue, Text: f.Text, TopLevel: !f.Steps,
+		Type: f.Type, Queue: f.Queue, Text: f.Text, KeyPrefix: f.Key, TopLevel: !f.Steps,
 		Limit: f.Limit, Cursor: f.Cursor,
 	}
 	if f.Status != "" {

@@ -254,6 +254,12 @@ func (s *Store) ListTasks(ctx context.Context, p *store.ListTasksParams) (*store
 		// task: read the index of running tasks and sort what it holds.
 		from = `tasks INDEXED BY tasks_running`
 		where = append(where, `status = 'running'`)
+	} else if len(p.Status) == 1 && endedBadly(p.Status[0]) && p.Type == "" && p.ParentID == "" {
+		// Such tasks are usually few: read their index. The status is
+		// written out, not bound, so the planner sees that the index's
+		// condition holds.
+		from = `tasks INDEXED BY tasks_ended_badly`
+		where = append(where, `status = '`+string(p.Status[0])+`'`)
 	} else if len(p.Status) > 0 {
 		where = append(where, `status IN (`+placeholders(len(p.Status))+`)`)
 		for _, st := range p.Status {
@@ -288,6 +294,16 @@ func (s *Store) ListTasks(ctx context.Context, p *store.ListTasksParams) (*store
 		where = append(where, `(id LIKE ? ESCAPE '\' OR type LIKE ? ESCAPE '\' OR info LIKE ? ESCAPE '\' OR msg LIKE ? ESCAPE '\' OR idempotency_key LIKE ? ESCAPE '\')`)
 		args = append(args, like, like, like, like, like)
 	}
+	if p.KeyPrefix != "" {
+		// A range, not LIKE, so that the unique index on the key serves it.
+		where = append(where, `idempotency_key >= ? AND idempotency_key < ?`)
+		args = append(args, p.KeyPrefix, prefixEnd(p.KeyPrefix))
+		if from == `tasks` {
+			// Keyed tasks are few next to all tasks: without the hint the
+			// planner prefers walking every task newest first.
+			from = `tasks INDEXED BY tasks_idempotency_key`
+		}
+	}
 	if p.Cursor != "" {
 		created, id, err := decodeCursor(p.Cursor)
 		if err != nil {
@@ -317,6 +333,11 @@ func (s *Store) ListTasks(ctx context.Context, p *store.ListTasksParams) (*store
 		page.Next = encodeCursor(toNanos(last.Created), last.ID)
 	}
 	return page, nil
+}
+
+// endedBadly reports whether s is a status index tasks_ended_badly holds.
+func endedBadly(s loom.Status) bool {
+	return s == loom.StatusFailed || s == loom.StatusCancelled || s == loom.StatusSkipped
 }
 
 func placeholders(n int) string {

@@ -230,6 +230,24 @@ func testListFilters(t *testing.T, s store.Store) {
 	require.Equal(t, []string{mail.ID}, list(store.ListTasksParams{Text: mail.ID[4:20]}), "text in id")
 	require.Empty(t, list(store.ListTasksParams{Text: "%"}), "text is not a pattern")
 	require.Empty(t, list(store.ListTasksParams{Type: "email", Queue: "media"}))
+
+	// KeyPrefix: a schedule's runs, newest first, paged, and nothing of a
+	// key that merely contains the prefix or extends the name.
+	var runs []string
+	for i := range 5 {
+		runs = append(runs, insertAt(t, s, at(time.Duration(10+i)*time.Second), &loom.TaskInfo{Type: "report", IdempotencyKey: fmt.Sprintf("schedule:daily@2026-01-0%dT00:00:00Z", i+1)})[0].ID)
+	}
+	insertAt(t, s, at(20*time.Second), &loom.TaskInfo{Type: "report", IdempotencyKey: "schedule:daily-eu@2026-01-01T00:00:00Z"})
+	insertAt(t, s, at(21*time.Second), &loom.TaskInfo{Type: "report", IdempotencyKey: "x-schedule:daily@2026-01-01T00:00:00Z"})
+	slices.Reverse(runs)
+	require.Equal(t, runs, list(store.ListTasksParams{KeyPrefix: "schedule:daily@"}))
+	first, err := s.ListTasks(ctx(t), &store.ListTasksParams{KeyPrefix: "schedule:daily@", Limit: 3})
+	require.NoError(t, err)
+	require.Equal(t, runs[:3], ids(first.Tasks))
+	require.Equal(t, runs[3:], list(store.ListTasksParams{KeyPrefix: "schedule:daily@", Cursor: first.Next}))
+	require.Equal(t, runs[1:2], list(store.ListTasksParams{KeyPrefix: "schedule:daily@", CreatedAfter: at(12 * time.Second), CreatedBefore: at(14 * time.Second)}))
+	require.Equal(t, []string{keyed.ID}, list(store.ListTasksParams{KeyPrefix: "invoice-"}))
+	require.Empty(t, list(store.ListTasksParams{KeyPrefix: "invoice-", Type: "email"}))
 }
 
 func testListPaging(t *testing.T, s store.Store) {

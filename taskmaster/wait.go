@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/loomhq/loom"
@@ -22,6 +24,11 @@ const WaitRecheck = 30 * time.Second
 // errWaiting is the "not yet" a waiting attempt ends with.
 var errWaiting = errors.New("waiting")
 
+// waitingFor is the message a look that found no signal name ends with: it
+// tells an operator what the step waits for, and Signal which steps of a
+// flow to wake.
+func waitingFor(name string) string { return "waiting for signal " + strconv.Quote(name) }
+
 // NewWaitTask returns the wait task type: a task (or flow step) that
 // completes when the outside world says so, without holding a worker
 // while it waits. Its input:
@@ -30,9 +37,9 @@ var errWaiting = errors.New("waiting")
 //     POST /api/v1/tasks/{id}/signal; the task's output is
 //     {"signal": name, "data": the signal's data, "signaled_at": time}.
 //     A flow step also takes the signal sent to its flow, so that a
-//     caller needs only the flow's id; the step sees it at its next look
-//     (within WaitRecheck), while a signal sent to the step wakes it at
-//     once.
+//     caller needs only the flow's id: Taskmaster.Signal passes it on to
+//     the flow's waiting steps, which wakes them at once; a signal stored
+//     otherwise reaches the step at its next look (within WaitRecheck).
 //   - "timeout": how long to wait for the signal (a Go duration, counted
 //     from the task's creation, or from its retry when retried by hand);
 //     past it the task fails, or completes with
@@ -106,7 +113,11 @@ func (w *waiter) handle(ctx context.Context, in loom.Values) (loom.Values, error
 	} else if !now.Before(deadline) {
 		return loom.Values{"waited_until": deadline.Format(time.RFC3339Nano)}, nil
 	}
-	return nil, loom.RetryAfter(errWaiting, min(deadline.Sub(now), WaitRecheck))
+	err = errWaiting
+	if signal != "" {
+		err = errors.New(waitingFor(signal))
+	}
+	return nil, loom.RetryAfter(err, min(deadline.Sub(now), WaitRecheck))
 }
 
 // signal returns the signal name sent to task or, for a flow step, to its
@@ -180,9 +191,26 @@ func (t *Taskmaster) Signal(ctx context.Context, taskID, name string, data map[s
 	if name == "" {
 		return nil, fmt.Errorf("%w: a signal needs a name", ErrInvalid)
 	}
-	sig, err := t.st.SendSignal(ctx, &store.SendSignalParams{TaskID: taskID, Name: name, Data: data, Now: t.clock.Now()})
+	now := t.clock.Now()
+	sig, err := t.st.SendSignal(ctx, &store.SendSignalParams{TaskID: taskID, Name: name, Data: data, Now: now})
 	if err != nil {
 		return nil, fmt.Errorf("taskmaster: %w", err)
+	}
+	// A flow's waiting steps would see a signal sent to the flow at their
+	// next look; sent to them too, it wakes them now.
+	steps, err := t.eng.Children(ctx, taskID)
+	if err != nil {
+		return nil, fmt.Errorf("taskmaster: signal %s to the steps of %s: %w", name, taskID, err)
+	}
+	for _, step := range steps {
+		// A waiting step's last look says what it waits for, whatever its
+		// type is called in its flow.
+		if step.Status != loom.StatusPending || !strings.HasSuffix(step.Msg, waitingFor(name)) {
+			continue
+		}
+		if _, err := t.st.SendSignal(ctx, &store.SendSignalParams{TaskID: step.ID, Name: name, Data: data, Now: now}); err != nil {
+			return nil, fmt.Errorf("taskmaster: signal %s to step %s of %s: %w", name, step.Step, taskID, err)
+		}
 	}
 	return sig, nil
 }

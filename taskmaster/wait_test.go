@@ -307,10 +307,14 @@ func TestWaitTakesTheSignalSentToItsFlow(t *testing.T) {
 	d := newDurable(t, approvalFlow, publish)
 	flow, _, err := d.eng.Submit(t.Context(), &engine.SubmitParams{Type: "approval", Input: loom.Values{"doc": "memo"}})
 	require.NoError(t, err)
-	d.waitingStep(t, flow.ID, "ask")
+	step := d.waitingStep(t, flow.ID, "ask")
+	require.True(t, step.RunAt.After(d.clock.Now()), "the step waits until its next look")
 	_, err = d.tm.Signal(t.Context(), flow.ID, "approve", map[string]any{"by": "grace"})
 	require.NoError(t, err)
-	// The step sees it at its next look, at most WaitRecheck later.
+	// Passed on to the step, the signal makes it due now.
+	step, err = d.eng.Get(t.Context(), step.ID)
+	require.NoError(t, err)
+	require.False(t, step.RunAt.After(d.clock.Now()), "step due at %s, after now %s", step.RunAt, d.clock.Now())
 	got := d.ended(t, flow.ID)
 	require.Equal(t, loom.StatusCompleted, got.Status, got.Msg)
 	require.Equal(t, "memo approved by grace", got.Output["result"])

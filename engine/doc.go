@@ -37,8 +37,8 @@
 // # Workers elsewhere
 //
 // The engine runs an embedded Worker on its queues (Config.Workers). Other
-// machines run a Worker of their own (NewWorker; the loom worker command)
-// on a bus shared with the engine (bus/file, NATS, Redis): mark their
+// processes and machines run a Worker of their own (NewWorker) on a bus
+// shared with the engine (bus/file, a directory they share): mark their
 // queues External in the engine's Config so that the embedded worker
 // leaves them alone and tasks of types only those workers know are
 // accepted. A worker in any language takes part the same way, speaking

@@ -407,6 +407,12 @@ func TestBrowser(t *testing.T) {
 	do(t, ctx, "press j", chromedp.KeyEvent("j"))
 	waitFor(t, ctx, "j to focus the first schedule", `document.activeElement && document.activeElement.classList.contains("rowlink") &&
 		document.activeElement.closest("[data-schedule]") !== null`)
+	// A live refresh swaps the list out from under the focus, which stays.
+	do(t, ctx, "refresh the list as a live update does", chromedp.Evaluate[chromedp.Void](`window.focusedBefore = document.activeElement.getAttribute("href");
+		document.getElementById("schedules-live").dataset.old = "1";
+		htmx.ajax("GET", "/schedules", {target: "#schedules-live", select: "#schedules-live", swap: "outerHTML"})`))
+	waitFor(t, ctx, "the focus kept through the refresh", `document.getElementById("schedules-live").dataset.old === undefined &&
+		document.activeElement && document.activeElement.getAttribute("href") === window.focusedBefore`)
 	navigate(t, ctx, v, "/schedules/nightly", "#schedule-state")
 	waitFor(t, ctx, "five fire times and the run on the detail", `document.querySelectorAll("ol.fires li time").length === 5 &&
 		document.querySelectorAll("table.runs tbody tr").length === 1`)

@@ -51,6 +51,23 @@
     e.preventDefault();
   });
 
+  // Live refreshes replace lists wholesale: keep the keyboard focus on the
+  // same link (or control) when the element it was on is swapped out.
+  var refocus = null;
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var a = document.activeElement;
+    refocus = null;
+    if (!a || a === document.body || !e.detail.target || !e.detail.target.contains(a)) return;
+    if (a.id) refocus = "#" + CSS.escape(a.id);
+    else if (a.getAttribute("href")) refocus = 'a[href="' + CSS.escape(a.getAttribute("href")) + '"]';
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!refocus) return;
+    var el = document.querySelector(refocus);
+    refocus = null;
+    if (el && document.activeElement !== el) el.focus({ preventScroll: true });
+  });
+
   // The flow graph.
   var graphs = [];
   var dagreUsed = false;

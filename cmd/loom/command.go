@@ -41,6 +41,7 @@ func (m *Main) newRootCommand() *cobra.Command {
 		m.newTasksCommand(g),
 		m.newRunCommand(),
 		m.newBenchCommand(),
+		m.newWorkerCommand(),
 	)
 	root.AddCommand(m.newSchedulesCommand(g), m.newTriggersCommand(g), m.newNotifiersCommand(g), m.newChecksCommand(g), m.newAlertsCommand(g), m.newEventCommand(g), m.newSignalCommand(g))
 	return root

@@ -164,6 +164,9 @@ func TestUsageErrors(t *testing.T) {
 		{"tasks", "show"},
 		{"tasks", "list", "--bogus"},
 		{"server", "--db-sync", "sometimes"},
+		{"server", "--external-queue", "gpu"},
+		{"worker"},
+		{"worker", "--bus", "x", "--concurrency", "-1"},
 	} {
 		if _, code := runMain(t, args...); code != 2 {
 			t.Errorf("loom %v: exit %d, want 2", args, code)

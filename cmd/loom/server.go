@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/bus/file"
 	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/server"
 	"github.com/loomhq/loom/ui"
@@ -25,6 +26,10 @@ type serverOptions struct {
 	flows   string
 	workers int
 	lease   time.Duration
+	// busDir, when set, is a file bus shared with `loom worker`
+	// processes; externalQueues are the queues only they serve.
+	busDir         string
+	externalQueues []string
 }
 
 // shutdownTimeout bounds how long the HTTP server waits for requests in
@@ -54,6 +59,8 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.StringVar(&o.flows, "flows", "", "directory of flow files to register")
 	f.IntVar(&o.workers, "workers", 0, "embedded worker goroutines (default 4×CPUs; negative: none)")
 	f.DurationVar(&o.lease, "lease", engine.DefaultLeaseDuration, "how long a running task's worker may go silent before the task is re-queued")
+	f.StringVar(&o.busDir, "bus", "", "task bus directory (JSON lines) shared with 'loom worker' processes (default: in-process)")
+	f.StringSliceVar(&o.externalQueues, "external-queue", nil, "a queue only 'loom worker' processes serve (repeatable; needs --bus)")
 	return cmd
 }
 
@@ -62,6 +69,9 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	if sync != "NORMAL" && sync != "FULL" {
 		return &usageError{fmt.Errorf("--db-sync must be normal or full, not %q", o.dbSync)}
 	}
+	if len(o.externalQueues) > 0 && o.busDir == "" {
+		return &usageError{errors.New("--external-queue needs --bus: workers elsewhere reach the server through a shared bus")}
+	}
 	logger := slog.New(slog.NewTextHandler(m.Stderr, nil))
 	st, err := openStore(ctx, o.db, sync)
 	if err != nil {
@@ -69,16 +79,15 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	}
 	m.onClose(st.Close)
 
+	cfg, err := m.serverBus(o)
+	if err != nil {
+		return err
+	}
 	// Breaker events reach the taskmaster, which starts after the engine.
 	events := loom.NewEventEmitter()
-	eng, err := engine.New(engine.Config{
-		Store:         st,
-		Logger:        logger,
-		Workers:       o.workers,
-		LeaseDuration: o.lease,
-		Handlers:      builtinHandlers(),
-		Events:        events,
-	})
+	cfg.Store, cfg.Logger, cfg.Workers, cfg.LeaseDuration = st, logger, o.workers, o.lease
+	cfg.Handlers, cfg.Events = builtinHandlers(), events
+	eng, err := engine.New(cfg)
 	if err != nil {
 		return fmt.Errorf("start engine: %w", err)
 	}
@@ -164,4 +173,28 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		logger.Info("stopped")
 	}
 	return runErr
+}
+
+// serverBus returns the engine config's bus and queues: the in-process
+// bus, or the file bus in --bus with the default queue served here and
+// the --external-queue ones left to `loom worker` processes.
+func (m *Main) serverBus(o serverOptions) (engine.Config, error) {
+	var cfg engine.Config
+	if o.busDir == "" {
+		return cfg, nil
+	}
+	b, err := file.New(file.Config{Dir: o.busDir})
+	if err != nil {
+		return cfg, fmt.Errorf("open bus %s: %w", o.busDir, err)
+	}
+	m.onClose(b.Close)
+	cfg.Bus = b
+	cfg.Queues = []engine.Queue{{Name: loom.DefaultQueue}}
+	for _, q := range o.externalQueues {
+		if q == loom.DefaultQueue {
+			return cfg, &usageError{fmt.Errorf("--external-queue %s: the default queue is the server's own", q)}
+		}
+		cfg.Queues = append(cfg.Queues, engine.Queue{Name: q, External: true})
+	}
+	return cfg, nil
 }

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/bus/file"
+	"github.com/loomhq/loom/engine"
+	"github.com/loomhq/loom/taskmaster"
+	"github.com/spf13/cobra"
+)
+
+// workerOptions are the flags of `loom worker`.
+type workerOptions struct {
+	busDir      string
+	queues      []string
+	flows       string
+	concurrency int
+}
+
+func (m *Main) newWorkerCommand() *cobra.Command {
+	var o workerOptions
+	cmd := &cobra.Command{
+		Use:   "worker --bus DIR",
+		Short: "Run tasks from a bus shared with a loom server, in another process",
+		Long: `Run a worker outside the server: it takes ready tasks from the queues
+of the task bus directory the server was started with (loom server --bus
+DIR --external-queue Q), runs them, and sends their results back. It runs
+the built-in exec and http types and, with --flows, the steps of the flow
+files in DIR (wait steps stay on the server, which keeps their state).
+One worker process serves a queue at a time. SIGINT or SIGTERM let the
+running tasks finish, then hand the rest back.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return m.runWorker(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.busDir, "bus", "", "task bus directory shared with the server (required)")
+	f.StringSliceVar(&o.queues, "queue", []string{loom.DefaultQueue}, "queue to take tasks from (repeatable)")
+	f.StringVar(&o.flows, "flows", "", "directory of flow files whose steps this worker runs")
+	f.IntVar(&o.concurrency, "concurrency", 0, "tasks run at once (default 4×CPUs)")
+	return cmd
+}
+
+func (m *Main) runWorker(ctx context.Context, o workerOptions) error {
+	if o.busDir == "" {
+		return &usageError{errors.New("--bus is required: the directory the server was started with")}
+	}
+	if o.concurrency < 0 {
+		return &usageError{fmt.Errorf("--concurrency %d is negative", o.concurrency)}
+	}
+	logger := slog.New(slog.NewTextHandler(m.Stderr, nil))
+	var tasks []*loom.Task
+	if o.flows != "" {
+		flows, _, err := loadFlowDir(o.flows, serverOnlyWait())
+		if err != nil {
+			return err
+		}
+		tasks = stepTasks(flows)
+	}
+	b, err := file.New(file.Config{Dir: o.busDir})
+	if err != nil {
+		return fmt.Errorf("open bus %s: %w", o.busDir, err)
+	}
+	m.onClose(b.Close)
+	w, err := engine.NewWorker(engine.WorkerConfig{
+		Bus: b, Queues: o.queues, Tasks: tasks, Concurrency: o.concurrency, Logger: logger,
+	})
+	if err != nil {
+		return &usageError{err}
+	}
+	logger.Info("loom worker started", "bus", o.busDir, "queues", o.queues, "step_types", len(tasks))
+	if err := w.Run(ctx); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	logger.Info("loom worker stopped")
+	return nil
+}
+
+// serverOnlyWait stands in for the wait type when a worker builds flow
+// files: a wait step keeps its state in the server's store, so it never
+// runs here.
+func serverOnlyWait() *loom.Task {
+	return loom.NewTask(taskmaster.WaitType, loom.HandlerFunc(func(context.Context, loom.Values) (loom.Values, error) {
+		return nil, loom.Permanent(errors.New("wait steps run on the server, not on loom worker"))
+	}))
+}
+
+// stepTasks returns the tasks a worker runs for flows: every step's task,
+// through nested flows, each once. The flows themselves are advanced by
+// the server.
+func stepTasks(flows []*loom.Task) []*loom.Task {
+	seen := map[string]bool{}
+	var out []*loom.Task
+	var walk func(t *loom.Task)
+	walk = func(t *loom.Task) {
+		f, ok := t.Handler.(*loom.Flow)
+		if !ok {
+			if !seen[t.Name] && t.Name != taskmaster.WaitType {
+				seen[t.Name] = true
+				out = append(out, t)
+			}
+			return
+		}
+		for _, info := range f.Steps() {
+			if s, ok := f.Step(info.Name); ok {
+				walk(s.Task)
+			}
+		}
+	}
+	for _, t := range flows {
+		walk(t)
+	}
+	return out
+}

@@ -29,6 +29,25 @@ var errWaiting = errors.New("waiting")
 // flow to wake.
 func waitingFor(name string) string { return "waiting for signal " + strconv.Quote(name) }
 
+// WaitingFor reports the signal a pending task waits for, as the message
+// of its last look says; ok is false for a task that waits for none, so
+// that a UI can offer to send it (a human approval).
+func WaitingFor(t *loom.TaskInfo) (signal string, ok bool) {
+	const marker = "waiting for signal "
+	if t == nil || t.Status != loom.StatusPending {
+		return "", false
+	}
+	i := strings.LastIndex(t.Msg, marker)
+	if i < 0 {
+		return "", false
+	}
+	name, err := strconv.Unquote(t.Msg[i+len(marker):])
+	if err != nil || name == "" {
+		return "", false
+	}
+	return name, true
+}
+
 // NewWaitTask returns the wait task type: a task (or flow step) that
 // completes when the outside world says so, without holding a worker
 // while it waits. Its input:

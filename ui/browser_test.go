@@ -440,6 +440,21 @@ func TestBrowser(t *testing.T) {
 	shoot(t, b, "schedules-dark")
 	do(t, ctx, "back to the system theme", chromedp.Evaluate[chromedp.Void](`localStorage.removeItem("loom-theme")`))
 
+	phase("an approval given from the page")
+	if err := v.engine.Register(v.tm.WaitTask()); err != nil {
+		t.Fatal(err)
+	}
+	approval, _, err := v.engine.Submit(context.Background(), &engine.SubmitParams{Type: "wait", Input: loom.Values{"signal": "approve", "timeout": "1h"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	navigate(t, ctx, v, "/tasks/"+approval.ID, "#task-live")
+	waitFor(t, ctx, "the form that sends the signal", `document.querySelector("#btn-signal") !== null`)
+	do(t, ctx, "type the approval's data", chromedp.SendKeys("#signal-data", `{"by": "ops"}`))
+	shoot(t, b, "task-waiting")
+	clickAndLoad(t, ctx, "send the signal", "#btn-signal")
+	waitFor(t, ctx, "the approved task to complete", statusJS+` === "completed"`)
+
 	phase("keyboard")
 	navigate(t, ctx, v, "/tasks", "#f-q")
 	do(t, ctx, "press /", chromedp.KeyEvent("/"))

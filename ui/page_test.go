@@ -8,10 +8,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/store"
+	"github.com/loomhq/loom/taskmaster"
 )
 
 func TestPagesRender(t *testing.T) {
@@ -249,5 +251,60 @@ func TestLinksEscapeNamesOnce(t *testing.T) {
 	mustContain(t, body, `href="/submit?type=etl%2fextract"`)
 	if strings.Contains(body, "%252") {
 		t.Errorf("a name escaped twice:\n%s", body)
+	}
+}
+
+// TestSignalFromTheTaskPage shows a task waiting for a signal with a form
+// that sends it, and the task completes with the data given.
+func TestSignalFromTheTaskPage(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	if err := v.engine.Register(v.tm.WaitTask()); err != nil {
+		t.Fatal(err)
+	}
+	tk, _, err := v.engine.Submit(context.Background(), &engine.SubmitParams{Type: "wait", Input: loom.Values{"signal": "approve <now>", "timeout": "1h"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := v.engine.Get(context.Background(), tk.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := taskmaster.WaitingFor(got); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task %s never waited: %s %q", tk.ID, got.Status, got.Msg)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, body := v.get(t, "/tasks/"+tk.ID)
+	mustContain(t, body, `id="btn-signal"`, `<input type="hidden" name="name" value="approve &lt;now&gt;">`)
+
+	res, err := http.PostForm(v.srv.URL+"/tasks/"+tk.ID+"/signal", url.Values{"name": {"approve <now>"}, "data": {"[1]"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest {
+		t.Errorf("data not an object: %d, want 400", res.StatusCode)
+	}
+	res, err = http.PostForm(v.srv.URL+"/tasks/"+tk.ID+"/signal", url.Values{"name": {"approve <now>"}, "data": {`{"by": "ops"}`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("send signal: %d", res.StatusCode)
+	}
+	got := v.waitStatus(t, tk.ID, loom.StatusCompleted)
+	if data, _ := got.Output["data"].(map[string]any); data["by"] != "ops" {
+		t.Fatalf("output %v, want the signal's data", got.Output)
+	}
+	_, body = v.get(t, "/tasks/"+tk.ID)
+	if strings.Contains(body, `id="btn-signal"`) {
+		t.Error("a completed task still offers the signal")
 	}
 }

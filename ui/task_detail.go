@@ -10,6 +10,7 @@ import (
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/store"
+	"github.com/loomhq/loom/taskmaster"
 )
 
 // maxLogChunks bounds how much of one attempt's log a page shows; the
@@ -41,6 +42,9 @@ type taskData struct {
 	Flow     *flowView
 	Input    string
 	Known    bool // the type is registered here, so it can be re-run
+	// WaitsFor is the signal a waiting step waits for, which the page
+	// offers to send (a human approval); empty otherwise.
+	WaitsFor string
 	// LiveURL is the page's event stream, with the fingerprint of what
 	// the page shows so the stream can tell at once if it is stale.
 	LiveURL string
@@ -59,6 +63,9 @@ func (u *UI) taskDetail(w http.ResponseWriter, r *http.Request) error {
 	}
 	d := taskData{Task: t, Events: evs, Attempts: attemptsOf(t, evs), Retry: t}
 	_, d.Known = u.engine.TypeInfo(t.Type)
+	if u.tm != nil {
+		d.WaitsFor, _ = taskmaster.WaitingFor(t)
+	}
 	in := t.Input
 	if in == nil {
 		in = loom.Values{}
@@ -193,6 +200,31 @@ func (u *UI) retryTask(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if _, err := u.engine.Retry(r.Context(), target.ID, input); err != nil {
+		return err
+	}
+	u.redirect(w, r, "/tasks/"+url.PathEscape(id))
+	return nil
+}
+
+// signalTask sends a waiting task the signal it waits for, with optional
+// JSON data: an approval given from the task's page.
+func (u *UI) signalTask(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := r.ParseForm(); err != nil {
+		return badRequest("unreadable form: %v", err)
+	}
+	name := strings.TrimSpace(r.PostForm.Get("name"))
+	if name == "" {
+		return badRequest("a signal needs a name")
+	}
+	var data loom.Values
+	if s := strings.TrimSpace(r.PostForm.Get("data")); s != "" {
+		var err error
+		if data, err = parseInput(s); err != nil {
+			return err
+		}
+	}
+	if _, err := u.tm.Signal(r.Context(), id, name, data); err != nil {
 		return err
 	}
 	u.redirect(w, r, "/tasks/"+url.PathEscape(id))

@@ -104,6 +104,7 @@ func New(cfg Config) *UI {
 	u.mux.HandleFunc("POST /tasks/{id}/cancel", u.wrap(u.cancelTask))
 	u.mux.HandleFunc("POST /tasks/{id}/retry", u.wrap(u.retryTask))
 	u.mux.HandleFunc("POST /tasks/{id}/rerun", u.wrap(u.rerunTask))
+	u.mux.HandleFunc("POST /tasks/{id}/signal", u.wrap(u.needTM(u.signalTask)))
 	u.mux.HandleFunc("GET /queues", u.wrap(u.queues))
 	u.mux.HandleFunc("GET /workers", u.wrap(u.workers))
 	u.mux.HandleFunc("GET /types", u.wrap(u.types))

@@ -153,7 +153,7 @@ steps:
 	stop()
 
 	write("1m")
-	url, _ = inProcessServer(t, db, "--flows", flows)
+	url, stopThird := inProcessServer(t, db, "--flows", flows)
 	var third flowSchedule
 	api(t, "GET", url+"/api/v1/schedules/report", nil, &third)
 	if third.Jitter != "1m0s" {
@@ -166,6 +166,23 @@ steps:
 	api(t, "GET", url+"/api/v1/schedules", nil, &list)
 	if len(list.Schedules) != 1 {
 		t.Errorf("%d schedules after three starts, want 1", len(list.Schedules))
+	}
+	// A schedule made through the CLI is not the files' to remove.
+	if out, code := runMain(t, "--server", url, "schedules", "add", "by-hand", "@daily", "--type", "report", "--input", `{"region": "us"}`); code != 0 {
+		t.Fatalf("schedules add: exit %d\n%s", code, out)
+	}
+	stopThird()
+
+	// The file no longer declares a schedule: the fourth start deletes
+	// the one it made, and only that one.
+	if err := os.WriteFile(filepath.Join(flows, "report.yaml"), []byte(file[:strings.Index(file, "schedule:")]+file[strings.Index(file, "steps:"):]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url, _ = inProcessServer(t, db, "--flows", flows)
+	list.Schedules = nil
+	api(t, "GET", url+"/api/v1/schedules", nil, &list)
+	if len(list.Schedules) != 1 || list.Schedules[0].Name != "by-hand" {
+		t.Errorf("schedules after the file dropped its own: %+v, want only by-hand", list.Schedules)
 	}
 }
 

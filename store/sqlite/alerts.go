@@ -141,19 +141,9 @@ func (s *Store) ListAlerts(ctx context.Context, p *store.ListAlertsParams) ([]*s
 	q += ` ORDER BY opened DESC, id DESC LIMIT ?`
 	var out []*store.Alert
 	err := s.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, q, limitOr(p.Limit, 100))
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			a, err := scanAlert(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, a)
-		}
-		return rows.Err()
+		var err error
+		out, err = queryAll(ctx, tx, scanAlert, q, limitOr(p.Limit, 100))
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list alerts: %w", err)
@@ -212,29 +202,28 @@ func (s *Store) ListDeliveries(ctx context.Context, p *store.ListDeliveriesParam
 func (s *Store) listDeliveries(ctx context.Context, where string, args ...any) ([]*store.Delivery, error) {
 	var out []*store.Delivery
 	err := s.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries `+where, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				d                        store.Delivery
-				nextAt, created, updated int64
-			)
-			if err := rows.Scan(&d.ID, &d.AlertID, &d.Notifier, &d.Event, &d.Status, &d.Attempts, &nextAt,
-				&d.LastCode, &d.LastError, &created, &updated); err != nil {
-				return err
-			}
-			d.NextAt, d.Created, d.Updated = fromNanos(nextAt), fromNanos(created), fromNanos(updated)
-			out = append(out, &d)
-		}
-		return rows.Err()
+		var err error
+		out, err = queryAll(ctx, tx, scanDelivery, `SELECT `+deliveryColumns+` FROM deliveries `+where, args...)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
 	return out, nil
+}
+
+// scanDelivery reads one row of deliveryColumns.
+func scanDelivery(sc scanner) (*store.Delivery, error) {
+	var (
+		d                        store.Delivery
+		nextAt, created, updated int64
+	)
+	if err := sc.Scan(&d.ID, &d.AlertID, &d.Notifier, &d.Event, &d.Status, &d.Attempts, &nextAt,
+		&d.LastCode, &d.LastError, &created, &updated); err != nil {
+		return nil, err
+	}
+	d.NextAt, d.Created, d.Updated = fromNanos(nextAt), fromNanos(created), fromNanos(updated)
+	return &d, nil
 }
 
 func scanAlert(sc scanner) (*store.Alert, error) {

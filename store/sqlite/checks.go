@@ -76,19 +76,9 @@ func (s *Store) GetCheck(ctx context.Context, name string) (*store.Check, error)
 func (s *Store) ListChecks(ctx context.Context) ([]*store.Check, error) {
 	var out []*store.Check
 	err := s.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+checkColumns+` FROM checks ORDER BY name`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			c, err := scanCheck(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, c)
-		}
-		return rows.Err()
+		var err error
+		out, err = queryAll(ctx, tx, scanCheck, `SELECT `+checkColumns+` FROM checks ORDER BY name`)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list checks: %w", err)

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -126,17 +127,29 @@ func scanTask(sc scanner) (*loom.TaskInfo, error) {
 }
 
 // scanTasks reads every row of rows and closes it.
-func scanTasks(rows *sql.Rows) ([]*loom.TaskInfo, error) {
+func scanTasks(rows *sql.Rows) ([]*loom.TaskInfo, error) { return collect(rows, scanTask) }
+
+// collect reads every row of rows with scan, and closes rows.
+func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
 	defer rows.Close()
-	var out []*loom.TaskInfo
+	var out []T
 	for rows.Next() {
-		t, err := scanTask(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, t)
+		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// queryAll runs q in tx and reads every row it answers with scan.
+func queryAll[T any](ctx context.Context, tx *sql.Tx, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scan)
 }
 
 // briefClaimColumns are the columns a brief claim returns (see

@@ -134,29 +134,8 @@ func (s *Store) ListEvents(ctx context.Context, p *store.ListEventsParams) ([]st
 	}
 	var out []store.Event
 	err := s.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				e      store.Event
-				tm     int64
-				status string
-				data   sql.NullString
-			)
-			if err := rows.Scan(&e.Seq, &e.TaskID, &e.Type, &tm, &e.Attempt, &status, &e.Msg, &data); err != nil {
-				return err
-			}
-			e.Time = fromNanos(tm)
-			e.Status = loom.Status(status)
-			if e.Data, err = decodeMap(data); err != nil {
-				return err
-			}
-			out = append(out, e)
-		}
-		if err := rows.Err(); err != nil {
+		var err error
+		if out, err = queryAll(ctx, tx, scanEvent, q, args...); err != nil {
 			return err
 		}
 		if len(out) == 0 && p.TaskID != "" {
@@ -178,4 +157,21 @@ func (s *Store) taskExists(ctx context.Context, tx *sql.Tx, id string) error {
 		return fmt.Errorf("task %s: %w", id, store.ErrNotFound)
 	}
 	return err
+}
+
+// scanEvent reads one row of a task_events query.
+func scanEvent(sc scanner) (store.Event, error) {
+	var (
+		e      store.Event
+		tm     int64
+		status string
+		data   sql.NullString
+	)
+	if err := sc.Scan(&e.Seq, &e.TaskID, &e.Type, &tm, &e.Attempt, &status, &e.Msg, &data); err != nil {
+		return e, err
+	}
+	e.Time, e.Status = fromNanos(tm), loom.Status(status)
+	var err error
+	e.Data, err = decodeMap(data)
+	return e, err
 }

@@ -57,21 +57,15 @@ func (s *Store) GetLogs(ctx context.Context, p *store.GetLogsParams) ([]store.Lo
 	}
 	var out []store.LogChunk
 	err := s.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		var err error
+		out, err = queryAll(ctx, tx, func(sc scanner) (store.LogChunk, error) {
 			c := store.LogChunk{TaskID: p.TaskID}
 			var tm int64
-			if err := rows.Scan(&c.Seq, &c.Attempt, &tm, &c.Data); err != nil {
-				return err
-			}
+			err := sc.Scan(&c.Seq, &c.Attempt, &tm, &c.Data)
 			c.Time = fromNanos(tm)
-			out = append(out, c)
-		}
-		if err := rows.Err(); err != nil {
+			return c, err
+		}, q, args...)
+		if err != nil {
 			return err
 		}
 		if len(out) == 0 {

@@ -38,7 +38,12 @@ func (s *Store) UpsertQueue(ctx context.Context, q store.QueueConfig) error {
 func (s *Store) ListQueues(ctx context.Context) ([]store.QueueInfo, error) {
 	var out []store.QueueInfo
 	err := s.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `
+		var err error
+		out, err = queryAll(ctx, tx, func(sc scanner) (store.QueueInfo, error) {
+			var q store.QueueInfo
+			err := sc.Scan(&q.Name, &q.Concurrency, &q.Paused, &q.Pending, &q.Running, &q.Completed, &q.Failed, &q.Cancelled)
+			return q, err
+		}, `
 			SELECT n.name, coalesce(q.concurrency, 0), coalesce(q.paused, 0),
 				coalesce(c.pending, 0), coalesce(c.running, 0), coalesce(c.completed, 0),
 				coalesce(c.failed, 0), coalesce(c.cancelled, 0)
@@ -53,19 +58,7 @@ func (s *Store) ListQueues(ctx context.Context) ([]store.QueueInfo, error) {
 			) c ON c.queue = n.name
 			ORDER BY n.name`,
 			loom.StatusPending, loom.StatusRunning, loom.StatusCompleted, loom.StatusFailed, loom.StatusCancelled)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var q store.QueueInfo
-			if err := rows.Scan(&q.Name, &q.Concurrency, &q.Paused,
-				&q.Pending, &q.Running, &q.Completed, &q.Failed, &q.Cancelled); err != nil {
-				return err
-			}
-			out = append(out, q)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list queues: %w", err)

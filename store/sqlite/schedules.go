@@ -96,19 +96,9 @@ func (s *Store) GetSchedule(ctx context.Context, name string) (*store.Schedule, 
 func (s *Store) ListSchedules(ctx context.Context) ([]*store.Schedule, error) {
 	var out []*store.Schedule
 	err := s.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+scheduleColumns+` FROM schedules ORDER BY name`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			sc, err := scanSchedule(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, sc)
-		}
-		return rows.Err()
+		var err error
+		out, err = queryAll(ctx, tx, scanSchedule, `SELECT `+scheduleColumns+` FROM schedules ORDER BY name`)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list schedules: %w", err)

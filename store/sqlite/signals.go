@@ -134,23 +134,16 @@ func (s *Store) GetBackfill(ctx context.Context, id string) (*store.Backfill, er
 func (s *Store) ListBackfills(ctx context.Context) ([]*store.Backfill, error) {
 	var out []*store.Backfill
 	err := s.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT def FROM backfills ORDER BY started DESC, id DESC LIMIT 100`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		var err error
+		out, err = queryAll(ctx, tx, func(sc scanner) (*store.Backfill, error) {
 			var def []byte
-			if err := rows.Scan(&def); err != nil {
-				return err
+			if err := sc.Scan(&def); err != nil {
+				return nil, err
 			}
 			var b store.Backfill
-			if err := json.Unmarshal(def, &b); err != nil {
-				return err
-			}
-			out = append(out, &b)
-		}
-		return rows.Err()
+			return &b, json.Unmarshal(def, &b)
+		}, `SELECT def FROM backfills ORDER BY started DESC, id DESC LIMIT 100`)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list backfills: %w", err)

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // syncBuffer is a bytes.Buffer safe to write from the server's goroutines
@@ -58,25 +57,7 @@ func runMain(t *testing.T, args ...string) (string, int) {
 // TestServerInProcess drives Main as main does: a server started with
 // ParseFlags and Run, clients as further Mains, and a graceful stop.
 func TestServerInProcess(t *testing.T) {
-	var logs syncBuffer
-	srv := NewMain()
-	srv.Stdout, srv.Stderr = &logs, &logs
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := srv.ParseFlags(ctx, []string{"server", "--addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "loom.db"), "--workers", "2"}); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	url := ""
-	for deadline := time.Now().Add(20 * time.Second); url == ""; {
-		if m := urlInLog.FindStringSubmatch(logs.String()); m != nil {
-			url = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("server did not start:\n%s", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	url, stop := inProcessServer(t, filepath.Join(t.TempDir(), "loom.db"))
 
 	out, code := runMain(t, "--server", url, "submit", "exec", "--input", `{"command":["echo","hello"]}`, "--wait")
 	if code != 0 || !strings.Contains(out, "completed") {
@@ -125,18 +106,7 @@ func TestServerInProcess(t *testing.T) {
 		}
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("server Run: %v\n%s", err, logs.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not stop")
-	}
-	if err := srv.Close(); err != nil {
-		t.Errorf("server Close: %v", err)
-	}
+	stop()
 }
 
 // TestRunFlow runs the bundled hello flow file in-process.

@@ -769,3 +769,48 @@ func testManyMessages(t *testing.T, b bus.Bus) {
 	checkExactlyOnce(t, counts, total)
 	expectNothing(t, cs[0])
 }
+
+// BenchPublishReceive measures bs with the engine's pattern: a publisher
+// sending batches of 100 while a consumer receives batches of up to 100
+// and acknowledges each message. It reports msgs/s.
+func BenchPublishReceive(b *testing.B, bs bus.Bus) {
+	const batch = 100
+	ctx := context.Background()
+	c, err := bs.Consume(ctx, "bench", bus.ConsumeOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	msgs := make([]bus.Message, batch)
+	for i := range msgs {
+		msgs[i] = bus.Message{ID: fmt.Sprintf("task-%d", i), Type: "bench", Attempt: 1, Input: []byte(`{"n":1}`)}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	errc := make(chan error, 1)
+	go func() {
+		for sent := 0; sent < b.N; sent += batch {
+			if err := bs.Publish(ctx, "bench", msgs[:min(batch, b.N-sent)]...); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	for got := 0; got < b.N; {
+		ds, err := c.Receive(ctx, batch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, d := range ds {
+			if err := d.Ack(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		got += len(ds)
+	}
+	if err := <-errc; err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+}

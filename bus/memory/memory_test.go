@@ -156,46 +156,7 @@ func TestAckAfterConsumerCloseStillWorks(t *testing.T) {
 // pattern: a publisher sending batches of 100 while a consumer receives
 // batches of up to 100 and acknowledges each message.
 func BenchmarkMemoryPublishReceive(b *testing.B) {
-	const batch = 100
-	bs := setup(b)
-	ctx := context.Background()
-	c, err := bs.Consume(ctx, "bench", bus.ConsumeOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	msgs := make([]bus.Message, batch)
-	for i := range msgs {
-		msgs[i] = bus.Message{ID: fmt.Sprintf("task-%d", i), Type: "bench", Attempt: 1, Input: []byte(`{"n":1}`)}
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	errc := make(chan error, 1)
-	go func() {
-		for sent := 0; sent < b.N; sent += batch {
-			if err := bs.Publish(ctx, "bench", msgs[:min(batch, b.N-sent)]...); err != nil {
-				errc <- err
-				return
-			}
-		}
-		errc <- nil
-	}()
-	for got := 0; got < b.N; {
-		ds, err := c.Receive(ctx, batch)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, d := range ds {
-			if err := d.Ack(ctx); err != nil {
-				b.Fatal(err)
-			}
-		}
-		got += len(ds)
-	}
-	if err := <-errc; err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+	bustest.BenchPublishReceive(b, setup(b))
 }
 
 func Example() {

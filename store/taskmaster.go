@@ -118,8 +118,16 @@ type TaskmasterStore interface {
 
 	// CreateBackfill stores a new backfill, or ErrDuplicate.
 	CreateBackfill(ctx context.Context, b *Backfill) error
-	// UpdateBackfill stores a backfill's progress, or ErrNotFound.
+	// UpdateBackfill stores a backfill's progress, or ErrNotFound. A
+	// cancelled backfill is left as it is and ErrConflict returned, so
+	// that the loop creating its runs learns to stop and cannot undo the
+	// cancel.
 	UpdateBackfill(ctx context.Context, b *Backfill) error
+	// CancelBackfill marks an unfinished backfill cancelled (Status, Done,
+	// Finished at now) and returns it; cancelling a cancelled one returns
+	// it unchanged. ErrConflict when it finished otherwise, ErrNotFound
+	// when it does not exist.
+	CancelBackfill(ctx context.Context, id string, now time.Time) (*Backfill, error)
 	// GetBackfill returns one backfill, or ErrNotFound.
 	GetBackfill(ctx context.Context, id string) (*Backfill, error)
 	// ListBackfills returns backfills, newest first.
@@ -409,6 +417,18 @@ type Signal struct {
 	Time   time.Time      `json:"time"`
 }
 
+// Backfill states.
+const (
+	// BackfillRunning: runs are still being created.
+	BackfillRunning = "running"
+	// BackfillDone: every run of the range exists.
+	BackfillDone = "done"
+	// BackfillFailed: it stopped on an error (Error says which).
+	BackfillFailed = "failed"
+	// BackfillCancelled: it was cancelled; the runs created before stay.
+	BackfillCancelled = "cancelled"
+)
+
 // Backfill is a request to create a schedule's (or a template's) runs for
 // every period of a range, and its progress.
 type Backfill struct {
@@ -427,8 +447,12 @@ type Backfill struct {
 	Next time.Time `json:"next"`
 	// Created counts tasks created, Existing those already there (a
 	// repeated backfill).
-	Created  int        `json:"created"`
-	Existing int        `json:"existing"`
+	Created  int `json:"created"`
+	Existing int `json:"existing"`
+	// Status is one of the Backfill* states; empty in backfills stored
+	// by older versions, which read it from Done and Error.
+	Status string `json:"status"`
+	// Done is true once it stopped, whatever the Status.
 	Done     bool       `json:"done"`
 	Error    string     `json:"error,omitempty"`
 	Started  time.Time  `json:"started"`

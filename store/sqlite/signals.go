@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/store"
@@ -88,21 +89,23 @@ func (s *Store) CreateBackfill(ctx context.Context, b *store.Backfill) error {
 	return nil
 }
 
-// UpdateBackfill stores a backfill's progress, or ErrNotFound.
+// UpdateBackfill stores a backfill's progress, or ErrNotFound; a
+// cancelled backfill stays as it is (ErrConflict).
 func (s *Store) UpdateBackfill(ctx context.Context, b *store.Backfill) error {
 	def, err := encodeJSON(b)
 	if err != nil {
 		return fmt.Errorf("update backfill %s: %w", b.ID, err)
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE backfills SET def = ? WHERE id = ?`, def, b.ID)
+		cur, err := getBackfill(ctx, tx, b.ID)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("backfill %q: %w", b.ID, store.ErrNotFound)
+		if cur.Status == store.BackfillCancelled {
+			return fmt.Errorf("backfill %q is cancelled: %w", b.ID, store.ErrConflict)
 		}
-		return nil
+		_, err = tx.ExecContext(ctx, `UPDATE backfills SET def = ? WHERE id = ?`, def, b.ID)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("update backfill: %w", err)
@@ -110,24 +113,64 @@ func (s *Store) UpdateBackfill(ctx context.Context, b *store.Backfill) error {
 	return nil
 }
 
-// GetBackfill returns one backfill, or ErrNotFound.
-func (s *Store) GetBackfill(ctx context.Context, id string) (*store.Backfill, error) {
-	var b store.Backfill
-	err := s.read(ctx, func(tx *sql.Tx) error {
-		var def []byte
-		err := tx.QueryRowContext(ctx, `SELECT def FROM backfills WHERE id = ?`, id).Scan(&def)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("backfill %q: %w", id, store.ErrNotFound)
+// CancelBackfill marks an unfinished backfill cancelled.
+func (s *Store) CancelBackfill(ctx context.Context, id string, at time.Time) (*store.Backfill, error) {
+	var b *store.Backfill
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		if b, err = getBackfill(ctx, tx, id); err != nil {
+			return err
 		}
+		switch {
+		case b.Status == store.BackfillCancelled:
+			return nil
+		case b.Done:
+			return fmt.Errorf("backfill %q has finished: %w", id, store.ErrConflict)
+		}
+		at = now(at)
+		b.Status, b.Done, b.Finished = store.BackfillCancelled, true, &at
+		def, err := encodeJSON(b)
 		if err != nil {
 			return err
 		}
-		return json.Unmarshal(def, &b)
+		_, err = tx.ExecContext(ctx, `UPDATE backfills SET def = ? WHERE id = ?`, def, id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cancel backfill: %w", err)
+	}
+	return b, nil
+}
+
+// getBackfill reads one backfill inside tx.
+func getBackfill(ctx context.Context, tx *sql.Tx, id string) (*store.Backfill, error) {
+	var def []byte
+	err := tx.QueryRowContext(ctx, `SELECT def FROM backfills WHERE id = ?`, id).Scan(&def)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("backfill %q: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var b store.Backfill
+	if err := json.Unmarshal(def, &b); err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+// GetBackfill returns one backfill, or ErrNotFound.
+func (s *Store) GetBackfill(ctx context.Context, id string) (*store.Backfill, error) {
+	var b *store.Backfill
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		var err error
+		b, err = getBackfill(ctx, tx, id)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("get backfill: %w", err)
 	}
-	return &b, nil
+	return b, nil
 }
 
 // ListBackfills returns backfills, newest first.

@@ -271,6 +271,35 @@ var taskmasterTests = []taskmasterTest{
 		require.Len(t, all, 1)
 		require.ErrorIs(t, s.UpdateBackfill(ctx(t), &store.Backfill{ID: "nope"}), store.ErrNotFound)
 	}},
+	{"BackfillCancel", func(t *testing.T, s store.TaskmasterStore) {
+		b := &store.Backfill{ID: "b1", Schedule: "nightly", From: base, To: at(24 * time.Hour), Next: base, Started: base, Status: store.BackfillRunning}
+		require.NoError(t, s.CreateBackfill(ctx(t), b))
+		got, err := s.CancelBackfill(ctx(t), "b1", at(time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, store.BackfillCancelled, got.Status)
+		require.True(t, got.Done)
+		require.NotNil(t, got.Finished)
+		requireTime(t, at(time.Minute), *got.Finished, "finished")
+		// Cancelling again changes nothing.
+		again, err := s.CancelBackfill(ctx(t), "b1", at(time.Hour))
+		require.NoError(t, err)
+		requireTime(t, at(time.Minute), *again.Finished, "finished")
+		// The loop's next progress write cannot undo the cancel.
+		b.Created, b.Next = 5, at(5*time.Hour)
+		require.ErrorIs(t, s.UpdateBackfill(ctx(t), b), store.ErrConflict)
+		got, err = s.GetBackfill(ctx(t), "b1")
+		require.NoError(t, err)
+		require.Equal(t, store.BackfillCancelled, got.Status)
+		require.Zero(t, got.Created)
+
+		// A finished backfill cannot be cancelled.
+		done := &store.Backfill{ID: "b2", Schedule: "nightly", From: base, To: at(time.Hour), Started: base, Status: store.BackfillDone, Done: true}
+		require.NoError(t, s.CreateBackfill(ctx(t), done))
+		_, err = s.CancelBackfill(ctx(t), "b2", at(time.Minute))
+		require.ErrorIs(t, err, store.ErrConflict)
+		_, err = s.CancelBackfill(ctx(t), "nope", at(time.Minute))
+		require.ErrorIs(t, err, store.ErrNotFound)
+	}},
 	{"Cursors", func(t *testing.T, s store.TaskmasterStore) {
 		seq, err := s.GetCursor(ctx(t), "x")
 		require.NoError(t, err)

@@ -53,3 +53,25 @@ func Backfill(s Schedule, from, to time.Time, limit int) (fires []Fire, more boo
 	}
 	return fires, false, nil
 }
+
+// CountBackfill counts the runs Backfill would list for [from, to), up to
+// max: it answers max+1 as soon as the range holds more, so that a caller
+// can refuse a range too large without walking or holding all of it.
+func CountBackfill(s Schedule, from, to time.Time, max int) (int, error) {
+	spec, err := s.Spec()
+	if err != nil {
+		return 0, fmt.Errorf("count backfill: %w", err)
+	}
+	if !from.Before(to) {
+		return 0, nil
+	}
+	t := from
+	if spec.Every() == 0 {
+		t = spec.Next(from.Add(-time.Nanosecond))
+	}
+	n := 0
+	for ; !t.IsZero() && t.Before(to) && n <= max; t = spec.Next(t) {
+		n++
+	}
+	return n, nil
+}

@@ -81,3 +81,20 @@ func TestBackfillRejects(t *testing.T) {
 	_, _, err = schedule.Backfill(schedule.Schedule{Name: "h", Cron: "@often"}, from, from.Add(time.Hour), 0)
 	require.True(t, errors.Is(err, schedule.ErrInvalidSpec))
 }
+
+func TestCountBackfillStopsPastMax(t *testing.T) {
+	t.Parallel()
+	s := schedule.Schedule{Name: "h", Cron: "@hourly"}
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	n, err := schedule.CountBackfill(s, from, from.Add(3*time.Hour), 10)
+	require.NoError(t, err)
+	require.Equal(t, 3, n)
+	// A century of seconds is counted only up to max+1.
+	every := schedule.Schedule{Name: "s", Cron: "@every 1s"}
+	n, err = schedule.CountBackfill(every, from, from.AddDate(100, 0, 0), 10_000)
+	require.NoError(t, err)
+	require.Equal(t, 10_001, n)
+	n, err = schedule.CountBackfill(s, from, from, 10)
+	require.NoError(t, err)
+	require.Zero(t, n)
+}

@@ -139,11 +139,12 @@ type Taskmaster struct {
 	open map[string]bool
 
 	// backfills run under bfCtx, cancelled when Run ends; running holds
-	// the ids of those under way, so none runs twice.
+	// the cancel functions of those under way, by id, so that none runs
+	// twice and a cancel stops one at once.
 	backfills sync.WaitGroup
 	bfCtx     context.Context
 	bfCancel  context.CancelFunc
-	running   map[string]bool
+	running   map[string]context.CancelFunc
 }
 
 // New returns a Taskmaster configured by cfg. It does no I/O: Run starts
@@ -155,7 +156,7 @@ func New(cfg Config) (*Taskmaster, error) {
 	}
 	bfCtx, bfCancel := context.WithCancel(context.Background())
 	return &Taskmaster{
-		bfCtx: bfCtx, bfCancel: bfCancel, running: map[string]bool{},
+		bfCtx: bfCtx, bfCancel: bfCancel, running: map[string]context.CancelFunc{},
 		cfg: cfg, eng: cfg.Engine, st: cfg.Store, clock: cfg.Clock, logger: cfg.Logger,
 		wakeScheduler: make(chan struct{}, 1),
 		wakeChecks:    make(chan struct{}, 1),

@@ -141,6 +141,15 @@ func (c *Client) GetBackfill(ctx context.Context, id string) (*store.Backfill, e
 	return &out, nil
 }
 
+// CancelBackfill stops a backfill and returns it, cancelled.
+func (c *Client) CancelBackfill(ctx context.Context, id string) (*store.Backfill, error) {
+	var out store.Backfill
+	if _, err := c.do(ctx, http.MethodPost, "/backfills/"+url.PathEscape(id)+"/cancel", nil, nil, &out); err != nil {
+		return nil, fmt.Errorf("cancel backfill %s: %w", id, err)
+	}
+	return &out, nil
+}
+
 // Check is a heartbeat check as the server answers it.
 type Check struct {
 	Name     string     `json:"name"`

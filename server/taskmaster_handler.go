@@ -62,6 +62,7 @@ func (s *Server) taskmasterRoutes() []route {
 		{http.MethodPost, "/backfills", s.tm(s.createBackfill)},
 		{http.MethodGet, "/backfills", s.tm(s.listBackfills)},
 		{http.MethodGet, "/backfills/{id}", s.tm(s.getBackfill)},
+		{http.MethodPost, "/backfills/{id}/cancel", s.tm(s.cancelBackfill)},
 		{http.MethodPost, "/events", s.tm(s.postEvent)},
 		{http.MethodPost, "/hooks/{name}", s.tm(s.postWebhook)},
 		{http.MethodPost, "/triggers", s.tm(s.putTrigger)},
@@ -311,6 +312,15 @@ func (s *Server) listBackfills(w http.ResponseWriter, r *http.Request, tm *taskm
 
 func (s *Server) getBackfill(w http.ResponseWriter, r *http.Request, tm *taskmaster.Taskmaster) error {
 	b, err := tm.Backfill(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, b)
+	return nil
+}
+
+func (s *Server) cancelBackfill(w http.ResponseWriter, r *http.Request, tm *taskmaster.Taskmaster) error {
+	b, err := tm.CancelBackfill(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ import (
 func (m *Main) newSchedulesCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "schedules",
-		Short: "Add, list, pause, resume, delete, trigger and backfill cron schedules",
+		Short: "Add, list, pause, resume, delete, trigger and backfill cron schedules, and cancel backfills",
 	}
 	action := func(use, short, action string) *cobra.Command {
 		return &cobra.Command{
@@ -70,6 +70,16 @@ func (m *Main) newSchedulesCommand(g *globals) *cobra.Command {
 			},
 		},
 		m.newSchedulesBackfillCommand(g),
+		&cobra.Command{
+			Use: "backfill-cancel ID", Short: "Cancel a backfill: it creates no more runs; those created stay", Args: exactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				b, err := client.New(g.server).CancelBackfill(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				return m.printBackfill(g, b)
+			},
+		},
 	)
 	return cmd
 }
@@ -247,9 +257,12 @@ func (m *Main) printBackfill(g *globals, b *store.Backfill) error {
 	if g.json {
 		return printJSON(m.Stdout, b)
 	}
-	state := "running"
-	if b.Done {
-		state = "done"
+	state := b.Status
+	if state == "" { // stored by a version without states
+		state = store.BackfillRunning
+		if b.Done {
+			state = store.BackfillDone
+		}
 	}
 	fmt.Fprintf(m.Stdout, "%s %s: %d created, %d existed\n", b.ID, state, b.Created, b.Existing)
 	if b.Error != "" {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -141,6 +143,34 @@ func TestSchedulesCLI(t *testing.T) {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("backfill: exit %d, want %q:\n%s", code, want, out)
 		}
+	}
+	// A backfill over more than the limit is refused; a slow one is
+	// cancelled.
+	if out, code = cli("schedules", "backfill", "yearly", "--from", "1990-01-01", "--to", "2026-01-05"); code != 1 {
+		t.Errorf("backfill over the limit: exit %d\n%s", code, out)
+	}
+	resp, err := http.Post(url+"/api/v1/backfills", "application/json",
+		strings.NewReader(`{"schedule":"yearly","from":"2026-01-01T00:00:00Z","to":"2026-01-05T00:00:00Z","rate":1000000000}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "rate 1000000000 is over the limit of 1000 runs a second") {
+		t.Errorf("huge rate: %d %s", resp.StatusCode, body)
+	}
+	out, code = cli("schedules", "backfill", "yearly", "--from", "2020-01-01", "--to", "2026-01-01", "--rate", "1")
+	if code != 0 || !strings.Contains(out, " running: ") {
+		t.Fatalf("slow backfill: exit %d\n%s", code, out)
+	}
+	id, _, _ := strings.Cut(out, " ")
+	if out, code = cli("schedules", "backfill-cancel", id); code != 0 || !strings.HasPrefix(out, id+" cancelled: ") {
+		t.Errorf("backfill-cancel: exit %d\n%s", code, out)
+	}
+	var b struct{ Status string }
+	api(t, "GET", url+"/api/v1/backfills/"+id, nil, &b)
+	if b.Status != "cancelled" {
+		t.Errorf("GET after cancel: status %q", b.Status)
 	}
 	if _, code = cli("schedules", "pause", "nope"); code != 1 {
 		t.Errorf("pausing a missing schedule: exit %d, want 1", code)

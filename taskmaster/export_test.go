@@ -7,3 +7,6 @@ func (t *Taskmaster) RunningBackfills() int {
 	defer t.mu.Unlock()
 	return len(t.running)
 }
+
+// CachedFilters counts the compiled trigger filters kept.
+func (t *Taskmaster) CachedFilters() int { return t.filters.len() }

@@ -145,6 +145,9 @@ type Taskmaster struct {
 	bfCtx     context.Context
 	bfCancel  context.CancelFunc
 	running   map[string]context.CancelFunc
+
+	// filters are the triggers' compiled filters.
+	filters filterCache
 }
 
 // New returns a Taskmaster configured by cfg. It does no I/O: Run starts

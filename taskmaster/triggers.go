@@ -170,12 +170,12 @@ func firstOf(vs ...string) string {
 func (t *Taskmaster) fire(ctx context.Context, tr *store.Trigger, ev trigger.Event, id string) (Started, bool) {
 	s := Started{Trigger: tr.Name}
 	if tr.Filter != "" {
-		f, err := trigger.Compile(tr.Filter)
+		f, err := t.filters.get(tr.Filter)
 		if err != nil {
 			s.Error = err.Error()
 			return s, true
 		}
-		ok, err := f.Match(ev)
+		ok, err := f.MatchContext(ctx, ev)
 		if err != nil {
 			s.Error = err.Error()
 			return s, true

@@ -15,5 +15,8 @@
 //
 // The language is deliberately small: no loops, calls, arithmetic or
 // variables, so evaluating a filter is linear in its size and cannot hang
-// or allocate without bound, whoever wrote it.
+// or allocate without bound, whoever wrote it. Its one costly operator,
+// matches, is bounded three ways: the size of a pattern (MaxRegexpInsts),
+// the length of the text it reads (MaxMatchInput), and the work of one
+// evaluation (MatchBudget); MatchContext also stops with its context.
 package trigger

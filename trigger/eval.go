@@ -1,6 +1,7 @@
 package trigger
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -144,8 +145,11 @@ func kind(v any) string {
 
 // evaluator evaluates one filter against one event.
 type evaluator struct {
+	ctx context.Context
 	src string
 	ev  Event
+	// budget is what is left of MatchBudget.
+	budget int
 }
 
 func (e *evaluator) errf(n node, format string, args ...any) error {
@@ -230,13 +234,32 @@ func (e *evaluator) binary(n *binNode) (any, error) {
 	case "matches":
 		switch s := l.(type) {
 		case string:
-			return n.re.MatchString(s), nil
+			return e.match(n, s)
 		case nil, missing:
 			return false, nil
 		}
 		return nil, e.errf(n.l, "matches needs a string on its left, got %s", kind(l))
 	}
 	return nil, e.errf(n, "unknown operator %q", n.op)
+}
+
+// match runs a `matches` within the limits: a string over MaxMatchInput
+// does not match, and a match that would overdraw the budget, or one
+// asked for after ctx is done, is not run.
+func (e *evaluator) match(n *binNode, s string) (any, error) {
+	if len(s) > MaxMatchInput {
+		return false, nil
+	}
+	if err := e.ctx.Err(); err != nil {
+		return nil, fmt.Errorf("trigger filter %q: %w", e.src, err)
+	}
+	cost := n.re.insts * max(len(s), 1)
+	if cost > e.budget {
+		return nil, fmt.Errorf("trigger filter: %w of %d: %w", ErrBudget, MatchBudget,
+			errAt(e.src, n.offset(), "matching %d more bytes against a pattern of %d instructions would exceed it", len(s), n.re.insts))
+	}
+	e.budget -= cost
+	return n.re.re.MatchString(s), nil
 }
 
 // order compares numbers with numbers and strings with strings; a null or

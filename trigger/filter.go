@@ -1,6 +1,7 @@
 package trigger
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -23,7 +24,11 @@ var ErrNotBool = errors.New("filter is not a condition")
 //   - a contains b: b is an element of array a, or a substring of string a
 //   - a in b: the same with the sides swapped, as in data.country in ["DE", "AT"]
 //   - a matches "re": a matches the RE2 regular expression (unanchored; use
-//     ^ and $), checked when the filter compiles
+//     ^ and $), checked when the filter compiles. A pattern is at most
+//     MaxRegexpLength (512) bytes and compiles to at most MaxRegexpInsts
+//     (128) instructions (so "[a-z]{1000}" is refused); a string longer
+//     than MaxMatchInput (64 KiB) matches no pattern; and the patterns of
+//     one evaluation may cost at most MatchBudget (ErrBudget otherwise)
 //   - exists(path): the path leads to a value (which may be null)
 //   - ! && || and parentheses, with the usual precedence (! binds
 //     tightest, then comparisons, then &&, then ||), && and || short-circuit
@@ -64,7 +69,13 @@ func (f *Filter) String() string { return f.src }
 // kinds that do not compare; callers treat that event as not matching and
 // surface the error to the trigger's owner.
 func (f *Filter) Match(event Event) (bool, error) {
-	e := &evaluator{src: f.src, ev: event}
+	return f.MatchContext(context.Background(), event)
+}
+
+// MatchContext is Match that stops when ctx is done: a request that goes
+// away stops its evaluation (between `matches`, each of which is bounded).
+func (f *Filter) MatchContext(ctx context.Context, event Event) (bool, error) {
+	e := &evaluator{ctx: ctx, src: f.src, ev: event, budget: MatchBudget}
 	v, err := e.eval(f.root)
 	if err != nil {
 		return false, err

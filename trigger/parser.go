@@ -1,7 +1,6 @@
 package trigger
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -45,7 +44,7 @@ type (
 		pos  int
 		op   string // && || == != < <= > >= contains in matches
 		l, r node
-		re   *regexp.Regexp // for matches
+		re   *matcher // for matches
 	}
 )
 
@@ -193,9 +192,9 @@ func (p *parser) cmp() (node, error) {
 		if !ok || !isStr {
 			return nil, p.errf(r.offset(), "matches takes a string literal (a regular expression)")
 		}
-		re, err := regexp.Compile(s)
+		re, err := compileRegexp(s)
 		if err != nil {
-			return nil, p.errf(r.offset(), "bad regular expression: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+			return nil, p.errf(r.offset(), "%s", err)
 		}
 		b.re = re
 	}

@@ -68,17 +68,35 @@ type stepRow struct {
 	Left, Width float64
 }
 
+// Bounds on a flow's page: a fan-out over many items has as many steps,
+// which the page counts but does not all draw; the task list filtered to
+// the flow's steps has them all.
+const (
+	// maxFlowSteps is the most steps drawn on the timeline and graph.
+	maxFlowSteps = 200
+	// maxFlowNames is the most failed or blocked step names listed.
+	maxFlowNames = 20
+)
+
 // flowView is a flow run as the flow detail draws it.
 type flowView struct {
+	// Steps are the first maxFlowSteps steps; Total counts them all and
+	// StepsURL lists them all.
 	Steps    []stepRow
-	Graph    graphData
-	HasDef   bool
-	Failed   []string
-	Blocked  []string
-	Start    time.Time
-	End      time.Time
-	Counts   map[string]int
-	Complete int
+	Total    int
+	StepsURL string
+	// Failed and Blocked name the first maxFlowNames of those steps;
+	// MoreFailed and MoreBlocked count the others.
+	MoreFailed  int
+	MoreBlocked int
+	Graph       graphData
+	HasDef      bool
+	Failed      []string
+	Blocked     []string
+	Start       time.Time
+	End         time.Time
+	Counts      map[string]int
+	Complete    int
 }
 
 // buildFlowView joins a flow's definition (f, when the type is registered
@@ -87,7 +105,8 @@ type flowView struct {
 // creation to its end (or now).
 func buildFlowView(base string, parent *loom.TaskInfo, f *loom.Flow, children []*loom.TaskInfo, now time.Time) *flowView {
 	def := flowSteps(f)
-	fv := &flowView{HasDef: len(def) > 0, Counts: map[string]int{}}
+	fv := &flowView{HasDef: len(def) > 0, Counts: map[string]int{},
+		StepsURL: base + "/tasks?" + url.Values{"parent": {parent.ID}, "steps": {"1"}}.Encode()}
 	byStep := make(map[string]*loom.TaskInfo, len(children))
 	for _, c := range children {
 		if c.Step != "" {
@@ -170,6 +189,7 @@ func buildFlowView(base string, parent *loom.TaskInfo, f *loom.Flow, children []
 		return min(max(p, 0), 100)
 	}
 
+	drawn := map[string]bool{}
 	for _, n := range names {
 		row := stepRow{Name: n, TaskDef: taskOf[n], Task: byStep[n], Blocked: blocked[n]}
 		switch {
@@ -197,6 +217,10 @@ func buildFlowView(base string, parent *loom.TaskInfo, f *loom.Flow, children []
 		if row.Status == string(loom.StatusCompleted) || row.Status == string(loom.StatusSkipped) {
 			fv.Complete++
 		}
+		fv.Total++
+		if len(fv.Steps) >= maxFlowSteps {
+			continue
+		}
 		fv.Steps = append(fv.Steps, row)
 
 		var node graphNode
@@ -211,13 +235,23 @@ func buildFlowView(base string, parent *loom.TaskInfo, f *loom.Flow, children []
 			node.Data.Href = base + "/tasks/" + url.PathEscape(row.Task.ID)
 		}
 		fv.Graph.Nodes = append(fv.Graph.Nodes, node)
+		drawn[n] = true
 		for _, d := range deps[n] {
+			if !drawn[d] {
+				continue
+			}
 			var e graphEdge
 			e.Data.ID = "e:" + d + "->" + n
 			e.Data.Source = "s:" + d
 			e.Data.Target = "s:" + n
 			fv.Graph.Edges = append(fv.Graph.Edges, e)
 		}
+	}
+	if len(fv.Failed) > maxFlowNames {
+		fv.Failed, fv.MoreFailed = fv.Failed[:maxFlowNames], len(fv.Failed)-maxFlowNames
+	}
+	if len(fv.Blocked) > maxFlowNames {
+		fv.Blocked, fv.MoreBlocked = fv.Blocked[:maxFlowNames], len(fv.Blocked)-maxFlowNames
 	}
 	return fv
 }

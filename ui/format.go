@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"math"
@@ -53,6 +52,12 @@ func (u *UI) parseTemplates() map[string]*template.Template {
 				Row  any
 				Back string
 			}{v, back}
+		},
+		"rawOf": func(v jsonView, raw string) any {
+			return struct {
+				View jsonView
+				Raw  string
+			}{v, raw}
 		},
 		"graphOf": func(g graphData, label string) any {
 			return struct {
@@ -157,16 +162,6 @@ func (u *UI) between(a, b *time.Time) string {
 		end = *b
 	}
 	return formatDuration(end.Sub(*a))
-}
-
-// prettyJSON renders a value as indented JSON for a <pre>; the template
-// escapes it like any other text.
-func prettyJSON(v any) string {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Sprintf("(not JSON: %v)", err)
-	}
-	return string(b)
 }
 
 // ratio is a/b as a percentage, 0 when b is 0.

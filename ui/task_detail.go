@@ -40,8 +40,16 @@ type taskData struct {
 	Log      *logView
 	LogAfter int64
 	Flow     *flowView
-	Input    string
-	Known    bool // the type is registered here, so it can be re-run
+	// Input, Output and Attributes are shown bounded, with a link to
+	// their raw JSON when cut short.
+	Input      jsonView
+	Output     jsonView
+	Attributes jsonView
+	// EditInput is the input for the re-run form; CanEdit is false when
+	// it is too large to edit on a page.
+	EditInput string
+	CanEdit   bool
+	Known     bool // the type is registered here, so it can be re-run
 	// WaitsFor is the signal a waiting step waits for, which the page
 	// offers to send (a human approval); empty otherwise.
 	WaitsFor string
@@ -70,7 +78,14 @@ func (u *UI) taskDetail(w http.ResponseWriter, r *http.Request) error {
 	if in == nil {
 		in = loom.Values{}
 	}
-	d.Input = prettyJSON(in)
+	d.Input = boundedJSON(in)
+	d.EditInput, d.CanEdit = editableJSON(in)
+	if t.Output != nil {
+		d.Output = boundedJSON(t.Output)
+	}
+	if len(t.Attributes) > 0 {
+		d.Attributes = boundedJSON(t.Attributes)
+	}
 
 	if t.ParentID != "" {
 		if d.Parent, err = u.engine.Get(ctx, t.ParentID); err != nil {
@@ -116,6 +131,29 @@ func (u *UI) taskDetail(w http.ResponseWriter, r *http.Request) error {
 		title = t.Step
 	}
 	return u.render(w, r, http.StatusOK, "task", "", page{Title: title, Nav: "tasks", Data: d})
+}
+
+// taskJSON serves one part of a task (input, output or attributes) as
+// its raw JSON: what a page links to when it shows the value cut short.
+func (u *UI) taskJSON(part string) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		t, err := u.engine.Get(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		var v any
+		switch part {
+		case "input":
+			v = t.Input
+		case "output":
+			v = t.Output
+		case "attributes":
+			v = t.Attributes
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		return json.NewEncoder(w).Encode(v)
+	}
 }
 
 // retryTarget is the task a Retry on t acts on: t itself, or, for a step

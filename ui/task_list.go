@@ -20,7 +20,10 @@ type taskFilter struct {
 	Text   string
 	// Key keeps tasks whose idempotency key starts with it: a schedule's
 	// runs, linked from its page.
-	Key    string
+	Key string
+	// Parent keeps the steps of one flow: its full list, linked from a
+	// flow's page, which shows only the first maxFlowSteps.
+	Parent string
 	Steps  bool
 	Limit  int
 	Cursor string
@@ -52,6 +55,7 @@ func parseTaskFilter(q url.Values) taskFilter {
 		Range:  q.Get("range"),
 		Text:   q.Get("q"),
 		Key:    q.Get("key"),
+		Parent: q.Get("parent"),
 		Steps:  q.Get("steps") == "1",
 		Cursor: q.Get("cursor"),
 		Limit:  50,
@@ -77,6 +81,7 @@ func (f taskFilter) query(withCursor bool) string {
 	set("range", f.Range)
 	set("q", f.Text)
 	set("key", f.Key)
+	set("parent", f.Parent)
 	if f.Steps {
 		q.Set("steps", "1")
 	}
@@ -91,7 +96,7 @@ func (f taskFilter) query(withCursor bool) string {
 
 func (f taskFilter) params(now time.Time) (*store.ListTasksParams, error) {
 	p := &store.ListTasksParams{
-		Type: f.Type, Queue: f.Queue, Text: f.Text, KeyPrefix: f.Key, TopLevel: !f.Steps,
+		Type: f.Type, Queue: f.Queue, Text: f.Text, KeyPrefix: f.Key, ParentID: f.Parent, TopLevel: !f.Steps && f.Parent == "",
 		Limit: f.Limit, Cursor: f.Cursor,
 	}
 	if f.Status != "" {

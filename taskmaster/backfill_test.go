@@ -30,7 +30,7 @@ func backfillWhere(t *testing.T, tm *taskmaster.Taskmaster, id string, ok func(*
 		b, err = tm.Backfill(t.Context(), id)
 		require.NoError(t, err)
 		return ok(b)
-	}, 5*time.Second, time.Millisecond)
+	}, 30*time.Second, time.Millisecond)
 	return b
 }
 
@@ -85,7 +85,7 @@ func TestBackfillCancelStopsIt(t *testing.T) {
 	require.Equal(t, store.BackfillCancelled, got.Status)
 	require.True(t, got.Done)
 	// The cancel stops the loop at once, without the clock moving.
-	require.Eventually(t, func() bool { return tm.RunningBackfills() == 0 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return tm.RunningBackfills() == 0 }, 30*time.Second, time.Millisecond)
 	for range 5 {
 		f.clock.Advance(time.Second)
 	}
@@ -118,7 +118,7 @@ func TestBackfillCancelledElsewhereStops(t *testing.T) {
 	require.Eventually(t, func() bool {
 		f.clock.Advance(time.Second)
 		return tm.RunningBackfills() == 0
-	}, 5*time.Second, time.Millisecond)
+	}, 30*time.Second, time.Millisecond)
 	require.LessOrEqual(t, len(f.runs(t, "d")), 4, "at most the batch under way when it was cancelled")
 	got, err := tm.Backfill(t.Context(), b.ID)
 	require.NoError(t, err)
@@ -152,7 +152,7 @@ func TestBackfillResumesAfterShutdown(t *testing.T) {
 		got, err = tm.Backfill(t.Context(), b.ID)
 		require.NoError(t, err)
 		return got.Done
-	}, 5*time.Second, time.Millisecond)
+	}, 30*time.Second, time.Millisecond)
 	require.Equal(t, store.BackfillDone, got.Status)
 	require.Equal(t, 30, got.Created)
 	require.Zero(t, got.Existing, "no run was attempted twice")

@@ -28,7 +28,6 @@ func (u *UI) parseTemplates() map[string]*template.Template {
 		"iso":      isoTime,
 		"dur":      formatDuration,
 		"between":  u.between,
-		"json":     prettyJSON,
 		"pesc":     url.PathEscape,
 		"terminal": func(s loom.Status) bool { return s.Terminal() },
 		"retryable": func(s loom.Status) bool {

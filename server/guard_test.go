@@ -82,9 +82,14 @@ func TestWritesRequireJSON(t *testing.T) {
 				}
 				r := e.send(t, method, path, body, h)
 				if path == server.APIPrefix+"/hooks/x" {
-					// Deliveries come with the sender's Content-Type.
+					// Deliveries come with the sender's Content-Type, and
+					// their signature, not their origin, vouches for them.
 					if r.status == 415 {
 						t.Errorf("%s %s with Content-Type %q: 415 for a webhook delivery", method, path, ct)
+					}
+					h["Origin"], h["Sec-Fetch-Site"] = "http://sender.example", "cross-site"
+					if r := e.send(t, method, path, body, h); r.status == 403 || r.status == 415 {
+						t.Errorf("%s %s from another site with Content-Type %q: %d for a webhook delivery", method, path, ct, r.status)
 					}
 					continue
 				}

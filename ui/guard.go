@@ -10,9 +10,10 @@ import (
 // styles and connections: no inline script, event handler attribute or
 // eval (htmx runs with allowEval off), so that text an attacker got into
 // a task (its input, info or error) cannot run even if a template slipped.
-// Styles allow 'unsafe-inline' for the style attributes that place the
-// timeline's bars and that htmx and the chart set; a style cannot run
-// code. data: images are the blank favicon.
+// Styles allow 'unsafe-inline': cytoscape adds a style element, htmx
+// copies style attributes while it settles a swap, and the timeline's
+// bars are placed by style attributes; a style cannot run code. data:
+// images are the blank favicon.
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
 	"img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 

@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -92,5 +95,36 @@ func TestCSRFTokenAfterRestart(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "reload it") {
 		t.Errorf("a token of the UI before a restart: %d, want 403 asking to reload", res.StatusCode)
+	}
+}
+
+// TestNoInlineScript keeps the templates within the pages' policy: no
+// inline script (JSON data blocks are data), no handler attribute, and no
+// htmx feature that evaluates strings (hx-on, hx-vars, js: values,
+// trigger filters).
+func TestNoInlineScript(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("templates/*.html")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("templates: %v, %v", files, err)
+	}
+	script := regexp.MustCompile(`(?is)<script\b([^>]*)>(.*?)</script>`)
+	forbidden := regexp.MustCompile(`(?i)\son[a-z]+\s*=|hx-on|hx-vars|\bjs:|javascript:|hx-trigger="[^"]*\[`)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range script.FindAllStringSubmatch(string(b), -1) {
+			if !strings.Contains(m[1], "src=") && !strings.Contains(m[1], `type="application/json"`) {
+				t.Errorf("%s: inline script %.80q", f, m[0])
+			}
+			if strings.Contains(m[1], "src=") && strings.TrimSpace(m[2]) != "" {
+				t.Errorf("%s: a script with both src and code %.80q", f, m[0])
+			}
+		}
+		if loc := forbidden.FindIndex(b); loc != nil {
+			t.Errorf("%s: %q needs inline script or eval", f, b[loc[0]:min(loc[1]+20, len(b))])
+		}
 	}
 }

@@ -279,7 +279,8 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if err != nil {
 		return 0, fmt.Errorf("build request: %w", err)
 	}
-	if body != nil {
+	if method != http.MethodGet && method != http.MethodHead {
+		// The server takes writes only as JSON, with or without a body.
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")

@@ -20,7 +20,7 @@ func TestMain(m *testing.M) {
 
 // recorded is one request the fake server saw.
 type recorded struct {
-	method, path, query, body string
+	method, path, query, body, contentType string
 }
 
 // fake answers every request with status and body, recording it.
@@ -29,7 +29,7 @@ func fake(t *testing.T, status int, body string) (*client.Client, *recorded) {
 	var rec recorded
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		rec = recorded{r.Method, r.URL.Path, r.URL.RawQuery, string(b)}
+		rec = recorded{r.Method, r.URL.Path, r.URL.RawQuery, string(b), r.Header.Get("Content-Type")}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("X-Request-ID", "rid")
 		w.WriteHeader(status)
@@ -90,6 +90,13 @@ func TestRetryAndCancelBodies(t *testing.T) {
 	}
 	if _, err := c.Cancel(context.Background(), "a", ""); err != nil || rec.path != "/api/v1/tasks/a/cancel" || rec.body != "" {
 		t.Errorf("cancel request %+v, %v", rec, err)
+	}
+	// The server takes writes only as JSON, bodiless ones too.
+	if rec.contentType != "application/json" {
+		t.Errorf("cancel without a body sent Content-Type %q, want application/json", rec.contentType)
+	}
+	if _, err := c.Get(context.Background(), "a"); err != nil || rec.contentType != "" {
+		t.Errorf("get sent Content-Type %q, %v", rec.contentType, err)
 	}
 }
 

@@ -25,6 +25,16 @@ const (
 	CodeInternal         = "internal"
 )
 
+// Error codes of requests refused for how or where they were sent.
+const (
+	// CodeUnsupportedMediaType: a write whose Content-Type is not
+	// application/json (415).
+	CodeUnsupportedMediaType = "unsupported_media_type"
+	// CodeForbidden: a request refused for where it came from, a page of
+	// another origin or a Host that is not the server's (403).
+	CodeForbidden = "forbidden"
+)
+
 // Errors of the HTTP layer itself, matched in errorTable like the engine's.
 var (
 	// errMalformed: the request is not well-formed (bad JSON, unknown
@@ -39,6 +49,11 @@ var (
 	errMethodNotAllowed = errors.New("method not allowed")
 	// errRouteNotFound: no such path.
 	errRouteNotFound = errors.New("no such path")
+	// errUnsupportedMediaType: a write without Content-Type
+	// application/json.
+	errUnsupportedMediaType = errors.New("unsupported media type")
+	// errForbidden: refused for where the request came from.
+	errForbidden = errors.New("forbidden")
 )
 
 // errorTable is the one mapping from an error to the HTTP status and code
@@ -54,6 +69,8 @@ var errorTable = []struct {
 	{errTooLarge, http.StatusRequestEntityTooLarge, CodeTooLarge},
 	{errMethodNotAllowed, http.StatusMethodNotAllowed, CodeMethodNotAllowed},
 	{errRouteNotFound, http.StatusNotFound, CodeNotFound},
+	{errUnsupportedMediaType, http.StatusUnsupportedMediaType, CodeUnsupportedMediaType},
+	{errForbidden, http.StatusForbidden, CodeForbidden},
 	{engine.ErrNotFound, http.StatusNotFound, CodeNotFound},
 	{engine.ErrConflict, http.StatusConflict, CodeConflict},
 	{errUnprocessable, http.StatusUnprocessableEntity, CodeInvalid},

@@ -42,6 +42,19 @@ type Config struct {
 	// UI, when set, serves every path outside the API (from "/"), so a web
 	// UI shares the API's origin. Default: such paths are 404.
 	UI http.Handler
+	// AllowedHosts are the server's own names and addresses: a request
+	// whose Host header is not one of them is refused 403, UI paths
+	// included, so that a DNS-rebinding page cannot reach the server
+	// under a name of its own. An entry with a port matches that port
+	// only; one without matches any port. Default empty: every Host is
+	// accepted (the server cannot know its names; `loom server` fills
+	// them in from its listen address).
+	AllowedHosts []string
+	// CORSOrigins are other origins (scheme://host[:port]) whose pages may
+	// call the API from a browser: they get CORS answers, and their
+	// cross-site writes are not refused. Default none: the API refuses
+	// writes a page of another origin sends.
+	CORSOrigins []string
 }
 
 func (c Config) withDefaults() Config {
@@ -103,7 +116,7 @@ func New(cfg Config) *Server {
 	allowed := map[string][]string{}
 	var paths []string
 	for _, rt := range s.routes {
-		s.mux.Handle(rt.method+" "+APIPrefix+rt.path, s.wrap(rt.handler))
+		s.mux.Handle(rt.method+" "+APIPrefix+rt.path, s.wrap(guardRoute(rt)))
 		if _, ok := allowed[rt.path]; !ok {
 			paths = append(paths, rt.path)
 		}
@@ -125,7 +138,7 @@ func New(cfg Config) *Server {
 			return errorf(errRouteNotFound, "not found; the API is under %s", APIPrefix)
 		}))
 	}
-	s.handler = s.withRequestID(s.withAccessLog(s.withRecover(s.mux)))
+	s.handler = s.withRequestID(s.withAccessLog(s.withRecover(s.withGuard(s.mux))))
 	return s
 }
 

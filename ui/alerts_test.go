@@ -208,8 +208,18 @@ func TestWithoutTaskmaster(t *testing.T) {
 			t.Errorf("GET %s: %d, want 404 saying there is no taskmaster", p, code)
 		}
 	}
+	// A post with a page's CSRF token and cookie.
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/schedules/x/pause", nil))
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	m := csrfMeta.FindStringSubmatch(rec.Body.String())
+	if m == nil || len(rec.Result().Cookies()) != 1 {
+		t.Fatalf("no CSRF token and cookie on /")
+	}
+	post := httptest.NewRequest(http.MethodPost, "/schedules/x/pause", nil)
+	post.AddCookie(rec.Result().Cookies()[0])
+	post.Header.Set(ui.CSRFHeader, m[1])
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, post)
 	if rec.Code != http.StatusNotFound {
 		t.Errorf("POST pause: %d, want 404", rec.Code)
 	}

@@ -9,10 +9,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
+	cdplog "github.com/chromedp/cdproto/log"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/loomhq/loom"
@@ -40,6 +43,96 @@ const browserTimeout = 5 * time.Minute
 // screenshots.
 type tabs struct {
 	desk, phone context.Context
+	console     *console
+}
+
+// console keeps the errors the pages reported: console messages, log
+// entries and uncaught exceptions.
+type console struct {
+	mu     sync.Mutex
+	errors []string
+}
+
+// listen is a chromedp listener; it only appends, as listeners must
+// return fast.
+func (c *console) listen(ev any) {
+	var msg string
+	switch ev := ev.(type) {
+	case *cdplog.EventEntryAdded:
+		if ev.Entry.Level == cdplog.EntryLevelError {
+			msg = ev.Entry.Text + " (" + ev.Entry.URL + ")"
+		}
+	case *cdpruntime.EventConsoleAPICalled:
+		if ev.Type == cdpruntime.ConsoleAPICalledTypeError {
+			for _, a := range ev.Args {
+				msg += " " + string(a.Value) + a.Description
+			}
+		}
+	case *cdpruntime.EventExceptionThrown:
+		msg = ev.ExceptionDetails.Text
+		if ev.ExceptionDetails.Exception != nil {
+			msg += " " + ev.ExceptionDetails.Exception.Description
+		}
+	}
+	if msg != "" {
+		c.mu.Lock()
+		c.errors = append(c.errors, msg)
+		c.mu.Unlock()
+	}
+}
+
+// isCSP tells a report of a Content Security Policy violation.
+func isCSP(msg string) bool {
+	return strings.Contains(msg, "Content Security Policy") || strings.Contains(msg, "Content-Security-Policy")
+}
+
+// len is how many errors were reported so far.
+func (c *console) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.errors)
+}
+
+// cspSince counts the violations reported after the first n errors, and
+// forgets them.
+func (c *console) cspSince(n int) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := 0
+	for _, e := range c.errors[n:] {
+		if isCSP(e) {
+			k++
+		}
+	}
+	c.errors = c.errors[:n]
+	return k
+}
+
+// has reports whether an error containing sub was reported.
+func (c *console) has(sub string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.errors {
+		if strings.Contains(e, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// check fails t for every Content Security Policy violation the pages
+// reported, and logs the other errors.
+func (c *console) check(t *testing.T) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.errors {
+		if isCSP(e) {
+			t.Errorf("CSP violation: %s", e)
+		} else {
+			t.Logf("page error: %s", e)
+		}
+	}
 }
 
 // browser starts headless Chromium for t. Without the browser the test
@@ -61,18 +154,22 @@ func browser(t *testing.T) tabs {
 		chromedp.WindowSize(1366, 900),
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
+	con := &console{}
+	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithListener(con.listen))
 	ctx, cancelTimeout := context.WithTimeout(ctx, browserTimeout)
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
 	if err := chromedp.Do(ctx, desktop()); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
-	pctx, cancelPhone := chromedp.NewContext(ctx)
+	pctx, cancelPhone := chromedp.NewContext(ctx, chromedp.WithListener(con.listen))
 	t.Cleanup(cancelPhone)
 	if err := chromedp.Do(pctx, phone()); err != nil {
 		t.Fatalf("open a phone-sized tab: %v", err)
 	}
-	return tabs{desk: ctx, phone: pctx}
+	// Every page runs under the UI's Content-Security-Policy: a script,
+	// handler or eval it blocks is a feature that does not work.
+	t.Cleanup(func() { con.check(t) })
+	return tabs{desk: ctx, phone: pctx, console: con}
 }
 
 func desktop() chromedp.Action[chromedp.Void] { return chromedp.EmulateViewport(1366, 900) }
@@ -454,6 +551,20 @@ func TestBrowser(t *testing.T) {
 	shoot(t, b, "task-waiting")
 	clickAndLoad(t, ctx, "send the signal", "#btn-signal")
 	waitFor(t, ctx, "the approved task to complete", statusJS+` === "completed"`)
+
+	phase("the policy blocks inline script, and the test sees it")
+	n := b.console.len()
+	do(t, ctx, "inject an inline script and handler", chromedp.Evaluate[chromedp.Void](`(function () {
+		var s = document.createElement("script"); s.textContent = "window.__inline = 1"; document.head.appendChild(s);
+		var d = document.createElement("div"); d.setAttribute("onclick", "window.__inline = 2"); document.body.appendChild(d); d.click(); d.remove();
+	})()`))
+	eventually(t, "two violations reported", func() bool { return b.console.len() >= n+2 })
+	if got, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__inline === undefined`)); !got {
+		t.Error("an inline script ran")
+	}
+	if k := b.console.cspSince(n); k != 2 {
+		t.Errorf("%d CSP violations reported for an inline script and handler, want 2", k)
+	}
 
 	phase("keyboard")
 	navigate(t, ctx, v, "/tasks", "#f-q")

@@ -15,6 +15,12 @@
 // embedded with go:embed from static/vendor, so the UI fetches nothing from
 // the internet and needs no build step.
 //
+// Every page is served with a Content-Security-Policy that runs only the
+// UI's own script files (no inline script, handler attribute or eval) and
+// forbids framing. Every form post must carry the CSRF token of the UI's
+// pages (csrf.go) and come from the UI's own origin, or it is answered
+// 403; a Host outside Config.AllowedHosts is refused too.
+//
 // Mount the handler New returns at the root of the API server's origin
 // (server.Config.UI) or under a prefix given as Config.BasePath.
 package ui

@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"html/template"
+	"maps"
 	"math"
 	"net/url"
 	"strconv"
@@ -65,6 +66,7 @@ func (u *UI) parseTemplates() map[string]*template.Template {
 			}{g, label}
 		},
 	}
+	maps.Copy(funcs, u.csrf.funcs())
 	pages := []string{"overview", "tasks", "task", "queues", "workers", "types", "type", "submit", "error",
 		"schedules", "schedule", "triggers", "checks", "alerts"}
 	out := make(map[string]*template.Template, len(pages))

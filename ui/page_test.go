@@ -58,7 +58,7 @@ func TestRetryFromForm(t *testing.T) {
 		t.Fatal(err)
 	}
 	v.waitStatus(t, tk.ID, loom.StatusFailed)
-	res, err := http.PostForm(v.srv.URL+"/tasks/"+tk.ID+"/retry", url.Values{})
+	res, err := v.postForm(v.srv.URL+"/tasks/"+tk.ID+"/retry", url.Values{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestRetryFromForm(t *testing.T) {
 func TestSubmitForm(t *testing.T) {
 	t.Parallel()
 	v := setup(t)
-	res, err := http.PostForm(v.srv.URL+"/submit", url.Values{"type": {"echo"}, "input": {`{"x": "<i>1</i>"}`}})
+	res, err := v.postForm(v.srv.URL+"/submit", url.Values{"type": {"echo"}, "input": {`{"x": "<i>1</i>"}`}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestSubmitForm(t *testing.T) {
 	}
 	v.waitStatus(t, id, loom.StatusCompleted)
 
-	res, err = http.PostForm(v.srv.URL+"/submit", url.Values{"type": {"echo"}, "input": {`[1,2]`}})
+	res, err = v.postForm(v.srv.URL+"/submit", url.Values{"type": {"echo"}, "input": {`[1,2]`}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +283,7 @@ func TestSignalFromTheTaskPage(t *testing.T) {
 	_, body := v.get(t, "/tasks/"+tk.ID)
 	mustContain(t, body, `id="btn-signal"`, `<input type="hidden" name="name" value="approve &lt;now&gt;">`)
 
-	res, err := http.PostForm(v.srv.URL+"/tasks/"+tk.ID+"/signal", url.Values{"name": {"approve <now>"}, "data": {"[1]"}})
+	res, err := v.postForm(v.srv.URL+"/tasks/"+tk.ID+"/signal", url.Values{"name": {"approve <now>"}, "data": {"[1]"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +291,7 @@ func TestSignalFromTheTaskPage(t *testing.T) {
 	if res.StatusCode != http.StatusBadRequest {
 		t.Errorf("data not an object: %d, want 400", res.StatusCode)
 	}
-	res, err = http.PostForm(v.srv.URL+"/tasks/"+tk.ID+"/signal", url.Values{"name": {"approve <now>"}, "data": {`{"by": "ops"}`}})
+	res, err = v.postForm(v.srv.URL+"/tasks/"+tk.ID+"/signal", url.Values{"name": {"approve <now>"}, "data": {`{"by": "ops"}`}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,11 +53,11 @@ func (v *env) scheduledRun(t *testing.T, name string, at time.Time) *loom.TaskIn
 	return tk
 }
 
-// post submits a form from the UI's own origin and returns the page it
-// leads to.
+// post submits a form from the UI's own origin, with its CSRF token, and
+// returns the page it leads to.
 func (v *env) post(t *testing.T, path string, form url.Values) (*http.Response, string) {
 	t.Helper()
-	res, err := http.PostForm(v.srv.URL+path, form)
+	res, err := v.postForm(v.srv.URL+path, form)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,11 @@ type Config struct {
 	// Now is the UI's clock, for ages and "running for" durations.
 	// Default time.Now.
 	Now func() time.Time
+	// AllowedHosts are the server's own names and addresses: a request
+	// whose Host header is not one of them is refused 403 (DNS
+	// rebinding). An entry with a port matches that port only; one
+	// without matches any port. Default empty: every Host is served.
+	AllowedHosts []string
 }
 
 // DefaultLivePollInterval is how often, by default, an open event stream
@@ -75,6 +80,7 @@ type UI struct {
 	logger *slog.Logger
 	pages  map[string]*template.Template
 	mux    *http.ServeMux
+	csrf   csrf
 }
 
 var _ http.Handler = (*UI)(nil)
@@ -87,7 +93,7 @@ func New(cfg Config) *UI {
 		panic("ui: Config.Engine is required")
 	}
 	cfg = cfg.withDefaults()
-	u := &UI{cfg: cfg, engine: cfg.Engine, tm: cfg.Taskmaster, logger: cfg.Logger, mux: http.NewServeMux()}
+	u := &UI{cfg: cfg, engine: cfg.Engine, tm: cfg.Taskmaster, logger: cfg.Logger, mux: http.NewServeMux(), csrf: newCSRF()}
 	u.pages = u.parseTemplates()
 
 	static, err := fs.Sub(staticFS, "static")
@@ -132,6 +138,9 @@ func New(cfg Config) *UI {
 
 // ServeHTTP serves one request. Paths are relative to Config.BasePath.
 func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !u.guard(w, r) {
+		return
+	}
 	if u.cfg.BasePath != "" {
 		p := strings.TrimPrefix(r.URL.Path, u.cfg.BasePath)
 		if len(p) == len(r.URL.Path) {
@@ -149,9 +158,6 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r2.URL.RawPath = ""
 		r = r2
 	}
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("X-Frame-Options", "DENY")
-	w.Header().Set("Referrer-Policy", "same-origin")
 	u.mux.ServeHTTP(w, r)
 }
 
@@ -183,9 +189,11 @@ func badRequest(format string, args ...any) error {
 // the user error's status, or 500 with the detail only in the log.
 func (u *UI) wrap(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && !sameOrigin(r) {
-			u.renderError(w, r, http.StatusForbidden, "cross-origin form posts are refused")
-			return
+		if r.Method == http.MethodPost {
+			if msg := u.checkPost(r); msg != "" {
+				u.renderError(w, r, http.StatusForbidden, msg)
+				return
+			}
 		}
 		err := h(w, r)
 		if err == nil {
@@ -265,10 +273,11 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name, fr
 	if err != nil {
 		return fmt.Errorf("ui: render %s %s: %w", name, fragment, err)
 	}
+	out := u.fillToken(w, r, buf.Bytes())
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(out)
 	return nil
 }
 

@@ -30,7 +30,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-var urlInLog = regexp.MustCompile(`msg="loom server listening" url=(http://\S+)`)
+var urlInLog = regexp.MustCompile(`msg="loom server listening" url=(https?://\S+)`)
 
 // runMain runs one loom command line in-process and returns its stdout and
 // exit code.

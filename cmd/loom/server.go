@@ -30,6 +30,7 @@ type serverOptions struct {
 	// processes; externalQueues are the queues only they serve.
 	busDir         string
 	externalQueues []string
+	web            webOptions
 }
 
 // shutdownTimeout bounds how long the HTTP server waits for requests in
@@ -61,6 +62,10 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.DurationVar(&o.lease, "lease", engine.DefaultLeaseDuration, "how long a running task's worker may go silent before the task is re-queued")
 	f.StringVar(&o.busDir, "bus", "", "task bus directory (JSON lines) shared with 'loom worker' processes (default: in-process)")
 	f.StringSliceVar(&o.externalQueues, "external-queue", nil, "a queue only 'loom worker' processes serve (repeatable; needs --bus)")
+	f.StringArrayVar(&o.web.corsOrigins, "cors-origin", nil, "an origin (scheme://host[:port]) whose pages may call the API from a browser (repeatable)")
+	f.StringArrayVar(&o.web.allowedHosts, "allowed-host", nil, "a further name (host[:port]) the server answers to, as behind a proxy or load balancer; the listen address's names are allowed already (repeatable)")
+	f.StringVar(&o.web.tlsCert, "tls-cert", "", "PEM certificate file: serve HTTPS (with --tls-key)")
+	f.StringVar(&o.web.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
 	return cmd
 }
 
@@ -71,6 +76,14 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	}
 	if len(o.externalQueues) > 0 && o.busDir == "" {
 		return &usageError{errors.New("--external-queue needs --bus: workers elsewhere reach the server through a shared bus")}
+	}
+	corsOrigins, err := o.web.check()
+	if err != nil {
+		return err
+	}
+	tlsConfig, err := o.web.tlsConfig()
+	if err != nil {
+		return err
 	}
 	logger := slog.New(slog.NewTextHandler(m.Stderr, nil))
 	st, err := openStore(ctx, o.db, sync)
@@ -118,13 +131,17 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.addr, err)
 	}
+	hosts := o.web.hostsFor(o.addr, ln.Addr())
 	srv := &http.Server{
 		Handler: server.New(server.Config{
-			Engine:     eng,
-			Logger:     logger,
-			Taskmaster: tm,
-			UI:         ui.New(ui.Config{Engine: eng, Logger: logger, Taskmaster: tm}),
+			Engine:       eng,
+			Logger:       logger,
+			Taskmaster:   tm,
+			UI:           ui.New(ui.Config{Engine: eng, Logger: logger, Taskmaster: tm, AllowedHosts: hosts}),
+			AllowedHosts: hosts,
+			CORSOrigins:  corsOrigins,
 		}),
+		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
@@ -138,10 +155,17 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	tmDone := make(chan error, 1)
 	go func() { tmDone <- tm.Run(engCtx) }()
 	serveDone := make(chan error, 1)
-	go func() { serveDone <- srv.Serve(ln) }()
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+		go func() { serveDone <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { serveDone <- srv.Serve(ln) }()
+	}
 
-	logger.Info("loom server listening", "url", "http://"+ln.Addr().String(),
-		"api", "http://"+ln.Addr().String()+server.APIPrefix, "db", o.db, "flows", strings.Join(flows, ","))
+	base := scheme + "://" + ln.Addr().String()
+	logger.Info("loom server listening", "url", base,
+		"api", base+server.APIPrefix, "db", o.db, "flows", strings.Join(flows, ","))
 
 	var runErr error
 	select {

@@ -23,6 +23,14 @@
     redrawAll();
   });
 
+  // A request htmx sends that changes something carries the page's CSRF
+  // token, as the UI's forms do in a hidden field.
+  document.addEventListener("htmx:configRequest", function (e) {
+    if (e.detail.verb === "get") return;
+    var m = document.querySelector('meta[name="csrf-token"]');
+    if (m) e.detail.headers["X-CSRF-Token"] = m.content;
+  });
+
   // Forms that ask before they act.
   document.addEventListener("submit", function (e) {
     var f = e.target.closest("form[data-confirm]");

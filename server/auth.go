@@ -1,0 +1,68 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/loomhq/loom/auth"
+)
+
+// Error codes of authentication and authorization.
+const (
+	// CodeUnauthorized: the request has no token, or one that is unknown
+	// or revoked (401).
+	CodeUnauthorized = "unauthorized"
+	// CodeForbidden: the token's role may not do this (403).
+	CodeForbidden = "forbidden"
+)
+
+// errForbidden: the caller's role is below the route's.
+var errForbidden = errors.New("forbidden")
+
+func init() {
+	errorTable = append(errorTable,
+		struct {
+			target error
+			status int
+			code   string
+		}{auth.ErrUnauthenticated, http.StatusUnauthorized, CodeUnauthorized},
+		struct {
+			target error
+			status int
+			code   string
+		}{errForbidden, http.StatusForbidden, CodeForbidden},
+	)
+}
+
+// wwwAuthenticate is the challenge of a 401: the API takes bearer tokens.
+const wwwAuthenticate = `Bearer realm="loom"`
+
+// authorize wraps rt's handler with its role check: a Public route is
+// served to anyone; any other needs, while authentication is on, a valid
+// token whose role allows rt.role. The request's context carries the
+// caller (auth.FromContext), so that what it does is recorded as its.
+// A route without a role is a programming error, caught when the server
+// is built.
+func (s *Server) authorize(rt route) func(http.ResponseWriter, *http.Request) error {
+	if rt.role == "" {
+		panic(fmt.Sprintf("server: route %s %s declares no role", rt.method, rt.path))
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if rt.role == auth.Public || s.cfg.Auth == nil {
+			return rt.handler(w, r)
+		}
+		p, err := s.cfg.Auth.Authenticate(r.Context(), auth.BearerToken(r.Header.Get("Authorization")))
+		if errors.Is(err, auth.ErrUnauthenticated) {
+			w.Header().Set("WWW-Authenticate", wwwAuthenticate)
+			return errorf(err, "a valid token is required: send \"Authorization: Bearer <token>\" (loom: --token or LOOM_TOKEN)")
+		}
+		if err != nil {
+			return err
+		}
+		if !p.Role.Allows(rt.role) {
+			return errorf(errForbidden, "token %s has role %s; %s %s needs %s", p.Name, p.Role, rt.method, APIPrefix+rt.path, rt.role)
+		}
+		return rt.handler(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+	}
+}

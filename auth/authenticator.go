@@ -206,4 +206,3 @@ func (a *Authenticator) RevokeToken(ctx context.Context, name string) (*store.To
 // ErrNoStore: the Authenticator has no token store, so tokens cannot be
 // made or revoked through it.
 var ErrNoStore = errors.New("this server keeps no tokens")
-

@@ -30,6 +30,10 @@ type serverOptions struct {
 	// processes; externalQueues are the queues only they serve.
 	busDir         string
 	externalQueues []string
+	// requireAuth turns authentication on before any token exists;
+	// insecureNoAuth allows listening beyond loopback without it.
+	requireAuth    bool
+	insecureNoAuth bool
 }
 
 // shutdownTimeout bounds how long the HTTP server waits for requests in
@@ -61,6 +65,8 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.DurationVar(&o.lease, "lease", engine.DefaultLeaseDuration, "how long a running task's worker may go silent before the task is re-queued")
 	f.StringVar(&o.busDir, "bus", "", "task bus directory (JSON lines) shared with 'loom worker' processes (default: in-process)")
 	f.StringSliceVar(&o.externalQueues, "external-queue", nil, "a queue only 'loom worker' processes serve (repeatable; needs --bus)")
+	f.BoolVar(&o.requireAuth, "require-auth", false, "require an API token on every request even before one exists (default: once one exists)")
+	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "allow listening beyond loopback without authentication (logs a warning)")
 	return cmd
 }
 
@@ -118,11 +124,17 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.addr, err)
 	}
+	authn := serverAuth(st, o.requireAuth)
+	if err := checkListen(ctx, ln, authn, o.insecureNoAuth, o.db, logger); err != nil {
+		_ = ln.Close()
+		return err
+	}
 	srv := &http.Server{
 		Handler: server.New(server.Config{
 			Engine:     eng,
 			Logger:     logger,
 			Taskmaster: tm,
+			Auth:       authn,
 			UI:         ui.New(ui.Config{Engine: eng, Logger: logger, Taskmaster: tm}),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loomhq/loom/auth"
 	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/taskmaster"
 )
@@ -43,6 +44,10 @@ type Config struct {
 	// LivePollInterval is how often an open event stream looks for new
 	// events and log output. Default DefaultLivePollInterval.
 	LivePollInterval time.Duration
+	// Auth, when set and on, makes every page need a signed-in session
+	// (a token entered at /login) and hides what the token's role may
+	// not do. Default nil: the UI is open.
+	Auth *auth.Authenticator
 	// Now is the UI's clock, for ages and "running for" durations.
 	// Default time.Now.
 	Now func() time.Time
@@ -75,6 +80,8 @@ type UI struct {
 	logger *slog.Logger
 	pages  map[string]*template.Template
 	mux    *http.ServeMux
+	// auth is the sign-in state; see auth.go.
+	auth uiAuth
 }
 
 var _ http.Handler = (*UI)(nil)
@@ -89,6 +96,7 @@ func New(cfg Config) *UI {
 	cfg = cfg.withDefaults()
 	u := &UI{cfg: cfg, engine: cfg.Engine, tm: cfg.Taskmaster, logger: cfg.Logger, mux: http.NewServeMux()}
 	u.pages = u.parseTemplates()
+	u.initAuth()
 
 	static, err := fs.Sub(staticFS, "static")
 	if err != nil {
@@ -149,7 +157,7 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("X-Frame-Options", "DENY")
 	w.Header().Set("Referrer-Policy", "same-origin")
-	u.mux.ServeHTTP(w, r)
+	u.serveSignedIn(w, r)
 }
 
 func cacheFor(d time.Duration, h http.Handler) http.Handler {
@@ -247,7 +255,7 @@ type page struct {
 // named templates) into a buffer first, so a failed render is a clean 500
 // rather than half a page.
 func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name, fragment string, p page) error {
-	t, ok := u.pages[name]
+	t, ok := u.pagesFor(r)[name]
 	if !ok {
 		return fmt.Errorf("ui: no page %q", name)
 	}

@@ -135,7 +135,7 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 			Logger:     logger,
 			Taskmaster: tm,
 			Auth:       authn,
-			UI:         ui.New(ui.Config{Engine: eng, Logger: logger, Taskmaster: tm}),
+			UI:         ui.New(ui.Config{Engine: eng, Logger: logger, Taskmaster: tm, Auth: authn}),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),

@@ -184,10 +184,12 @@ func FromContext(ctx context.Context) *Principal {
 }
 
 // Actor is the name to record as having done what ctx's request does:
-// the token's name, or Anonymous.
+// its principal's name (Anonymous while authentication is off), or ""
+// when ctx carries none because nobody asked (a flow advancing, a
+// schedule firing on its own).
 func Actor(ctx context.Context) string {
-	if p := FromContext(ctx); p != nil && p.Name != "" {
+	if p := FromContext(ctx); p != nil {
 		return p.Name
 	}
-	return Anonymous
+	return ""
 }

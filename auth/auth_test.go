@@ -85,9 +85,9 @@ func TestValidName(t *testing.T) {
 	}
 }
 
-func TestActorDefaultsToAnonymous(t *testing.T) {
+func TestActor(t *testing.T) {
 	t.Parallel()
-	if got := auth.Actor(t.Context()); got != auth.Anonymous {
+	if got := auth.Actor(t.Context()); got != "" {
 		t.Fatalf("Actor = %q", got)
 	}
 	ctx := auth.WithPrincipal(t.Context(), &auth.Principal{Name: "ci", Role: auth.Operator})

@@ -392,3 +392,51 @@ func TestOpenAPISecurityMatchesRoles(t *testing.T) {
 		}
 	}
 }
+
+// TestActorInEvents: what a token does is recorded in the task's events
+// as that token's name, and as "anonymous" on an open server.
+func TestActorInEvents(t *testing.T) {
+	t.Parallel()
+	e := setupAuth(t)
+	got := e.call(t, http.MethodPost, "/api/v1/tasks", e.tokens["operator"], `{"type":"echo"}`)
+	if got.status != http.StatusCreated {
+		t.Fatalf("submit: %d %s", got.status, got.body)
+	}
+	var task struct{ ID string }
+	got.decode(t, &task)
+	if got := e.call(t, http.MethodPost, "/api/v1/tasks/"+task.ID+"/signal", e.tokens["operator"], `{"name":"go"}`); got.status != http.StatusOK {
+		t.Fatalf("signal: %d %s", got.status, got.body)
+	}
+	if got := e.call(t, http.MethodPost, "/api/v1/tasks/"+task.ID+"/cancel", e.tokens["admin"], `{}`); got.status != http.StatusOK {
+		t.Fatalf("cancel: %d %s", got.status, got.body)
+	}
+	if got := e.call(t, http.MethodPost, "/api/v1/tasks/"+task.ID+"/retry", e.tokens["operator"], `{}`); got.status != http.StatusOK {
+		t.Fatalf("retry: %d %s", got.status, got.body)
+	}
+	want := []string{"created t-operator", "signalled t-operator", "cancelled t-admin", "retried t-operator"}
+	if got := eventActors(t, e.call(t, http.MethodGet, "/api/v1/tasks/"+task.ID+"/events", e.tokens["viewer"], "")); !slices.Equal(got, want) {
+		t.Errorf("events %v, want %v", got, want)
+	}
+
+	open := &authEnv{env: setup(t, false, server.Config{})}
+	got = open.call(t, http.MethodPost, "/api/v1/tasks", "", `{"type":"echo"}`)
+	got.decode(t, &task)
+	if got := eventActors(t, open.call(t, http.MethodGet, "/api/v1/tasks/"+task.ID+"/events", "", "")); !slices.Equal(got, []string{"created anonymous"}) {
+		t.Errorf("open server's events %v", got)
+	}
+}
+
+// eventActors returns "type actor" of each event of an events answer.
+func eventActors(t *testing.T, res response) []string {
+	t.Helper()
+	var list struct {
+		Events []store.Event `json:"events"`
+	}
+	res.decode(t, &list)
+	var out []string
+	for _, ev := range list.Events {
+		a, _ := ev.Data["actor"].(string)
+		out = append(out, ev.Type+" "+a)
+	}
+	return out
+}

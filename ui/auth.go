@@ -56,6 +56,9 @@ var routeRoles = map[string]auth.Role{
 	"/":                              auth.Viewer,
 }
 
+// anonymous is who acts while authentication is off.
+var anonymous = &auth.Principal{Name: auth.Anonymous, Role: auth.Admin}
+
 // uiAuth is the UI's sign-in state: the sessions, and the pages as each
 // role sees them.
 type uiAuth struct {
@@ -112,7 +115,7 @@ func (u *UI) pagesFor(r *http.Request) map[string]*template.Template {
 func (u *UI) serveSignedIn(w http.ResponseWriter, r *http.Request) {
 	a := u.cfg.Auth
 	if a == nil {
-		u.mux.ServeHTTP(w, r)
+		u.mux.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), anonymous)))
 		return
 	}
 	switch r.URL.Path {
@@ -139,7 +142,7 @@ func (u *UI) serveSignedIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !on {
-		u.mux.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), &auth.Principal{Name: auth.Anonymous, Role: auth.Admin})))
+		u.mux.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), anonymous)))
 		return
 	}
 	p := u.sessionPrincipal(w, r)

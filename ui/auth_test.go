@@ -208,6 +208,10 @@ func TestUIRoles(t *testing.T) {
 	if got, _ := v.engine.Get(t.Context(), task.ID); got.Status != loom.StatusCancelled {
 		t.Fatalf("operator's cancel: %s", got.Status)
 	}
+	// The event list says who cancelled.
+	if _, body := send(t, op, http.MethodGet, page, nil); !strings.Contains(body, "by ui-operator") {
+		t.Errorf("the task page does not show who cancelled:\n%s", body)
+	}
 	if res, _ := send(t, op, http.MethodPost, v.srv.URL+"/schedules/nope/delete", url.Values{}); res.StatusCode != http.StatusForbidden {
 		t.Errorf("operator deletes a schedule: %d", res.StatusCode)
 	}

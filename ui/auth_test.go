@@ -139,7 +139,7 @@ func TestUISignIn(t *testing.T) {
 			cookie = ck
 		}
 	}
-	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Secure || cookie.Path != "/" || cookie.Value == "" || strings.Contains(cookie.Value, "loom_") {
+	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Secure || cookie.Path != "/" || cookie.MaxAge != 12*3600 || cookie.Value == "" || strings.Contains(cookie.Value, "loom_") {
 		t.Fatalf("session cookie %+v", cookie)
 	}
 	res, body = send(t, c, http.MethodGet, v.srv.URL+"/", nil)

@@ -34,7 +34,7 @@ func TestTokensOfflineAndThroughServer(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "loom.db")
 	out, errOut, code := runMainEnv(t, nil, "tokens", "create", "root", "--role", "admin", "--db", db)
 	root := strings.TrimSpace(out)
-	if code != 0 || !strings.HasPrefix(root, "loom_") || !strings.Contains(errOut, "shown only now") {
+	if code != 0 || !strings.HasPrefix(root, "loom_") || out != root+"\n" || !strings.Contains(errOut, "shown only now") {
 		t.Fatalf("offline create: exit %d, %q, %q", code, out, errOut)
 	}
 	if _, errOut, code := runMainEnv(t, nil, "tokens", "create", "x", "--role", "root", "--db", db); code != 2 || !strings.Contains(errOut, "role") {
@@ -76,6 +76,16 @@ func TestTokensOfflineAndThroughServer(t *testing.T) {
 	out, _, code = runMainEnv(t, nil, "tokens", "list", "--db", db, "--json")
 	if code != 0 || !strings.Contains(out, `"revoked"`) || !strings.Contains(out, `"last_used"`) {
 		t.Errorf("offline list: exit %d, %q", code, out)
+	}
+}
+
+// TestServerRequireAuth: --require-auth refuses requests before any
+// token exists.
+func TestServerRequireAuth(t *testing.T) {
+	url, stop := inProcessServer(t, filepath.Join(t.TempDir(), "loom.db"), "--require-auth")
+	defer stop()
+	if _, errOut, code := runMainEnv(t, nil, "--server", url, "tasks", "list"); code != 1 || !strings.Contains(errOut, "unauthorized") {
+		t.Errorf("no token: exit %d, %q", code, errOut)
 	}
 }
 

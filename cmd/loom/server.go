@@ -50,6 +50,8 @@ engine's dispatcher, embedded workers and reaper, with every task kept in a
 SQLite database. The built-in task
 types exec and http are always registered; --flows adds the flow files
 (*.yaml) of a directory, each as a task type named after its flow.
+Once an API token exists ('loom tokens create'), every request needs one.
+Listening beyond loopback without one is refused unless --insecure-no-auth.
 SIGINT or SIGTERM shut it down gracefully.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {

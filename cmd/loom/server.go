@@ -131,6 +131,11 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		_ = ln.Close()
 		return err
 	}
+	if !loopback(ln) && !o.insecureNoAuth {
+		// Exposed, the server must not fall open when its last token
+		// is revoked.
+		authn = serverAuth(st, true)
+	}
 	srv := &http.Server{
 		Handler: server.New(server.Config{
 			Engine:     eng,

@@ -10,6 +10,13 @@ import (
 	"github.com/loomhq/loom/store"
 )
 
+// loopback reports whether ln listens only where this machine alone can
+// reach it.
+func loopback(ln net.Listener) bool {
+	tcp, ok := ln.Addr().(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}
+
 // serverAuth makes the server's Authenticator over st's tokens.
 func serverAuth(st store.Store, required bool) *auth.Authenticator {
 	ts, _ := st.(store.TokenStore)
@@ -30,8 +37,7 @@ func checkListen(ctx context.Context, ln net.Listener, a *auth.Authenticator, in
 		logger.Warn("--insecure-no-auth: the server may listen beyond loopback without authentication; anyone who reaches it can run tasks",
 			"addr", ln.Addr().String(), "auth", on)
 	}
-	tcp, ok := ln.Addr().(*net.TCPAddr)
-	if on || insecure || ok && tcp.IP.IsLoopback() {
+	if on || insecure || loopback(ln) {
 		return nil
 	}
 	return fmt.Errorf("refusing to listen on %s without authentication: anyone who reaches it could run tasks; "+

@@ -113,6 +113,25 @@ func TestServerRefusesOpenNonLoopback(t *testing.T) {
 	}
 }
 
+// TestExposedServerStaysClosed: a server listening beyond loopback keeps
+// authentication on when its last token is revoked.
+func TestExposedServerStaysClosed(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "loom.db")
+	out, _, code := runMainEnv(t, nil, "tokens", "create", "root", "--role", "admin", "--db", db)
+	if code != 0 {
+		t.Fatalf("create: exit %d", code)
+	}
+	env := map[string]string{"LOOM_TOKEN": strings.TrimSpace(out)}
+	url, stop := inProcessServer(t, db, "--addr", "0.0.0.0:0")
+	defer stop()
+	if _, errOut, code := runMainEnv(t, env, "--server", url, "tokens", "revoke", "root"); code != 0 {
+		t.Fatalf("revoke: exit %d %s", code, errOut)
+	}
+	if _, errOut, code := runMainEnv(t, nil, "--server", url, "tasks", "list"); code != 1 || !strings.Contains(errOut, "unauthorized") {
+		t.Errorf("after revoking every token: exit %d, %q", code, errOut)
+	}
+}
+
 // serveUntilListening runs `loom server` in-process until it listens,
 // stops it, and returns what it logged.
 func serveUntilListening(t *testing.T, args ...string) string {

@@ -29,6 +29,10 @@ type Client struct {
 	// HTTPClient sends the requests. Default http.DefaultClient; set it
 	// before the first call to change timeouts or transport.
 	HTTPClient *http.Client
+	// Token, when set, is sent with every request as "Authorization:
+	// Bearer <Token>": an API token made with `loom tokens create`. Set
+	// it before the first call.
+	Token string
 }
 
 // New returns a client of the server at baseURL (scheme, host and port,
@@ -284,6 +288,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
 	resp, err := c.HTTPClient.Do(req)
 	if err != nil {
 		return 0, err

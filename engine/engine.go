@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/auth"
 	"github.com/loomhq/loom/bus"
 	"github.com/loomhq/loom/bus/memory"
 	"github.com/loomhq/loom/store"
@@ -211,7 +212,7 @@ func (e *Engine) SubmitMany(ctx context.Context, ps []*SubmitParams) ([]SubmitRe
 		}
 		tasks[i] = t
 	}
-	res, err := e.store.InsertTasks(ctx, &store.InsertTasksParams{Tasks: tasks, Now: now})
+	res, err := e.store.InsertTasks(ctx, &store.InsertTasksParams{Tasks: tasks, Now: now, Actor: auth.Actor(ctx)})
 	if err != nil {
 		return nil, fmt.Errorf("engine: submit %d task(s): %w", len(ps), err)
 	}
@@ -306,7 +307,7 @@ func (e *Engine) Cancel(ctx context.Context, id, reason string) (*loom.TaskInfo,
 	if reason == "" {
 		reason = "cancelled"
 	}
-	ts, err := e.store.CancelTask(ctx, &store.CancelTaskParams{ID: id, Reason: reason, Now: e.clock.Now()})
+	ts, err := e.store.CancelTask(ctx, &store.CancelTaskParams{ID: id, Reason: reason, Now: e.clock.Now(), Actor: auth.Actor(ctx)})
 	if err != nil {
 		return nil, fmt.Errorf("engine: cancel %s: %w", id, err)
 	}
@@ -350,7 +351,7 @@ func (e *Engine) Retry(ctx context.Context, id string, input loom.Values) (*loom
 			return nil, fmt.Errorf("engine: retry steps of %s: %w", id, err)
 		}
 	}
-	t, err = e.store.RetryTask(ctx, &store.RetryTaskParams{ID: id, Input: input, Now: e.clock.Now()})
+	t, err = e.store.RetryTask(ctx, &store.RetryTaskParams{ID: id, Input: input, Now: e.clock.Now(), Actor: auth.Actor(ctx)})
 	if err != nil {
 		return nil, fmt.Errorf("engine: retry %s: %w", id, err)
 	}

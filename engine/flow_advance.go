@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/auth"
 	"github.com/loomhq/loom/store"
 )
 
@@ -283,7 +284,7 @@ func (e *Engine) retrySteps(ctx context.Context, parent *loom.TaskInfo, f *loom.
 		if err != nil {
 			in = nil // keep the step's old input
 		}
-		if _, err := e.store.RetryTask(ctx, &store.RetryTaskParams{ID: c.ID, Input: in, Now: e.clock.Now()}); err != nil && !errors.Is(err, store.ErrConflict) {
+		if _, err := e.store.RetryTask(ctx, &store.RetryTaskParams{ID: c.ID, Input: in, Now: e.clock.Now(), Actor: auth.Actor(ctx)}); err != nil && !errors.Is(err, store.ErrConflict) {
 			return err
 		}
 	}

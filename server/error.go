@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/auth"
 	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/store"
 )
@@ -30,8 +31,12 @@ const (
 	// CodeUnsupportedMediaType: a write whose Content-Type is not
 	// application/json (415).
 	CodeUnsupportedMediaType = "unsupported_media_type"
-	// CodeForbidden: a request refused for where it came from, a page of
-	// another origin or a Host that is not the server's (403).
+	// CodeUnauthorized: the request has no token, or one that is unknown
+	// or revoked (401).
+	CodeUnauthorized = "unauthorized"
+	// CodeForbidden: a request refused for where it came from (a page of
+	// another origin, a Host that is not the server's) or because the
+	// token's role may not do it (403).
 	CodeForbidden = "forbidden"
 )
 
@@ -52,7 +57,8 @@ var (
 	// errUnsupportedMediaType: a write without Content-Type
 	// application/json.
 	errUnsupportedMediaType = errors.New("unsupported media type")
-	// errForbidden: refused for where the request came from.
+	// errForbidden: refused for where the request came from, or for the
+	// caller's role being below the route's.
 	errForbidden = errors.New("forbidden")
 )
 
@@ -71,6 +77,7 @@ var errorTable = []struct {
 	{errRouteNotFound, http.StatusNotFound, CodeNotFound},
 	{errUnsupportedMediaType, http.StatusUnsupportedMediaType, CodeUnsupportedMediaType},
 	{errForbidden, http.StatusForbidden, CodeForbidden},
+	{auth.ErrUnauthenticated, http.StatusUnauthorized, CodeUnauthorized},
 	{engine.ErrNotFound, http.StatusNotFound, CodeNotFound},
 	{engine.ErrConflict, http.StatusConflict, CodeConflict},
 	{errUnprocessable, http.StatusUnprocessableEntity, CodeInvalid},

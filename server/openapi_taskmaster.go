@@ -13,10 +13,19 @@ import (
 //go:embed openapi_taskmaster.json
 var openAPITaskmaster []byte
 
+// openAPITokens documents the token routes, merged like
+// openAPITaskmaster.
+//
+//go:embed openapi_tokens.json
+var openAPITokens []byte
+
 // openAPIMerged is the served document: openapi.json with the
-// taskmaster's paths and schemas added.
+// taskmaster's and the tokens' paths and schemas added.
 var openAPIMerged = sync.OnceValue(func() []byte {
 	b, err := mergeOpenAPI(openAPIDocument, openAPITaskmaster)
+	if err == nil {
+		b, err = mergeOpenAPI(b, openAPITokens)
+	}
 	if err != nil {
 		panic(fmt.Sprintf("server: embedded OpenAPI documents do not merge: %v", err))
 	}

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/loomhq/loom/auth"
 	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/taskmaster"
 )
@@ -39,6 +40,10 @@ type Config struct {
 	// Taskmaster, when set, serves schedules, triggers, events, checks,
 	// alerts and signals; without it those routes answer 503.
 	Taskmaster *taskmaster.Taskmaster
+	// Auth, when set, authenticates requests by their bearer token and
+	// serves the token routes; see package auth. Default nil: every
+	// route is open and the token routes answer 503.
+	Auth *auth.Authenticator
 	// UI, when set, serves every path outside the API (from "/"), so a web
 	// UI shares the API's origin. Default: such paths are 404.
 	UI http.Handler
@@ -85,8 +90,10 @@ var _ http.Handler = (*Server)(nil)
 // place operations are declared, so the OpenAPI test can compare it with the
 // document.
 type route struct {
-	method  string
-	path    string
+	method string
+	path   string
+	// role is the least a caller's token needs (auth.Public: none).
+	role    auth.Role
 	handler func(w http.ResponseWriter, r *http.Request) error
 }
 
@@ -99,24 +106,27 @@ func New(cfg Config) *Server {
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, engine: cfg.Engine, logger: cfg.Logger, mux: http.NewServeMux()}
 	s.routes = []route{
-		{http.MethodPost, "/tasks", s.submitTask},
-		{http.MethodGet, "/tasks", s.listTasks},
-		{http.MethodGet, "/tasks/{id}", s.getTask},
-		{http.MethodPost, "/tasks/{id}/cancel", s.cancelTask},
-		{http.MethodPost, "/tasks/{id}/retry", s.retryTask},
-		{http.MethodGet, "/tasks/{id}/logs", s.taskLogs},
-		{http.MethodGet, "/tasks/{id}/events", s.taskEvents},
-		{http.MethodGet, "/tasks/{id}/children", s.taskChildren},
-		{http.MethodGet, "/queues", s.listQueues},
-		{http.MethodGet, "/types", s.listTypes},
-		{http.MethodGet, "/healthz", s.healthz},
-		{http.MethodGet, "/openapi.json", s.openAPI},
+		{http.MethodPost, "/tasks", auth.Operator, s.submitTask},
+		{http.MethodGet, "/tasks", auth.Viewer, s.listTasks},
+		{http.MethodGet, "/tasks/{id}", auth.Viewer, s.getTask},
+		{http.MethodPost, "/tasks/{id}/cancel", auth.Operator, s.cancelTask},
+		{http.MethodPost, "/tasks/{id}/retry", auth.Operator, s.retryTask},
+		{http.MethodGet, "/tasks/{id}/logs", auth.Viewer, s.taskLogs},
+		{http.MethodGet, "/tasks/{id}/events", auth.Viewer, s.taskEvents},
+		{http.MethodGet, "/tasks/{id}/children", auth.Viewer, s.taskChildren},
+		{http.MethodGet, "/queues", auth.Viewer, s.listQueues},
+		{http.MethodGet, "/types", auth.Viewer, s.listTypes},
+		{http.MethodGet, "/healthz", auth.Public, s.healthz},
+		{http.MethodGet, "/openapi.json", auth.Public, s.openAPI},
 	}
 	s.routes = append(s.routes, s.taskmasterRoutes()...)
+	s.routes = append(s.routes, s.tokenRoutes()...)
 	allowed := map[string][]string{}
 	var paths []string
 	for _, rt := range s.routes {
-		s.mux.Handle(rt.method+" "+APIPrefix+rt.path, s.wrap(guardRoute(rt)))
+		authed := rt
+		authed.handler = s.authorize(rt)
+		s.mux.Handle(rt.method+" "+APIPrefix+rt.path, s.wrap(guardRoute(authed)))
 		if _, ok := allowed[rt.path]; !ok {
 			paths = append(paths, rt.path)
 		}

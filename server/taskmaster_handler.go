@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/auth"
 	"github.com/loomhq/loom/schedule"
 	"github.com/loomhq/loom/store"
 	"github.com/loomhq/loom/taskmaster"
@@ -48,39 +49,41 @@ func init() {
 // taskmasterRoutes are the operations on schedules, triggers, events,
 // checks, notifiers, alerts, signals and backfills. They are registered
 // whether or not a Taskmaster is configured (without one they answer
-// 503), so the API's shape does not depend on the configuration.
+// 503), so the API's shape does not depend on the configuration. A
+// webhook (/hooks/{name}) is authenticated by its trigger's signature,
+// not by a token, so it is Public.
 func (s *Server) taskmasterRoutes() []route {
 	return []route{
-		{http.MethodPost, "/schedules", s.tm(s.createSchedule)},
-		{http.MethodGet, "/schedules", s.tm(s.listSchedules)},
-		{http.MethodGet, "/schedules/{name}", s.tm(s.getSchedule)},
-		{http.MethodPatch, "/schedules/{name}", s.tm(s.patchSchedule)},
-		{http.MethodDelete, "/schedules/{name}", s.tm(s.deleteSchedule)},
-		{http.MethodPost, "/schedules/{name}/pause", s.tm(s.pauseSchedule(true))},
-		{http.MethodPost, "/schedules/{name}/resume", s.tm(s.pauseSchedule(false))},
-		{http.MethodPost, "/schedules/{name}/trigger", s.tm(s.triggerSchedule)},
-		{http.MethodPost, "/backfills", s.tm(s.createBackfill)},
-		{http.MethodGet, "/backfills", s.tm(s.listBackfills)},
-		{http.MethodGet, "/backfills/{id}", s.tm(s.getBackfill)},
-		{http.MethodPost, "/backfills/{id}/cancel", s.tm(s.cancelBackfill)},
-		{http.MethodPost, "/events", s.tm(s.postEvent)},
-		{http.MethodPost, "/hooks/{name}", s.tm(s.postWebhook)},
-		{http.MethodPost, "/triggers", s.tm(s.putTrigger)},
-		{http.MethodGet, "/triggers", s.tm(s.listTriggers)},
-		{http.MethodGet, "/triggers/{name}", s.tm(s.getTrigger)},
-		{http.MethodDelete, "/triggers/{name}", s.tm(s.deleteTrigger)},
-		{http.MethodPost, "/checks", s.tm(s.createCheck)},
-		{http.MethodGet, "/checks", s.tm(s.listChecks)},
-		{http.MethodGet, "/checks/{name}", s.tm(s.getCheck)},
-		{http.MethodPatch, "/checks/{name}", s.tm(s.patchCheck)},
-		{http.MethodDelete, "/checks/{name}", s.tm(s.deleteCheck)},
-		{http.MethodPost, "/checks/{name}/ping", s.tm(s.pingCheck)},
-		{http.MethodPost, "/notifiers", s.tm(s.putNotifier)},
-		{http.MethodGet, "/notifiers", s.tm(s.listNotifiers)},
-		{http.MethodDelete, "/notifiers/{name}", s.tm(s.deleteNotifier)},
-		{http.MethodGet, "/alerts", s.tm(s.listAlerts)},
-		{http.MethodGet, "/deliveries", s.tm(s.listDeliveries)},
-		{http.MethodPost, "/tasks/{id}/signal", s.tm(s.signalTask)},
+		{http.MethodPost, "/schedules", auth.Admin, s.tm(s.createSchedule)},
+		{http.MethodGet, "/schedules", auth.Viewer, s.tm(s.listSchedules)},
+		{http.MethodGet, "/schedules/{name}", auth.Viewer, s.tm(s.getSchedule)},
+		{http.MethodPatch, "/schedules/{name}", auth.Admin, s.tm(s.patchSchedule)},
+		{http.MethodDelete, "/schedules/{name}", auth.Admin, s.tm(s.deleteSchedule)},
+		{http.MethodPost, "/schedules/{name}/pause", auth.Operator, s.tm(s.pauseSchedule(true))},
+		{http.MethodPost, "/schedules/{name}/resume", auth.Operator, s.tm(s.pauseSchedule(false))},
+		{http.MethodPost, "/schedules/{name}/trigger", auth.Operator, s.tm(s.triggerSchedule)},
+		{http.MethodPost, "/backfills", auth.Admin, s.tm(s.createBackfill)},
+		{http.MethodGet, "/backfills", auth.Viewer, s.tm(s.listBackfills)},
+		{http.MethodGet, "/backfills/{id}", auth.Viewer, s.tm(s.getBackfill)},
+		{http.MethodPost, "/backfills/{id}/cancel", auth.Admin, s.tm(s.cancelBackfill)},
+		{http.MethodPost, "/events", auth.Operator, s.tm(s.postEvent)},
+		{http.MethodPost, "/hooks/{name}", auth.Public, s.tm(s.postWebhook)},
+		{http.MethodPost, "/triggers", auth.Admin, s.tm(s.putTrigger)},
+		{http.MethodGet, "/triggers", auth.Viewer, s.tm(s.listTriggers)},
+		{http.MethodGet, "/triggers/{name}", auth.Viewer, s.tm(s.getTrigger)},
+		{http.MethodDelete, "/triggers/{name}", auth.Admin, s.tm(s.deleteTrigger)},
+		{http.MethodPost, "/checks", auth.Admin, s.tm(s.createCheck)},
+		{http.MethodGet, "/checks", auth.Viewer, s.tm(s.listChecks)},
+		{http.MethodGet, "/checks/{name}", auth.Viewer, s.tm(s.getCheck)},
+		{http.MethodPatch, "/checks/{name}", auth.Admin, s.tm(s.patchCheck)},
+		{http.MethodDelete, "/checks/{name}", auth.Admin, s.tm(s.deleteCheck)},
+		{http.MethodPost, "/checks/{name}/ping", auth.Operator, s.tm(s.pingCheck)},
+		{http.MethodPost, "/notifiers", auth.Admin, s.tm(s.putNotifier)},
+		{http.MethodGet, "/notifiers", auth.Viewer, s.tm(s.listNotifiers)},
+		{http.MethodDelete, "/notifiers/{name}", auth.Admin, s.tm(s.deleteNotifier)},
+		{http.MethodGet, "/alerts", auth.Viewer, s.tm(s.listAlerts)},
+		{http.MethodGet, "/deliveries", auth.Viewer, s.tm(s.listDeliveries)},
+		{http.MethodPost, "/tasks/{id}/signal", auth.Operator, s.tm(s.signalTask)},
 	}
 }
 

@@ -112,6 +112,9 @@ type InsertTasksParams struct {
 	Tasks []*loom.TaskInfo
 	// Now is the creation time used for defaults.
 	Now time.Time
+	// Actor, when set, is who asked (a token's name), recorded in the
+	// data of each "created" event as "actor".
+	Actor string
 }
 
 // InsertResult is the outcome of inserting one task.
@@ -231,6 +234,8 @@ type CancelTaskParams struct {
 	ID     string
 	Reason string
 	Now    time.Time
+	// Actor, when set, is recorded in the "cancelled" events' data.
+	Actor string
 }
 
 // RetryTaskParams re-run an ended task.
@@ -241,6 +246,8 @@ type RetryTaskParams struct {
 	// MaxAttempts is the fresh attempt budget; zero keeps the original.
 	MaxAttempts int
 	Now         time.Time
+	// Actor, when set, is recorded in the "retried" event's data.
+	Actor string
 }
 
 // ReapTasksParams say what the reaper considers expired.

@@ -407,6 +407,9 @@ type SendSignalParams struct {
 	Name   string
 	Data   map[string]any
 	Now    time.Time
+	// Actor, when set, is who sent it, recorded in the data of the
+	// task's "signalled" event.
+	Actor string
 }
 
 // Signal is a signal sent to a task.

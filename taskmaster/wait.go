@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/auth"
 	"github.com/loomhq/loom/store"
 )
 
@@ -211,7 +212,7 @@ func (t *Taskmaster) Signal(ctx context.Context, taskID, name string, data map[s
 		return nil, fmt.Errorf("%w: a signal needs a name", ErrInvalid)
 	}
 	now := t.clock.Now()
-	sig, err := t.st.SendSignal(ctx, &store.SendSignalParams{TaskID: taskID, Name: name, Data: data, Now: now})
+	sig, err := t.st.SendSignal(ctx, &store.SendSignalParams{TaskID: taskID, Name: name, Data: data, Now: now, Actor: auth.Actor(ctx)})
 	if err != nil {
 		return nil, fmt.Errorf("taskmaster: %w", err)
 	}
@@ -227,7 +228,7 @@ func (t *Taskmaster) Signal(ctx context.Context, taskID, name string, data map[s
 		if step.Status != loom.StatusPending || !strings.HasSuffix(step.Msg, waitingFor(name)) {
 			continue
 		}
-		if _, err := t.st.SendSignal(ctx, &store.SendSignalParams{TaskID: step.ID, Name: name, Data: data, Now: now}); err != nil {
+		if _, err := t.st.SendSignal(ctx, &store.SendSignalParams{TaskID: step.ID, Name: name, Data: data, Now: now, Actor: auth.Actor(ctx)}); err != nil {
 			return nil, fmt.Errorf("taskmaster: signal %s to step %s of %s: %w", name, step.Step, taskID, err)
 		}
 	}

@@ -44,9 +44,14 @@ func (u *UI) parseTemplates() map[string]*template.Template {
 		"shortID": shortID,
 		"ptr":     func(t time.Time) *time.Time { return &t },
 		"hasTM":   func() bool { return u.tm != nil },
-		"zts":     func(t time.Time) string { return t.Format("Mon 2006-01-02 15:04:05 MST") },
-		"frag":    fragmentData,
-		"kind":    eventKind,
+		// can, signedIn and role are bound per role by rolePages; these
+		// are what a UI without authentication shows.
+		"can":      func(string) bool { return true },
+		"signedIn": func() bool { return false },
+		"role":     func() string { return "" },
+		"zts":      func(t time.Time) string { return t.Format("Mon 2006-01-02 15:04:05 MST") },
+		"frag":     fragmentData,
+		"kind":     eventKind,
 		"withBack": func(v any, back string) any {
 			return struct {
 				Row  any

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loomhq/loom/auth"
 	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/taskmaster"
 )
@@ -43,6 +44,10 @@ type Config struct {
 	// LivePollInterval is how often an open event stream looks for new
 	// events and log output. Default DefaultLivePollInterval.
 	LivePollInterval time.Duration
+	// Auth, when set and on, makes every page need a signed-in session
+	// (a token entered at /login) and hides what the token's role may
+	// not do. Default nil: the UI is open.
+	Auth *auth.Authenticator
 	// Now is the UI's clock, for ages and "running for" durations.
 	// Default time.Now.
 	Now func() time.Time
@@ -81,6 +86,8 @@ type UI struct {
 	pages  map[string]*template.Template
 	mux    *http.ServeMux
 	csrf   csrf
+	// auth is the sign-in state; see auth.go.
+	auth uiAuth
 }
 
 var _ http.Handler = (*UI)(nil)
@@ -95,6 +102,7 @@ func New(cfg Config) *UI {
 	cfg = cfg.withDefaults()
 	u := &UI{cfg: cfg, engine: cfg.Engine, tm: cfg.Taskmaster, logger: cfg.Logger, mux: http.NewServeMux(), csrf: newCSRF()}
 	u.pages = u.parseTemplates()
+	u.initAuth()
 
 	static, err := fs.Sub(staticFS, "static")
 	if err != nil {
@@ -158,7 +166,7 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r2.URL.RawPath = ""
 		r = r2
 	}
-	u.mux.ServeHTTP(w, r)
+	u.serveSignedIn(w, r)
 }
 
 func cacheFor(d time.Duration, h http.Handler) http.Handler {
@@ -258,7 +266,7 @@ type page struct {
 // named templates) into a buffer first, so a failed render is a clean 500
 // rather than half a page.
 func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name, fragment string, p page) error {
-	t, ok := u.pages[name]
+	t, ok := u.pagesFor(r)[name]
 	if !ok {
 		return fmt.Errorf("ui: no page %q", name)
 	}

@@ -6,7 +6,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/loomhq/loom/client"
 	"github.com/spf13/cobra"
 )
 
@@ -19,7 +18,7 @@ func (m *Main) newChecksCommand(g *globals) *cobra.Command {
 	add := &cobra.Command{
 		Use: "add NAME PERIOD", Short: "Add a check that expects a ping every PERIOD (e.g. 1h)", Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := client.New(g.server).CreateCheck(cmd.Context(), args[0], args[1], grace)
+			c, err := g.client().CreateCheck(cmd.Context(), args[0], args[1], grace)
 			if err != nil {
 				return err
 			}
@@ -35,7 +34,7 @@ func (m *Main) newChecksCommand(g *globals) *cobra.Command {
 		&cobra.Command{
 			Use: "list", Short: "List checks", Args: exactArgs(0),
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				cs, err := client.New(g.server).Checks(cmd.Context())
+				cs, err := g.client().Checks(cmd.Context())
 				if err != nil {
 					return err
 				}
@@ -60,14 +59,14 @@ func (m *Main) newChecksCommand(g *globals) *cobra.Command {
 		&cobra.Command{
 			Use: "ping NAME", Short: "Ping a check", Args: exactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				_, err := client.New(g.server).PingCheck(cmd.Context(), args[0])
+				_, err := g.client().PingCheck(cmd.Context(), args[0])
 				return err
 			},
 		},
 		&cobra.Command{
 			Use: "delete NAME", Short: "Delete a check", Args: exactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				return client.New(g.server).DeleteCheck(cmd.Context(), args[0])
+				return g.client().DeleteCheck(cmd.Context(), args[0])
 			},
 		},
 	)
@@ -79,7 +78,7 @@ func (m *Main) newAlertsCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "alerts", Short: "List alerts, newest first", Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			as, err := client.New(g.server).Alerts(cmd.Context(), open)
+			as, err := g.client().Alerts(cmd.Context(), open)
 			if err != nil {
 				return err
 			}
@@ -113,7 +112,7 @@ func (m *Main) newEventCommand(g *globals) *cobra.Command {
 					return &usageError{fmt.Errorf("DATA must be a JSON object: %w", err)}
 				}
 			}
-			started, err := client.New(g.server).PostEvent(cmd.Context(), args[0], data, id)
+			started, err := g.client().PostEvent(cmd.Context(), args[0], data, id)
 			if err != nil {
 				return err
 			}
@@ -134,7 +133,7 @@ func (m *Main) newSignalCommand(g *globals) *cobra.Command {
 					return &usageError{fmt.Errorf("DATA must be a JSON object: %w", err)}
 				}
 			}
-			sig, err := client.New(g.server).Signal(cmd.Context(), args[0], args[1], data)
+			sig, err := g.client().Signal(cmd.Context(), args[0], args[1], data)
 			if err != nil {
 				return err
 			}

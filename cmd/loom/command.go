@@ -15,10 +15,14 @@ import (
 type globals struct {
 	server string
 	json   bool
+	// token is the API token to send; "" reads $LOOM_TOKEN (through
+	// getenv), so that the token never shows as a flag default.
+	token  string
+	getenv func(string) string
 }
 
 func (m *Main) newRootCommand() *cobra.Command {
-	g := &globals{}
+	g := &globals{getenv: m.Getenv}
 	root := &cobra.Command{
 		Use:   "loom",
 		Short: "Durable tasks and flows: a server, its client, a flow runner",
@@ -35,6 +39,7 @@ func (m *Main) newRootCommand() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.server, "server", serverURL, "URL of the loom server (env LOOM_SERVER)")
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "print raw JSON instead of text")
+	root.PersistentFlags().StringVar(&g.token, "token", "", "API token to send (default $LOOM_TOKEN)")
 	root.AddCommand(
 		m.newServerCommand(),
 		m.newSubmitCommand(g),
@@ -43,7 +48,7 @@ func (m *Main) newRootCommand() *cobra.Command {
 		m.newBenchCommand(),
 		m.newWorkerCommand(),
 	)
-	root.AddCommand(m.newSchedulesCommand(g), m.newTriggersCommand(g), m.newNotifiersCommand(g), m.newChecksCommand(g), m.newAlertsCommand(g), m.newEventCommand(g), m.newSignalCommand(g))
+	root.AddCommand(m.newSchedulesCommand(g), m.newTriggersCommand(g), m.newNotifiersCommand(g), m.newChecksCommand(g), m.newAlertsCommand(g), m.newEventCommand(g), m.newSignalCommand(g), m.newTokensCommand(g))
 	return root
 }
 

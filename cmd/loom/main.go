@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/loomhq/loom/client"
 	"github.com/spf13/cobra"
 )
 
@@ -114,6 +115,9 @@ func exitCode(stderr io.Writer, err error) int {
 	case errors.As(err, &usage):
 		fmt.Fprintf(stderr, "loom: %v\nRun 'loom --help' for usage.\n", err)
 		return 2
+	case client.IsCode(err, "unauthorized"):
+		fmt.Fprintf(stderr, "loom: %v\n%s\n", err, tokenHint)
+		return 1
 	default:
 		fmt.Fprintf(stderr, "loom: %v\n", err)
 		return 1

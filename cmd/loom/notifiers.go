@@ -5,7 +5,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/loomhq/loom/client"
 	"github.com/loomhq/loom/store"
 	"github.com/spf13/cobra"
 )
@@ -24,7 +23,7 @@ func (m *Main) newNotifiersCommand(g *globals) *cobra.Command {
 		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			n.Name, n.URL = args[0], args[1]
-			out, err := client.New(g.server).PutNotifier(cmd.Context(), &n)
+			out, err := g.client().PutNotifier(cmd.Context(), &n)
 			if err != nil {
 				return err
 			}
@@ -46,7 +45,7 @@ func (m *Main) newNotifiersCommand(g *globals) *cobra.Command {
 		&cobra.Command{
 			Use: "list", Short: "List notifiers", Args: exactArgs(0),
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				ns, err := client.New(g.server).Notifiers(cmd.Context())
+				ns, err := g.client().Notifiers(cmd.Context())
 				if err != nil {
 					return err
 				}
@@ -68,7 +67,7 @@ func (m *Main) newNotifiersCommand(g *globals) *cobra.Command {
 		&cobra.Command{
 			Use: "delete NAME", Short: "Delete a notifier", Args: exactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				if err := client.New(g.server).DeleteNotifier(cmd.Context(), args[0]); err != nil {
+				if err := g.client().DeleteNotifier(cmd.Context(), args[0]); err != nil {
 					return err
 				}
 				fmt.Fprintf(m.Stdout, "deleted %s\n", args[0])

@@ -22,7 +22,7 @@ func (m *Main) newSchedulesCommand(g *globals) *cobra.Command {
 		return &cobra.Command{
 			Use: use + " NAME", Short: short, Args: exactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				sc, err := client.New(g.server).ScheduleAction(cmd.Context(), args[0], action)
+				sc, err := g.client().ScheduleAction(cmd.Context(), args[0], action)
 				if err != nil {
 					return err
 				}
@@ -36,7 +36,7 @@ func (m *Main) newSchedulesCommand(g *globals) *cobra.Command {
 		&cobra.Command{
 			Use: "show NAME", Short: "Show a schedule, its next five fire times and its last run", Args: exactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				sc, err := client.New(g.server).Schedule(cmd.Context(), args[0])
+				sc, err := g.client().Schedule(cmd.Context(), args[0])
 				if err != nil {
 					return err
 				}
@@ -48,7 +48,7 @@ func (m *Main) newSchedulesCommand(g *globals) *cobra.Command {
 		&cobra.Command{
 			Use: "delete NAME", Short: "Delete a schedule; the tasks it created stay", Args: exactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				if err := client.New(g.server).DeleteSchedule(cmd.Context(), args[0]); err != nil {
+				if err := g.client().DeleteSchedule(cmd.Context(), args[0]); err != nil {
 					return err
 				}
 				fmt.Fprintf(m.Stdout, "deleted %s\n", args[0])
@@ -58,7 +58,7 @@ func (m *Main) newSchedulesCommand(g *globals) *cobra.Command {
 		&cobra.Command{
 			Use: "trigger NAME", Short: "Create one run of a schedule now", Args: exactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				task, err := client.New(g.server).TriggerSchedule(cmd.Context(), args[0])
+				task, err := g.client().TriggerSchedule(cmd.Context(), args[0])
 				if err != nil {
 					return err
 				}
@@ -111,7 +111,7 @@ func (m *Main) newSchedulesAddCommand(g *globals) *cobra.Command {
 			if catchUp != "" || limit != 0 {
 				req.CatchUp = &schedule.CatchUp{Mode: schedule.CatchUpMode(catchUp), Limit: limit}
 			}
-			sc, err := client.New(g.server).CreateSchedule(cmd.Context(), &req)
+			sc, err := g.client().CreateSchedule(cmd.Context(), &req)
 			if err != nil {
 				return err
 			}
@@ -139,7 +139,7 @@ func (m *Main) newSchedulesListCommand(g *globals) *cobra.Command {
 		Short: "List schedules with their next fire time and last run",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			scs, err := client.New(g.server).Schedules(cmd.Context())
+			scs, err := g.client().Schedules(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -227,7 +227,7 @@ func (m *Main) newSchedulesBackfillCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c := client.New(g.server)
+			c := g.client()
 			b, err := c.Backfill(cmd.Context(), &client.BackfillRequest{Schedule: args[0], From: f, To: t, Rate: rate})
 			if err != nil {
 				return err

@@ -31,6 +31,10 @@ type serverOptions struct {
 	busDir         string
 	externalQueues []string
 	web            webOptions
+	// requireAuth turns authentication on before any token exists;
+	// insecureNoAuth allows listening beyond loopback without it.
+	requireAuth    bool
+	insecureNoAuth bool
 }
 
 // shutdownTimeout bounds how long the HTTP server waits for requests in
@@ -47,6 +51,8 @@ engine's dispatcher, embedded workers and reaper, with every task kept in a
 SQLite database. The built-in task
 types exec and http are always registered; --flows adds the flow files
 (*.yaml) of a directory, each as a task type named after its flow.
+Once an API token exists ('loom tokens create'), every request needs one.
+Listening beyond loopback without one is refused unless --insecure-no-auth.
 SIGINT or SIGTERM shut it down gracefully.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -66,6 +72,8 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.StringArrayVar(&o.web.allowedHosts, "allowed-host", nil, "a further name (host[:port]) the server answers to, as behind a proxy or load balancer; the listen address's names are allowed already (repeatable)")
 	f.StringVar(&o.web.tlsCert, "tls-cert", "", "PEM certificate file: serve HTTPS (with --tls-key)")
 	f.StringVar(&o.web.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
+	f.BoolVar(&o.requireAuth, "require-auth", false, "require an API token on every request even before one exists (default: once one exists)")
+	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "allow listening beyond loopback without authentication (logs a warning)")
 	return cmd
 }
 
@@ -131,13 +139,24 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.addr, err)
 	}
+	authn := serverAuth(st, o.requireAuth)
+	if err := checkListen(ctx, ln, authn, o.insecureNoAuth, o.db, logger); err != nil {
+		_ = ln.Close()
+		return err
+	}
+	if !loopback(ln) && !o.insecureNoAuth {
+		// Exposed, the server must not fall open when its last token
+		// is revoked.
+		authn = serverAuth(st, true)
+	}
 	hosts := o.web.hostsFor(o.addr, ln.Addr())
 	srv := &http.Server{
 		Handler: server.New(server.Config{
 			Engine:       eng,
 			Logger:       logger,
 			Taskmaster:   tm,
-			UI:           ui.New(ui.Config{Engine: eng, Logger: logger, Taskmaster: tm, AllowedHosts: hosts}),
+			Auth:         authn,
+			UI:           ui.New(ui.Config{Engine: eng, Logger: logger, Taskmaster: tm, Auth: authn, AllowedHosts: hosts}),
 			AllowedHosts: hosts,
 			CORSOrigins:  corsOrigins,
 		}),

@@ -33,7 +33,7 @@ completed. INPUT (or --input) is the task's input, a JSON object.`,
 				return err
 			}
 			req.Type, req.Input = args[0], in
-			c := client.New(g.server)
+			c := g.client()
 			task, created, err := c.Submit(cmd.Context(), &req)
 			if err != nil {
 				return err

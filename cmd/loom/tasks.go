@@ -45,7 +45,7 @@ func (m *Main) newTasksListCommand(g *globals) *cobra.Command {
 					}
 				}
 			}
-			page, err := client.New(g.server).List(cmd.Context(), p)
+			page, err := g.client().List(cmd.Context(), p)
 			if err != nil {
 				return err
 			}
@@ -115,7 +115,7 @@ func (m *Main) newTasksShowCommand(g *globals) *cobra.Command {
 		Short: "Show a task, and a flow's steps",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c := client.New(g.server)
+			c := g.client()
 			task, err := c.Get(cmd.Context(), args[0])
 			if err != nil {
 				return err
@@ -192,7 +192,7 @@ func (m *Main) newTasksLogsCommand(g *globals) *cobra.Command {
 		Short: "Print a task's captured output",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return m.printLogs(cmd.Context(), client.New(g.server), args[0], p, follow, g.json)
+			return m.printLogs(cmd.Context(), g.client(), args[0], p, follow, g.json)
 		},
 	}
 	cmd.Flags().IntVar(&p.Attempt, "attempt", 0, "only this attempt (default: every attempt)")
@@ -246,7 +246,7 @@ func (m *Main) newTasksCancelCommand(g *globals) *cobra.Command {
 		Short: "Cancel a task that has not ended, and a flow's unfinished steps",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			task, err := client.New(g.server).Cancel(cmd.Context(), args[0], reason)
+			task, err := g.client().Cancel(cmd.Context(), args[0], reason)
 			if err != nil {
 				return err
 			}
@@ -272,7 +272,7 @@ func (m *Main) newTasksRetryCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			task, err := client.New(g.server).Retry(cmd.Context(), args[0], in)
+			task, err := g.client().Retry(cmd.Context(), args[0], in)
 			if err != nil {
 				return err
 			}

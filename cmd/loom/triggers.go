@@ -6,7 +6,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/loomhq/loom"
-	"github.com/loomhq/loom/client"
 	"github.com/loomhq/loom/store"
 	"github.com/spf13/cobra"
 )
@@ -21,7 +20,7 @@ func (m *Main) newTriggersCommand(g *globals) *cobra.Command {
 		&cobra.Command{
 			Use: "list", Short: "List triggers", Args: exactArgs(0),
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				trs, err := client.New(g.server).Triggers(cmd.Context())
+				trs, err := g.client().Triggers(cmd.Context())
 				if err != nil {
 					return err
 				}
@@ -43,7 +42,7 @@ func (m *Main) newTriggersCommand(g *globals) *cobra.Command {
 		&cobra.Command{
 			Use: "delete NAME", Short: "Delete a trigger; the tasks it started stay", Args: exactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				if err := client.New(g.server).DeleteTrigger(cmd.Context(), args[0]); err != nil {
+				if err := g.client().DeleteTrigger(cmd.Context(), args[0]); err != nil {
 					return err
 				}
 				fmt.Fprintf(m.Stdout, "deleted %s\n", args[0])
@@ -109,7 +108,7 @@ func (m *Main) newTriggersAddCommand(g *globals) *cobra.Command {
 			if tr.Mapping, err = parseMapping(mapping); err != nil {
 				return err
 			}
-			out, err := client.New(g.server).PutTrigger(cmd.Context(), &tr)
+			out, err := g.client().PutTrigger(cmd.Context(), &tr)
 			if err != nil {
 				return err
 			}

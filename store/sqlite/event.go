@@ -21,6 +21,7 @@ const (
 	eventRetried   = "retried"
 	eventExpired   = "expired"
 	eventRequeued  = "requeued"
+	eventSignalled = "signalled"
 )
 
 // eventRow is an event waiting to be appended.
@@ -104,6 +105,15 @@ func (s *Store) appendAlikeEvents(ctx context.Context, tx *sql.Tx, evs []eventRo
 		evs = evs[n:]
 	}
 	return nil
+}
+
+// actorData is the data of an event someone asked for: {"actor": name},
+// or none when nobody is named.
+func actorData(actor string) sql.NullString {
+	if actor == "" {
+		return sql.NullString{}
+	}
+	return eventData(map[string]any{"actor": actor})
 }
 
 func eventData(m map[string]any) sql.NullString {

@@ -32,9 +32,11 @@ func (s *Store) SendSignal(ctx context.Context, p *store.SendSignalParams) (*sto
 			p.TaskID, p.Name, data, toNanos(at)); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE tasks SET run_at = ? WHERE id = ? AND status = ? AND run_at > ?`,
-			toNanos(at), p.TaskID, loom.StatusPending, toNanos(at))
-		return err
+		if _, err := tx.ExecContext(ctx, `UPDATE tasks SET run_at = ? WHERE id = ? AND status = ? AND run_at > ?`,
+			toNanos(at), p.TaskID, loom.StatusPending, toNanos(at)); err != nil {
+			return err
+		}
+		return s.appendEvents(ctx, tx, []eventRow{{taskID: p.TaskID, typ: eventSignalled, time: toNanos(at), msg: p.Name, data: actorData(p.Actor)}})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("send signal %s to %s: %w", p.Name, p.TaskID, err)

@@ -14,3 +14,11 @@ func TestTaskmasterConformance(t *testing.T) {
 		return s
 	})
 }
+
+func TestTokenConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunTokens(t, func(t *testing.T) store.TokenStore {
+		s, _ := setup(t)
+		return s
+	})
+}

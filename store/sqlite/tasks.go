@@ -82,11 +82,12 @@ func (s *Store) InsertTasks(ctx context.Context, p *store.InsertTasksParams) ([]
 		}
 		evs := make([]eventRow, 0, len(tasks))
 		counts := countDelta{}
+		actor := actorData(p.Actor)
 		for i, t := range tasks {
 			if inserted[t.ID] {
 				delete(inserted, t.ID) // a later task with the same id was not inserted
 				results[i] = store.InsertResult{Task: t}
-				evs = append(evs, eventRow{taskID: t.ID, typ: eventCreated, time: toNanos(t.Created), status: t.Status})
+				evs = append(evs, eventRow{taskID: t.ID, typ: eventCreated, time: toNanos(t.Created), status: t.Status, data: actor})
 				counts.add(t.Queue, t.Status, 1)
 				continue
 			}
@@ -466,7 +467,7 @@ func (s *Store) CancelTask(ctx context.Context, p *store.CancelTaskParams) ([]*l
 		})
 		evs := make([]eventRow, len(out))
 		for i, t := range out {
-			evs[i] = eventRow{taskID: t.ID, typ: eventCancelled, time: at, attempt: t.Attempt, status: t.Status, msg: reason}
+			evs[i] = eventRow{taskID: t.ID, typ: eventCancelled, time: at, attempt: t.Attempt, status: t.Status, msg: reason, data: actorData(p.Actor)}
 		}
 		if err := s.applyCounts(ctx, tx, counts); err != nil {
 			return err
@@ -531,7 +532,7 @@ func (s *Store) RetryTask(ctx context.Context, p *store.RetryTaskParams) (*loom.
 		if err := s.applyCounts(ctx, tx, counts); err != nil {
 			return err
 		}
-		return s.appendEvents(ctx, tx, []eventRow{{taskID: out.ID, typ: eventRetried, time: at, attempt: out.Attempt, status: out.Status}})
+		return s.appendEvents(ctx, tx, []eventRow{{taskID: out.ID, typ: eventRetried, time: at, attempt: out.Attempt, status: out.Status, data: actorData(p.Actor)}})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("retry task %s: %w", p.ID, err)

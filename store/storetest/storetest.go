@@ -29,7 +29,9 @@ import (
 //   - ListTasks' CreatedAfter and CreatedBefore are exclusive bounds;
 //   - ClaimTasks starts nothing from a paused queue and honours a queue's
 //     Concurrency like MaxRunning;
-//   - a Timeout or LeaseUntil lapses at the instant it names.
+//   - a Timeout or LeaseUntil lapses at the instant it names;
+//   - a non-empty Actor of InsertTasks, CancelTask and RetryTask is the
+//     "actor" of their events' Data.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Helper()
 	for _, g := range []struct {
@@ -47,6 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Workers", workerTests},
 		{"RunState", runStateTests},
 		{"Idempotency", idempotencyTests},
+		{"Actors", actorTests},
 	} {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()

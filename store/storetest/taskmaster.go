@@ -15,8 +15,10 @@ import (
 // against the store newStore returns, under the same rules as Run.
 //
 // Beyond the interface's documentation it expects errors matching
-// store.ErrNotFound, store.ErrDuplicate and store.ErrInvalid, and times
-// read back equal (time.Time.Equal) to those written.
+// store.ErrNotFound, store.ErrDuplicate and store.ErrInvalid, times
+// read back equal (time.Time.Equal) to those written, and SendSignal to
+// append a "signalled" event whose Msg is the signal's name and whose
+// Data has the Actor.
 func RunTaskmaster(t *testing.T, newStore func(t *testing.T) store.TaskmasterStore) {
 	t.Helper()
 	for _, tc := range taskmasterTests {

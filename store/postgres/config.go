@@ -1,0 +1,51 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Config says which database to use and how. Zero values mean the
+// defaults stated on each field.
+type Config struct {
+	// URL is the connection string, "postgres://user@host:5432/db?...";
+	// any option pgx understands may be given. Required.
+	URL string
+	// Schema keeps every table of loom; it is created when missing.
+	// Default the first schema of the URL's search_path, else "public".
+	Schema string
+	// MaxConns is the size of the connection pool. Default the URL's
+	// pool_max_conns, else pgx's default (at least 4); never below 2,
+	// because opening holds one connection for the migration lock while
+	// migrating on another.
+	MaxConns int32
+}
+
+// validate reports what is wrong with c.
+func (c Config) validate() error {
+	var errs []error
+	if c.URL == "" {
+		errs = append(errs, errors.New("URL is required"))
+	}
+	if c.MaxConns < 0 {
+		errs = append(errs, fmt.Errorf("MaxConns %d must not be negative", c.MaxConns))
+	}
+	if strings.ContainsRune(c.Schema, 0) {
+		errs = append(errs, fmt.Errorf("Schema %q must not contain NUL", c.Schema))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("postgres config: %w", err)
+	}
+	return nil
+}
+
+// schemaFrom is the first schema of a search_path setting, unquoted.
+func schemaFrom(searchPath string) string {
+	first, _, _ := strings.Cut(searchPath, ",")
+	first = strings.TrimSpace(first)
+	if len(first) >= 2 && first[0] == '"' && first[len(first)-1] == '"' {
+		first = strings.ReplaceAll(first[1:len(first)-1], `""`, `"`)
+	}
+	return first
+}

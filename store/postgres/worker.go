@@ -1,0 +1,90 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/loomhq/loom/store"
+)
+
+// UpsertWorker records a worker's presence and heartbeat, replacing what
+// was known of it. A zero Started keeps the Started first recorded (or
+// LastHeartbeat for a new worker); a zero LastHeartbeat means now.
+func (s *Store) UpsertWorker(ctx context.Context, w store.WorkerInfo) error {
+	if w.ID == "" {
+		return fmt.Errorf("upsert worker: empty id: %w", store.ErrInvalid)
+	}
+	queues, err := encodeJSON(nonNil(w.Queues))
+	if err != nil {
+		return fmt.Errorf("upsert worker %s: %w", w.ID, err)
+	}
+	running, err := encodeJSON(nonNil(w.Running))
+	if err != nil {
+		return fmt.Errorf("upsert worker %s: %w", w.ID, err)
+	}
+	beat := now(w.LastHeartbeat)
+	var started *int64
+	if !w.Started.IsZero() {
+		n := toNanos(w.Started)
+		started = &n
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO workers (id, hostname, queues, started, last_heartbeat, running)
+		VALUES ($1, $2, $3, coalesce($4::bigint, $5::bigint), $5::bigint, $6)
+		ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, queues = excluded.queues,
+			started = coalesce($4::bigint, workers.started), last_heartbeat = excluded.last_heartbeat,
+			running = excluded.running`,
+		w.ID, w.Hostname, queues, started, toNanos(beat), running)
+	if err != nil {
+		return fmt.Errorf("upsert worker %s: %w", w.ID, err)
+	}
+	return nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// ListWorkers returns the workers whose last heartbeat is at or after
+// seenSince, by id.
+func (s *Store) ListWorkers(ctx context.Context, seenSince time.Time) ([]store.WorkerInfo, error) {
+	out, err := queryAll(ctx, s.pool, func(sc scanner) (store.WorkerInfo, error) {
+		var (
+			w               store.WorkerInfo
+			queues, running string
+			started, beat   int64
+		)
+		if err := sc.Scan(&w.ID, &w.Hostname, &queues, &started, &beat, &running); err != nil {
+			return w, err
+		}
+		w.Started, w.LastHeartbeat = fromNanos(started), fromNanos(beat)
+		if err := json.Unmarshal([]byte(queues), &w.Queues); err != nil {
+			return w, fmt.Errorf("worker %s queues: %w", w.ID, err)
+		}
+		if err := json.Unmarshal([]byte(running), &w.Running); err != nil {
+			return w, fmt.Errorf("worker %s running: %w", w.ID, err)
+		}
+		return w, nil
+	}, `SELECT id, hostname, queues, started, last_heartbeat, running
+		FROM workers WHERE last_heartbeat >= $1 ORDER BY id`, toNanos(seenSince))
+	if err != nil {
+		return nil, fmt.Errorf("list workers seen since %s: %w", seenSince, err)
+	}
+	return out, nil
+}
+
+// DeleteWorker forgets a worker; one that is not known is ErrNotFound.
+func (s *Store) DeleteWorker(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM workers WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("delete worker %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("delete worker %s: %w", id, store.ErrNotFound)
+	}
+	return nil
+}

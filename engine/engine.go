@@ -478,6 +478,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		goFn(&workWG, func() { workErr <- e.worker.Run(ctx) })
 	}
 	goFn(&dispatchWG, func() { e.dispatch(ctx) })
+	if l, ok := e.store.(store.WorkListener); ok {
+		goFn(&dispatchWG, func() { e.listenForWork(ctx, l) })
+	}
 
 	<-ctx.Done()
 	// Stop claiming, then let the worker finish or stop its handlers.

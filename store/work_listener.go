@@ -12,7 +12,10 @@ type WorkListener interface {
 	// queue when empty) may have become ready to claim: created pending,
 	// retried, put back after a lapsed lease, woken by a signal. Wakes
 	// may be spurious or coalesced; wake must not block. It returns when
-	// ctx is done, with nil; a lost connection is re-established, with a
-	// wake after, since announcements may have been missed meanwhile.
+	// ctx is done, with nil. It also wakes once when it starts to
+	// listen and whenever it re-establishes a lost connection, since
+	// announcements may have been missed meanwhile: work announced
+	// before ListenForWork was called is not lost to a dispatcher that
+	// looked for work before it was listening.
 	ListenForWork(ctx context.Context, queues []string, wake func()) error
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 )
 
@@ -20,6 +21,10 @@ type Config struct {
 	// because opening holds one connection for the migration lock while
 	// migrating on another.
 	MaxConns int32
+	// Logger receives what the Store cannot return to a caller: a lost
+	// LISTEN connection that ListenForWork makes again. Default
+	// slog.Default().
+	Logger *slog.Logger
 }
 
 // validate reports what is wrong with c.

@@ -31,7 +31,9 @@ const listenRetry = time.Second
 
 // ListenForWork listens to the schema's work channel on a connection of
 // its own (a pooled connection cannot hold a LISTEN) and calls wake for
-// each announcement of one of queues; see store.WorkListener.
+// each announcement of one of queues; see store.WorkListener. It wakes
+// once more each time its LISTEN takes effect, for what was announced
+// before. A lost connection is logged and made again a second later.
 func (s *Store) ListenForWork(ctx context.Context, queues []string, wake func()) error {
 	want := make(map[string]bool, len(queues))
 	for _, q := range queues {
@@ -42,7 +44,7 @@ func (s *Store) ListenForWork(ctx context.Context, queues []string, wake func())
 		if ctx.Err() != nil {
 			return nil
 		}
-		_ = err // the connection is lost: try again, then wake in case
+		s.logger.Warn("postgres store: listening for work failed; trying again", "err", err, "retry", listenRetry)
 		t := time.NewTimer(listenRetry)
 		select {
 		case <-ctx.Done():
@@ -50,7 +52,6 @@ func (s *Store) ListenForWork(ctx context.Context, queues []string, wake func())
 			return nil
 		case <-t.C:
 		}
-		wake()
 	}
 }
 
@@ -68,6 +69,8 @@ func (s *Store) listen(ctx context.Context, want map[string]bool, wake func()) e
 	if _, err := conn.Exec(ctx, `LISTEN `+pgx.Identifier{s.channel}.Sanitize()); err != nil {
 		return fmt.Errorf("listen for work: %w", err)
 	}
+	// What was announced before the LISTEN took effect was missed.
+	wake()
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {

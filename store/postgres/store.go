@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -38,6 +39,7 @@ type Store struct {
 	schema string
 	// channel is the LISTEN/NOTIFY channel announcing work in this schema.
 	channel string
+	logger  *slog.Logger
 }
 
 // Open connects to the database at cfg.URL, creates the schema when
@@ -69,7 +71,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store: %w", err)
 	}
-	s := &Store{pool: pool, schema: schema, channel: workChannel(schema)}
+	s := &Store{pool: pool, schema: schema, channel: workChannel(schema), logger: cfg.Logger}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres store in schema %s: %w", schema, err)

@@ -1,22 +1,30 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"text/tabwriter"
 
 	"github.com/loomhq/loom/engine"
+	"github.com/loomhq/loom/store"
 	"github.com/spf13/cobra"
 )
 
 func (m *Main) newBenchCommand() *cobra.Command {
-	var cfg engine.BenchConfig
+	var (
+		cfg engine.BenchConfig
+		db  string
+	)
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure the engine on a fresh SQLite database",
-		Long: `Measure the engine on a fresh SQLite database in a temporary directory:
-how fast it inserts and works down no-op tasks, the raw SQLite rate of the
-same machine for comparison, and submit-to-start latency on an idle engine.`,
+		Short: "Measure the engine on a fresh SQLite or PostgreSQL database",
+		Long: `Measure the engine on a fresh SQLite database in a temporary directory
+(or, with --db postgres://..., in a fresh schema of that database, dropped
+afterwards): how fast it inserts and works down no-op tasks, the raw SQLite
+rate of the same machine for comparison (SQLite only), and submit-to-start
+latency on an idle engine.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := os.MkdirTemp("", "loom-bench-")
@@ -26,6 +34,20 @@ same machine for comparison, and submit-to-start latency on an idle engine.`,
 			defer os.RemoveAll(dir)
 			cfg.Dir = dir
 			cfg.NewStore = openBenchStore
+			if isPostgresURL(db) {
+				schema := benchSchema()
+				defer func() {
+					if err := dropSchema(context.WithoutCancel(cmd.Context()), db, schema); err != nil {
+						fmt.Fprintf(m.Stderr, "bench: %v\n", err)
+					}
+				}()
+				cfg.SkipRaw = true
+				cfg.NewStore = func(ctx context.Context, _ string) (store.Store, error) {
+					return dbOptions{db: db, schema: schema}.open(ctx)
+				}
+			} else if db != "" {
+				return &usageError{errors.New("--db of bench takes a postgres:// URL; SQLite runs in a temporary directory")}
+			}
 			fmt.Fprintf(m.Stderr, "benchmarking %d tasks...\n", cfg.Tasks)
 			res, err := engine.Bench(cmd.Context(), cfg)
 			if err != nil {
@@ -52,5 +74,6 @@ same machine for comparison, and submit-to-start latency on an idle engine.`,
 	f.IntVar(&cfg.LatencySamples, "latency-samples", 500, "paced submits that measure latency; 0 skips")
 	f.IntVar(&cfg.LatencyRate, "latency-rate", 100, "pace of the latency submits per second")
 	f.BoolVar(&cfg.SkipRaw, "skip-raw", false, "skip measuring the raw SQLite rate")
+	f.StringVar(&db, "db", "", "measure on this PostgreSQL database (postgres:// URL), in a schema of the run's own")
 	return cmd
 }

@@ -20,12 +20,13 @@ import (
 
 // serverOptions are the flags of `loom server`.
 type serverOptions struct {
-	addr    string
-	db      string
-	dbSync  string
-	flows   string
-	workers int
-	lease   time.Duration
+	addr     string
+	db       string
+	dbSchema string
+	dbSync   string
+	flows    string
+	workers  int
+	lease    time.Duration
 	// busDir, when set, is a file bus shared with `loom worker`
 	// processes; externalQueues are the queues only they serve.
 	busDir         string
@@ -45,10 +46,11 @@ func (m *Main) newServerCommand() *cobra.Command {
 	var o serverOptions
 	cmd := &cobra.Command{
 		Use:   "server",
-		Short: "Run the API, web UI, embedded workers and reaper over a SQLite database",
+		Short: "Run the API, web UI, embedded workers and reaper over a SQLite or PostgreSQL database",
 		Long: `Run loom's server: the HTTP API (under /api/v1), the web UI (at /), the
 engine's dispatcher, embedded workers and reaper, with every task kept in a
-SQLite database. The built-in task
+SQLite database file or, given --db postgres://..., in PostgreSQL (a
+schema of its own with --db-schema, created when missing). The built-in task
 types exec and http are always registered; --flows adds the flow files
 (*.yaml) of a directory, each as a task type named after its flow.
 Once an API token exists ('loom tokens create'), every request needs one.
@@ -61,7 +63,8 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.addr, "addr", "127.0.0.1:7070", "address to listen on")
-	f.StringVar(&o.db, "db", "loom.db", "SQLite database file, created when missing")
+	f.StringVar(&o.db, "db", "loom.db", "SQLite database file (or sqlite:FILE), created when missing; or a postgres:// URL")
+	f.StringVar(&o.dbSchema, "db-schema", "", "PostgreSQL schema to keep loom's tables in, created when missing (default: the URL's search_path, else public)")
 	f.StringVar(&o.dbSync, "db-sync", "normal", `SQLite synchronous setting: "normal" survives a crash of the process, "full" also a power cut, slower`)
 	f.StringVar(&o.flows, "flows", "", "directory of flow files to register")
 	f.IntVar(&o.workers, "workers", 0, "embedded worker goroutines (default 4×CPUs; negative: none)")
@@ -94,7 +97,7 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(m.Stderr, nil))
-	st, err := openStore(ctx, o.db, sync)
+	st, err := dbOptions{db: o.db, schema: o.dbSchema, sync: sync}.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -140,7 +143,11 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		return fmt.Errorf("listen on %s: %w", o.addr, err)
 	}
 	authn := serverAuth(st, o.requireAuth)
-	if err := checkListen(ctx, ln, authn, o.insecureNoAuth, o.db, logger); err != nil {
+	dbArgs := redactDB(o.db)
+	if o.dbSchema != "" {
+		dbArgs += " --db-schema " + o.dbSchema
+	}
+	if err := checkListen(ctx, ln, authn, o.insecureNoAuth, dbArgs, logger); err != nil {
 		_ = ln.Close()
 		return err
 	}
@@ -184,7 +191,7 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 
 	base := scheme + "://" + ln.Addr().String()
 	logger.Info("loom server listening", "url", base,
-		"api", base+server.APIPrefix, "db", o.db, "flows", strings.Join(flows, ","))
+		"api", base+server.APIPrefix, "db", redactDB(o.db), "flows", strings.Join(flows, ","))
 
 	var runErr error
 	select {

@@ -30,7 +30,7 @@ const tokenHint = "the server requires an API token: pass --token TOKEN or set L
 	"(an admin makes one with 'loom tokens create NAME --role viewer', or offline with --db)"
 
 func (m *Main) newTokensCommand(g *globals) *cobra.Command {
-	var db string
+	var db dbOptions
 	cmd := &cobra.Command{
 		Use:   "tokens",
 		Short: "API tokens: make, list and revoke them",
@@ -42,10 +42,11 @@ schedules, triggers, notifiers, checks, backfills and tokens; worker only
 claims, heartbeats and completes tasks.
 
 The commands go through the server (with an admin token), or with --db
-straight to its SQLite database, so that the first admin token can be made
+straight to its database (a SQLite file or a postgres:// URL), so that the first admin token can be made
 before the server is exposed.`,
 	}
-	cmd.PersistentFlags().StringVar(&db, "db", "", "work on this SQLite database directly instead of through --server")
+	cmd.PersistentFlags().StringVar(&db.db, "db", "", "work on this database (SQLite file or postgres:// URL) directly instead of through --server")
+	cmd.PersistentFlags().StringVar(&db.schema, "db-schema", "", "PostgreSQL schema of --db (default: the URL's search_path, else public)")
 
 	var role string
 	create := &cobra.Command{
@@ -56,7 +57,7 @@ before the server is exposed.`,
 				return &usageError{fmt.Errorf("--role: %w", err)}
 			}
 			var out *client.CreatedToken
-			if db != "" {
+			if db.db != "" {
 				err = m.withTokenStore(cmd.Context(), db, func(ts store.TokenStore) error {
 					secret, tok, err := auth.CreateToken(cmd.Context(), ts, args[0], r, time.Time{})
 					if err != nil {
@@ -86,7 +87,7 @@ before the server is exposed.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var toks []*store.Token
 			var err error
-			if db != "" {
+			if db.db != "" {
 				err = m.withTokenStore(cmd.Context(), db, func(ts store.TokenStore) error {
 					toks, err = ts.ListTokens(cmd.Context(), &store.ListTokensParams{})
 					return err
@@ -109,7 +110,7 @@ before the server is exposed.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var tok *store.Token
 			var err error
-			if db != "" {
+			if db.db != "" {
 				err = m.withTokenStore(cmd.Context(), db, func(ts store.TokenStore) error {
 					tok, err = ts.RevokeToken(cmd.Context(), &store.RevokeTokenParams{Name: args[0]})
 					return err
@@ -131,9 +132,9 @@ before the server is exposed.`,
 	return cmd
 }
 
-// withTokenStore runs fn on the tokens of the SQLite database at path.
-func (m *Main) withTokenStore(ctx context.Context, path string, fn func(store.TokenStore) error) error {
-	st, err := openStore(ctx, path, "")
+// withTokenStore runs fn on the tokens of the database db names.
+func (m *Main) withTokenStore(ctx context.Context, db dbOptions, fn func(store.TokenStore) error) error {
+	st, err := db.open(ctx)
 	if err != nil {
 		return err
 	}

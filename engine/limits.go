@@ -22,11 +22,17 @@ const (
 	MaxPriority = math.MaxInt32
 )
 
+// expirySlack lets an expiry a little past store.MaxTime through: a
+// caller that turned an expiry time of exactly MaxTime into a Timeout a
+// moment before Submit reads its clock must not be refused for the
+// difference. Times up to April 2262 are still stored exactly.
+const expirySlack = time.Minute
+
 // Validate checks p's numbers and times against the ranges a store keeps,
 // for a submit at now: MaxAttempts within [0, MaxAttemptsLimit], Priority
 // within [MinPriority, MaxPriority], RunAt (unless zero) within
 // [store.MinTime, store.MaxTime], and Timeout not negative with an expiry
-// (now + Timeout) no later than store.MaxTime. It does not look at the
+// (now + Timeout) no later than store.MaxTime (give or take a minute). It does not look at the
 // type: Submit does that. The errors wrap ErrInvalid and name the field
 // as the API spells it.
 func (p *SubmitParams) Validate(now time.Time) error {
@@ -43,7 +49,7 @@ func (p *SubmitParams) Validate(now time.Time) error {
 	if p.Timeout < 0 {
 		return fmt.Errorf("%w: timeout %s is negative", ErrInvalid, p.Timeout)
 	}
-	if p.Timeout > store.MaxTime.Sub(now) {
+	if p.Timeout > store.MaxTime.Add(expirySlack).Sub(now) {
 		return fmt.Errorf("%w: timeout %s expires after %s", ErrInvalid, p.Timeout, store.MaxTime.Format(time.RFC3339))
 	}
 	return nil

@@ -115,6 +115,8 @@ func TestTaskmasterRanges(t *testing.T) {
 		{"trigger template", "/api/v1/triggers", `{"name":"t","kind":"event","task":{"type":"echo","max_attempts":5000}}`, 422, "max_attempts"},
 		{"check period", "/api/v1/checks", `{"name":"c","period":"2562047h"}`, 422, "period"},
 		{"check grace", "/api/v1/checks", `{"name":"c","period":"1h","grace":"9000h"}`, 422, "grace"},
+		{"notifier max_attempts", "/api/v1/notifiers", `{"name":"n","url":"http://127.0.0.1:1/","max_attempts":9223372036854775807}`, 422, "max_attempts"},
+		{"notifier backlog_threshold", "/api/v1/notifiers", `{"name":"n","url":"http://127.0.0.1:1/","backlog_threshold":-1}`, 422, "backlog_threshold"},
 		{"backfill from", "/api/v1/backfills", `{"cron":"@daily","task":{"type":"echo"},"from":"1600-01-01T00:00:00Z","to":"2000-01-01T00:00:00Z"}`, 422, "from"},
 		{"backfill to", "/api/v1/backfills", `{"cron":"@daily","task":{"type":"echo"},"from":"2000-01-01T00:00:00Z","to":"9999-01-01T00:00:00Z"}`, 422, "to"},
 		{"backfill without from", "/api/v1/backfills", `{"cron":"@daily","task":{"type":"echo"},"to":"2000-01-01T00:00:00Z"}`, 422, "from"},

@@ -135,3 +135,14 @@ func TestTaskmasterRanges(t *testing.T) {
 	e.do(t, "POST", "/api/v1/checks", `{"name":"ok","period":"1h"}`)
 	e.do(t, "PATCH", "/api/v1/checks/ok", `{"period":"9000h"}`).wantError(t, 422, server.CodeInvalid)
 }
+
+func TestNonCanonicalPathsAreNotRedirected(t *testing.T) {
+	t.Parallel()
+	e := setupStub(t, server.Config{})
+	for _, p := range []string{"/api/v1", "/api/v1/tasks/../healthz", "/api/v1//healthz", "/api/v1/./healthz", "/api/v1/tasks/%2e%2e/queues", "/api/v1/tasks/x/.."} {
+		e.do(t, "GET", p, "").wantError(t, http.StatusNotFound, server.CodeNotFound)
+	}
+	if r := e.do(t, "GET", "/api/v1/healthz", ""); r.status != http.StatusOK {
+		t.Errorf("canonical path: %d %s", r.status, r.body)
+	}
+}

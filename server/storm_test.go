@@ -106,7 +106,7 @@ func (g *stormGen) query() string {
 		}
 		q.Set(name, g.pick([]string{
 			"-1", "0", "1001", "9223372036854775808", strings.Repeat("9", 5000), "1e3", "0x10", "true",
-			"running,failed,bogus", strings.Repeat("x", 100_000), "\xff\xfe", "%", "a b",
+			"running,failed,bogus", strings.Repeat("x", 16<<10), "\xff\xfe", "%", "a b",
 		}))
 	}
 	if g.rng.IntN(4) == 0 {
@@ -132,7 +132,7 @@ func (g *stormGen) body(op apiOperation) []byte {
 		b[g.rng.IntN(len(b))] = byte(g.rng.IntN(256))
 		return b
 	case 3: // deeply nested, at and beyond the limit
-		depth := g.pick([]string{"63", "65", "200", "10000", "100000"})
+		depth := g.pick([]string{"63", "65", "200", "10000"})
 		var n int
 		fmt.Sscan(depth, &n)
 		open, closing := "[", "]"
@@ -190,7 +190,7 @@ func (g *stormGen) oddHeader(h http.Header) {
 		h.Set("X-Hub-Signature-256", "sha256="+strings.Repeat("0", 64))
 		h.Set("Loom-Signature", "t=99999999999999999999,v1=zz")
 	case 3:
-		h.Set("Cookie", strings.Repeat("c=1; ", 10_000))
+		h.Set("Cookie", strings.Repeat("c=1; ", 2000))
 	case 4:
 		h.Set("Origin", "http://evil.example")
 		h.Set("Sec-Fetch-Site", "cross-site")

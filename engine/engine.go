@@ -237,8 +237,8 @@ func (e *Engine) taskInfo(p *SubmitParams, now time.Time) (*loom.TaskInfo, error
 		// A type only the workers of an external queue know.
 		reg = &registration{task: &loom.Task{Name: p.Type}, queue: p.Queue}
 	}
-	if p.Timeout < 0 || p.MaxAttempts < 0 {
-		return nil, fmt.Errorf("%w: negative Timeout or MaxAttempts", ErrInvalid)
+	if err := p.Validate(now); err != nil {
+		return nil, err
 	}
 	t := &loom.TaskInfo{
 		ID: p.ID, Type: p.Type, Queue: p.Queue, Info: p.Info, Attributes: p.Attributes,

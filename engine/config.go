@@ -28,9 +28,11 @@ type Config struct {
 	// workers in other processes; the engine does not close a bus it was
 	// given.
 	Bus bus.Bus
-	// AckWait is how long a worker may hold a task before the bus hands it
-	// to another worker, for the engine's embedded workers and its own
-	// consumer of results. Default bus.DefaultAckWait (30s), or the bus's.
+	// AckWait is how long a worker may hold a task without word from it
+	// before the bus hands it to another worker, for the engine's embedded
+	// workers and its own consumer of results. A worker extends the
+	// deliveries of the handlers it runs every third of it, so a handler
+	// may run longer. Default bus.DefaultAckWait (30s), or the bus's.
 	AckWait time.Duration
 	// Clock is the engine's source of time: RunAt, leases, retries,
 	// timeouts. Default loom.SystemClock.

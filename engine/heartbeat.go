@@ -9,10 +9,13 @@ import (
 // heartbeat extends the leases of the attempts this engine holds every
 // HeartbeatInterval, and stops those whose lease was not extended (the
 // task was cancelled, reaped or finished elsewhere). The engine holds the
-// lease of every attempt it published, wherever it runs: a worker that
-// vanishes is noticed by the bus, which hands its task to another worker
-// after the AckWait; an engine that vanishes stops extending, and the
-// reaper of another engine re-queues its tasks.
+// lease of every attempt it published, wherever it runs, while the worker
+// running it extends its bus delivery (Worker.keepAlive): together they
+// keep a live attempt from starting a second time. A worker that vanishes
+// stops extending, and the bus hands its task to another worker after the
+// AckWait; an engine that vanishes stops extending, and the reaper of
+// another engine re-queues its tasks. The two beat apart because they
+// count different time: the bus real time, leases the engine's Clock.
 func (e *Engine) heartbeat(ctx context.Context) {
 	for {
 		t := e.clock.NewTimer(e.cfg.HeartbeatInterval)

@@ -49,9 +49,11 @@ type WorkerConfig struct {
 	// Concurrency is how many handlers run at once. Default 4×GOMAXPROCS
 	// (handlers are usually I/O-bound).
 	Concurrency int
-	// AckWait is how long a task may stay with the worker before the bus
-	// hands it to another: set it above the longest handler. Default the
-	// bus's own default.
+	// AckWait is how long a task may stay with the worker, without word
+	// from it, before the bus hands it to another. While a handler runs the
+	// worker tells the bus so (Delivery.InProgress) every third of the
+	// AckWait, so a handler may run longer than it; a worker that dies or
+	// hangs loses its tasks after it. Default the bus's own default.
 	AckWait time.Duration
 	// ShutdownTimeout is how long Run, once its context is done, lets
 	// running handlers finish before it stops them and hands their tasks
@@ -146,6 +148,26 @@ type Worker struct {
 	freed    []chan struct{}
 	jobs     chan bus.Delivery
 	stopping atomic.Bool
+
+	// running holds the attempts whose handlers run here, with any further
+	// deliveries of the same attempt that arrived meanwhile (the bus
+	// redelivered it, a delivery's extension came too late): those are
+	// settled with the first, never run a second time.
+	mu      sync.Mutex
+	running map[attemptKey]*runningAttempt
+}
+
+// attemptKey names one attempt of one task.
+type attemptKey struct {
+	id      string
+	attempt int
+}
+
+// runningAttempt is an attempt running on a worker, with the duplicate
+// deliveries of it the worker holds, each kept alive until settled.
+type runningAttempt struct {
+	dups  []bus.Delivery
+	stops []func()
 }
 
 // NewWorker returns a worker configured by cfg. It does no I/O: Run starts
@@ -180,7 +202,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 // newWorker returns a worker that finds its task types with lookup; cfg
 // has its defaults.
 func newWorker(cfg WorkerConfig, lookup func(string) *registration) *Worker {
-	w := &Worker{cfg: cfg, lookup: lookup}
+	w := &Worker{cfg: cfg, lookup: lookup, running: make(map[attemptKey]*runningAttempt)}
 	w.freed = make([]chan struct{}, len(cfg.Queues))
 	for i := range w.freed {
 		w.freed[i] = make(chan struct{}, 1)
@@ -286,9 +308,12 @@ func (w *Worker) receive(ctx context.Context, queue string, c bus.Consumer, free
 // worker is stopping, it hands them back unstarted.
 func (w *Worker) work() {
 	for d := range w.jobs {
-		if w.stopping.Load() {
+		switch {
+		case w.stopping.Load():
 			w.handBack(d)
-		} else {
+		case w.join(d):
+			// A duplicate of an attempt running here: settled with it.
+		default:
 			w.runDelivery(d)
 		}
 		w.idle.Add(1)
@@ -297,6 +322,45 @@ func (w *Worker) work() {
 			case f <- struct{}{}:
 			default:
 			}
+		}
+	}
+}
+
+// join records d's attempt as running here and reports false, or, if it
+// already runs here, keeps d alive alongside it and reports true.
+func (w *Worker) join(d bus.Delivery) bool {
+	k := attemptKey{d.ID, d.Attempt}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if r := w.running[k]; r != nil {
+		r.dups = append(r.dups, d)
+		r.stops = append(r.stops, w.keepAlive(d))
+		return true
+	}
+	w.running[k] = &runningAttempt{}
+	return false
+}
+
+// settle acknowledges d, or hands it back, together with the duplicates of
+// its attempt that arrived while it ran.
+func (w *Worker) settle(d bus.Delivery, ack bool) {
+	k := attemptKey{d.ID, d.Attempt}
+	w.mu.Lock()
+	r := w.running[k]
+	delete(w.running, k)
+	w.mu.Unlock()
+	ds := []bus.Delivery{d}
+	if r != nil {
+		for _, stop := range r.stops {
+			stop()
+		}
+		ds = append(ds, r.dups...)
+	}
+	for _, d := range ds {
+		if !ack {
+			w.handBack(d)
+		} else if err := d.Ack(context.Background()); err != nil && !errors.Is(err, bus.ErrClosed) {
+			w.cfg.Logger.Warn("engine: worker: acknowledge task", "task", d.ID, "err", err)
 		}
 	}
 }
@@ -312,11 +376,12 @@ func (w *Worker) handBack(d bus.Delivery) {
 // acknowledges the ready message: a crash in between means the task is
 // delivered again, and the store records only one result per attempt.
 func (w *Worker) runDelivery(d bus.Delivery) {
+	defer w.keepAlive(d)()
 	m := &d.Message
 	started := w.cfg.Clock.Now()
 	out, err := w.run(m, started)
 	if errors.Is(err, errShutdown) {
-		w.handBack(d)
+		w.settle(d, false)
 		return
 	}
 	ended := w.cfg.Clock.Now()
@@ -348,11 +413,44 @@ func (w *Worker) runDelivery(d bus.Delivery) {
 		if !errors.Is(perr, bus.ErrClosed) {
 			w.cfg.Logger.Error("engine: worker: publish result", "task", m.ID, "attempt", m.Attempt, "err", perr)
 		}
-		w.handBack(d)
+		w.settle(d, false)
 		return
 	}
-	if aerr := d.Ack(ctx); aerr != nil && !errors.Is(aerr, bus.ErrClosed) {
-		w.cfg.Logger.Warn("engine: worker: acknowledge task", "task", m.ID, "err", aerr)
+	w.settle(d, true)
+}
+
+// keepAlive extends d's AckWait every third of it until the returned
+// function is called, so that the bus does not hand the task to another
+// worker while this one runs it. It counts real time, whatever the
+// worker's Clock: the bus's AckWait does.
+func (w *Worker) keepAlive(d bus.Delivery) (stop func()) {
+	every := d.AckWait / 3
+	if every <= 0 {
+		return func() {}
+	}
+	var (
+		mu      sync.Mutex
+		stopped bool
+		t       *time.Timer
+	)
+	mu.Lock()
+	defer mu.Unlock()
+	t = time.AfterFunc(every, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		if err := d.InProgress(context.Background()); err != nil && !errors.Is(err, bus.ErrClosed) {
+			w.cfg.Logger.Warn("engine: worker: extend task's delivery", "task", d.ID, "err", err)
+		}
+		t.Reset(every)
+	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
 	}
 }
 

@@ -29,7 +29,9 @@ import (
 //   - ListTasks' CreatedAfter and CreatedBefore are exclusive bounds;
 //   - ClaimTasks starts nothing from a paused queue and honours a queue's
 //     Concurrency like MaxRunning;
-//   - a Timeout or LeaseUntil lapses at the instant it names.
+//   - a Timeout or LeaseUntil lapses at the instant it names;
+//   - a lapsed lease's event is "requeued" (or "failed" for a crash
+//     loop), with a Msg that says the lease expired.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Helper()
 	for _, g := range []struct {
@@ -40,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Claim", claimTests},
 		{"Finish", finishTests},
 		{"Lifecycle", lifecycleTests},
+		{"Runs", runTests},
 		{"Events", eventTests},
 		{"Logs", logTests},
 		{"Queues", queueTests},

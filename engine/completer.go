@@ -211,6 +211,10 @@ func (e *Engine) ended(t *loom.TaskInfo) {
 func (e *Engine) decide(o *outcome, now time.Time) store.Outcome {
 	out := store.Outcome{ID: o.id, Attempt: o.attempt}
 	switch {
+	case o.released && o.unstarted:
+		out.Status, out.RetryAt, out.Unstarted = loom.StatusPending, now, true
+		out.Msg = "released before it started: worker shut down; the attempt does not count"
+		return out
 	case o.released:
 		out.Status, out.RetryAt, out.Msg = loom.StatusPending, now, "released: worker shut down"
 		return out
@@ -226,7 +230,7 @@ func (e *Engine) decide(o *outcome, now time.Time) store.Outcome {
 	if o.attempt >= o.maxAttempts || loom.IsPermanent(o.err) || errors.Is(o.err, loom.ErrCancelled) {
 		return out
 	}
-	policy := loom.RetryPolicy{}
+	policy := defaultRetry
 	if reg := e.lookup(o.typ); reg != nil && reg.task.Retry != nil {
 		policy = *reg.task.Retry
 	}

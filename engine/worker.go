@@ -133,6 +133,11 @@ type Worker struct {
 	// the engine cancels the attempt with (task cancelled, lease lost,
 	// shutdown); nil means the worker's own.
 	attemptCtx func(m *bus.Message) context.Context
+	// owns, set for embedded workers, reports whether the engine holds the
+	// attempt a message carries and releases it in the store itself when
+	// the worker gives it up: such a message is dropped, not handed back
+	// to the bus, where another worker could run the released attempt.
+	owns func(m *bus.Message) bool
 	// stopAttempts, set for embedded workers, cancels every attempt
 	// context attemptCtx hands out, at a hard stop.
 	stopAttempts func(cause error)
@@ -365,9 +370,14 @@ func (w *Worker) settle(d bus.Delivery, ack bool) {
 	}
 }
 
-// handBack returns a task to the bus without a result.
+// handBack returns a task to the bus without a result, or drops it if the
+// engine that holds it releases it.
 func (w *Worker) handBack(d bus.Delivery) {
-	if err := d.Nack(context.Background(), 0); err != nil && !errors.Is(err, bus.ErrClosed) {
+	settle := func() error { return d.Nack(context.Background(), 0) }
+	if w.owns != nil && w.owns(&d.Message) {
+		settle = func() error { return d.Ack(context.Background()) }
+	}
+	if err := settle(); err != nil && !errors.Is(err, bus.ErrClosed) {
 		w.cfg.Logger.Warn("engine: worker: hand back task", "task", d.ID, "err", err)
 	}
 }
@@ -382,6 +392,12 @@ func (w *Worker) runDelivery(d bus.Delivery) {
 	out, err := w.run(m, started)
 	if errors.Is(err, errShutdown) {
 		w.settle(d, false)
+		return
+	}
+	if errors.Is(err, errLeaseLost) {
+		// The engine gave the attempt up: it has no result to report, and
+		// its message no use to anyone.
+		w.settle(d, true)
 		return
 	}
 	ended := w.cfg.Clock.Now()

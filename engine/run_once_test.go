@@ -20,12 +20,12 @@ import (
 // redelivered or reaped, and the handler runs again. Both are short, yet
 // leave room for a loaded machine running the tests with -race, where a
 // timer or a store write can be late by hundreds of milliseconds: the
-// worker extends every third of the AckWait, the engine every twentieth
-// of the lease.
+// worker extends every third of the AckWait, the engine every quarter of
+// the lease (more often would only queue more writes on the store).
 const (
 	shortAckWait = time.Second
 	shortLease   = 2 * time.Second
-	heartbeat    = shortLease / 20
+	heartbeat    = shortLease / 4
 	longRun      = 3 * time.Second
 	itemRun      = shortLease + shortAckWait/2
 	// patientWait bounds waiting for a task to end in these tests.

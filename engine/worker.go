@@ -151,7 +151,7 @@ type Worker struct {
 	// most that many tasks. freed wakes receivers when a slot frees up.
 	idle     atomic.Int64
 	freed    []chan struct{}
-	jobs     chan bus.Delivery
+	jobs     chan job
 	stopping atomic.Bool
 
 	// running holds the attempts whose handlers run here, with any further
@@ -160,6 +160,13 @@ type Worker struct {
 	// settled with the first, never run a second time.
 	mu      sync.Mutex
 	running map[attemptKey]*runningAttempt
+}
+
+// job is a received delivery on its way to a handler slot, kept alive
+// (keepAlive) from the moment it was received until stop is called.
+type job struct {
+	d    bus.Delivery
+	stop func()
 }
 
 // attemptKey names one attempt of one task.
@@ -214,7 +221,7 @@ func newWorker(cfg WorkerConfig, lookup func(string) *registration) *Worker {
 	}
 	// Each receiver may take up to Concurrency tasks at once, so the jobs
 	// channel never blocks a receiver for long.
-	w.jobs = make(chan bus.Delivery, cfg.Concurrency*len(cfg.Queues))
+	w.jobs = make(chan job, cfg.Concurrency*len(cfg.Queues))
 	w.idle.Store(int64(cfg.Concurrency))
 	return w
 }
@@ -304,7 +311,7 @@ func (w *Worker) receive(ctx context.Context, queue string, c bus.Consumer, free
 		}
 		w.idle.Add(-int64(len(ds)))
 		for _, d := range ds {
-			w.jobs <- d
+			w.jobs <- job{d: d, stop: w.keepAlive(d)}
 		}
 	}
 }
@@ -312,14 +319,16 @@ func (w *Worker) receive(ctx context.Context, queue string, c bus.Consumer, free
 // work runs tasks from the jobs channel until it is closed; once the
 // worker is stopping, it hands them back unstarted.
 func (w *Worker) work() {
-	for d := range w.jobs {
+	for j := range w.jobs {
 		switch {
 		case w.stopping.Load():
-			w.handBack(d)
-		case w.join(d):
+			w.handBack(j.d)
+			j.stop()
+		case w.join(j):
 			// A duplicate of an attempt running here: settled with it.
 		default:
-			w.runDelivery(d)
+			w.runDelivery(j.d)
+			j.stop()
 		}
 		w.idle.Add(1)
 		for _, f := range w.freed {
@@ -331,15 +340,15 @@ func (w *Worker) work() {
 	}
 }
 
-// join records d's attempt as running here and reports false, or, if it
-// already runs here, keeps d alive alongside it and reports true.
-func (w *Worker) join(d bus.Delivery) bool {
-	k := attemptKey{d.ID, d.Attempt}
+// join records j's attempt as running here and reports false, or, if it
+// already runs here, keeps j alive alongside it and reports true.
+func (w *Worker) join(j job) bool {
+	k := attemptKey{j.d.ID, j.d.Attempt}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if r := w.running[k]; r != nil {
-		r.dups = append(r.dups, d)
-		r.stops = append(r.stops, w.keepAlive(d))
+		r.dups = append(r.dups, j.d)
+		r.stops = append(r.stops, j.stop)
 		return true
 	}
 	w.running[k] = &runningAttempt{}
@@ -386,7 +395,6 @@ func (w *Worker) handBack(d bus.Delivery) {
 // acknowledges the ready message: a crash in between means the task is
 // delivered again, and the store records only one result per attempt.
 func (w *Worker) runDelivery(d bus.Delivery) {
-	defer w.keepAlive(d)()
 	m := &d.Message
 	started := w.cfg.Clock.Now()
 	out, err := w.run(m, started)
@@ -437,7 +445,8 @@ func (w *Worker) runDelivery(d bus.Delivery) {
 
 // keepAlive extends d's AckWait every third of it until the returned
 // function is called, so that the bus does not hand the task to another
-// worker while this one runs it. It counts real time, whatever the
+// worker while this one holds it: from its receipt, through the wait for
+// a handler slot and the handler's run, until it is settled. It counts real time, whatever the
 // worker's Clock: the bus's AckWait does.
 func (w *Worker) keepAlive(d bus.Delivery) (stop func()) {
 	every := d.AckWait / 3

@@ -166,6 +166,29 @@ func (s *inflightSet) get(l store.Lease) *attempt {
 	return s.m[l]
 }
 
+// startList collects the attempts whose handlers started since the store
+// was last told: the next recording of outcomes, or the log flusher when
+// none comes, tells it.
+type startList struct {
+	mu sync.Mutex
+	as []*attempt
+}
+
+func (l *startList) add(a *attempt) {
+	l.mu.Lock()
+	l.as = append(l.as, a)
+	l.mu.Unlock()
+}
+
+// take returns the attempts collected, and forgets them.
+func (l *startList) take() []*attempt {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	as := l.as
+	l.as = nil
+	return as
+}
+
 // unmarked returns the attempts whose handlers started here and that the
 // store has not been told of.
 func (s *inflightSet) unmarked() []*attempt {

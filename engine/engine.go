@@ -58,6 +58,7 @@ type Engine struct {
 
 	// claimMu orders claims and reaps: see reapBatch.
 	claimMu  sync.Mutex
+	starts   startList
 	inflight inflightSet
 	waiters  waiterSet
 	flows    advanceQueue
@@ -533,8 +534,12 @@ func (e *Engine) attemptContext(m *bus.Message) context.Context {
 	if a == nil {
 		return nil
 	}
-	if !a.began.Swap(true) && a.suspect {
-		e.markStarted(a.ctx, []*attempt{a})
+	if !a.began.Swap(true) {
+		if a.suspect {
+			e.markStarted(a.ctx, []*attempt{a})
+		} else {
+			e.starts.add(a)
+		}
 	}
 	return a.ctx
 }

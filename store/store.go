@@ -233,6 +233,10 @@ type FinishTasksParams struct {
 	// did not apply to is whole. A store may return whole tasks anyway.
 	// Default false: whole tasks.
 	Brief bool
+	// Started marks more attempts started, as MarkStarted does, in the
+	// same transaction: a recorder tells the store of the handlers that
+	// started since its last call at no extra cost.
+	Started []Lease
 }
 
 // Outcome is how one attempt ended.

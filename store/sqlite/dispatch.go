@@ -242,6 +242,10 @@ var (
 // a nil Task.
 func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]store.FinishResult, error) {
 	if len(p.Outcomes) == 0 {
+		if len(p.Started) > 0 {
+			_, err := s.MarkStarted(ctx, &store.MarkStartedParams{Leases: p.Started})
+			return nil, err
+		}
 		return nil, nil
 	}
 	at := now(p.Now)
@@ -294,6 +298,17 @@ func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]
 	}
 	out := make([]store.FinishResult, len(p.Outcomes))
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		if len(p.Started) > 0 {
+			mark, err := s.wstmt(ctx, tx, markStartedSQL)
+			if err != nil {
+				return err
+			}
+			for _, l := range p.Started {
+				if _, err := mark.ExecContext(ctx, l.ID, l.Attempt, ""); err != nil {
+					return fmt.Errorf("mark task %s started: %w", l.ID, err)
+				}
+			}
+		}
 		updated := make(map[string]*loom.TaskInfo, len(p.Outcomes))
 		rest := args
 		batch, scan := finishBatch, scanTasks

@@ -160,6 +160,31 @@ var runTests = []test{
 		require.NoError(t, err)
 		require.Equal(t, []string{task.ID}, ids(res.Requeued))
 	}},
+	{"FinishMarksStarted", func(t *testing.T, s store.Store) {
+		tasks := insertN(t, s, 2, loom.DefaultQueue)
+		claim(t, s, loom.DefaultQueue, 2, base)
+		_, err := s.FinishTasks(ctx(t), &store.FinishTasksParams{Now: at(time.Second),
+			Outcomes: []store.Outcome{{ID: tasks[0].ID, Attempt: 1, Status: loom.StatusCompleted}},
+			Started:  []store.Lease{{ID: tasks[1].ID, Attempt: 1}},
+		})
+		require.NoError(t, err)
+		// Only outcomes to mark: marked all the same.
+		other := insert(t, s, &loom.TaskInfo{Type: "job", Queue: "other"})[0]
+		claimOne(t, s, "other", base)
+		res, err := s.FinishTasks(ctx(t), &store.FinishTasksParams{Now: at(time.Second), Started: []store.Lease{{ID: other.ID, Attempt: 1}}})
+		require.NoError(t, err)
+		require.Empty(t, res)
+		reaped, err := s.ReapTasks(ctx(t), &store.ReapTasksParams{Now: at(time.Hour), MaxLostRuns: 5})
+		require.NoError(t, err)
+		require.ElementsMatch(t, []string{tasks[1].ID, other.ID}, ids(reaped.Requeued))
+		for _, id := range []string{tasks[1].ID, other.ID} {
+			got := get(t, s, id)
+			require.Equal(t, 1, got.Attempt, "a marked attempt that lapsed counts")
+			evs, err := s.ListEvents(ctx(t), &store.ListEventsParams{TaskID: id})
+			require.NoError(t, err)
+			require.Contains(t, evs[len(evs)-1].Msg, "lease expired while attempt 1 ran")
+		}
+	}},
 	{"NoLostRunsLimit", func(t *testing.T, s store.Store) {
 		task := insert(t, s, newTask("job"))[0]
 		for n := 1; n <= 4; n++ {

@@ -65,7 +65,7 @@
 //   - then acknowledge the ready message. A worker that crashes before
 //     that gets its task delivered again, to itself or another worker;
 //     one whose handler may outlast the AckWait tells the bus it is still
-//     working on the message (InProgress, +WPI on NATS) meanwhile.
+//     working on the message meanwhile, as Worker does (InProgress).
 //
 // Engines take done messages in consumer group "engine" (ResultGroup);
 // taskmasters that react to finished work listen in groups of their own.

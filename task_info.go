@@ -42,6 +42,10 @@ type TaskInfo struct {
 	Attempt int `json:"attempt"`
 	// MaxAttempts is how many attempts the task may have. Default 1.
 	MaxAttempts int `json:"max_attempts"`
+	// LeaseExpiries is how often the task's lease expired: its worker died
+	// or hung before it had a result. An attempt that had not started gave
+	// its number back; too many that had make the engine fail the task.
+	LeaseExpiries int `json:"lease_expiries,omitempty"`
 	// Priority orders tasks within a queue: higher runs first. Default 0.
 	Priority int `json:"priority"`
 	// IdempotencyKey, when set, makes a second submit with the same key

@@ -14,6 +14,10 @@ type Acknowledger interface {
 	// Nack hands the message back, to be delivered again once delay has
 	// passed (at once for a delay of zero or less).
 	Nack(ctx context.Context, delay time.Duration) error
+	// InProgress restarts the delivery's AckWait: the message is not
+	// delivered again for another AckWait from now. It changes nothing on
+	// a delivery already settled or delivered again since.
+	InProgress(ctx context.Context) error
 }
 
 // Delivery is one message as received by one consumer, with the means to
@@ -30,14 +34,20 @@ type Delivery struct {
 	// this consumer or another. It is a hint: a file bus resuming after a
 	// restart cannot know, and reports false.
 	Redelivered bool
+	// AckWait is how long the delivery may go unsettled before the bus
+	// delivers its message again, counted from Receive or from the latest
+	// InProgress: a worker that holds a message longer calls InProgress
+	// more often than that. Zero when the backend does not say.
+	AckWait time.Duration
 
 	ack Acknowledger
 }
 
 // NewDelivery is how a backend builds a Delivery: m as received, whether it
-// was delivered before, and the Acknowledger that settles it.
-func NewDelivery(m Message, redelivered bool, a Acknowledger) Delivery {
-	return Delivery{Message: m, Redelivered: redelivered, ack: a}
+// was delivered before, the AckWait it was received with, and the
+// Acknowledger that settles it.
+func NewDelivery(m Message, redelivered bool, ackWait time.Duration, a Acknowledger) Delivery {
+	return Delivery{Message: m, Redelivered: redelivered, AckWait: ackWait, ack: a}
 }
 
 // errNoAcknowledger is what settling a Delivery not made by NewDelivery
@@ -63,4 +73,18 @@ func (d Delivery) Nack(ctx context.Context, delay time.Duration) error {
 		return errNoAcknowledger
 	}
 	return d.ack.Nack(ctx, delay)
+}
+
+// InProgress tells the bus the message is still being worked on: it is not
+// delivered again until another AckWait has passed. A worker whose handler
+// may run longer than the AckWait calls it periodically (every third of the
+// AckWait, say) until it settles the delivery, so that a healthy worker
+// never has its task handed to another while it runs. On a delivery
+// already settled, or whose AckWait ran out so that its message was
+// delivered again, it changes nothing and returns nil.
+func (d Delivery) InProgress(ctx context.Context) error {
+	if d.ack == nil {
+		return errNoAcknowledger
+	}
+	return d.ack.InProgress(ctx)
 }

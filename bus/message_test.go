@@ -113,7 +113,7 @@ func TestMalformedError(t *testing.T) {
 
 func TestZeroDeliveryErrors(t *testing.T) {
 	var d bus.Delivery
-	if d.Ack(t.Context()) == nil || d.Nack(t.Context(), 0) == nil {
+	if d.Ack(t.Context()) == nil || d.Nack(t.Context(), 0) == nil || d.InProgress(t.Context()) == nil {
 		t.Fatal("a Delivery without an Acknowledger settled")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/store"
@@ -26,6 +27,14 @@ type attempt struct {
 	// local is true when the attempt went to a queue this engine's own
 	// workers serve: its handler runs here, and a shutdown releases it.
 	local bool
+	// suspect is true when the task's lease expired before: its start is
+	// recorded in the store before its handler runs, so that a handler
+	// that kills its process is counted every time (see markStarted).
+	suspect bool
+	// began is set when an embedded worker starts the handler; marked once
+	// the store knows (MarkStarted). An attempt released or lapsing before
+	// it is marked gives its attempt number back.
+	began, marked atomic.Bool
 	// ctx is the context the embedded worker runs the handler in; cancel
 	// stops it (task cancelled, lease lost, shutdown).
 	ctx    context.Context
@@ -48,8 +57,9 @@ type outcome struct {
 	output      loom.Values
 	err         error
 	// released means the attempt did not run to an end (shutdown): the
-	// task goes back to pending at once.
-	released bool
+	// task goes back to pending at once. unstarted, with it, means its
+	// handler never started: the attempt does not count.
+	released, unstarted bool
 }
 
 // inflightSet tracks the attempts this engine holds, for heartbeats,
@@ -121,13 +131,18 @@ func (s *inflightSet) cancelTask(id string, cause error) {
 	}
 }
 
-// cancelLease stops one attempt, if this engine still holds it.
-func (s *inflightSet) cancelLease(l store.Lease, cause error) {
+// lose stops and forgets one attempt, if this engine holds it: the store
+// no longer counts it as this engine's. Its handler, stopped with
+// errLeaseLost, reports no result: the attempt number may be claimed again
+// (a lapsed attempt that never started gives its number back), and a
+// result of the lost run must not be taken for the new one's.
+func (s *inflightSet) lose(l store.Lease) {
 	s.mu.Lock()
 	a := s.m[l]
 	s.mu.Unlock()
 	if a != nil {
-		a.stop(cause)
+		a.stop(errLeaseLost)
+		s.remove(l)
 	}
 }
 
@@ -149,6 +164,43 @@ func (s *inflightSet) get(l store.Lease) *attempt {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.m[l]
+}
+
+// startList collects the attempts whose handlers started since the store
+// was last told: the next recording of outcomes, or the log flusher when
+// none comes, tells it.
+type startList struct {
+	mu sync.Mutex
+	as []*attempt
+}
+
+func (l *startList) add(a *attempt) {
+	l.mu.Lock()
+	l.as = append(l.as, a)
+	l.mu.Unlock()
+}
+
+// take returns the attempts collected, and forgets them.
+func (l *startList) take() []*attempt {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	as := l.as
+	l.as = nil
+	return as
+}
+
+// unmarked returns the attempts whose handlers started here and that the
+// store has not been told of.
+func (s *inflightSet) unmarked() []*attempt {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*attempt
+	for _, a := range s.m {
+		if a.began.Load() && !a.marked.Load() {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // locals returns the attempts whose handlers run on this engine.

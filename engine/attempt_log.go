@@ -83,6 +83,8 @@ func (b *logBuffer) run(ctx context.Context) {
 			return
 		case <-t.C():
 			b.flush(ctx)
+			// Handlers that started while no outcome was recorded.
+			b.e.markStarted(ctx, b.e.starts.take())
 		}
 	}
 }

@@ -121,10 +121,30 @@ func (e *Engine) record(ctx context.Context, batch []*outcome) bool {
 	e.logs.flush(ctx)
 	now := e.clock.Now()
 	outs := make([]store.Outcome, len(batch))
+	ending := make(map[store.Lease]bool, len(batch))
 	for i, o := range batch {
 		outs[i] = e.decide(o, now)
+		ending[store.Lease{ID: o.id, Attempt: o.attempt}] = true
 	}
-	res, err := e.finish(ctx, outs, now)
+	// The store learns of the handlers that started since the last call in
+	// the same transaction; those ending in it need no telling.
+	var (
+		started []store.Lease
+		telling []*attempt
+	)
+	for _, a := range e.starts.take() {
+		if !ending[a.lease] {
+			started = append(started, a.lease)
+			telling = append(telling, a)
+		}
+	}
+	res, err := e.finish(ctx, outs, started, now)
+	if err == nil {
+		// Those not told (the store failed) are told at the heartbeat.
+		for _, a := range telling {
+			a.marked.Store(true)
+		}
+	}
 	for _, o := range batch {
 		e.inflight.remove(store.Lease{ID: o.id, Attempt: o.attempt})
 	}
@@ -147,11 +167,11 @@ func (e *Engine) record(ctx context.Context, batch []*outcome) bool {
 // finish writes outcomes with a few retries. A batch the store refuses
 // because one task is gone (deleted since it was claimed) is written one
 // outcome at a time, so that the others are recorded.
-func (e *Engine) finish(ctx context.Context, outs []store.Outcome, now time.Time) ([]store.FinishResult, error) {
+func (e *Engine) finish(ctx context.Context, outs []store.Outcome, started []store.Lease, now time.Time) ([]store.FinishResult, error) {
 	var res []store.FinishResult
 	var err error
 	for try := 0; ; try++ {
-		res, err = e.store.FinishTasks(ctx, &store.FinishTasksParams{Outcomes: outs, Now: now, Brief: true})
+		res, err = e.store.FinishTasks(ctx, &store.FinishTasksParams{Outcomes: outs, Now: now, Brief: true, Started: started})
 		if err == nil || try == 4 {
 			break
 		}
@@ -211,6 +231,10 @@ func (e *Engine) ended(t *loom.TaskInfo) {
 func (e *Engine) decide(o *outcome, now time.Time) store.Outcome {
 	out := store.Outcome{ID: o.id, Attempt: o.attempt}
 	switch {
+	case o.released && o.unstarted:
+		out.Status, out.RetryAt, out.Unstarted = loom.StatusPending, now, true
+		out.Msg = "released before it started: worker shut down; the attempt does not count"
+		return out
 	case o.released:
 		out.Status, out.RetryAt, out.Msg = loom.StatusPending, now, "released: worker shut down"
 		return out
@@ -226,7 +250,7 @@ func (e *Engine) decide(o *outcome, now time.Time) store.Outcome {
 	if o.attempt >= o.maxAttempts || loom.IsPermanent(o.err) || errors.Is(o.err, loom.ErrCancelled) {
 		return out
 	}
-	policy := loom.RetryPolicy{}
+	policy := defaultRetry
 	if reg := e.lookup(o.typ); reg != nil && reg.task.Retry != nil {
 		policy = *reg.task.Retry
 	}

@@ -28,9 +28,11 @@ type Config struct {
 	// workers in other processes; the engine does not close a bus it was
 	// given.
 	Bus bus.Bus
-	// AckWait is how long a worker may hold a task before the bus hands it
-	// to another worker, for the engine's embedded workers and its own
-	// consumer of results. Default bus.DefaultAckWait (30s), or the bus's.
+	// AckWait is how long a worker may hold a task without word from it
+	// before the bus hands it to another worker, for the engine's embedded
+	// workers and its own consumer of results. A worker extends the
+	// deliveries of the handlers it runs every third of it, so a handler
+	// may run longer. Default bus.DefaultAckWait (30s), or the bus's.
 	AckWait time.Duration
 	// Clock is the engine's source of time: RunAt, leases, retries,
 	// timeouts. Default loom.SystemClock.
@@ -59,6 +61,14 @@ type Config struct {
 	// ReapInterval is how often the reaper fails expired tasks and
 	// re-queues tasks whose lease lapsed. Default 1s.
 	ReapInterval time.Duration
+	// MaxLeaseExpiries is how many times a task's started attempts may
+	// lose their lease without a result (the process running the handler
+	// died or hung) before the reaper fails the task instead of
+	// re-queueing it, with a message that says so: a task that crashes its
+	// worker every time ends. An attempt whose lease expires before its
+	// handler started does not count, and does not use an attempt either.
+	// Default DefaultMaxLeaseExpiries (3); negative means no limit.
+	MaxLeaseExpiries int
 	// PollInterval is how often the dispatcher looks for work when nothing
 	// woke it, to notice tasks other processes wrote to a shared store.
 	// Default 1s.
@@ -116,7 +126,24 @@ const (
 	DefaultCompleteBatch     = 1000
 	DefaultLogFlushInterval  = 250 * time.Millisecond
 	DefaultShutdownTimeout   = 10 * time.Second
+	DefaultMaxLeaseExpiries  = 3
 )
+
+// The backoff of a failed attempt whose task type has no retry policy
+// (a type registered by Handlers, a built-in such as exec, a type only an
+// external worker knows) when the task's MaxAttempts allows a retry:
+// DefaultRetryDelay before the second attempt, doubling each time up to
+// DefaultRetryMaxDelay, each delay spread by ±20% at random so that tasks
+// failing together do not retry in lock-step. It is never zero.
+const (
+	DefaultRetryDelay    = time.Second
+	DefaultRetryMaxDelay = 5 * time.Minute
+)
+
+// defaultRetry is that policy; decide sets MaxAttempts from the task.
+var defaultRetry = loom.RetryPolicy{
+	InitialDelay: DefaultRetryDelay, BackoffFactor: 2, MaxDelay: DefaultRetryMaxDelay, Jitter: 0.2,
+}
 
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
@@ -161,6 +188,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.MaxLeaseExpiries == 0 {
+		c.MaxLeaseExpiries = DefaultMaxLeaseExpiries
 	}
 	return c
 }

@@ -77,6 +77,8 @@ func (e *Engine) dispatch(ctx context.Context) {
 // call, in the order the store gave them (priority first); it returns how
 // many it took.
 func (e *Engine) claim(ctx context.Context, q Queue, limit int) (int, error) {
+	e.claimMu.Lock()
+	defer e.claimMu.Unlock()
 	now := e.clock.Now()
 	tasks, err := e.store.ClaimTasks(ctx, &store.ClaimTasksParams{
 		Queue:      q.Name,
@@ -113,7 +115,7 @@ func (e *Engine) claim(ctx context.Context, q Queue, limit int) (int, error) {
 			continue
 		}
 		a := &attempt{lease: store.Lease{ID: t.ID, Attempt: t.Attempt}, typ: t.Type,
-			maxAttempts: t.MaxAttempts, local: !q.External}
+			maxAttempts: t.MaxAttempts, local: !q.External, suspect: t.LeaseExpiries > 0}
 		if a.local {
 			a.ctx, a.cancel = context.WithCancelCause(e.attemptBase)
 		}
@@ -129,7 +131,7 @@ func (e *Engine) claim(ctx context.Context, q Queue, limit int) (int, error) {
 			e.logger.Error("engine: publish claimed tasks", "queue", q.Name, "n", len(msgs), "err", err)
 			back := make([]*outcome, len(msgs))
 			for i, m := range msgs {
-				back[i] = &outcome{id: m.ID, typ: m.Type, attempt: m.Attempt, maxAttempts: m.MaxAttempts, released: true}
+				back[i] = &outcome{id: m.ID, typ: m.Type, attempt: m.Attempt, maxAttempts: m.MaxAttempts, released: true, unstarted: true}
 			}
 			e.record(context.WithoutCancel(ctx), back)
 		}

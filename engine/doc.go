@@ -34,6 +34,16 @@
 // its tasks. Tasks the bus lost with a process are therefore published
 // again, and nothing is lost when any one process is killed.
 //
+// A healthy process never starts a live attempt twice: while a handler
+// runs, its worker extends the bus delivery (bus.Delivery.InProgress) and
+// its engine the lease, however long the handler takes. An attempt counts
+// when its handler starts: embedded workers tell the engine, which tells
+// the store with its next outcomes (store.FinishTasksParams.Started). An
+// attempt claimed but never started, handed back at shutdown or lost with
+// its engine, gives its attempt number back; a started attempt that loses
+// its lease without a result is a lost run, and a task that loses
+// Config.MaxLeaseExpiries runs (a crash loop) fails.
+//
 // # Workers elsewhere
 //
 // The engine runs an embedded Worker on its queues (Config.Workers). Other
@@ -53,7 +63,9 @@
 //     error's text; permanent: true when no retry can help), plus started
 //     and ended; keep id, attempt and lease unchanged;
 //   - then acknowledge the ready message. A worker that crashes before
-//     that gets its task delivered again, to itself or another worker.
+//     that gets its task delivered again, to itself or another worker;
+//     one whose handler may outlast the AckWait tells the bus it is still
+//     working on the message meanwhile, as Worker does (InProgress).
 //
 // Engines take done messages in consumer group "engine" (ResultGroup);
 // taskmasters that react to finished work listen in groups of their own.

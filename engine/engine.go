@@ -57,6 +57,9 @@ type Engine struct {
 	// recorded counts outcomes the store applied, for Bench.
 	recorded atomic.Int64
 
+	// claimMu orders claims and reaps: see reapBatch.
+	claimMu  sync.Mutex
+	starts   startList
 	inflight inflightSet
 	waiters  waiterSet
 	flows    advanceQueue
@@ -108,6 +111,7 @@ func New(cfg Config) (*Engine, error) {
 			LogWriter: e.logs.writer, Events: cfg.Events,
 		}.withDefaults(), e.lookup)
 		w.attemptCtx = e.attemptContext
+		w.owns = e.ownsAttempt
 		w.stopAttempts = e.stopAttempts
 		e.worker = w
 	}
@@ -237,8 +241,8 @@ func (e *Engine) taskInfo(p *SubmitParams, now time.Time) (*loom.TaskInfo, error
 		// A type only the workers of an external queue know.
 		reg = &registration{task: &loom.Task{Name: p.Type}, queue: p.Queue}
 	}
-	if p.Timeout < 0 || p.MaxAttempts < 0 {
-		return nil, fmt.Errorf("%w: negative Timeout or MaxAttempts", ErrInvalid)
+	if err := p.Validate(now); err != nil {
+		return nil, err
 	}
 	t := &loom.TaskInfo{
 		ID: p.ID, Type: p.Type, Queue: p.Queue, Info: p.Info, Attributes: p.Attributes,
@@ -518,19 +522,38 @@ func (e *Engine) releaseLocal(ctx context.Context) {
 	}
 	batch := make([]*outcome, len(as))
 	for i, a := range as {
-		batch[i] = &outcome{id: a.lease.ID, typ: a.typ, attempt: a.lease.Attempt, maxAttempts: a.maxAttempts, released: true}
+		batch[i] = &outcome{id: a.lease.ID, typ: a.typ, attempt: a.lease.Attempt, maxAttempts: a.maxAttempts,
+			released: true, unstarted: !a.began.Load()}
 	}
 	e.record(ctx, batch)
 }
 
 // attemptContext is the embedded worker's hook to the context of the
 // attempt a message carries: cancelled when the task is cancelled or
-// expires, its lease is lost, or the engine stops hard.
+// expires, its lease is lost, or the engine stops hard. The worker calls
+// it as the handler starts, which is how the engine learns that the
+// attempt started.
 func (e *Engine) attemptContext(m *bus.Message) context.Context {
-	if a := e.inflight.get(store.Lease{ID: m.ID, Attempt: m.Attempt}); a != nil {
-		return a.ctx
+	a := e.inflight.get(store.Lease{ID: m.ID, Attempt: m.Attempt})
+	if a == nil {
+		return nil
 	}
-	return nil
+	if !a.began.Swap(true) {
+		if a.suspect {
+			e.markStarted(a.ctx, []*attempt{a})
+		} else {
+			e.starts.add(a)
+		}
+	}
+	return a.ctx
+}
+
+// ownsAttempt reports whether m is an attempt of this engine's own queues
+// that it still holds: one its shutdown releases in the store, so that
+// the worker drops the message instead of handing it back to the bus.
+func (e *Engine) ownsAttempt(m *bus.Message) bool {
+	a := e.inflight.get(store.Lease{ID: m.ID, Attempt: m.Attempt})
+	return a != nil && a.local
 }
 
 // upsertWorker records this engine's worker in the store.

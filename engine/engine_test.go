@@ -165,8 +165,10 @@ func TestReaperRequeuesVanishedWorker(t *testing.T) {
 	}
 	te := setup(t, st, engine.Config{}, noop("job"))
 	got := te.wait(t, "lost-1")
-	if got.Status != loom.StatusCompleted || got.Attempt != 2 || got.WorkerID == "ghost" {
-		t.Fatalf("got %s attempt %d by %s, want completed in attempt 2 by the engine", got.Status, got.Attempt, got.WorkerID)
+	// The ghost's claim never started a run: it does not count.
+	if got.Status != loom.StatusCompleted || got.Attempt != 1 || got.WorkerID == "ghost" || got.LeaseExpiries != 1 {
+		t.Fatalf("got %s attempt %d by %s after %d lease expiries, want completed in attempt 1 by the engine after 1",
+			got.Status, got.Attempt, got.WorkerID, got.LeaseExpiries)
 	}
 }
 
@@ -263,21 +265,25 @@ func TestGracefulShutdownRequeues(t *testing.T) {
 		return got.Status == loom.StatusRunning
 	})
 	te.stop()
+	// The stopped run counts as attempt 1; the claim that never started
+	// gives its attempt back, leaving the budget of one run intact.
+	wantAttempt := map[string]int{info.ID: 1, queued.ID: 0}
 	for _, id := range []string{info.ID, queued.ID} {
 		got, err := st.GetTask(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Status != loom.StatusPending {
-			t.Fatalf("%s after shutdown: %s, want pending", got.Type, got.Status)
+		if got.Status != loom.StatusPending || got.Attempt != wantAttempt[id] {
+			t.Fatalf("%s after shutdown: %s in attempt %d, want pending in attempt %d", got.Type, got.Status, got.Attempt, wantAttempt[id])
 		}
 	}
 	// Another engine on the same store finishes them.
 	done := loom.NewTask("stubborn", loom.HandlerFunc(func(context.Context, loom.Values) (loom.Values, error) { return nil, nil }))
 	te2 := setup(t, st, engine.Config{}, done, quick)
 	for _, id := range []string{info.ID, queued.ID} {
-		if got := te2.wait(t, id); got.Status != loom.StatusCompleted {
-			t.Fatalf("%s on the second engine: %s", got.Type, got.Status)
+		got := te2.wait(t, id)
+		if got.Status != loom.StatusCompleted || got.Attempt != wantAttempt[id]+1 {
+			t.Fatalf("%s on the second engine: %s in attempt %d, want completed in attempt %d", got.Type, got.Status, got.Attempt, wantAttempt[id]+1)
 		}
 	}
 }

@@ -9,10 +9,13 @@ import (
 // heartbeat extends the leases of the attempts this engine holds every
 // HeartbeatInterval, and stops those whose lease was not extended (the
 // task was cancelled, reaped or finished elsewhere). The engine holds the
-// lease of every attempt it published, wherever it runs: a worker that
-// vanishes is noticed by the bus, which hands its task to another worker
-// after the AckWait; an engine that vanishes stops extending, and the
-// reaper of another engine re-queues its tasks.
+// lease of every attempt it published, wherever it runs, while the worker
+// running it extends its bus delivery (Worker.keepAlive): together they
+// keep a live attempt from starting a second time. A worker that vanishes
+// stops extending, and the bus hands its task to another worker after the
+// AckWait; an engine that vanishes stops extending, and the reaper of
+// another engine re-queues its tasks. The two beat apart because they
+// count different time: the bus real time, leases the engine's Clock.
 func (e *Engine) heartbeat(ctx context.Context) {
 	for {
 		t := e.clock.NewTimer(e.cfg.HeartbeatInterval)
@@ -23,6 +26,7 @@ func (e *Engine) heartbeat(ctx context.Context) {
 		case <-t.C():
 		}
 		e.extendLeases(ctx)
+		e.markStarted(ctx, e.inflight.unmarked())
 		if err := e.upsertWorker(ctx); err != nil && ctx.Err() == nil {
 			e.logger.Warn("engine: worker heartbeat", "err", err)
 		}
@@ -37,6 +41,7 @@ func (e *Engine) extendLeases(ctx context.Context) {
 	res, err := e.store.ExtendLeases(ctx, &store.ExtendLeasesParams{
 		Leases:     leases,
 		LeaseUntil: e.clock.Now().Add(e.cfg.LeaseDuration),
+		WorkerID:   e.cfg.WorkerID,
 	})
 	if err != nil {
 		if ctx.Err() == nil {
@@ -50,9 +55,37 @@ func (e *Engine) extendLeases(ctx context.Context) {
 		}
 		// Our worker stops; a result from a worker elsewhere would not be
 		// recorded, so the attempt is no longer ours to keep.
-		e.inflight.cancelLease(r.Lease, errLeaseLost)
-		if a := e.inflight.get(r.Lease); a != nil && !a.local {
-			e.inflight.remove(r.Lease)
+		e.inflight.lose(r.Lease)
+	}
+}
+
+// markStarted tells the store that the handlers of as started, so that a
+// lease of theirs that lapses counts as a lost run rather than as a claim
+// that never ran. Most attempts are told of at the next heartbeat, at no
+// cost to the claim path; an attempt of a task whose lease expired before
+// is told of before its handler runs (from attemptContext), since a
+// handler that kills its process at once would otherwise never be
+// counted. An attempt whose lease is gone is stopped.
+func (e *Engine) markStarted(ctx context.Context, as []*attempt) {
+	if len(as) == 0 {
+		return
+	}
+	leases := make([]store.Lease, len(as))
+	for i, a := range as {
+		leases[i] = a.lease
+	}
+	res, err := e.store.MarkStarted(ctx, &store.MarkStartedParams{Leases: leases, WorkerID: e.cfg.WorkerID})
+	if err != nil {
+		if ctx.Err() == nil {
+			e.logger.Error("engine: mark attempts started", "n", len(leases), "err", err)
+		}
+		return
+	}
+	for i, r := range res {
+		if r.Extended {
+			as[i].marked.Store(true)
+		} else {
+			e.inflight.lose(r.Lease)
 		}
 	}
 }

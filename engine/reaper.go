@@ -23,26 +23,38 @@ func (e *Engine) reap(ctx context.Context) {
 
 func (e *Engine) reapOnce(ctx context.Context) {
 	for {
-		res, err := e.store.ReapTasks(ctx, &store.ReapTasksParams{Now: e.clock.Now(), Limit: 1000})
-		if err != nil {
-			if ctx.Err() == nil {
-				e.logger.Error("engine: reap tasks", "err", err)
-			}
-			return
-		}
-		for _, t := range res.Expired {
-			e.inflight.cancelTask(t.ID, errExpired)
-			e.ended(t)
-		}
-		for _, t := range res.Requeued {
-			// Our own attempt, if it still runs, lost its lease.
-			e.inflight.cancelLease(store.Lease{ID: t.ID, Attempt: t.Attempt}, errLeaseLost)
-		}
-		if len(res.Requeued) > 0 {
-			e.notify()
-		}
-		if len(res.Expired)+len(res.Requeued) < 1000 {
+		if !e.reapBatch(ctx) {
 			return
 		}
 	}
+}
+
+// reapBatch reaps up to 1000 tasks and reports whether there may be more.
+// It holds claimMu, so that an attempt number a lapse gives back is not
+// claimed again by this engine before it has forgotten the lapsed one.
+func (e *Engine) reapBatch(ctx context.Context) bool {
+	e.claimMu.Lock()
+	defer e.claimMu.Unlock()
+	res, err := e.store.ReapTasks(ctx, &store.ReapTasksParams{Now: e.clock.Now(), Limit: 1000, MaxLostRuns: e.cfg.MaxLeaseExpiries})
+	if err != nil {
+		if ctx.Err() == nil {
+			e.logger.Error("engine: reap tasks", "err", err)
+		}
+		return false
+	}
+	for _, t := range res.Expired {
+		e.inflight.cancelTask(t.ID, errExpired)
+		e.ended(t)
+	}
+	for _, l := range res.Lapsed {
+		// Our own attempt, if it still runs, lost its lease.
+		e.inflight.lose(l)
+	}
+	for _, t := range res.Lost {
+		e.ended(t)
+	}
+	if len(res.Requeued) > 0 {
+		e.notify()
+	}
+	return len(res.Expired)+len(res.Lapsed) >= 1000
 }

@@ -49,9 +49,11 @@ type WorkerConfig struct {
 	// Concurrency is how many handlers run at once. Default 4×GOMAXPROCS
 	// (handlers are usually I/O-bound).
 	Concurrency int
-	// AckWait is how long a task may stay with the worker before the bus
-	// hands it to another: set it above the longest handler. Default the
-	// bus's own default.
+	// AckWait is how long a task may stay with the worker, without word
+	// from it, before the bus hands it to another. While a handler runs the
+	// worker tells the bus so (Delivery.InProgress) every third of the
+	// AckWait, so a handler may run longer than it; a worker that dies or
+	// hangs loses its tasks after it. Default the bus's own default.
 	AckWait time.Duration
 	// ShutdownTimeout is how long Run, once its context is done, lets
 	// running handlers finish before it stops them and hands their tasks
@@ -131,6 +133,11 @@ type Worker struct {
 	// the engine cancels the attempt with (task cancelled, lease lost,
 	// shutdown); nil means the worker's own.
 	attemptCtx func(m *bus.Message) context.Context
+	// owns, set for embedded workers, reports whether the engine holds the
+	// attempt a message carries and releases it in the store itself when
+	// the worker gives it up: such a message is dropped, not handed back
+	// to the bus, where another worker could run the released attempt.
+	owns func(m *bus.Message) bool
 	// stopAttempts, set for embedded workers, cancels every attempt
 	// context attemptCtx hands out, at a hard stop.
 	stopAttempts func(cause error)
@@ -144,8 +151,35 @@ type Worker struct {
 	// most that many tasks. freed wakes receivers when a slot frees up.
 	idle     atomic.Int64
 	freed    []chan struct{}
-	jobs     chan bus.Delivery
+	jobs     chan job
 	stopping atomic.Bool
+
+	// running holds the attempts whose handlers run here, with any further
+	// deliveries of the same attempt that arrived meanwhile (the bus
+	// redelivered it, a delivery's extension came too late): those are
+	// settled with the first, never run a second time.
+	mu      sync.Mutex
+	running map[attemptKey]*runningAttempt
+}
+
+// job is a received delivery on its way to a handler slot, kept alive
+// (keepAlive) from the moment it was received until stop is called.
+type job struct {
+	d    bus.Delivery
+	stop func()
+}
+
+// attemptKey names one attempt of one task.
+type attemptKey struct {
+	id      string
+	attempt int
+}
+
+// runningAttempt is an attempt running on a worker, with the duplicate
+// deliveries of it the worker holds, each kept alive until settled.
+type runningAttempt struct {
+	dups  []bus.Delivery
+	stops []func()
 }
 
 // NewWorker returns a worker configured by cfg. It does no I/O: Run starts
@@ -180,14 +214,14 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 // newWorker returns a worker that finds its task types with lookup; cfg
 // has its defaults.
 func newWorker(cfg WorkerConfig, lookup func(string) *registration) *Worker {
-	w := &Worker{cfg: cfg, lookup: lookup}
+	w := &Worker{cfg: cfg, lookup: lookup, running: make(map[attemptKey]*runningAttempt)}
 	w.freed = make([]chan struct{}, len(cfg.Queues))
 	for i := range w.freed {
 		w.freed[i] = make(chan struct{}, 1)
 	}
 	// Each receiver may take up to Concurrency tasks at once, so the jobs
 	// channel never blocks a receiver for long.
-	w.jobs = make(chan bus.Delivery, cfg.Concurrency*len(cfg.Queues))
+	w.jobs = make(chan job, cfg.Concurrency*len(cfg.Queues))
 	w.idle.Store(int64(cfg.Concurrency))
 	return w
 }
@@ -277,7 +311,7 @@ func (w *Worker) receive(ctx context.Context, queue string, c bus.Consumer, free
 		}
 		w.idle.Add(-int64(len(ds)))
 		for _, d := range ds {
-			w.jobs <- d
+			w.jobs <- job{d: d, stop: w.keepAlive(d)}
 		}
 	}
 }
@@ -285,11 +319,16 @@ func (w *Worker) receive(ctx context.Context, queue string, c bus.Consumer, free
 // work runs tasks from the jobs channel until it is closed; once the
 // worker is stopping, it hands them back unstarted.
 func (w *Worker) work() {
-	for d := range w.jobs {
-		if w.stopping.Load() {
-			w.handBack(d)
-		} else {
-			w.runDelivery(d)
+	for j := range w.jobs {
+		switch {
+		case w.stopping.Load():
+			w.handBack(j.d)
+			j.stop()
+		case w.join(j):
+			// A duplicate of an attempt running here: settled with it.
+		default:
+			w.runDelivery(j.d)
+			j.stop()
 		}
 		w.idle.Add(1)
 		for _, f := range w.freed {
@@ -301,9 +340,53 @@ func (w *Worker) work() {
 	}
 }
 
-// handBack returns a task to the bus without a result.
+// join records j's attempt as running here and reports false, or, if it
+// already runs here, keeps j alive alongside it and reports true.
+func (w *Worker) join(j job) bool {
+	k := attemptKey{j.d.ID, j.d.Attempt}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if r := w.running[k]; r != nil {
+		r.dups = append(r.dups, j.d)
+		r.stops = append(r.stops, j.stop)
+		return true
+	}
+	w.running[k] = &runningAttempt{}
+	return false
+}
+
+// settle acknowledges d, or hands it back, together with the duplicates of
+// its attempt that arrived while it ran.
+func (w *Worker) settle(d bus.Delivery, ack bool) {
+	k := attemptKey{d.ID, d.Attempt}
+	w.mu.Lock()
+	r := w.running[k]
+	delete(w.running, k)
+	w.mu.Unlock()
+	ds := []bus.Delivery{d}
+	if r != nil {
+		for _, stop := range r.stops {
+			stop()
+		}
+		ds = append(ds, r.dups...)
+	}
+	for _, d := range ds {
+		if !ack {
+			w.handBack(d)
+		} else if err := d.Ack(context.Background()); err != nil && !errors.Is(err, bus.ErrClosed) {
+			w.cfg.Logger.Warn("engine: worker: acknowledge task", "task", d.ID, "err", err)
+		}
+	}
+}
+
+// handBack returns a task to the bus without a result, or drops it if the
+// engine that holds it releases it.
 func (w *Worker) handBack(d bus.Delivery) {
-	if err := d.Nack(context.Background(), 0); err != nil && !errors.Is(err, bus.ErrClosed) {
+	settle := func() error { return d.Nack(context.Background(), 0) }
+	if w.owns != nil && w.owns(&d.Message) {
+		settle = func() error { return d.Ack(context.Background()) }
+	}
+	if err := settle(); err != nil && !errors.Is(err, bus.ErrClosed) {
 		w.cfg.Logger.Warn("engine: worker: hand back task", "task", d.ID, "err", err)
 	}
 }
@@ -316,7 +399,13 @@ func (w *Worker) runDelivery(d bus.Delivery) {
 	started := w.cfg.Clock.Now()
 	out, err := w.run(m, started)
 	if errors.Is(err, errShutdown) {
-		w.handBack(d)
+		w.settle(d, false)
+		return
+	}
+	if errors.Is(err, errLeaseLost) {
+		// The engine gave the attempt up: it has no result to report, and
+		// its message no use to anyone.
+		w.settle(d, true)
 		return
 	}
 	ended := w.cfg.Clock.Now()
@@ -348,11 +437,45 @@ func (w *Worker) runDelivery(d bus.Delivery) {
 		if !errors.Is(perr, bus.ErrClosed) {
 			w.cfg.Logger.Error("engine: worker: publish result", "task", m.ID, "attempt", m.Attempt, "err", perr)
 		}
-		w.handBack(d)
+		w.settle(d, false)
 		return
 	}
-	if aerr := d.Ack(ctx); aerr != nil && !errors.Is(aerr, bus.ErrClosed) {
-		w.cfg.Logger.Warn("engine: worker: acknowledge task", "task", m.ID, "err", aerr)
+	w.settle(d, true)
+}
+
+// keepAlive extends d's AckWait every third of it until the returned
+// function is called, so that the bus does not hand the task to another
+// worker while this one holds it: from its receipt, through the wait for
+// a handler slot and the handler's run, until it is settled. It counts real time, whatever the
+// worker's Clock: the bus's AckWait does.
+func (w *Worker) keepAlive(d bus.Delivery) (stop func()) {
+	every := d.AckWait / 3
+	if every <= 0 {
+		return func() {}
+	}
+	var (
+		mu      sync.Mutex
+		stopped bool
+		t       *time.Timer
+	)
+	mu.Lock()
+	defer mu.Unlock()
+	t = time.AfterFunc(every, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		if err := d.InProgress(context.Background()); err != nil && !errors.Is(err, bus.ErrClosed) {
+			w.cfg.Logger.Warn("engine: worker: extend task's delivery", "task", d.ID, "err", err)
+		}
+		t.Reset(every)
+	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
 	}
 }
 

@@ -47,6 +47,19 @@ const (
 // a few missed periods, too few to flood workers after a long outage.
 const DefaultCatchUpLimit = 10
 
+// MaxCatchUpLimit is the largest CatchUp.Limit: a catch-up creates its
+// runs at once, so it must stay small whatever the outage was.
+const MaxCatchUpLimit = 1000
+
+// MaxJitter is the largest Schedule.Jitter (366 days), and MaxGrace the
+// largest Schedule.Grace: beyond them the values mean nothing for a
+// recurring schedule, and the times they shift stay well inside what a
+// store keeps.
+const (
+	MaxJitter = 366 * 24 * time.Hour
+	MaxGrace  = 366 * 24 * time.Hour
+)
+
 // DefaultGrace is Schedule.Grace when it is zero: a tick this late still
 // counts as on time.
 const DefaultGrace = time.Minute
@@ -56,7 +69,7 @@ type CatchUp struct {
 	// Mode is what to do with missed times; default CatchUpRunOnce.
 	Mode CatchUpMode `json:"mode,omitempty"`
 	// Limit caps the runs CatchUpRunAll creates for missed times; default
-	// DefaultCatchUpLimit. Other modes ignore it.
+	// DefaultCatchUpLimit, at most MaxCatchUpLimit. Other modes ignore it.
 	Limit int `json:"limit,omitempty"`
 }
 
@@ -80,10 +93,12 @@ type Schedule struct {
 	CatchUp CatchUp `json:"catch_up,omitzero"`
 	// Jitter delays each run by a deterministic amount in [0, Jitter), so
 	// that many schedules on the same minute do not start together; 0 (the
-	// default) means none. A run never starts before its scheduled time.
+	// default) means none; at most MaxJitter. A run never starts before
+	// its scheduled time.
 	Jitter time.Duration `json:"jitter,omitempty"`
 	// Grace is how late the engine may look at a scheduled time and still
-	// treat it as on time rather than missed; default DefaultGrace.
+	// treat it as on time rather than missed; default DefaultGrace, at
+	// most MaxGrace.
 	Grace time.Duration `json:"grace,omitempty"`
 	// Paused stops the schedule from creating runs; times that pass while
 	// paused are skipped, not caught up on resume.
@@ -119,14 +134,14 @@ func (s Schedule) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("catch_up.mode: %q is not skip_missed, run_once or run_all", s.CatchUp.Mode))
 	}
-	if s.CatchUp.Limit < 0 {
-		errs = append(errs, fmt.Errorf("catch_up.limit: %d is negative", s.CatchUp.Limit))
+	if s.CatchUp.Limit < 0 || s.CatchUp.Limit > MaxCatchUpLimit {
+		errs = append(errs, fmt.Errorf("catch_up.limit: %d is not between 0 and %d", s.CatchUp.Limit, MaxCatchUpLimit))
 	}
-	if s.Jitter < 0 {
-		errs = append(errs, fmt.Errorf("jitter: %s is negative", s.Jitter))
+	if s.Jitter < 0 || s.Jitter > MaxJitter {
+		errs = append(errs, fmt.Errorf("jitter: %s is not between 0s and %s", s.Jitter, MaxJitter))
 	}
-	if s.Grace < 0 {
-		errs = append(errs, fmt.Errorf("grace: %s is negative", s.Grace))
+	if s.Grace < 0 || s.Grace > MaxGrace {
+		errs = append(errs, fmt.Errorf("grace: %s is not between 0s and %s", s.Grace, MaxGrace))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("schedule %q: %w", s.Name, err)

@@ -1,21 +1,31 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
+
+	"github.com/loomhq/loom/internal/jsondepth"
 )
 
+// MaxJSONDepth is how deeply a request body may nest JSON arrays and
+// objects; a deeper body is answered 400 before it is decoded.
+const MaxJSONDepth = jsondepth.Max
+
 // decodeBody decodes the request's JSON body into v, strictly: a field v
-// does not have, a second JSON value after the first, malformed JSON and a
-// body over the size limit are errors. An empty body is an error unless
-// optional, in which case v is left as it is.
+// does not have, a second JSON value after the first, malformed JSON, a
+// body over the size limit and one nesting deeper than MaxJSONDepth are
+// errors. An empty body is an error unless optional, in which case v is
+// left as it is.
 func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
-	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-	defer body.Close()
-	dec := json.NewDecoder(body)
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -34,6 +44,22 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any, optio
 		return errorf(errMalformed, "request body: unexpected data after the JSON object")
 	}
 	return nil
+}
+
+// readBody reads the request's body, refusing one over the size limit or
+// nesting JSON deeper than MaxJSONDepth. The depth is checked on the raw
+// bytes, before anything is decoded.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	rd := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	defer rd.Close()
+	body, err := io.ReadAll(rd)
+	if err != nil {
+		return nil, bodyError(err)
+	}
+	if err := jsondepth.Check(body, MaxJSONDepth); err != nil {
+		return nil, errorf(errMalformed, "request body: %v", err)
+	}
+	return body, nil
 }
 
 // bodyError says what is wrong with a body that did not decode.

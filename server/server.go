@@ -148,7 +148,7 @@ func New(cfg Config) *Server {
 			return errorf(errRouteNotFound, "not found; the API is under %s", APIPrefix)
 		}))
 	}
-	s.handler = s.withRequestID(s.withAccessLog(s.withRecover(s.withGuard(s.mux))))
+	s.handler = s.withRequestID(s.withAccessLog(s.withRecover(s.withGuard(s.withCanonicalPath(s.mux)))))
 	return s
 }
 

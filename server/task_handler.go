@@ -32,8 +32,16 @@ func (req *submitRequest) params(now time.Time) (*engine.SubmitParams, error) {
 	if strings.TrimSpace(req.Type) == "" {
 		return nil, errorf(errUnprocessable, `field "type" is required`)
 	}
-	if req.MaxAttempts < 0 {
-		return nil, errorf(errUnprocessable, `field "max_attempts" must not be negative`)
+	if req.MaxAttempts < 0 || req.MaxAttempts > engine.MaxAttemptsLimit {
+		return nil, errorf(errUnprocessable, `field "max_attempts": %d is not between 0 and %d`, req.MaxAttempts, engine.MaxAttemptsLimit)
+	}
+	if req.Priority < engine.MinPriority || req.Priority > engine.MaxPriority {
+		return nil, errorf(errUnprocessable, `field "priority": %d is not between %d and %d`, req.Priority, engine.MinPriority, engine.MaxPriority)
+	}
+	if req.RunAt != nil {
+		if err := checkTimeRange("run_at", *req.RunAt); err != nil {
+			return nil, err
+		}
 	}
 	p := &engine.SubmitParams{
 		Type:           req.Type,
@@ -58,17 +66,33 @@ func (req *submitRequest) params(now time.Time) (*engine.SubmitParams, error) {
 	return p, nil
 }
 
+// checkTimeRange refuses a time a store cannot keep, naming its field.
+func checkTimeRange(field string, t time.Time) error {
+	if !store.InTimeRange(t) {
+		return errorf(errUnprocessable, "field %q: %s is not between %s and %s", field,
+			t.Format(time.RFC3339), store.MinTime.Format(time.RFC3339), store.MaxTime.Format(time.RFC3339))
+	}
+	return nil
+}
+
 // parseTimeout reads a task timeout given as an expiry time (RFC 3339) or
 // as a duration from now, and returns it as a duration from now.
+// The expiry must be in the future and no later than store.MaxTime.
 func parseTimeout(s string, now time.Time) (time.Duration, error) {
 	var d time.Duration
 	if at, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		if at.After(store.MaxTime) {
+			return 0, errorf(errUnprocessable, `field "timeout": %q is after %s`, s, store.MaxTime.Format(time.RFC3339))
+		}
 		d = at.Sub(now)
 	} else if d, err = time.ParseDuration(s); err != nil {
 		return 0, errorf(errMalformed, `field "timeout": %q is neither an RFC 3339 time nor a duration like "30m"`, s)
 	}
 	if d <= 0 {
 		return 0, errorf(errUnprocessable, `field "timeout": %q is not in the future`, s)
+	}
+	if d > store.MaxTime.Sub(now) {
+		return 0, errorf(errUnprocessable, `field "timeout": %q expires after %s`, s, store.MaxTime.Format(time.RFC3339))
 	}
 	return d, nil
 }

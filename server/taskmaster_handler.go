@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -291,6 +290,12 @@ func (s *Server) createBackfill(w http.ResponseWriter, r *http.Request, tm *task
 	if err := s.decodeBody(w, r, &req, false); err != nil {
 		return err
 	}
+	if err := checkTimeRange("from", req.From); err != nil {
+		return err
+	}
+	if err := checkTimeRange("to", req.To); err != nil {
+		return err
+	}
 	b, err := tm.StartBackfill(r.Context(), &store.Backfill{Schedule: req.Schedule, Cron: req.Cron, TimeZone: req.Timezone,
 		Task: req.Task, From: req.From, To: req.To, Rate: req.Rate})
 	if err != nil {
@@ -360,9 +365,9 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request, tm *taskmaste
 }
 
 func (s *Server) postWebhook(w http.ResponseWriter, r *http.Request, tm *taskmaster.Taskmaster) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	body, err := s.readBody(w, r)
 	if err != nil {
-		return bodyError(err)
+		return err
 	}
 	started, err := tm.Webhook(r.Context(), r.PathValue("name"), r.Header, body)
 	if err != nil {

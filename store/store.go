@@ -11,6 +11,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/loomhq/loom"
@@ -50,12 +51,23 @@ type Store interface {
 	// id), incrementing Attempt and setting WorkerID, Started and
 	// LeaseUntil. It never lets the queue's running count exceed
 	// MaxRunning when that is positive.
+	//
+	// A claimed attempt is not known to have started until MarkStarted
+	// says so: a claim only reserves the attempt number, and an attempt
+	// released unstarted (Outcome.Unstarted) or whose lease lapses before
+	// it is marked gives its number back (see ReapTasks), so that Attempt
+	// counts runs, not claims.
 	ClaimTasks(ctx context.Context, p *ClaimTasksParams) ([]*loom.TaskInfo, error)
 	// ExtendLeases moves LeaseUntil forward for running tasks (matching id
-	// and attempt) and reports how many it extended; a task no longer
-	// running in that attempt is left alone, which tells its worker the
-	// attempt was taken away.
+	// and attempt, and WorkerID when set) and reports how many it
+	// extended; a task no longer running in that attempt is left alone,
+	// which tells its worker the attempt was taken away.
 	ExtendLeases(ctx context.Context, p *ExtendLeasesParams) ([]LeaseOutcome, error)
+	// MarkStarted records that the handlers of running attempts (matching
+	// id and attempt, and WorkerID when set) have started, and reports
+	// which it marked. A marked attempt whose lease lapses counts as a run
+	// lost without a result; an unmarked one as never started.
+	MarkStarted(ctx context.Context, p *MarkStartedParams) ([]LeaseOutcome, error)
 	// FinishTasks records the outcomes of attempts in one transaction: an
 	// outcome applies only if the task is still running in that attempt
 	// (otherwise its FinishResult has Applied=false), which makes a
@@ -70,7 +82,12 @@ type Store interface {
 	// that is pending, running or completed is ErrConflict.
 	RetryTask(ctx context.Context, p *RetryTaskParams) (*loom.TaskInfo, error)
 	// ReapTasks fails tasks past their Timeout and re-queues running tasks
-	// whose lease lapsed, returning both sets.
+	// whose lease lapsed, returning what it changed. Every lapse adds one
+	// to the task's LeaseExpiries. A lapsed attempt that was never marked
+	// started gives its attempt number back; one that was counts as a lost
+	// run, and the task fails instead of going back to pending once it
+	// has lost MaxLostRuns runs (a crash loop). Each lapse's event says
+	// the lease expired.
 	ReapTasks(ctx context.Context, p *ReapTasksParams) (*ReapResult, error)
 	// NextRunAt returns the earliest RunAt among pending tasks of the
 	// queues (all queues when empty); ok is false when there are none.
@@ -168,9 +185,9 @@ type ClaimTasksParams struct {
 	MaxRunning int
 	// Brief asks for the claimed tasks with only the fields a dispatcher
 	// needs to hand them to workers: ID, Type, Queue, Info, Input,
-	// Priority, Created, RunAt, Timeout, Attempt and MaxAttempts, besides
-	// Status, WorkerID, Started and LeaseUntil which the claim sets; the
-	// other fields are zero. Reading every column back costs a claim about
+	// Priority, Created, RunAt, Timeout, Attempt, MaxAttempts and
+	// LeaseExpiries, besides Status, WorkerID, Started and LeaseUntil
+	// which the claim sets; the other fields are zero. Reading every column back costs a claim about
 	// as much as the claim itself. A store may return whole tasks anyway.
 	// Default false: whole tasks.
 	Brief bool
@@ -180,6 +197,17 @@ type ClaimTasksParams struct {
 type ExtendLeasesParams struct {
 	Leases     []Lease
 	LeaseUntil time.Time
+	// WorkerID, when set, extends only attempts claimed by this worker:
+	// an attempt number given back and claimed again by another worker
+	// is not extended by the first.
+	WorkerID string
+}
+
+// MarkStartedParams name the attempts whose handlers have started.
+type MarkStartedParams struct {
+	Leases []Lease
+	// WorkerID, when set, marks only attempts claimed by this worker.
+	WorkerID string
 }
 
 // Lease names one running attempt.
@@ -208,6 +236,10 @@ type FinishTasksParams struct {
 	// did not apply to is whole. A store may return whole tasks anyway.
 	// Default false: whole tasks.
 	Brief bool
+	// Started marks more attempts started, as MarkStarted does, in the
+	// same transaction: a recorder tells the store of the handlers that
+	// started since its last call at no extra cost.
+	Started []Lease
 }
 
 // Outcome is how one attempt ended.
@@ -219,6 +251,11 @@ type Outcome struct {
 	Output  loom.Values
 	Msg     string
 	RetryAt time.Time
+	// Unstarted, with Status pending, says the attempt never started its
+	// handler (claimed, then handed back at shutdown): it gives its
+	// attempt number back, Attempt going down by one, so that it does not
+	// use the task's budget.
+	Unstarted bool
 }
 
 // FinishResult is the effect of one Outcome.
@@ -255,6 +292,10 @@ type ReapTasksParams struct {
 	Now time.Time
 	// Limit bounds how many tasks one call changes. Default 1000.
 	Limit int
+	// MaxLostRuns is how many started attempts of a task may lose their
+	// lease without a result before the task fails rather than going back
+	// to pending. Zero or less means no limit.
+	MaxLostRuns int
 }
 
 // ReapResult lists what the reaper changed.
@@ -263,6 +304,18 @@ type ReapResult struct {
 	Expired []*loom.TaskInfo
 	// Requeued tasks lost their worker (lease lapsed) and are pending again.
 	Requeued []*loom.TaskInfo
+	// Lost tasks lost their worker once too often (MaxLostRuns) and were
+	// failed, with a Msg that says so.
+	Lost []*loom.TaskInfo
+	// Lapsed names the attempts whose lease lapsed, those of Requeued and
+	// Lost tasks, so that a worker still running one can stop it.
+	Lapsed []Lease
+}
+
+// LostRunsMsg is the Msg of a task ReapTasks failed because maxLost of
+// its started attempts lost their lease without a result: a crash loop.
+func LostRunsMsg(maxLost int) string {
+	return fmt.Sprintf("lease expired %d times while the task ran, without a result: its worker died or hung in every attempt; giving up", maxLost)
 }
 
 // LogChunk is a piece of an attempt's captured output.

@@ -8,6 +8,11 @@ import (
 	"github.com/loomhq/loom/store"
 )
 
+// MaxCheckPeriod is the longest period and the longest grace a check may
+// have (366 days): a check is for something that happens at least yearly,
+// and its due time stays far inside the times a store keeps.
+const MaxCheckPeriod = 366 * 24 * time.Hour
+
 // CreateCheck stores a heartbeat check: it is late Period+Grace after its
 // creation unless pinged.
 func (t *Taskmaster) CreateCheck(ctx context.Context, c *store.Check) (*store.Check, error) {
@@ -40,11 +45,11 @@ func validateCheck(c *store.Check) error {
 	if err := validName("check", c.Name); err != nil {
 		return err
 	}
-	if c.Period < time.Second {
-		return fmt.Errorf("%w: check %s: period must be at least 1s", ErrInvalid, c.Name)
+	if c.Period < time.Second || c.Period > MaxCheckPeriod {
+		return fmt.Errorf("%w: check %s: period %s is not between 1s and %s", ErrInvalid, c.Name, c.Period, MaxCheckPeriod)
 	}
-	if c.Grace < 0 {
-		return fmt.Errorf("%w: check %s: grace must not be negative", ErrInvalid, c.Name)
+	if c.Grace < 0 || c.Grace > MaxCheckPeriod {
+		return fmt.Errorf("%w: check %s: grace %s is not between 0s and %s", ErrInvalid, c.Name, c.Grace, MaxCheckPeriod)
 	}
 	return nil
 }

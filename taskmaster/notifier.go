@@ -23,6 +23,10 @@ type Notification struct {
 	Text string `json:"text"`
 }
 
+// MaxDeliveryAttempts is the largest Notifier.MaxAttempts: with the
+// delivery backoff capped at 5m, a day of retries.
+const MaxDeliveryAttempts = 300
+
 // PutNotifier creates or replaces a notifier.
 func (t *Taskmaster) PutNotifier(ctx context.Context, n *store.Notifier) (created bool, err error) {
 	if err := validName("notifier", n.Name); err != nil {
@@ -45,8 +49,11 @@ func (t *Taskmaster) PutNotifier(ctx context.Context, n *store.Notifier) (create
 			return false, fmt.Errorf("%w: notifier %s: unknown alert kind %q", ErrInvalid, n.Name, k)
 		}
 	}
-	if n.BacklogThreshold < 0 || n.MaxAttempts < 0 {
-		return false, fmt.Errorf("%w: notifier %s: negative backlog_threshold or max_attempts", ErrInvalid, n.Name)
+	if n.BacklogThreshold < 0 {
+		return false, fmt.Errorf("%w: notifier %s: backlog_threshold %d is negative", ErrInvalid, n.Name, n.BacklogThreshold)
+	}
+	if n.MaxAttempts < 0 || n.MaxAttempts > MaxDeliveryAttempts {
+		return false, fmt.Errorf("%w: notifier %s: max_attempts %d is not between 0 and %d", ErrInvalid, n.Name, n.MaxAttempts, MaxDeliveryAttempts)
 	}
 	n.Created = t.clock.Now()
 	created, err = t.st.PutNotifier(ctx, n)

@@ -278,8 +278,12 @@ func (t *Taskmaster) validateTemplate(tpl *store.TaskTemplate) error {
 	if tpl.MaxAttempts < 0 {
 		return fmt.Errorf("%w: task.max_attempts must not be negative", ErrInvalid)
 	}
-	if _, err := t.submitParams(tpl, nil, "", time.Time{}, nil); err != nil {
+	p, err := t.submitParams(tpl, nil, "", time.Time{}, nil)
+	if err != nil {
 		return err
+	}
+	if err := p.Validate(t.clock.Now()); err != nil {
+		return fmt.Errorf("%w: task: %w", ErrInvalid, err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/internal/jsondepth"
 	"github.com/loomhq/loom/store"
 	"github.com/loomhq/loom/trigger"
 )
@@ -120,7 +121,8 @@ func (t *Taskmaster) Publish(ctx context.Context, ev trigger.Event, id string) (
 // (X-Hub-Signature-256, or the timestamped Loom-Signature) and runs that
 // trigger on the event it carries: the JSON body is the event's data, its
 // type the X-Loom-Event or X-GitHub-Event header (default "webhook"),
-// and its id the X-Loom-Delivery or X-GitHub-Delivery header.
+// and its id the X-Loom-Delivery or X-GitHub-Delivery header. A body
+// nesting deeper than 64 levels is refused (ErrInvalid).
 func (t *Taskmaster) Webhook(ctx context.Context, name string, header http.Header, body []byte) (*Started, error) {
 	tr, err := t.st.GetTrigger(ctx, name)
 	if err != nil {
@@ -140,6 +142,9 @@ func (t *Taskmaster) Webhook(ctx context.Context, name string, header http.Heade
 	}
 	var data map[string]any
 	if len(body) > 0 {
+		if err := jsondepth.Check(body, jsondepth.Max); err != nil {
+			return nil, fmt.Errorf("%w: webhook body: %w", ErrInvalid, err)
+		}
 		if err := json.Unmarshal(body, &data); err != nil {
 			return nil, fmt.Errorf("%w: webhook body is not a JSON object: %w", ErrInvalid, err)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/engine"
+	"github.com/loomhq/loom/internal/jsondepth"
 	"github.com/loomhq/loom/store"
 	"github.com/loomhq/loom/taskmaster"
 )
@@ -307,6 +308,9 @@ func formInput(r *http.Request, required bool) (loom.Values, error) {
 }
 
 func parseInput(s string) (loom.Values, error) {
+	if err := jsondepth.Check([]byte(s), jsondepth.Max); err != nil {
+		return nil, badRequest("the input %v", strings.TrimPrefix(err.Error(), "JSON "))
+	}
 	var v loom.Values
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()

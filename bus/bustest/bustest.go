@@ -53,6 +53,7 @@ func Run(t *testing.T, newBus func(t *testing.T) bus.Bus) {
 		{"AckPreventsRedelivery", testAckPreventsRedelivery},
 		{"SettleOnce", testSettleOnce},
 		{"StaleAck", testStaleAck},
+		{"InProgressExtends", testInProgressExtends},
 		{"BatchReceive", testBatchReceive},
 		{"ReceiveHonoursContext", testReceiveHonoursContext},
 		{"DoneRoundTrip", testDoneRoundTrip},
@@ -204,15 +205,23 @@ func receiveN(t *testing.T, c bus.Consumer, n int, ack bool) []bus.Delivery {
 // expectNothing fails t if c delivers anything within quiet.
 func expectNothing(t *testing.T, c bus.Consumer) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), quiet)
+	if err := nothingWithin(c, quiet); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// nothingWithin reports an error if c delivers anything within d.
+func nothingWithin(c bus.Consumer, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	ds, err := c.Receive(ctx, 100)
 	if len(ds) > 0 {
-		t.Fatalf("expected no delivery, got %d, first %s (redelivered %v)", len(ds), ds[0].ID, ds[0].Redelivered)
+		return fmt.Errorf("expected no delivery, got %d, first %s (redelivered %v)", len(ds), ds[0].ID, ds[0].Redelivered)
 	}
 	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Receive on a quiet queue: got %v, want context.DeadlineExceeded", err)
+		return fmt.Errorf("receive on a quiet queue: got %v, want context.DeadlineExceeded", err)
 	}
+	return nil
 }
 
 func ids(ds []bus.Delivery) []string {
@@ -547,6 +556,70 @@ func testStaleAck(t *testing.T, b bus.Bus) {
 	expectNothing(t, c)
 }
 
+// testInProgressExtends holds a delivery for several AckWaits while calling
+// InProgress: neither its consumer nor another of the group receives it
+// again meanwhile, nor after it is acknowledged.
+func testInProgressExtends(t *testing.T, b bus.Bus) {
+	q := queueName(t, "q")
+	c1 := consume(t, b, q, bus.ConsumeOptions{Name: "holder", AckWait: ackWait})
+	c2 := consume(t, b, q, bus.ConsumeOptions{Name: "other", AckWait: ackWait})
+	publish(t, b, q, readyMessage(1))
+	ctx := testContext(t)
+	d := receive(t, c1, 1)[0]
+	if d.AckWait != ackWait {
+		t.Errorf("delivery's AckWait is %s, want the consumer's %s", d.AckWait, ackWait)
+	}
+	if err := d.InProgress(ctx); err != nil {
+		t.Fatalf("InProgress: %v", err)
+	}
+	// Keep extending, every quarter AckWait, while both consumers watch
+	// for a redelivery for several AckWaits.
+	stop := make(chan struct{})
+	extended := make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(ackWait / 4)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				extended <- nil
+				return
+			case <-tick.C:
+				if err := d.InProgress(ctx); err != nil {
+					extended <- err
+					return
+				}
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, c := range []bus.Consumer{c1, c2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = nothingWithin(c, quiet)
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	for _, err := range errs {
+		if err != nil {
+			t.Errorf("while the delivery was extended: %v", err)
+		}
+	}
+	if err := <-extended; err != nil {
+		t.Fatalf("InProgress while held: %v", err)
+	}
+	if err := d.Ack(ctx); err != nil {
+		t.Fatalf("Ack after extending: %v", err)
+	}
+	if err := d.InProgress(ctx); err != nil {
+		t.Errorf("InProgress after Ack: %v, want nil", err)
+	}
+	expectNothing(t, c1)
+}
+
 func testBatchReceive(t *testing.T, b bus.Bus) {
 	const total, batch = 10, 4
 	q := queueName(t, "q")
@@ -748,6 +821,7 @@ func testClose(t *testing.T, b bus.Bus) {
 	check("ConsumeDone", err)
 	_, err = c.Receive(ctx, 1)
 	check("Receive", err)
+	check("InProgress", d.InProgress(ctx))
 	check("Ack", d.Ack(ctx))
 	if err := b.Close(); err != nil {
 		t.Errorf("second Close: %v", err)

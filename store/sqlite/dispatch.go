@@ -32,8 +32,10 @@ const (
 	claimBriefSQL    = claimUpdate + briefClaimColumns
 	queueSettingsSQL = `SELECT concurrency, paused FROM queues WHERE name = ?`
 	countRunningSQL  = `SELECT count(*) FROM tasks WHERE queue = ? AND status = 'running'`
-	extendLeaseSQL   = `UPDATE tasks SET lease_until = ?
-	WHERE id = ? AND attempt = ? AND status = 'running' RETURNING status`
+	extendLeaseSQL   = `UPDATE tasks SET lease_until = ?1
+	WHERE id = ?2 AND attempt = ?3 AND status = 'running' AND (?4 = '' OR worker_id = ?4) RETURNING status`
+	markStartedSQL = `UPDATE tasks SET began = attempt
+	WHERE id = ?1 AND attempt = ?2 AND status = 'running' AND (?3 = '' OR worker_id = ?3) RETURNING status`
 	taskStatusSQL = `SELECT status FROM tasks WHERE id = ?`
 )
 
@@ -149,12 +151,33 @@ func (s *Store) claimLimit(ctx context.Context, tx *sql.Tx, queue string, limit,
 // ExtendLeases moves LeaseUntil forward for the leases still held; see
 // store.Store. The Status of a task that does not exist is empty.
 func (s *Store) ExtendLeases(ctx context.Context, p *store.ExtendLeasesParams) ([]store.LeaseOutcome, error) {
-	if len(p.Leases) == 0 {
+	out, err := s.updateLeases(ctx, p.Leases, extendLeaseSQL, toNanos(p.LeaseUntil), p.WorkerID)
+	if err != nil {
+		return nil, fmt.Errorf("extend %d leases: %w", len(p.Leases), err)
+	}
+	return out, nil
+}
+
+// MarkStarted records that attempts' handlers started; see store.Store.
+func (s *Store) MarkStarted(ctx context.Context, p *store.MarkStartedParams) ([]store.LeaseOutcome, error) {
+	out, err := s.updateLeases(ctx, p.Leases, markStartedSQL, nil, p.WorkerID)
+	if err != nil {
+		return nil, fmt.Errorf("mark %d attempts started: %w", len(p.Leases), err)
+	}
+	return out, nil
+}
+
+// updateLeases runs query, an update of one running attempt returning its
+// status, for each lease, with arg (if not nil) before the lease's id and
+// attempt and workerID after; it reports which leases it changed, and the
+// status of each task.
+func (s *Store) updateLeases(ctx context.Context, leases []store.Lease, query string, arg any, workerID string) ([]store.LeaseOutcome, error) {
+	if len(leases) == 0 {
 		return nil, nil
 	}
-	out := make([]store.LeaseOutcome, len(p.Leases))
+	out := make([]store.LeaseOutcome, len(leases))
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		upd, err := s.wstmt(ctx, tx, extendLeaseSQL)
+		upd, err := s.wstmt(ctx, tx, query)
 		if err != nil {
 			return err
 		}
@@ -162,11 +185,14 @@ func (s *Store) ExtendLeases(ctx context.Context, p *store.ExtendLeasesParams) (
 		if err != nil {
 			return err
 		}
-		until := toNanos(p.LeaseUntil)
-		for i, l := range p.Leases {
+		for i, l := range leases {
 			out[i].Lease = l
+			args := []any{l.ID, l.Attempt, workerID}
+			if arg != nil {
+				args = append([]any{arg}, args...)
+			}
 			var status string
-			err := upd.QueryRowContext(ctx, until, l.ID, l.Attempt).Scan(&status)
+			err := upd.QueryRowContext(ctx, args...).Scan(&status)
 			if err == nil {
 				out[i].Extended = true
 				out[i].Status = loom.Status(status)
@@ -183,21 +209,20 @@ func (s *Store) ExtendLeases(ctx context.Context, p *store.ExtendLeasesParams) (
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("extend %d leases: %w", len(p.Leases), err)
-	}
-	return out, nil
+	return out, err
 }
 
 // finishHead and finishTail make the statement that applies outcomes
-// given as rows (id, attempt, status, result, msg, output, ended, run_at)
-// to the tasks still running in that attempt.
+// given as rows (id, attempt, status, result, msg, output, ended, run_at,
+// given back) to the tasks still running in that attempt; given back is 1
+// for an attempt released unstarted, which gives its number back.
 const (
 	finishHead = `UPDATE tasks
 	SET status = v.column3, result = v.column4, msg = v.column5, output = v.column6, ended = v.column7,
-		run_at = coalesce(v.column8, tasks.run_at), lease_until = NULL
+		run_at = coalesce(v.column8, tasks.run_at), lease_until = NULL, attempt = tasks.attempt - v.column9
 	FROM (VALUES `
-	finishRow  = `(?,?,?,?,?,?,?,?)`
+	finishRow  = `(?,?,?,?,?,?,?,?,?)`
+	finishCols = 9
 	finishTail = `) AS v
 	WHERE tasks.id = v.column1 AND tasks.attempt = v.column2 AND tasks.status = 'running'
 	RETURNING `
@@ -217,10 +242,14 @@ var (
 // a nil Task.
 func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]store.FinishResult, error) {
 	if len(p.Outcomes) == 0 {
+		if len(p.Started) > 0 {
+			_, err := s.MarkStarted(ctx, &store.MarkStartedParams{Leases: p.Started})
+			return nil, err
+		}
 		return nil, nil
 	}
 	at := now(p.Now)
-	args := make([]any, 0, 8*len(p.Outcomes))
+	args := make([]any, 0, finishCols*len(p.Outcomes))
 	evs := make([]eventRow, len(p.Outcomes))
 	// first[i] is false for an outcome whose task an earlier outcome of
 	// the batch already names: only the first can apply.
@@ -236,6 +265,7 @@ func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]
 			result string
 			ended  sql.NullInt64
 			runAt  sql.NullInt64
+			back   int
 		)
 		switch o.Status {
 		case loom.StatusCompleted:
@@ -253,27 +283,44 @@ func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]
 		default:
 			return nil, fmt.Errorf("finish task %s: status %q is not completed, failed or pending: %w", o.ID, o.Status, store.ErrInvalid)
 		}
+		if o.Unstarted {
+			if o.Status != loom.StatusPending {
+				return nil, fmt.Errorf("finish task %s: an unstarted attempt can only go back to pending, not %s: %w", o.ID, o.Status, store.ErrInvalid)
+			}
+			back = 1
+		}
 		evs[i] = ev
 		if seen[o.ID] {
 			continue
 		}
 		seen[o.ID], first[i] = true, true
-		args = append(args, o.ID, o.Attempt, string(o.Status), result, o.Msg, output, ended, runAt)
+		args = append(args, o.ID, o.Attempt, string(o.Status), result, o.Msg, output, ended, runAt, back)
 	}
 	out := make([]store.FinishResult, len(p.Outcomes))
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		if len(p.Started) > 0 {
+			mark, err := s.wstmt(ctx, tx, markStartedSQL)
+			if err != nil {
+				return err
+			}
+			for _, l := range p.Started {
+				if _, err := mark.ExecContext(ctx, l.ID, l.Attempt, ""); err != nil {
+					return fmt.Errorf("mark task %s started: %w", l.ID, err)
+				}
+			}
+		}
 		updated := make(map[string]*loom.TaskInfo, len(p.Outcomes))
 		rest := args
 		batch, scan := finishBatch, scanTasks
 		if p.Brief {
 			batch, scan = finishBriefBatch, scanBriefFinished
 		}
-		for _, n := range chunkSizes(len(rest) / 8) {
+		for _, n := range chunkSizes(len(rest) / finishCols) {
 			st, err := s.wstmt(ctx, tx, batch.sql(n))
 			if err != nil {
 				return err
 			}
-			rows, err := st.QueryContext(ctx, rest[:n*8]...)
+			rows, err := st.QueryContext(ctx, rest[:n*finishCols]...)
 			if err != nil {
 				return err
 			}
@@ -284,7 +331,7 @@ func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]
 			for _, t := range tasks {
 				updated[t.ID] = t
 			}
-			rest = rest[n*8:]
+			rest = rest[n*finishCols:]
 		}
 		applied := make([]eventRow, 0, len(updated))
 		counts := countDelta{}
@@ -320,9 +367,9 @@ func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]
 const expiredMsg = "expired: the task did not end before its timeout"
 
 // ReapTasks fails the tasks whose Timeout has come (with Msg saying they
-// expired) and puts back to pending the running tasks whose LeaseUntil has
-// come, keeping their Attempt (the next claim counts the next attempt).
-// Limit bounds both together; expiries go first.
+// expired) and deals with the running tasks whose LeaseUntil has come, as
+// store.Store says: back to pending, or failed after MaxLostRuns lost
+// runs. Limit bounds both together; expiries go first.
 func (s *Store) ReapTasks(ctx context.Context, p *store.ReapTasksParams) (*store.ReapResult, error) {
 	limit := p.Limit
 	if limit <= 0 {
@@ -348,34 +395,19 @@ func (s *Store) ReapTasks(ctx context.Context, p *store.ReapTasksParams) (*store
 		if res.Expired, err = scanTasks(rows); err != nil {
 			return fmt.Errorf("expire: %w", err)
 		}
-		if left := limit - len(res.Expired); left > 0 {
-			rows, err := tx.QueryContext(ctx, `UPDATE tasks
-				SET status = 'pending', lease_until = NULL
-				WHERE id IN (
-					SELECT id FROM tasks
-					WHERE status = 'running' AND lease_until <= ?1
-					ORDER BY lease_until LIMIT ?2)
-				RETURNING `+taskColumns, at, left)
-			if err != nil {
-				return fmt.Errorf("requeue: %w", err)
-			}
-			if res.Requeued, err = scanTasks(rows); err != nil {
-				return fmt.Errorf("requeue: %w", err)
-			}
-			for _, t := range res.Requeued {
-				counts.move(t.Queue, loom.StatusRunning, loom.StatusPending, 1)
-			}
-		}
-		if err := s.applyCounts(ctx, tx, counts); err != nil {
-			return err
-		}
-		evs := make([]eventRow, 0, len(res.Expired)+len(res.Requeued))
+		evs := make([]eventRow, 0, len(res.Expired))
 		for _, t := range res.Expired {
 			evs = append(evs, eventRow{taskID: t.ID, typ: eventExpired, time: at, attempt: t.Attempt, status: t.Status, msg: expiredMsg})
 		}
-		for _, t := range res.Requeued {
-			evs = append(evs, eventRow{taskID: t.ID, typ: eventRequeued, time: at, attempt: t.Attempt, status: t.Status,
-				msg: "lease lapsed", data: eventData(map[string]any{"worker_id": t.WorkerID})})
+		if left := limit - len(res.Expired); left > 0 {
+			lapsed, err := s.reapLapsed(ctx, tx, at, left, p.MaxLostRuns, res, counts)
+			if err != nil {
+				return fmt.Errorf("requeue: %w", err)
+			}
+			evs = append(evs, lapsed...)
+		}
+		if err := s.applyCounts(ctx, tx, counts); err != nil {
+			return err
 		}
 		return s.appendEvents(ctx, tx, evs)
 	})
@@ -383,6 +415,102 @@ func (s *Store) ReapTasks(ctx context.Context, p *store.ReapTasksParams) (*store
 		return nil, fmt.Errorf("reap tasks: %w", err)
 	}
 	return res, nil
+}
+
+// lapsedTask is a running task whose lease lapsed, as the reaper finds it.
+type lapsedTask struct {
+	rowid    int64
+	id       string
+	queue    string
+	attempt  int
+	began    bool
+	lostRuns int
+	workerID string
+}
+
+// reapLapsed deals with up to limit running tasks whose lease lapsed at
+// time at: those whose attempt had not started go back to pending giving
+// their attempt number back; those whose attempt had count a lost run, and
+// fail once they have lost maxLost (if positive). It adds the tasks to
+// res, their moves to counts, and returns their events.
+func (s *Store) reapLapsed(ctx context.Context, tx *sql.Tx, at int64, limit, maxLost int, res *store.ReapResult, counts countDelta) ([]eventRow, error) {
+	found, err := queryAll(ctx, tx, func(sc scanner) (lapsedTask, error) {
+		var l lapsedTask
+		err := sc.Scan(&l.rowid, &l.id, &l.queue, &l.attempt, &l.began, &l.lostRuns, &l.workerID)
+		return l, err
+	}, `SELECT rowid, id, queue, attempt, began = attempt, lost_runs, worker_id FROM tasks
+		WHERE status = 'running' AND lease_until <= ?1
+		ORDER BY lease_until LIMIT ?2`, at, limit)
+	if err != nil || len(found) == 0 {
+		return nil, err
+	}
+	var unstarted, lost, failed []int64
+	byID := make(map[string]lapsedTask, len(found))
+	for _, l := range found {
+		byID[l.id] = l
+		res.Lapsed = append(res.Lapsed, store.Lease{ID: l.id, Attempt: l.attempt})
+		switch {
+		case !l.began:
+			unstarted = append(unstarted, l.rowid)
+		case maxLost > 0 && l.lostRuns+1 >= maxLost:
+			failed = append(failed, l.rowid)
+		default:
+			lost = append(lost, l.rowid)
+		}
+	}
+	update := func(rowids []int64, set string, args ...any) ([]*loom.TaskInfo, error) {
+		if len(rowids) == 0 {
+			return nil, nil
+		}
+		list, err := encodeJSON(rowids)
+		if err != nil {
+			return nil, err
+		}
+		return queryAll(ctx, tx, scanTask, `UPDATE tasks SET `+set+`,
+				lease_until = NULL, lease_expiries = lease_expiries + 1
+			WHERE rowid IN (SELECT value FROM json_each(?1))
+			RETURNING `+taskColumns, append([]any{list}, args...)...)
+	}
+	requeuedUnstarted, err := update(unstarted, `status = 'pending', attempt = attempt - 1`)
+	if err != nil {
+		return nil, err
+	}
+	requeuedLost, err := update(lost, `status = 'pending', lost_runs = lost_runs + 1`)
+	if err != nil {
+		return nil, err
+	}
+	failMsg := store.LostRunsMsg(maxLost)
+	res.Lost, err = update(failed, `status = 'failed', result = 'error', msg = ?2, ended = ?3, lost_runs = lost_runs + 1`, failMsg, at)
+	if err != nil {
+		return nil, err
+	}
+	res.Requeued = append(res.Requeued, requeuedUnstarted...)
+	res.Requeued = append(res.Requeued, requeuedLost...)
+	evs := make([]eventRow, 0, len(found))
+	for _, t := range requeuedUnstarted {
+		l := byID[t.ID]
+		counts.move(t.Queue, loom.StatusRunning, t.Status, 1)
+		evs = append(evs, eventRow{taskID: t.ID, typ: eventRequeued, time: at, attempt: l.attempt, status: t.Status,
+			msg:  fmt.Sprintf("lease expired before attempt %d started: re-queued, and the attempt does not count", l.attempt),
+			data: eventData(map[string]any{"worker_id": l.workerID})})
+	}
+	for _, t := range requeuedLost {
+		l := byID[t.ID]
+		counts.move(t.Queue, loom.StatusRunning, t.Status, 1)
+		msg := fmt.Sprintf("lease expired while attempt %d ran, without a result: its worker died or hung; re-queued", l.attempt)
+		if maxLost > 0 {
+			msg += fmt.Sprintf(" (lost run %d of at most %d)", l.lostRuns+1, maxLost)
+		}
+		evs = append(evs, eventRow{taskID: t.ID, typ: eventRequeued, time: at, attempt: l.attempt, status: t.Status,
+			msg: msg, data: eventData(map[string]any{"worker_id": l.workerID})})
+	}
+	for _, t := range res.Lost {
+		l := byID[t.ID]
+		counts.move(t.Queue, loom.StatusRunning, t.Status, 1)
+		evs = append(evs, eventRow{taskID: t.ID, typ: eventFailed, time: at, attempt: l.attempt, status: t.Status,
+			msg: failMsg, data: eventData(map[string]any{"worker_id": l.workerID})})
+	}
+	return evs, nil
 }
 
 // expiring returns, as a JSON array of rowids, up to limit tasks whose

@@ -520,6 +520,7 @@ func (s *Store) RetryTask(ctx context.Context, p *store.RetryTaskParams) (*loom.
 				input = CASE WHEN ?1 IS NULL THEN input ELSE ?1 END,
 				max_attempts = attempt + CASE WHEN ?2 > 0 THEN ?2 ELSE max(max_attempts - retry_base, 1) END,
 				retry_base = attempt,
+				lost_runs = 0,
 				timeout = ?3 + (timeout - created),
 				run_at = ?3
 			WHERE id = ?4

@@ -20,6 +20,7 @@ var eventTests = []test{
 		_, err := s.RetryTask(ctx(t), &store.RetryTaskParams{ID: task.ID, Now: at(5 * time.Second)})
 		require.NoError(t, err)
 		claimOne(t, s, loom.DefaultQueue, at(6*time.Second))
+		markStarted(t, s, store.Lease{ID: task.ID, Attempt: 3})
 		_, err = s.ReapTasks(ctx(t), &store.ReapTasksParams{Now: at(7 * time.Minute)}) // lease lapsed
 		require.NoError(t, err)
 		claimOne(t, s, loom.DefaultQueue, at(8*time.Minute))
@@ -58,6 +59,7 @@ var eventTests = []test{
 			}
 		}
 		require.Equal(t, "boom", evs[4].Msg)
+		require.Contains(t, evs[7].Msg, "lease expired")
 		require.Equal(t, "flaky", evs[2].Msg)
 	}},
 	{"CancelAndExpire", func(t *testing.T, s store.Store) {

@@ -136,13 +136,15 @@ var lifecycleTests = []test{
 			require.Contains(t, strings.ToLower(got.Msg), "expired")
 			requireTimePtr(t, at(time.Minute), got.Ended, "Ended")
 		}
+		require.Equal(t, []store.Lease{{ID: lapsing.ID, Attempt: 1}}, res.Lapsed)
 		got := get(t, s, lapsing.ID)
 		require.Equal(t, loom.StatusPending, got.Status)
-		require.Equal(t, 1, got.Attempt, "Attempt unchanged")
+		require.Equal(t, 0, got.Attempt, "an attempt never marked started gives its number back")
+		require.Equal(t, 1, got.LeaseExpiries)
 		require.Nil(t, got.LeaseUntil)
 		require.Equal(t, loom.StatusRunning, get(t, s, healthy.ID).Status)
 		require.Equal(t, loom.StatusPending, get(t, s, waiting.ID).Status)
-		require.Equal(t, 2, claimOne(t, s, "l", at(time.Minute)).Attempt)
+		require.Equal(t, 1, claimOne(t, s, "l", at(time.Minute)).Attempt)
 
 		res, err = s.ReapTasks(ctx(t), &store.ReapTasksParams{Now: at(time.Minute)})
 		require.NoError(t, err)

@@ -31,7 +31,9 @@ import (
 //     Concurrency like MaxRunning;
 //   - a Timeout or LeaseUntil lapses at the instant it names;
 //   - a non-empty Actor of InsertTasks, CancelTask and RetryTask is the
-//     "actor" of their events' Data.
+//     "actor" of their events' Data;
+//   - a lapsed lease's event is "requeued" (or "failed" for a crash
+//     loop), with a Msg that says the lease expired.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Helper()
 	for _, g := range []struct {
@@ -42,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Claim", claimTests},
 		{"Finish", finishTests},
 		{"Lifecycle", lifecycleTests},
+		{"Runs", runTests},
 		{"Events", eventTests},
 		{"Logs", logTests},
 		{"Queues", queueTests},

@@ -229,7 +229,7 @@ func (g *Group) take(max int, ackWait time.Duration) ([]bus.Delivery, error) {
 		e.state = statePending
 		e.deadline = deadline
 		heap.Push(&g.pending, e)
-		ds = append(ds, bus.NewDelivery(e.Msg, e.gen > 1, &ticket{g: g, e: e, gen: e.gen}))
+		ds = append(ds, bus.NewDelivery(e.Msg, e.gen > 1, ackWait, &ticket{g: g, e: e, gen: e.gen, ackWait: ackWait}))
 	}
 	if len(ds) > 0 {
 		g.armTimer(now)
@@ -314,6 +314,7 @@ type ticket struct {
 	g       *Group
 	e       *Entry
 	gen     uint32
+	ackWait time.Duration
 	settled bool // guarded by g.mu
 }
 
@@ -383,5 +384,24 @@ func (t *ticket) Nack(_ context.Context, delay time.Duration) error {
 	e.deadline = now.Add(delay)
 	heap.Fix(&g.pending, e.index)
 	g.armTimer(now)
+	return nil
+}
+
+// InProgress moves the entry's deadline to a full AckWait from now, unless
+// this delivery is settled or stale. The timer may stay armed for the
+// earlier deadline: when it fires it finds nothing due and re-arms.
+func (t *ticket) InProgress(context.Context) error {
+	g := t.g
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.isClosed {
+		return bus.ErrClosed
+	}
+	e := t.e
+	if t.settled || e.gen != t.gen || e.state != statePending {
+		return nil
+	}
+	e.deadline = time.Now().Add(t.ackWait)
+	heap.Fix(&g.pending, e.index)
 	return nil
 }

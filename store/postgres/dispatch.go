@@ -129,54 +129,88 @@ func (s *Store) claimLimit(ctx context.Context, tx pgx.Tx, queue string, limit, 
 // one statement for the batch; see store.Store. The Status of a task that
 // does not exist is empty.
 func (s *Store) ExtendLeases(ctx context.Context, p *store.ExtendLeasesParams) ([]store.LeaseOutcome, error) {
-	if len(p.Leases) == 0 {
-		return nil, nil
-	}
-	ids := make([]string, len(p.Leases))
-	attempts := make([]int32, len(p.Leases))
-	for i, l := range p.Leases {
-		ids[i], attempts[i] = l.ID, int32(l.Attempt)
-	}
-	type row struct {
-		status   string
-		extended bool
-	}
-	got := make(map[store.Lease]row, len(p.Leases))
+	var out []store.LeaseOutcome
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `WITH l AS (
-				SELECT * FROM unnest($1::text[], $2::int[]) AS l(id, attempt)
-			), extended AS (
-				UPDATE tasks t SET lease_until = $3
-				FROM l WHERE t.id = l.id AND t.attempt = l.attempt AND t.status = 'running'
-				RETURNING t.id, t.attempt
-			)
-			SELECT l.id, l.attempt, coalesce(t.status, ''), e.id IS NOT NULL
-			FROM l LEFT JOIN tasks t ON t.id = l.id
-				LEFT JOIN extended e ON e.id = l.id AND e.attempt = l.attempt`,
-			ids, attempts, toNanos(p.LeaseUntil))
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				l store.Lease
-				r row
-			)
-			if err := rows.Scan(&l.ID, &l.Attempt, &r.status, &r.extended); err != nil {
-				return err
-			}
-			got[l] = r
-		}
-		return rows.Err()
+		var err error
+		out, err = updateLeases(ctx, tx, p.Leases, p.WorkerID, `lease_until = $4`, toNanos(p.LeaseUntil))
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("extend %d leases: %w", len(p.Leases), err)
 	}
-	out := make([]store.LeaseOutcome, len(p.Leases))
-	for i, l := range p.Leases {
+	return out, nil
+}
+
+// MarkStarted records that attempts' handlers started, with one statement
+// for the batch; see store.Store.
+func (s *Store) MarkStarted(ctx context.Context, p *store.MarkStartedParams) ([]store.LeaseOutcome, error) {
+	var out []store.LeaseOutcome
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = markStarted(ctx, tx, p.Leases, p.WorkerID)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mark %d attempts started: %w", len(p.Leases), err)
+	}
+	return out, nil
+}
+
+func markStarted(ctx context.Context, tx pgx.Tx, leases []store.Lease, workerID string) ([]store.LeaseOutcome, error) {
+	return updateLeases(ctx, tx, leases, workerID, `began = t.attempt`)
+}
+
+// updateLeases applies set (an assignment list, whose further arguments
+// are $4 on) to the running attempts named by leases (and claimed by
+// workerID, when set), with one statement, and reports which it changed
+// and the status of each task.
+func updateLeases(ctx context.Context, tx pgx.Tx, leases []store.Lease, workerID, set string, args ...any) ([]store.LeaseOutcome, error) {
+	if len(leases) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(leases))
+	attempts := make([]int32, len(leases))
+	for i, l := range leases {
+		ids[i], attempts[i] = l.ID, int32(l.Attempt)
+	}
+	type row struct {
+		status  string
+		changed bool
+	}
+	got := make(map[store.Lease]row, len(leases))
+	rows, err := tx.Query(ctx, `WITH l AS (
+			SELECT DISTINCT id, attempt FROM unnest($1::text[], $2::int[]) AS l(id, attempt)
+		), changed AS (
+			UPDATE tasks t SET `+set+`
+			FROM l WHERE t.id = l.id AND t.attempt = l.attempt AND t.status = 'running'
+				AND ($3 = '' OR t.worker_id = $3)
+			RETURNING t.id, t.attempt
+		)
+		SELECT l.id, l.attempt, coalesce(t.status, ''), c.id IS NOT NULL
+		FROM l LEFT JOIN tasks t ON t.id = l.id
+			LEFT JOIN changed c ON c.id = l.id AND c.attempt = l.attempt`,
+		append([]any{ids, attempts, workerID}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			l store.Lease
+			r row
+		)
+		if err := rows.Scan(&l.ID, &l.Attempt, &r.status, &r.changed); err != nil {
+			return nil, err
+		}
+		got[l] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]store.LeaseOutcome, len(leases))
+	for i, l := range leases {
 		r := got[l]
-		out[i] = store.LeaseOutcome{Lease: l, Extended: r.extended, Status: loom.Status(r.status)}
+		out[i] = store.LeaseOutcome{Lease: l, Extended: r.changed, Status: loom.Status(r.status)}
 	}
 	return out, nil
 }
@@ -185,26 +219,31 @@ func (s *Store) ExtendLeases(ctx context.Context, p *store.ExtendLeasesParams) (
 // still running in that attempt, with one statement for the batch.
 const finishSQL = `UPDATE tasks t
 	SET status = v.status, result = v.result, msg = v.msg, output = v.output, ended = v.ended,
-		run_at = coalesce(v.run_at, t.run_at), lease_until = NULL
-	FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])
-		AS v(id, attempt, status, result, msg, output, ended, run_at)
+		run_at = coalesce(v.run_at, t.run_at), lease_until = NULL, attempt = t.attempt - v.back
+	FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::int[])
+		AS v(id, attempt, status, result, msg, output, ended, run_at, back)
 	WHERE t.id = v.id AND t.attempt = v.attempt AND t.status = 'running'
 	RETURNING `
 
 // FinishTasks records attempt outcomes; see store.Store. A completed
 // outcome sets Result "complete", a failed one "error"; both set Ended Now.
 // A pending outcome puts the task back to wait until RetryAt (Now when
-// zero), and announces its queue to ListenForWork. An outcome for a task
-// that does not exist has Applied=false and a nil Task.
+// zero), and announces its queue to ListenForWork; an Unstarted one also
+// gives its attempt number back. An outcome for a task that does not
+// exist has Applied=false and a nil Task.
 func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]store.FinishResult, error) {
 	if len(p.Outcomes) == 0 {
+		if len(p.Started) > 0 {
+			_, err := s.MarkStarted(ctx, &store.MarkStartedParams{Leases: p.Started})
+			return nil, err
+		}
 		return nil, nil
 	}
 	at := now(p.Now)
 	var (
 		ids, statuses, results, msgs []string
 		outputs                      []*string
-		attempts                     []int32
+		attempts, backs              []int32
 		endeds, runAts               []*int64
 	)
 	evs := make([]eventRow, len(p.Outcomes))
@@ -240,6 +279,13 @@ func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]
 		default:
 			return nil, fmt.Errorf("finish task %s: status %q is not completed, failed or pending: %w", o.ID, o.Status, store.ErrInvalid)
 		}
+		var back int32
+		if o.Unstarted {
+			if o.Status != loom.StatusPending {
+				return nil, fmt.Errorf("finish task %s: an unstarted attempt can only go back to pending, not %s: %w", o.ID, o.Status, store.ErrInvalid)
+			}
+			back = 1
+		}
 		evs[i] = ev
 		if seen[o.ID] {
 			continue
@@ -247,15 +293,18 @@ func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]
 		seen[o.ID], first[i] = true, true
 		ids, attempts, statuses = append(ids, o.ID), append(attempts, int32(o.Attempt)), append(statuses, string(o.Status))
 		results, msgs, outputs = append(results, result), append(msgs, o.Msg), append(outputs, output)
-		endeds, runAts = append(endeds, ended), append(runAts, runAt)
+		endeds, runAts, backs = append(endeds, ended), append(runAts, runAt), append(backs, back)
 	}
 	out := make([]store.FinishResult, len(p.Outcomes))
 	err := s.write(ctx, func(tx pgx.Tx) error {
+		if _, err := markStarted(ctx, tx, p.Started, ""); err != nil {
+			return fmt.Errorf("mark started: %w", err)
+		}
 		q, scan := finishSQL+qualified("t", taskColumns), scanTask
 		if p.Brief {
 			q, scan = finishSQL+qualified("t", briefFinishColumns), scanBriefFinished
 		}
-		tasks, err := queryAll(ctx, tx, scan, q, ids, attempts, statuses, results, msgs, outputs, endeds, runAts)
+		tasks, err := queryAll(ctx, tx, scan, q, ids, attempts, statuses, results, msgs, outputs, endeds, runAts, backs)
 		if err != nil {
 			return err
 		}
@@ -295,10 +344,11 @@ func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]
 const expiredMsg = "expired: the task did not end before its timeout"
 
 // ReapTasks fails the tasks whose Timeout has come (with Msg saying they
-// expired) and puts back to pending the running tasks whose LeaseUntil has
-// come, keeping their Attempt (the next claim counts the next attempt).
-// Limit bounds both together; expiries go first. Tasks another
-// transaction holds are passed over, for the next round.
+// expired) and deals with the running tasks whose LeaseUntil has come, as
+// store.Store says: back to pending, or failed after MaxLostRuns lost
+// runs. Limit bounds both together; expiries go first. Tasks another
+// transaction holds are passed over, for the next round. The queues of
+// the tasks put back to pending are announced to ListenForWork.
 func (s *Store) ReapTasks(ctx context.Context, p *store.ReapTasksParams) (*store.ReapResult, error) {
 	limit := p.Limit
 	if limit <= 0 {
@@ -327,31 +377,23 @@ func (s *Store) ReapTasks(ctx context.Context, p *store.ReapTasksParams) (*store
 			}
 			return a.ID < b.ID
 		})
-		if left := limit - len(res.Expired); left > 0 {
-			res.Requeued, err = scanTasks(tx.Query(ctx, `WITH picked AS (
-					SELECT id AS picked_id FROM tasks
-					WHERE status = 'running' AND lease_until <= $1
-					ORDER BY lease_until LIMIT $2
-					FOR UPDATE SKIP LOCKED)
-				UPDATE tasks SET status = 'pending', lease_until = NULL
-				FROM picked WHERE id = picked_id
-				RETURNING `+taskColumns, at, left))
-			if err != nil {
-				return fmt.Errorf("requeue: %w", err)
-			}
-		}
-		evs := make([]eventRow, 0, len(res.Expired)+len(res.Requeued))
+		evs := make([]eventRow, 0, len(res.Expired))
 		for _, t := range res.Expired {
 			evs = append(evs, eventRow{taskID: t.ID, typ: eventExpired, time: at, attempt: t.Attempt, status: t.Status, msg: expiredMsg})
 		}
-		wake := make([]string, 0, len(res.Requeued))
-		for _, t := range res.Requeued {
-			evs = append(evs, eventRow{taskID: t.ID, typ: eventRequeued, time: at, attempt: t.Attempt, status: t.Status,
-				msg: "lease lapsed", data: eventData(map[string]any{"worker_id": t.WorkerID})})
-			wake = append(wake, t.Queue)
+		if left := limit - len(res.Expired); left > 0 {
+			lapsed, err := reapLapsed(ctx, tx, at, left, p.MaxLostRuns, res)
+			if err != nil {
+				return fmt.Errorf("requeue: %w", err)
+			}
+			evs = append(evs, lapsed...)
 		}
 		if err := s.appendEvents(ctx, tx, evs); err != nil {
 			return err
+		}
+		wake := make([]string, len(res.Requeued))
+		for i, t := range res.Requeued {
+			wake[i] = t.Queue
 		}
 		return s.announce(ctx, tx, wake...)
 	})
@@ -359,6 +401,106 @@ func (s *Store) ReapTasks(ctx context.Context, p *store.ReapTasksParams) (*store
 		return nil, fmt.Errorf("reap tasks: %w", err)
 	}
 	return res, nil
+}
+
+// lapsedTask is a running task whose lease lapsed, as the reaper finds it.
+type lapsedTask struct {
+	id       string
+	attempt  int
+	began    bool
+	lostRuns int
+	workerID string
+}
+
+// reapLapsed deals with up to limit running tasks whose lease lapsed at
+// time at, locking them and passing over those another transaction
+// holds: those whose attempt had not started go back to pending giving
+// their attempt number back; those whose attempt had count a lost run,
+// and fail once they have lost maxLost (if positive). It adds the tasks
+// to res and returns their events.
+func reapLapsed(ctx context.Context, tx pgx.Tx, at int64, limit, maxLost int, res *store.ReapResult) ([]eventRow, error) {
+	found, err := queryAll(ctx, tx, func(sc scanner) (lapsedTask, error) {
+		var l lapsedTask
+		err := sc.Scan(&l.id, &l.attempt, &l.began, &l.lostRuns, &l.workerID)
+		return l, err
+	}, `SELECT id, attempt, began = attempt, lost_runs, worker_id FROM tasks
+		WHERE status = 'running' AND lease_until <= $1
+		ORDER BY lease_until, id LIMIT $2
+		FOR UPDATE SKIP LOCKED`, at, limit)
+	if err != nil || len(found) == 0 {
+		return nil, err
+	}
+	var unstarted, lost, failed []string
+	byID := make(map[string]lapsedTask, len(found))
+	for _, l := range found {
+		byID[l.id] = l
+		res.Lapsed = append(res.Lapsed, store.Lease{ID: l.id, Attempt: l.attempt})
+		switch {
+		case !l.began:
+			unstarted = append(unstarted, l.id)
+		case maxLost > 0 && l.lostRuns+1 >= maxLost:
+			failed = append(failed, l.id)
+		default:
+			lost = append(lost, l.id)
+		}
+	}
+	// update changes the tasks ids (in the order found) with set, whose
+	// further arguments are $2 on.
+	update := func(ids []string, set string, args ...any) ([]*loom.TaskInfo, error) {
+		if len(ids) == 0 {
+			return nil, nil
+		}
+		tasks, err := queryAll(ctx, tx, scanTask, `UPDATE tasks SET `+set+`,
+				lease_until = NULL, lease_expiries = lease_expiries + 1
+			WHERE id = ANY($1::text[])
+			RETURNING `+taskColumns, append([]any{ids}, args...)...)
+		if err != nil {
+			return nil, err
+		}
+		order := make(map[string]int, len(ids))
+		for i, id := range ids {
+			order[id] = i
+		}
+		sort.Slice(tasks, func(i, j int) bool { return order[tasks[i].ID] < order[tasks[j].ID] })
+		return tasks, nil
+	}
+	requeuedUnstarted, err := update(unstarted, `status = 'pending', attempt = attempt - 1`)
+	if err != nil {
+		return nil, err
+	}
+	requeuedLost, err := update(lost, `status = 'pending', lost_runs = lost_runs + 1`)
+	if err != nil {
+		return nil, err
+	}
+	failMsg := store.LostRunsMsg(maxLost)
+	res.Lost, err = update(failed, `status = 'failed', result = 'error', msg = $2, ended = $3, lost_runs = lost_runs + 1`, failMsg, at)
+	if err != nil {
+		return nil, err
+	}
+	res.Requeued = append(res.Requeued, requeuedUnstarted...)
+	res.Requeued = append(res.Requeued, requeuedLost...)
+	evs := make([]eventRow, 0, len(found))
+	for _, t := range requeuedUnstarted {
+		l := byID[t.ID]
+		evs = append(evs, eventRow{taskID: t.ID, typ: eventRequeued, time: at, attempt: l.attempt, status: t.Status,
+			msg:  fmt.Sprintf("lease expired before attempt %d started: re-queued, and the attempt does not count", l.attempt),
+			data: eventData(map[string]any{"worker_id": l.workerID})})
+	}
+	for _, t := range requeuedLost {
+		l := byID[t.ID]
+		msg := fmt.Sprintf("lease expired while attempt %d ran, without a result: its worker died or hung; re-queued", l.attempt)
+		if maxLost > 0 {
+			msg += fmt.Sprintf(" (lost run %d of at most %d)", l.lostRuns+1, maxLost)
+		}
+		evs = append(evs, eventRow{taskID: t.ID, typ: eventRequeued, time: at, attempt: l.attempt, status: t.Status,
+			msg: msg, data: eventData(map[string]any{"worker_id": l.workerID})})
+	}
+	for _, t := range res.Lost {
+		l := byID[t.ID]
+		evs = append(evs, eventRow{taskID: t.ID, typ: eventFailed, time: at, attempt: l.attempt, status: t.Status,
+			msg: failMsg, data: eventData(map[string]any{"worker_id": l.workerID})})
+	}
+	return evs, nil
 }
 
 // NextRunAt returns the earliest RunAt among pending tasks of the queues

@@ -478,6 +478,7 @@ func (s *Store) RetryTask(ctx context.Context, p *store.RetryTaskParams) (*loom.
 				input = coalesce($1::text, input),
 				max_attempts = attempt + CASE WHEN $2::int > 0 THEN $2::int ELSE greatest(max_attempts - retry_base, 1) END,
 				retry_base = attempt,
+				lost_runs = 0,
 				timeout = $3::bigint + (timeout - created),
 				run_at = $3::bigint
 			WHERE id = $4

@@ -30,7 +30,17 @@ CREATE TABLE tasks (
     step            TEXT COLLATE "C",
     run_at          BIGINT  NOT NULL,
     worker_id       TEXT    NOT NULL DEFAULT '',
-    lease_until     BIGINT
+    lease_until     BIGINT,
+    -- began is the attempt number whose handler is known to have started
+    -- (MarkStarted): an attempt whose lease lapses while began = attempt
+    -- was running and died without a result; any other had not started,
+    -- and gives its attempt number back.
+    began           INTEGER NOT NULL DEFAULT 0,
+    -- lease_expiries counts every lapsed lease of the task, lost_runs
+    -- those of started attempts since the task was last retried by hand:
+    -- the reaper fails a task whose lost_runs reach the engine's limit.
+    lease_expiries  INTEGER NOT NULL DEFAULT 0,
+    lost_runs       INTEGER NOT NULL DEFAULT 0
 );
 
 -- Claiming: the pending tasks of a queue in claim order.

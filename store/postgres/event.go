@@ -47,9 +47,22 @@ const insertEventsSQL = `INSERT INTO task_events (task_id, type, time, attempt, 
 	ORDER BY ord`
 
 // appendEvents inserts evs in tx, in order, with one statement.
+//
+// Readers follow the log by sequence number (ListEvents' AfterSeq), so an
+// event must never become visible after one numbered later: a cursor
+// would skip it. Sequence numbers are handed out when rows are inserted
+// but become visible when transactions commit, in whatever order they
+// commit; so appendEvents takes the schema's event lock, which tx holds
+// until it commits, and numbers and commits follow one order. The lock is
+// taken last, after every row lock of tx (every write appends its events
+// last), so that it never waits on a transaction that waits on it, and it
+// is held only for the insert and the commit.
 func (s *Store) appendEvents(ctx context.Context, tx pgx.Tx, evs []eventRow) error {
 	if len(evs) == 0 {
 		return nil
+	}
+	if err := s.lockKey(ctx, tx, "events"); err != nil {
+		return fmt.Errorf("append events: %w", err)
 	}
 	var (
 		taskIDs, types, statuses, msgs = make([]string, len(evs)), make([]string, len(evs)), make([]string, len(evs)), make([]string, len(evs))

@@ -109,7 +109,7 @@ func insertDeliveries(ctx context.Context, tx pgx.Tx, alertID int64, notifiers [
 
 // GetAlert returns one alert, or ErrNotFound.
 func (s *Store) GetAlert(ctx context.Context, id int64) (*store.Alert, error) {
-	out, err := scanAlert(s.pool.QueryRow(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id = $1`, id))
+	out, err := scanAlert(s.db().QueryRow(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("get alert: alert %d: %w", id, store.ErrNotFound)
 	}
@@ -126,7 +126,7 @@ func (s *Store) ListAlerts(ctx context.Context, p *store.ListAlertsParams) ([]*s
 		q += ` WHERE resolved IS NULL`
 	}
 	q += ` ORDER BY opened DESC, id DESC LIMIT $1`
-	out, err := queryAll(ctx, s.pool, scanAlert, q, limitOr(p.Limit, 100))
+	out, err := queryAll(ctx, s.db(), scanAlert, q, limitOr(p.Limit, 100))
 	if err != nil {
 		return nil, fmt.Errorf("list alerts: %w", err)
 	}
@@ -142,7 +142,7 @@ func (s *Store) DueDeliveries(ctx context.Context, at time.Time, limit int) ([]*
 // NextDeliveryAt is the earliest NextAt of a pending delivery.
 func (s *Store) NextDeliveryAt(ctx context.Context) (time.Time, bool, error) {
 	var at *int64
-	if err := s.pool.QueryRow(ctx, `SELECT min(next_at) FROM deliveries WHERE status = $1`, store.DeliveryPending).Scan(&at); err != nil {
+	if err := s.db().QueryRow(ctx, `SELECT min(next_at) FROM deliveries WHERE status = $1`, store.DeliveryPending).Scan(&at); err != nil {
 		return time.Time{}, false, fmt.Errorf("next delivery: %w", err)
 	}
 	if at == nil {
@@ -153,7 +153,7 @@ func (s *Store) NextDeliveryAt(ctx context.Context) (time.Time, bool, error) {
 
 // UpdateDelivery records the result of a delivery attempt.
 func (s *Store) UpdateDelivery(ctx context.Context, d *store.Delivery) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE deliveries SET status = $1, attempts = $2, next_at = $3, last_code = $4, last_error = $5, updated = $6
+	tag, err := s.db().Exec(ctx, `UPDATE deliveries SET status = $1, attempts = $2, next_at = $3, last_code = $4, last_error = $5, updated = $6
 		WHERE id = $7`, d.Status, d.Attempts, toNanos(d.NextAt), d.LastCode, d.LastError, toNanos(now(d.Updated)), d.ID)
 	if err != nil {
 		return fmt.Errorf("update delivery %d: %w", d.ID, err)
@@ -173,7 +173,7 @@ func (s *Store) ListDeliveries(ctx context.Context, p *store.ListDeliveriesParam
 }
 
 func (s *Store) listDeliveries(ctx context.Context, where string, args ...any) ([]*store.Delivery, error) {
-	out, err := queryAll(ctx, s.pool, scanDelivery, `SELECT `+deliveryColumns+` FROM deliveries `+where, args...)
+	out, err := queryAll(ctx, s.db(), scanDelivery, `SELECT `+deliveryColumns+` FROM deliveries `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
@@ -223,7 +223,7 @@ func limitOr(n, def int) int {
 // GetCursor returns the stored position of event-log reader name.
 func (s *Store) GetCursor(ctx context.Context, name string) (int64, error) {
 	var seq int64
-	err := s.pool.QueryRow(ctx, `SELECT seq FROM taskmaster_cursors WHERE name = $1`, name).Scan(&seq)
+	err := s.db().QueryRow(ctx, `SELECT seq FROM taskmaster_cursors WHERE name = $1`, name).Scan(&seq)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return 0, fmt.Errorf("get cursor %s: %w", name, err)
 	}

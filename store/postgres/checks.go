@@ -19,7 +19,7 @@ func (s *Store) CreateCheck(ctx context.Context, c *store.Check) error {
 		return fmt.Errorf("create check %q: a name, a positive period and a grace >= 0 are required: %w", c.Name, store.ErrInvalid)
 	}
 	c.Created = now(c.Created).UTC()
-	_, err := s.pool.Exec(ctx, `INSERT INTO checks (name, period, grace, last_ping, pings, created) VALUES ($1, $2, $3, $4, 0, $5)`,
+	_, err := s.db().Exec(ctx, `INSERT INTO checks (name, period, grace, last_ping, pings, created) VALUES ($1, $2, $3, $4, 0, $5)`,
 		c.Name, int64(c.Period), int64(c.Grace), nullNanos(c.LastPing), toNanos(c.Created))
 	if isCode(err, codeUniqueViolation) {
 		return fmt.Errorf("create check %s: %w: check %q", c.Name, store.ErrDuplicate, c.Name)
@@ -47,7 +47,7 @@ func (s *Store) GetCheck(ctx context.Context, name string) (*store.Check, error)
 // checkRow runs a statement answering one row of checkColumns for check
 // name, or ErrNotFound.
 func (s *Store) checkRow(ctx context.Context, what, name, q string, args ...any) (*store.Check, error) {
-	out, err := scanCheck(s.pool.QueryRow(ctx, q, args...))
+	out, err := scanCheck(s.db().QueryRow(ctx, q, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("%s: check %q: %w", what, name, store.ErrNotFound)
 	}
@@ -59,7 +59,7 @@ func (s *Store) checkRow(ctx context.Context, what, name, q string, args ...any)
 
 // ListChecks returns every check, by name.
 func (s *Store) ListChecks(ctx context.Context) ([]*store.Check, error) {
-	out, err := queryAll(ctx, s.pool, scanCheck, `SELECT `+checkColumns+` FROM checks ORDER BY name`)
+	out, err := queryAll(ctx, s.db(), scanCheck, `SELECT `+checkColumns+` FROM checks ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list checks: %w", err)
 	}

@@ -513,7 +513,7 @@ func (s *Store) NextRunAt(ctx context.Context, queues []string) (time.Time, bool
 		args = append(args, queues)
 	}
 	var at *int64
-	if err := s.pool.QueryRow(ctx, q, args...).Scan(&at); err != nil {
+	if err := s.db().QueryRow(ctx, q, args...).Scan(&at); err != nil {
 		return time.Time{}, false, fmt.Errorf("next run time of queues %v: %w", queues, err)
 	}
 	if at == nil {

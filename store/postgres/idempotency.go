@@ -116,7 +116,7 @@ func (s *Store) CompleteKey(ctx context.Context, key string, result *loom.Result
 	if err != nil {
 		return fmt.Errorf("complete idempotency key %q: %w", key, err)
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO idempotency_keys (key, status, run_id, result, locked_until, expires_at)
+	_, err = s.db().Exec(ctx, `INSERT INTO idempotency_keys (key, status, run_id, result, locked_until, expires_at)
 		VALUES ($1, $2, $3, $4, 0, $5)
 		ON CONFLICT (key) DO UPDATE SET status = excluded.status, result = excluded.result,
 			locked_until = 0, expires_at = excluded.expires_at`,
@@ -129,7 +129,7 @@ func (s *Store) CompleteKey(ctx context.Context, key string, result *loom.Result
 
 // ReleaseKey forgets key; releasing a key that is not held is no error.
 func (s *Store) ReleaseKey(ctx context.Context, key string) error {
-	if _, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE key = $1`, key); err != nil {
+	if _, err := s.db().Exec(ctx, `DELETE FROM idempotency_keys WHERE key = $1`, key); err != nil {
 		return fmt.Errorf("release idempotency key %q: %w", key, err)
 	}
 	return nil

@@ -28,7 +28,7 @@ func (s *Store) AppendLogs(ctx context.Context, chunks []store.LogChunk) error {
 	for i, c := range chunks {
 		ids[i], attempts[i], times[i], data[i] = c.TaskID, int32(c.Attempt), toNanos(now(c.Time)), c.Data
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO task_logs (task_id, attempt, time, data)
+	_, err := s.db().Exec(ctx, `INSERT INTO task_logs (task_id, attempt, time, data)
 		SELECT task_id, attempt, time, data
 		FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[]) WITH ORDINALITY AS v(task_id, attempt, time, data, ord)
 		ORDER BY ord`, ids, attempts, times, data)

@@ -2,6 +2,8 @@ package postgres_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net/url"
 	"sync"
@@ -169,4 +171,26 @@ func TestListenForWork(t *testing.T) {
 
 	cancel()
 	require.NoError(t, <-done)
+}
+
+// TestRefusedValues gives the store values PostgreSQL cannot keep, which
+// SQLite takes: they are the caller's bad input (ErrInvalid), in a
+// transaction or not, and change nothing.
+func TestRefusedValues(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	ctx := t.Context()
+	_, err := s.InsertTasks(ctx, &store.InsertTasksParams{Tasks: []*loom.TaskInfo{{Type: "a\x00b"}}})
+	require.ErrorIs(t, err, store.ErrInvalid)
+	long := make([]byte, 1<<14)
+	_, _ = rand.Read(long)
+	_, err = s.InsertTasks(ctx, &store.InsertTasksParams{Tasks: []*loom.TaskInfo{{Type: "job", IdempotencyKey: hex.EncodeToString(long)}}})
+	require.ErrorIs(t, err, store.ErrInvalid, "a key too long to index")
+	_, err = s.GetTask(ctx, "id\x00")
+	require.ErrorIs(t, err, store.ErrInvalid)
+	err = s.UpsertQueue(ctx, store.QueueConfig{Name: "q\x00"})
+	require.ErrorIs(t, err, store.ErrInvalid)
+	page, err := s.ListTasks(ctx, &store.ListTasksParams{})
+	require.NoError(t, err)
+	require.Empty(t, page.Tasks)
 }

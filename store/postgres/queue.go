@@ -17,7 +17,7 @@ func (s *Store) UpsertQueue(ctx context.Context, q store.QueueConfig) error {
 	if q.Concurrency < 0 {
 		return fmt.Errorf("upsert queue %s: concurrency %d: %w", q.Name, q.Concurrency, store.ErrInvalid)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO queues (name, concurrency, paused) VALUES ($1, $2, $3)
+	_, err := s.db().Exec(ctx, `INSERT INTO queues (name, concurrency, paused) VALUES ($1, $2, $3)
 		ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency, paused = excluded.paused`,
 		q.Name, q.Concurrency, q.Paused)
 	if err != nil {
@@ -31,7 +31,7 @@ func (s *Store) UpsertQueue(ctx context.Context, q store.QueueConfig) error {
 // table of counts kept by every write would make each claim and finish
 // of a queue wait for the others of that queue.
 func (s *Store) ListQueues(ctx context.Context) ([]store.QueueInfo, error) {
-	out, err := queryAll(ctx, s.pool, func(sc scanner) (store.QueueInfo, error) {
+	out, err := queryAll(ctx, s.db(), func(sc scanner) (store.QueueInfo, error) {
 		var q store.QueueInfo
 		err := sc.Scan(&q.Name, &q.Concurrency, &q.Paused, &q.Pending, &q.Running, &q.Completed, &q.Failed, &q.Cancelled)
 		return q, err

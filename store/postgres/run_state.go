@@ -68,7 +68,7 @@ func (s *Store) SaveStep(ctx context.Context, runID string, step loom.StepState)
 	if err != nil {
 		return fmt.Errorf("save step %s of run %s: %w", step.Name, runID, err)
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO run_steps (run_id, name, data) VALUES ($1, $2, $3)
+	_, err = s.db().Exec(ctx, `INSERT INTO run_steps (run_id, name, data) VALUES ($1, $2, $3)
 		ON CONFLICT (run_id, name) DO UPDATE SET data = excluded.data`, runID, step.Name, data)
 	if err != nil {
 		return fmt.Errorf("save step %s of run %s: %w", step.Name, runID, err)

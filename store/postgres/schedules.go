@@ -27,7 +27,7 @@ func (s *Store) CreateSchedule(ctx context.Context, sc *store.Schedule) error {
 		return fmt.Errorf("create schedule %s: %w", name, err)
 	}
 	created := now(sc.Created)
-	_, err = s.pool.Exec(ctx, `INSERT INTO schedules (name, def, task, cursor, created, updated)
+	_, err = s.db().Exec(ctx, `INSERT INTO schedules (name, def, task, cursor, created, updated)
 		VALUES ($1, $2, $3, $4, $5, $5)`, name, def, task, zeroNanos(sc.Cursor), toNanos(created))
 	if isCode(err, codeUniqueViolation) {
 		return fmt.Errorf("create schedule %s: %w: schedule %q", name, store.ErrDuplicate, name)
@@ -52,7 +52,7 @@ func (s *Store) UpdateSchedule(ctx context.Context, p *store.UpdateScheduleParam
 		q += `, cursor = $5, backlog = NULL`
 		args = append(args, toNanos(p.ResetCursor))
 	}
-	out, err := scanSchedule(s.pool.QueryRow(ctx, q+` WHERE name = $4 RETURNING `+scheduleColumns, args...))
+	out, err := scanSchedule(s.db().QueryRow(ctx, q+` WHERE name = $4 RETURNING `+scheduleColumns, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("update schedule %s: %w", name, store.ErrNotFound)
 	}
@@ -64,7 +64,7 @@ func (s *Store) UpdateSchedule(ctx context.Context, p *store.UpdateScheduleParam
 
 // GetSchedule returns one schedule, or ErrNotFound.
 func (s *Store) GetSchedule(ctx context.Context, name string) (*store.Schedule, error) {
-	out, err := scanSchedule(s.pool.QueryRow(ctx, `SELECT `+scheduleColumns+` FROM schedules WHERE name = $1`, name))
+	out, err := scanSchedule(s.db().QueryRow(ctx, `SELECT `+scheduleColumns+` FROM schedules WHERE name = $1`, name))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("get schedule: schedule %q: %w", name, store.ErrNotFound)
 	}
@@ -76,7 +76,7 @@ func (s *Store) GetSchedule(ctx context.Context, name string) (*store.Schedule, 
 
 // ListSchedules returns every schedule, by name.
 func (s *Store) ListSchedules(ctx context.Context) ([]*store.Schedule, error) {
-	out, err := queryAll(ctx, s.pool, scanSchedule, `SELECT `+scheduleColumns+` FROM schedules ORDER BY name`)
+	out, err := queryAll(ctx, s.db(), scanSchedule, `SELECT `+scheduleColumns+` FROM schedules ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list schedules: %w", err)
 	}
@@ -127,7 +127,7 @@ func (s *Store) CountActive(ctx context.Context, keyPrefix string) (int, error) 
 		return 0, fmt.Errorf("count active: empty prefix: %w", store.ErrInvalid)
 	}
 	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM tasks
+	err := s.db().QueryRow(ctx, `SELECT count(*) FROM tasks
 		WHERE idempotency_key >= $1 AND idempotency_key < $2 AND status IN ('pending', 'running')`,
 		keyPrefix, prefixEnd(keyPrefix)).Scan(&n)
 	if err != nil {
@@ -210,7 +210,7 @@ func fromZeroNanos(n int64) time.Time {
 // deleteByName deletes the row of table named name; what names the thing
 // in errors.
 func (s *Store) deleteByName(ctx context.Context, table, what, name string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM `+table+` WHERE name = $1`, name)
+	tag, err := s.db().Exec(ctx, `DELETE FROM `+table+` WHERE name = $1`, name)
 	if err != nil {
 		return fmt.Errorf("delete %s %q: %w", what, name, err)
 	}
@@ -224,7 +224,7 @@ func (s *Store) deleteByName(ctx context.Context, table, what, name string) erro
 // into v, or ErrNotFound.
 func (s *Store) getDef(ctx context.Context, table, what, name string, v any) error {
 	var def []byte
-	err := s.pool.QueryRow(ctx, `SELECT def FROM `+table+` WHERE name = $1`, name).Scan(&def)
+	err := s.db().QueryRow(ctx, `SELECT def FROM `+table+` WHERE name = $1`, name).Scan(&def)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("get %s: %s %q: %w", what, what, name, store.ErrNotFound)
 	}
@@ -240,7 +240,7 @@ func (s *Store) getDef(ctx context.Context, table, what, name string, v any) err
 // listDefs reads every definition of table, by name, decoding each with
 // add.
 func (s *Store) listDefs(ctx context.Context, table, what string, add func(def []byte) error) error {
-	rows, err := s.pool.Query(ctx, `SELECT def FROM `+table+` ORDER BY name`)
+	rows, err := s.db().Query(ctx, `SELECT def FROM `+table+` ORDER BY name`)
 	if err != nil {
 		return fmt.Errorf("list %s: %w", what, err)
 	}

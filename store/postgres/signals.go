@@ -59,7 +59,7 @@ func (s *Store) GetSignal(ctx context.Context, taskID, name string) (*store.Sign
 		data *string
 		at   int64
 	)
-	err := s.pool.QueryRow(ctx, `SELECT data, time FROM signals WHERE task_id = $1 AND name = $2`, taskID, name).Scan(&data, &at)
+	err := s.db().QueryRow(ctx, `SELECT data, time FROM signals WHERE task_id = $1 AND name = $2`, taskID, name).Scan(&data, &at)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("get signal: signal %q of task %s: %w", name, taskID, store.ErrNotFound)
 	}
@@ -82,7 +82,7 @@ func (s *Store) CreateBackfill(ctx context.Context, b *store.Backfill) error {
 	if err != nil {
 		return fmt.Errorf("create backfill %s: %w", b.ID, err)
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO backfills (id, def, started) VALUES ($1, $2, $3)`, b.ID, def, toNanos(now(b.Started)))
+	_, err = s.db().Exec(ctx, `INSERT INTO backfills (id, def, started) VALUES ($1, $2, $3)`, b.ID, def, toNanos(now(b.Started)))
 	if isCode(err, codeUniqueViolation) {
 		return fmt.Errorf("create backfill %s: %w: backfill %q", b.ID, store.ErrDuplicate, b.ID)
 	}
@@ -169,7 +169,7 @@ func getBackfill(ctx context.Context, db querier, id string, lock bool) (*store.
 
 // GetBackfill returns one backfill, or ErrNotFound.
 func (s *Store) GetBackfill(ctx context.Context, id string) (*store.Backfill, error) {
-	b, err := getBackfill(ctx, s.pool, id, false)
+	b, err := getBackfill(ctx, s.db(), id, false)
 	if err != nil {
 		return nil, fmt.Errorf("get backfill: %w", err)
 	}
@@ -178,7 +178,7 @@ func (s *Store) GetBackfill(ctx context.Context, id string) (*store.Backfill, er
 
 // ListBackfills returns backfills, newest first.
 func (s *Store) ListBackfills(ctx context.Context) ([]*store.Backfill, error) {
-	out, err := queryAll(ctx, s.pool, func(sc scanner) (*store.Backfill, error) {
+	out, err := queryAll(ctx, s.db(), func(sc scanner) (*store.Backfill, error) {
 		var def []byte
 		if err := sc.Scan(&def); err != nil {
 			return nil, err

@@ -100,6 +100,9 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// db is the pool for single statements, its errors mapped by mapErr.
+func (s *Store) db() db { return db{s.pool} }
+
 // Schema is the schema the Store keeps its tables in.
 func (s *Store) Schema() string { return s.schema }
 
@@ -174,10 +177,10 @@ func (s *Store) tx(ctx context.Context, opts pgx.TxOptions, fn func(tx pgx.Tx) e
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback(context.WithoutCancel(ctx))
-		return err
+		return mapErr(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", mapErr(err))
 	}
 	return nil
 }

@@ -251,7 +251,7 @@ func findExisting(ctx context.Context, tx pgx.Tx, t *loom.TaskInfo) (*loom.TaskI
 
 // GetTask returns one task, or ErrNotFound.
 func (s *Store) GetTask(ctx context.Context, id string) (*loom.TaskInfo, error) {
-	t, err := scanTask(s.pool.QueryRow(ctx, getTaskSQL, id))
+	t, err := scanTask(s.db().QueryRow(ctx, getTaskSQL, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("get task %s: %w", id, store.ErrNotFound)
 	}
@@ -331,7 +331,7 @@ func (s *Store) ListTasks(ctx context.Context, p *store.ListTasksParams) (*store
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
 	q += ` ORDER BY created DESC, id DESC LIMIT ` + arg(limit+1)
-	tasks, err := scanTasks(s.pool.Query(ctx, q, args...))
+	tasks, err := scanTasks(s.db().Query(ctx, q, args...))
 	if err != nil {
 		return nil, fmt.Errorf("list tasks: %w", err)
 	}
@@ -371,7 +371,7 @@ func decodeCursor(c string) (int64, string, error) {
 
 // ListChildren returns the steps of a flow task, oldest first.
 func (s *Store) ListChildren(ctx context.Context, parentID string) ([]*loom.TaskInfo, error) {
-	tasks, err := scanTasks(s.pool.Query(ctx, `SELECT `+taskColumns+` FROM tasks WHERE parent_id = $1 ORDER BY created, id`, parentID))
+	tasks, err := scanTasks(s.db().Query(ctx, `SELECT `+taskColumns+` FROM tasks WHERE parent_id = $1 ORDER BY created, id`, parentID))
 	if err != nil {
 		return nil, fmt.Errorf("list children of %s: %w", parentID, err)
 	}

@@ -18,7 +18,7 @@ func (s *Store) CreateToken(ctx context.Context, p *store.CreateTokenParams) (*s
 		return nil, fmt.Errorf("create token %q: a name, a role and a hash are required: %w", p.Name, store.ErrInvalid)
 	}
 	tok := &store.Token{Name: p.Name, Role: p.Role, Hash: p.Hash, Created: utc(now(p.Now))}
-	_, err := s.pool.Exec(ctx, `INSERT INTO tokens (name, role, hash, created) VALUES ($1, $2, $3, $4)`,
+	_, err := s.db().Exec(ctx, `INSERT INTO tokens (name, role, hash, created) VALUES ($1, $2, $3, $4)`,
 		tok.Name, tok.Role, tok.Hash, toNanos(tok.Created))
 	if isCode(err, codeUniqueViolation) {
 		return nil, fmt.Errorf("create token: %w: token %q", store.ErrDuplicate, tok.Name)
@@ -35,7 +35,7 @@ func (s *Store) ListTokens(ctx context.Context, p *store.ListTokensParams) ([]*s
 	if p != nil && p.Active {
 		q += ` WHERE revoked IS NULL`
 	}
-	out, err := queryAll(ctx, s.pool, scanToken, q+` ORDER BY name`)
+	out, err := queryAll(ctx, s.db(), scanToken, q+` ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
@@ -44,7 +44,7 @@ func (s *Store) ListTokens(ctx context.Context, p *store.ListTokensParams) ([]*s
 
 // RevokeToken marks a token revoked; see store.TokenStore.
 func (s *Store) RevokeToken(ctx context.Context, p *store.RevokeTokenParams) (*store.Token, error) {
-	out, err := scanToken(s.pool.QueryRow(ctx, `UPDATE tokens SET revoked = coalesce(revoked, $1) WHERE name = $2
+	out, err := scanToken(s.db().QueryRow(ctx, `UPDATE tokens SET revoked = coalesce(revoked, $1) WHERE name = $2
 		RETURNING `+tokenColumns, toNanos(now(p.Now)), p.Name))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("revoke token: token %q: %w", p.Name, store.ErrNotFound)
@@ -57,7 +57,7 @@ func (s *Store) RevokeToken(ctx context.Context, p *store.RevokeTokenParams) (*s
 
 // GetTokenByHash returns the token with that hash, or ErrNotFound.
 func (s *Store) GetTokenByHash(ctx context.Context, p *store.GetTokenByHashParams) (*store.Token, error) {
-	out, err := scanToken(s.pool.QueryRow(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = $1`, p.Hash))
+	out, err := scanToken(s.db().QueryRow(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = $1`, p.Hash))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("get token by hash: %w", store.ErrNotFound)
 	}
@@ -69,7 +69,7 @@ func (s *Store) GetTokenByHash(ctx context.Context, p *store.GetTokenByHashParam
 
 // TouchToken records a token's use; see store.TokenStore.
 func (s *Store) TouchToken(ctx context.Context, p *store.TouchTokenParams) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE tokens SET last_used = greatest(coalesce(last_used, 0), $1) WHERE name = $2`,
+	tag, err := s.db().Exec(ctx, `UPDATE tokens SET last_used = greatest(coalesce(last_used, 0), $1) WHERE name = $2`,
 		toNanos(now(p.Now)), p.Name)
 	if err != nil {
 		return fmt.Errorf("touch token: %w", err)

@@ -30,7 +30,7 @@ func (s *Store) UpsertWorker(ctx context.Context, w store.WorkerInfo) error {
 		n := toNanos(w.Started)
 		started = &n
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO workers (id, hostname, queues, started, last_heartbeat, running)
+	_, err = s.db().Exec(ctx, `INSERT INTO workers (id, hostname, queues, started, last_heartbeat, running)
 		VALUES ($1, $2, $3, coalesce($4::bigint, $5::bigint), $5::bigint, $6)
 		ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, queues = excluded.queues,
 			started = coalesce($4::bigint, workers.started), last_heartbeat = excluded.last_heartbeat,
@@ -52,7 +52,7 @@ func nonNil(s []string) []string {
 // ListWorkers returns the workers whose last heartbeat is at or after
 // seenSince, by id.
 func (s *Store) ListWorkers(ctx context.Context, seenSince time.Time) ([]store.WorkerInfo, error) {
-	out, err := queryAll(ctx, s.pool, func(sc scanner) (store.WorkerInfo, error) {
+	out, err := queryAll(ctx, s.db(), func(sc scanner) (store.WorkerInfo, error) {
 		var (
 			w               store.WorkerInfo
 			queues, running string
@@ -79,7 +79,7 @@ func (s *Store) ListWorkers(ctx context.Context, seenSince time.Time) ([]store.W
 
 // DeleteWorker forgets a worker; one that is not known is ErrNotFound.
 func (s *Store) DeleteWorker(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM workers WHERE id = $1`, id)
+	tag, err := s.db().Exec(ctx, `DELETE FROM workers WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("delete worker %s: %w", id, err)
 	}

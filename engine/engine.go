@@ -223,10 +223,26 @@ func (e *Engine) SubmitMany(ctx context.Context, ps []*SubmitParams) ([]SubmitRe
 	return out, nil
 }
 
+// Admit reports whether Config.Admit lets p be submitted: nil, or an error
+// wrapping ErrRefused. Submit asks it too; callers that store a task
+// template to submit later (schedules, triggers) ask it up front.
+func (e *Engine) Admit(p *SubmitParams) error {
+	if e.cfg.Admit == nil || p == nil {
+		return nil
+	}
+	if err := e.cfg.Admit(p); err != nil {
+		return fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	return nil
+}
+
 // taskInfo turns submit parameters into the task object to insert.
 func (e *Engine) taskInfo(p *SubmitParams, now time.Time) (*loom.TaskInfo, error) {
 	if p == nil || p.Type == "" {
 		return nil, fmt.Errorf("%w: a task needs a type", ErrInvalid)
+	}
+	if err := e.Admit(p); err != nil {
+		return nil, err
 	}
 	reg := e.lookup(p.Type)
 	if reg == nil {

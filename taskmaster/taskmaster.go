@@ -261,6 +261,15 @@ func (t *Taskmaster) validateTemplate(tpl *store.TaskTemplate) error {
 	if tpl.Type == "" {
 		return fmt.Errorf("%w: task.type is required", ErrInvalid)
 	}
+	// Asked first, so that a type left out on purpose (exec) is refused
+	// with the reason rather than as unknown.
+	p, err := t.submitParams(tpl, nil, "", time.Time{}, nil)
+	if err != nil {
+		return err
+	}
+	if err := t.eng.Admit(p); err != nil {
+		return fmt.Errorf("%w: task: %w", ErrInvalid, err)
+	}
 	known := false
 	for _, name := range t.eng.Types() {
 		if name == tpl.Type {
@@ -273,9 +282,6 @@ func (t *Taskmaster) validateTemplate(tpl *store.TaskTemplate) error {
 	}
 	if tpl.MaxAttempts < 0 {
 		return fmt.Errorf("%w: task.max_attempts must not be negative", ErrInvalid)
-	}
-	if _, err := t.submitParams(tpl, nil, "", time.Time{}, nil); err != nil {
-		return err
 	}
 	return nil
 }

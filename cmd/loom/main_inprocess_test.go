@@ -57,7 +57,7 @@ func runMain(t *testing.T, args ...string) (string, int) {
 // TestServerInProcess drives Main as main does: a server started with
 // ParseFlags and Run, clients as further Mains, and a graceful stop.
 func TestServerInProcess(t *testing.T) {
-	url, stop := inProcessServer(t, filepath.Join(t.TempDir(), "loom.db"))
+	url, stop := inProcessServer(t, filepath.Join(t.TempDir(), "loom.db"), "--allow-exec")
 
 	out, code := runMain(t, "--server", url, "submit", "exec", "--input", `{"command":["echo","hello"]}`, "--wait")
 	if code != 0 || !strings.Contains(out, "completed") {

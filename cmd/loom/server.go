@@ -30,6 +30,7 @@ type serverOptions struct {
 	// processes; externalQueues are the queues only they serve.
 	busDir         string
 	externalQueues []string
+	runtimes       runtimeOptions
 }
 
 // shutdownTimeout bounds how long the HTTP server waits for requests in
@@ -43,9 +44,12 @@ func (m *Main) newServerCommand() *cobra.Command {
 		Short: "Run the API, web UI, embedded workers and reaper over a SQLite database",
 		Long: `Run loom's server: the HTTP API (under /api/v1), the web UI (at /), the
 engine's dispatcher, embedded workers and reaper, with every task kept in a
-SQLite database. The built-in task
-types exec and http are always registered; --flows adds the flow files
-(*.yaml) of a directory, each as a task type named after its flow.
+SQLite database. The built-in task type http is always registered, exec
+only with --allow-exec or --allow-exec-command (flow files' own exec steps
+always run); --flows adds the flow files (*.yaml) of a directory, each as a
+task type named after its flow. http tasks, flow http steps and notifiers
+cannot reach loopback, link-local or private addresses without
+--allow-private-net.
 SIGINT or SIGTERM shut it down gracefully.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -61,6 +65,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.DurationVar(&o.lease, "lease", engine.DefaultLeaseDuration, "how long a running task's worker may go silent before the task is re-queued")
 	f.StringVar(&o.busDir, "bus", "", "task bus directory (JSON lines) shared with 'loom worker' processes (default: in-process)")
 	f.StringSliceVar(&o.externalQueues, "external-queue", nil, "a queue only 'loom worker' processes serve (repeatable; needs --bus)")
+	o.runtimes.addFlags(cmd)
 	return cmd
 }
 
@@ -86,23 +91,33 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	// Breaker events reach the taskmaster, which starts after the engine.
 	events := loom.NewEventEmitter()
 	cfg.Store, cfg.Logger, cfg.Workers, cfg.LeaseDuration = st, logger, o.workers, o.lease
-	cfg.Handlers, cfg.Events = builtinHandlers(), events
+	cfg.Events = events
+	if cfg.Handlers, err = o.runtimes.handlers(); err != nil {
+		return err
+	}
+	// Admit learns the flows' step types once the flows are built, before
+	// the server listens.
+	steps := &stepSet{}
+	if cfg.Admit, err = o.runtimes.admit(steps); err != nil {
+		return err
+	}
 	eng, err := engine.New(cfg)
 	if err != nil {
 		return fmt.Errorf("start engine: %w", err)
 	}
 	m.onClose(eng.Close)
-	tm, err := startTaskmaster(eng, st, logger)
+	tm, err := startTaskmaster(eng, st, logger, o.runtimes.notifierClient())
 	if err != nil {
 		return err
 	}
 	events.On("", tm.BreakerListener())
 	var flows []string
 	if o.flows != "" {
-		tasks, schedules, err := loadFlowDir(o.flows, tm.WaitTask())
+		tasks, schedules, err := loadFlowDir(o.flows, o.runtimes.flowTasks(), tm.WaitTask())
 		if err != nil {
 			return err
 		}
+		steps.set(stepTypes(tasks))
 		for _, t := range tasks {
 			if err := eng.Register(t); err != nil {
 				return fmt.Errorf("register flow %s: %w", t.Name, err)

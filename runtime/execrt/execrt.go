@@ -64,6 +64,9 @@ type Config struct {
 	// exit after SIGTERM before its process group gets SIGKILL. Default
 	// DefaultKillGrace (5 seconds).
 	KillGrace time.Duration
+	// Allow, when set, is the only commands the handler runs: any other
+	// fails permanently, wrapping ErrNotAllowed. Default: any command.
+	Allow *Allowlist
 }
 
 // withDefaults is the one place Config's defaults are filled in.
@@ -171,6 +174,11 @@ func (h *Handler) Handle(ctx context.Context, v loom.Values) (loom.Values, error
 	in, err := ParseInput(v)
 	if err != nil {
 		return nil, loom.Permanent(fmt.Errorf("exec: %w", err))
+	}
+	if h.cfg.Allow != nil {
+		if err := h.cfg.Allow.Check(in); err != nil {
+			return nil, loom.Permanent(fmt.Errorf("exec: %w", err))
+		}
 	}
 	prog := in.Command[0]
 

@@ -18,11 +18,15 @@ import (
 // the status.
 func apiRaw(t *testing.T, method, url string, body any) (int, string) {
 	t.Helper()
-	b, err := json.Marshal(body)
-	if err != nil {
-		t.Fatal(err)
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, url, bytes.NewReader(b))
+	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,7 @@ type serverOptions struct {
 	busDir         string
 	externalQueues []string
 	runtimes       runtimeOptions
+	secretKeyFile  string
 }
 
 // shutdownTimeout bounds how long the HTTP server waits for requests in
@@ -66,6 +67,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.StringVar(&o.busDir, "bus", "", "task bus directory (JSON lines) shared with 'loom worker' processes (default: in-process)")
 	f.StringSliceVar(&o.externalQueues, "external-queue", nil, "a queue only 'loom worker' processes serve (repeatable; needs --bus)")
 	o.runtimes.addFlags(cmd)
+	f.StringVar(&o.secretKeyFile, "secret-key-file", "", "file of the 32-byte key sealing trigger and notifier secrets, created when missing (default: the database's path + .key; $"+secretKeyEnv+" instead)")
 	return cmd
 }
 
@@ -78,7 +80,11 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		return &usageError{errors.New("--external-queue needs --bus: workers elsewhere reach the server through a shared bus")}
 	}
 	logger := slog.New(slog.NewTextHandler(m.Stderr, nil))
-	st, err := openStore(ctx, o.db, sync)
+	key, err := m.secretKey(o.db, o.secretKeyFile)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, o.db, sync, key)
 	if err != nil {
 		return err
 	}

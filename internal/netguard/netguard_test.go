@@ -93,3 +93,15 @@ func TestClientRefusesAtConnect(t *testing.T) {
 	guarded.CloseIdleConnections()
 	open.CloseIdleConnections()
 }
+
+// TestTransportUsesNoProxy: a proxy would connect on the guarded
+// transport's behalf, past the check, so a guarded transport has none.
+func TestTransportUsesNoProxy(t *testing.T) {
+	t.Parallel()
+	if netguard.Transport(false).Proxy != nil {
+		t.Error("the guarded transport uses a proxy")
+	}
+	if netguard.Transport(true).Proxy == nil {
+		t.Error("the open transport ignores the environment's proxy")
+	}
+}

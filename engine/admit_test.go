@@ -48,6 +48,38 @@ func TestAdmit(t *testing.T) {
 	}
 }
 
+// TestAdmitRetryInput: retrying with new input asks Admit; retrying with
+// the task's own input does not.
+func TestAdmitRetryInput(t *testing.T) {
+	t.Parallel()
+	asked := 0
+	admit := func(p *engine.SubmitParams) error {
+		asked++
+		if p.Input["bad"] == true {
+			return errors.New("bad input is not allowed here")
+		}
+		return nil
+	}
+	fail := loom.NewTask("fail", loom.HandlerFunc(func(context.Context, loom.Values) (loom.Values, error) {
+		return nil, loom.Permanent(errors.New("no"))
+	}))
+	te := setup(t, nil, engine.Config{Admit: admit}, fail)
+	failed := te.wait(t, te.submit(t, &engine.SubmitParams{Type: "fail"}).ID)
+	if failed.Status != loom.StatusFailed {
+		t.Fatalf("task %s", failed.Status)
+	}
+	if _, err := te.Retry(context.Background(), failed.ID, loom.Values{"bad": true}); !errors.Is(err, engine.ErrRefused) {
+		t.Fatalf("retry with refused input: %v", err)
+	}
+	before := asked
+	if _, err := te.Retry(context.Background(), failed.ID, nil); err != nil {
+		t.Fatalf("retry as it was: %v", err)
+	}
+	if asked != before {
+		t.Error("a retry without new input asked Admit")
+	}
+}
+
 // TestWorkerLeavesBuiltinOut: a nil handler under a built-in's name leaves
 // it out of a standalone worker, which then fails such tasks as unknown.
 func TestWorkerLeavesBuiltinOut(t *testing.T) {

@@ -116,11 +116,11 @@ func TestExecIsOptIn(t *testing.T) {
 // are admitted, without env or dir, and they run.
 func TestExecAllowlist(t *testing.T) {
 	t.Parallel()
-	url, _ := inProcessServer(t, filepath.Join(t.TempDir(), "loom.db"), "--allow-exec-command", "echo ...", "--allow-exec-command", "true")
+	url, _ := inProcessServer(t, filepath.Join(t.TempDir(), "loom.db"), "--allow-exec-command", "echo ...", "--allow-exec-command", "false")
 	api := url + "/api/v1"
 	for _, in := range []map[string]any{
 		{"command": []string{"sh", "-c", "id"}},
-		{"command": []string{"true", "extra"}},
+		{"command": []string{"false", "extra"}},
 		{"command": []string{"echo", "x"}, "env": map[string]string{"LD_PRELOAD": "/tmp/x.so"}},
 		{"command": []string{"echo", "x"}, "dir": "/"},
 	} {
@@ -134,6 +134,13 @@ func TestExecAllowlist(t *testing.T) {
 	if got := endedTask(t, url, task.ID); got.Status != loom.StatusCompleted || got.Output["stdout"] != "allowed words\n" {
 		t.Fatalf("allowed exec: %s %s %v", got.Status, got.Msg, got.Output)
 	}
+	// A retry's new input is judged like a submit's.
+	apiCode(t, "POST", api+"/tasks", map[string]any{"type": "exec", "input": map[string]any{"command": []string{"false"}}}, &task)
+	if got := endedTask(t, url, task.ID); got.Status != loom.StatusFailed {
+		t.Fatalf("false: %s", got.Status)
+	}
+	code, body := apiRaw(t, "POST", api+"/tasks/"+task.ID+"/retry", map[string]any{"input": map[string]any{"command": []string{"sh", "-c", "id"}}})
+	wantRefused(t, "retry with another command", code, body, "--allow-exec-command")
 }
 
 // TestPrivateNetIsOptIn: an http task and a flow's http step to a loopback

@@ -1,8 +1,10 @@
 package netguard_test
 
 import (
+	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -104,4 +106,40 @@ func TestTransportUsesNoProxy(t *testing.T) {
 	if netguard.Transport(true).Proxy == nil {
 		t.Error("the open transport ignores the environment's proxy")
 	}
+}
+
+// TestRedirectToLoopbackRefused: a redirect's connection is checked like
+// the first. The first hop, to a name standing for a public server, is
+// let through to a local test server, which redirects to its own loopback
+// address.
+func TestRedirectToLoopbackRefused(t *testing.T) {
+	t.Parallel()
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Host == "public.test" {
+			http.Redirect(w, r, srv.URL+"/inside", http.StatusFound)
+			return
+		}
+		_, _ = io.WriteString(w, "inside")
+	}))
+	t.Cleanup(srv.Close)
+	tr := netguard.Transport(false)
+	guarded := tr.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr == "public.test:80" {
+			var d net.Dialer
+			return d.DialContext(ctx, network, srv.Listener.Addr().String())
+		}
+		return guarded(ctx, network, addr)
+	}
+	c := &http.Client{Transport: tr}
+	resp, err := c.Get("http://public.test/")
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("redirect to loopback answered %s, want refused", resp.Status)
+	}
+	if !errors.Is(err, netguard.ErrRefused) {
+		t.Fatalf("redirect to loopback: %v, want ErrRefused", err)
+	}
+	c.CloseIdleConnections()
 }

@@ -137,6 +137,9 @@ func TestUsageErrors(t *testing.T) {
 		{"server", "--external-queue", "gpu"},
 		{"worker"},
 		{"worker", "--bus", "x", "--concurrency", "-1"},
+		{"server", "--allow-exec", "--allow-exec-command", "echo ..."},
+		{"server", "--allow-exec-command", " ... "},
+		{"worker", "--bus", "x", "--allow-exec-command", ""},
 	} {
 		if _, code := runMain(t, args...); code != 2 {
 			t.Errorf("loom %v: exit %d, want 2", args, code)

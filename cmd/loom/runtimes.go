@@ -36,6 +36,15 @@ func (o *runtimeOptions) addFlags(cmd *cobra.Command) {
 	f.BoolVar(&o.allowPrivateNet, "allow-private-net", false, "let http tasks, flow http steps and notifiers connect to loopback, link-local and private addresses")
 }
 
+// validate checks the flags before anything is opened.
+func (o runtimeOptions) validate() error {
+	if o.allowExec && len(o.execCommands) > 0 {
+		return &usageError{fmt.Errorf("%s allows every command and %s restricts them: give one", execFlag, execrt.AllowFlag)}
+	}
+	_, err := o.allowlist()
+	return err
+}
+
 // execAllowed reports whether submitted exec tasks may run at all.
 func (o runtimeOptions) execAllowed() bool { return o.allowExec || len(o.execCommands) > 0 }
 

@@ -79,6 +79,9 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	if len(o.externalQueues) > 0 && o.busDir == "" {
 		return &usageError{errors.New("--external-queue needs --bus: workers elsewhere reach the server through a shared bus")}
 	}
+	if err := o.runtimes.validate(); err != nil {
+		return err
+	}
 	logger := slog.New(slog.NewTextHandler(m.Stderr, nil))
 	key, err := m.secretKey(o.db, o.secretKeyFile)
 	if err != nil {

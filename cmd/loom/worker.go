@@ -55,6 +55,9 @@ func (m *Main) runWorker(ctx context.Context, o workerOptions) error {
 	if o.concurrency < 0 {
 		return &usageError{fmt.Errorf("--concurrency %d is negative", o.concurrency)}
 	}
+	if err := o.runtimes.validate(); err != nil {
+		return err
+	}
 	logger := slog.New(slog.NewTextHandler(m.Stderr, nil))
 	var tasks []*loom.Task
 	if o.flows != "" {

@@ -20,6 +20,11 @@ import (
 
 // serverOptions are the flags of `loom server`.
 type serverOptions struct {
+	// runtimes say what submitted tasks may do; secretKeyFile holds the
+	// key that seals trigger and notifier secrets.
+	runtimes      runtimeOptions
+	secretKeyFile string
+
 	addr    string
 	db      string
 	dbSync  string
@@ -30,8 +35,6 @@ type serverOptions struct {
 	// processes; externalQueues are the queues only they serve.
 	busDir         string
 	externalQueues []string
-	runtimes       runtimeOptions
-	secretKeyFile  string
 }
 
 // shutdownTimeout bounds how long the HTTP server waits for requests in
@@ -58,6 +61,8 @@ SIGINT or SIGTERM shut it down gracefully.`,
 		},
 	}
 	f := cmd.Flags()
+	o.runtimes.addFlags(cmd)
+	f.StringVar(&o.secretKeyFile, "secret-key-file", "", "file of the 32-byte key sealing trigger and notifier secrets, created when missing (default: the database's path + .key; $"+secretKeyEnv+" instead)")
 	f.StringVar(&o.addr, "addr", "127.0.0.1:7070", "address to listen on")
 	f.StringVar(&o.db, "db", "loom.db", "SQLite database file, created when missing")
 	f.StringVar(&o.dbSync, "db-sync", "normal", `SQLite synchronous setting: "normal" survives a crash of the process, "full" also a power cut, slower`)
@@ -66,21 +71,19 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.DurationVar(&o.lease, "lease", engine.DefaultLeaseDuration, "how long a running task's worker may go silent before the task is re-queued")
 	f.StringVar(&o.busDir, "bus", "", "task bus directory (JSON lines) shared with 'loom worker' processes (default: in-process)")
 	f.StringSliceVar(&o.externalQueues, "external-queue", nil, "a queue only 'loom worker' processes serve (repeatable; needs --bus)")
-	o.runtimes.addFlags(cmd)
-	f.StringVar(&o.secretKeyFile, "secret-key-file", "", "file of the 32-byte key sealing trigger and notifier secrets, created when missing (default: the database's path + .key; $"+secretKeyEnv+" instead)")
 	return cmd
 }
 
 func (m *Main) runServer(ctx context.Context, o serverOptions) error {
+	if err := o.runtimes.validate(); err != nil {
+		return err
+	}
 	sync := strings.ToUpper(o.dbSync)
 	if sync != "NORMAL" && sync != "FULL" {
 		return &usageError{fmt.Errorf("--db-sync must be normal or full, not %q", o.dbSync)}
 	}
 	if len(o.externalQueues) > 0 && o.busDir == "" {
 		return &usageError{errors.New("--external-queue needs --bus: workers elsewhere reach the server through a shared bus")}
-	}
-	if err := o.runtimes.validate(); err != nil {
-		return err
 	}
 	logger := slog.New(slog.NewTextHandler(m.Stderr, nil))
 	key, err := m.secretKey(o.db, o.secretKeyFile)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -126,7 +127,11 @@ func (t *Taskmaster) Publish(ctx context.Context, ev trigger.Event, id string) (
 // (X-Hub-Signature-256, or the timestamped Loom-Signature) and runs that
 // trigger on the event it carries: the JSON body is the event's data, its
 // type the X-Loom-Event or X-GitHub-Event header (default "webhook"),
-// and its id the X-Loom-Delivery or X-GitHub-Delivery header.
+// and its id the X-Loom-Delivery or X-GitHub-Delivery header. A signed
+// message acted on already (the same body within Config.WebhookWindow, or
+// the same timestamp and body) starts nothing: the answer is the first
+// delivery's task with Replayed set, or store.ErrConflict while that
+// delivery is still being acted on.
 func (t *Taskmaster) Webhook(ctx context.Context, name string, header http.Header, body []byte) (*Started, error) {
 	tr, err := t.st.GetTrigger(ctx, name)
 	if err != nil {
@@ -180,7 +185,7 @@ func (t *Taskmaster) Webhook(ctx context.Context, name string, header http.Heade
 		taskID = s.Task.ID
 	}
 	// A message that started nothing is forgotten: sent again, it is
-	// judged again (a paused or failing trigger may start it then).
+	// judged again (by a trigger whose filter or task may have changed).
 	if err := t.st.FinishWebhookDelivery(context.WithoutCancel(ctx), tr.Name, msg.hash, taskID); err != nil {
 		t.logger.Error("taskmaster: record webhook delivery", "trigger", tr.Name, "err", err)
 	}
@@ -220,11 +225,17 @@ func (t *Taskmaster) replayed(ctx context.Context, trigger string, prev *store.W
 	if prev.TaskID == "" {
 		return nil, fmt.Errorf("taskmaster: webhook to %s: the same signed message is being acted on: %w", trigger, store.ErrConflict)
 	}
+	s := &Started{Trigger: trigger, Replayed: true}
 	task, err := t.eng.Get(ctx, prev.TaskID)
-	if err != nil {
+	switch {
+	case err == nil:
+		s.Task = task
+	case errors.Is(err, store.ErrNotFound):
+		s.Error = "the task its first delivery started no longer exists"
+	default:
 		return nil, fmt.Errorf("taskmaster: webhook replay: %w", err)
 	}
-	return &Started{Trigger: trigger, Task: task, Replayed: true}, nil
+	return s, nil
 }
 
 // pruneWebhookDeliveries forgets expired webhook deliveries, at most once

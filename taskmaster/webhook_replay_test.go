@@ -1,13 +1,19 @@
 package taskmaster_test
 
 import (
+	"context"
 	"net/http"
+	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/store"
+	"github.com/loomhq/loom/store/sqlite"
 	"github.com/loomhq/loom/taskmaster"
 	"github.com/loomhq/loom/trigger"
 )
@@ -122,4 +128,57 @@ func TestWebhookThatStartedNothingMayComeAgain(t *testing.T) {
 	s, err := tm.Webhook(t.Context(), "gh", hdr, body)
 	require.NoError(t, err)
 	require.True(t, s.Created)
+}
+
+// TestWebhookReplayWhileActedOn: the same message arriving while its
+// first delivery is still starting its task answers ErrConflict and
+// starts nothing; once the first is done, it is a replay.
+func TestWebhookReplayWhileActedOn(t *testing.T) {
+	t.Parallel()
+	st, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "loom.db")})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	// Once block is set, the next Admit (the first delivery's submit)
+	// waits for release.
+	var block atomic.Bool
+	entered, release := make(chan struct{}), make(chan struct{})
+	admit := func(*engine.SubmitParams) error {
+		if block.CompareAndSwap(true, false) {
+			close(entered)
+			<-release
+		}
+		return nil
+	}
+	eng, err := engine.New(engine.Config{Store: st, Workers: -1, Logger: quiet(), Admit: admit})
+	require.NoError(t, err)
+	require.NoError(t, eng.Register(loom.NewTask("job", loom.HandlerFunc(func(context.Context, loom.Values) (loom.Values, error) {
+		return nil, nil
+	}))))
+	tm, err := taskmaster.New(taskmaster.Config{Engine: eng, Store: st, Logger: quiet()})
+	require.NoError(t, err)
+	_, err = tm.PutTrigger(t.Context(), &store.Trigger{Name: "gh", Kind: store.TriggerEvent, Secret: "s", Task: store.TaskTemplate{Type: "job"}})
+	require.NoError(t, err)
+	block.Store(true)
+
+	body := []byte(`{"n":1}`)
+	hdr := http.Header{}
+	hdr.Set(trigger.SignatureHeader, trigger.Sign([]byte("s"), body))
+	first := make(chan *taskmaster.Started, 1)
+	go func() {
+		s, err := tm.Webhook(context.Background(), "gh", hdr, body)
+		if err != nil {
+			t.Error(err)
+		}
+		first <- s
+	}()
+	<-entered
+	_, err = tm.Webhook(t.Context(), "gh", hdr, body)
+	require.ErrorIs(t, err, store.ErrConflict)
+	close(release)
+	s := <-first
+	require.True(t, s.Created)
+	again, err := tm.Webhook(t.Context(), "gh", hdr, body)
+	require.NoError(t, err)
+	require.True(t, again.Replayed)
+	require.Equal(t, s.Task.ID, again.Task.ID)
 }

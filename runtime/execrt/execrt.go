@@ -39,8 +39,9 @@ import (
 	"github.com/loomhq/loom/runtime/internal/strict"
 )
 
-// TypeName is the task type every loom server registers this runtime under,
-// so a task or flow step of type "exec" runs a command on any worker.
+// TypeName is the task type this runtime is registered under, so a task or
+// flow step of type "exec" runs a command on any worker that has it (a
+// loom server or worker only with --allow-exec or --allow-exec-command).
 const TypeName = "exec"
 
 // Defaults for Config's zero values.

@@ -278,12 +278,8 @@ func (t *Taskmaster) validateTemplate(tpl *store.TaskTemplate) error {
 	}
 	// Asked first, so that a type left out on purpose (exec) is refused
 	// with the reason rather than as unknown.
-	p, err := t.submitParams(tpl, nil, "", time.Time{}, nil)
-	if err != nil {
+	if err := t.admit(tpl); err != nil {
 		return err
-	}
-	if err := t.eng.Admit(p); err != nil {
-		return fmt.Errorf("%w: task: %w", ErrInvalid, err)
 	}
 	known := false
 	for _, name := range t.eng.Types() {
@@ -297,6 +293,21 @@ func (t *Taskmaster) validateTemplate(tpl *store.TaskTemplate) error {
 	}
 	if tpl.MaxAttempts < 0 {
 		return fmt.Errorf("%w: task.max_attempts must not be negative", ErrInvalid)
+	}
+	if _, err := t.submitParams(tpl, nil, "", time.Time{}, nil); err != nil {
+		return err
+	}
+	return nil
+}
+
+// admit asks the engine whether a task template may be submitted as it is.
+func (t *Taskmaster) admit(tpl *store.TaskTemplate) error {
+	p, err := t.submitParams(tpl, nil, "", time.Time{}, nil)
+	if err != nil {
+		return err
+	}
+	if err := t.eng.Admit(p); err != nil {
+		return fmt.Errorf("%w: task: %w", ErrInvalid, err)
 	}
 	return nil
 }

@@ -127,11 +127,7 @@ func (t *Taskmaster) Publish(ctx context.Context, ev trigger.Event, id string) (
 // (X-Hub-Signature-256, or the timestamped Loom-Signature) and runs that
 // trigger on the event it carries: the JSON body is the event's data, its
 // type the X-Loom-Event or X-GitHub-Event header (default "webhook"),
-// and its id the X-Loom-Delivery or X-GitHub-Delivery header. A signed
-// message acted on already (the same body within Config.WebhookWindow, or
-// the same timestamp and body) starts nothing: the answer is the first
-// delivery's task with Replayed set, or store.ErrConflict while that
-// delivery is still being acted on.
+// and its id the X-Loom-Delivery or X-GitHub-Delivery header.
 func (t *Taskmaster) Webhook(ctx context.Context, name string, header http.Header, body []byte) (*Started, error) {
 	tr, err := t.st.GetTrigger(ctx, name)
 	if err != nil {

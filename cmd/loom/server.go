@@ -48,12 +48,9 @@ func (m *Main) newServerCommand() *cobra.Command {
 		Short: "Run the API, web UI, embedded workers and reaper over a SQLite database",
 		Long: `Run loom's server: the HTTP API (under /api/v1), the web UI (at /), the
 engine's dispatcher, embedded workers and reaper, with every task kept in a
-SQLite database. The built-in task type http is always registered, exec
-only with --allow-exec or --allow-exec-command (flow files' own exec steps
-always run); --flows adds the flow files (*.yaml) of a directory, each as a
-task type named after its flow. http tasks, flow http steps and notifiers
-cannot reach loopback, link-local or private addresses without
---allow-private-net.
+SQLite database. The built-in task type http is registered, exec only with
+--allow-exec or --allow-exec-command (flow files' exec steps always run); --flows adds the flow files
+(*.yaml) of a directory, each as a task type named after its flow.
 SIGINT or SIGTERM shut it down gracefully.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -93,6 +93,13 @@ type Config struct {
 	// (runtime.Builtins) are registered too, unless Handlers names them:
 	// a nil handler under such a name leaves the built-in out.
 	Handlers map[string]loom.Handler
+	// Admit, when set, is asked about every task before Submit or
+	// SubmitMany creates it, and before Retry gives a task new input (the
+	// steps a flow creates are not asked): an error refuses the request
+	// with ErrRefused and the error's text.
+	// It is where a server keeps submitted tasks to what its operator
+	// allowed, such as exec commands. Default: every task is admitted.
+	Admit func(p *SubmitParams) error
 	// Events receives the circuit breaker events (breaker.opened,
 	// breaker.half_open, breaker.closed) of the task types the embedded
 	// workers run, so that an alert can say a dependency is down.

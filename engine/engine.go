@@ -228,10 +228,27 @@ func (e *Engine) SubmitMany(ctx context.Context, ps []*SubmitParams) ([]SubmitRe
 	return out, nil
 }
 
+// Admit reports whether Config.Admit lets p be submitted: nil, or an error
+// wrapping ErrRefused. Submit, and Retry with new input, ask it too;
+// callers that store a task template to submit later (schedules,
+// triggers) ask it up front.
+func (e *Engine) Admit(p *SubmitParams) error {
+	if e.cfg.Admit == nil || p == nil {
+		return nil
+	}
+	if err := e.cfg.Admit(p); err != nil {
+		return fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	return nil
+}
+
 // taskInfo turns submit parameters into the task object to insert.
 func (e *Engine) taskInfo(p *SubmitParams, now time.Time) (*loom.TaskInfo, error) {
 	if p == nil || p.Type == "" {
 		return nil, fmt.Errorf("%w: a task needs a type", ErrInvalid)
+	}
+	if err := e.Admit(p); err != nil {
+		return nil, err
 	}
 	reg := e.lookup(p.Type)
 	if reg == nil {
@@ -349,6 +366,13 @@ func (e *Engine) Retry(ctx context.Context, id string, input loom.Values) (*loom
 	}
 	if t.Status != loom.StatusFailed && t.Status != loom.StatusCancelled {
 		return nil, fmt.Errorf("engine: retry %s: task is %s: %w", id, t.Status, ErrConflict)
+	}
+	if input != nil {
+		// New input is a new request to run the type: Admit judges it
+		// like a submit's.
+		if err := e.Admit(&SubmitParams{Type: t.Type, Queue: t.Queue, Input: input}); err != nil {
+			return nil, fmt.Errorf("engine: retry %s: %w", id, err)
+		}
 	}
 	if reg := e.lookup(t.Type); reg != nil && reg.flow != nil {
 		if err := e.retrySteps(ctx, t, reg.flow, input); err != nil {

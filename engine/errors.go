@@ -22,6 +22,9 @@ var (
 	ErrInvalid = errors.New("engine: invalid parameters")
 	// ErrClosed is returned by calls made after Close.
 	ErrClosed = errors.New("engine: closed")
+	// ErrRefused is returned when Config.Admit refuses a task: it is
+	// well-formed but not allowed on this engine.
+	ErrRefused = errors.New("engine: refused")
 	// ErrDuplicateType is returned by Register when a different task was
 	// already registered under the same name.
 	ErrDuplicateType = errors.New("engine: task type already registered")

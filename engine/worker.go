@@ -32,8 +32,9 @@ type WorkerConfig struct {
 	// Required. The worker does not close it.
 	Bus WorkerBus
 	// Handlers are the task types the worker runs, by name. The built-in
-	// exec and http types (runtime.Builtins) are always there unless a
-	// handler of the same name replaces them.
+	// exec and http types (runtime.Builtins) are there too unless a
+	// handler of the same name replaces them; a nil handler under such a
+	// name leaves the built-in out.
 	Handlers map[string]loom.Handler
 	// Tasks are task types whose per-attempt Timeout and Breaker the worker
 	// honours. Their Retry policy is not the worker's business: the engine
@@ -194,6 +195,10 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		types[name] = &registration{task: &loom.Task{Name: name, Handler: h}}
 	}
 	for name, h := range cfg.Handlers {
+		if h == nil && builtin(name) {
+			delete(types, name)
+			continue
+		}
 		if name == "" || h == nil {
 			return nil, fmt.Errorf("engine: worker config: %w: Handlers has an empty name or nil handler", ErrInvalid)
 		}

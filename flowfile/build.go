@@ -37,16 +37,19 @@ func (t Tasks) Lookup(taskType string) (*loom.Task, bool) {
 // Each step's task is named "<flow>/<step>", so the engine runs every step
 // as a task type of its own.
 //
-// exec and http steps run the built-in runtimes (packages execrt and
-// httprt, default configuration) with their templates rendered against the
-// step's input at run time; a template that uses an input the run does not
+// exec and http steps run the handler reg resolves "exec" or "http" to (a
+// server passes its guarded http client that way), else the built-in
+// runtimes (packages execrt and httprt, default configuration), with their
+// templates rendered against the step's input at run time; a template that uses an input the run does not
 // have fails the step permanently. "type:" steps run the task reg resolves,
 // with the step's retry and timeout, if set, in place of the task's own; a
 // type reg does not know falls back to the built-in "exec" or "http" of that
 // name. reg may be nil when no step has a type.
 //
 // Static "input:" values are merged under the values the step receives:
-// where both have a key, the received (required) value wins. A step with
+// where both have a key, the received (required) value wins. A "type: exec"
+// step receives only the inputs it requires (none without "requires:"),
+// so the command stays the one the file names unless the file wires it. A step with
 // static input wraps its task's handler, so a nested flow given static input
 // runs as a plain handler.
 //
@@ -54,18 +57,25 @@ func (t Tasks) Lookup(taskType string) (*loom.Task, bool) {
 // loom.NewFlow rejects (a cycle, a duplicate provided key) at the line of
 // the step it names.
 func (f *File) Build(reg Resolver) (*loom.Task, error) {
-	execH := execrt.New(execrt.Config{})
-	httpH := httprt.New(httprt.Config{})
+	execH := runtimeOf(reg, execrt.TypeName, execrt.New(execrt.Config{}))
+	httpH := runtimeOf(reg, httprt.TypeName, httprt.New(httprt.Config{}))
 	def := loom.FlowDef{Inputs: slices.Clone(f.Inputs)}
 	for _, s := range f.Steps {
 		t, err := f.stepTask(s, reg, execH, httpH)
 		if err != nil {
 			return nil, err
 		}
+		requires := maps.Clone(s.Requires)
+		if s.Type == execrt.TypeName && requires == nil {
+			// Without requires a step receives every input the flow was
+			// given, and what it receives wins over its static input: a
+			// submitter's "command" would replace the operator's.
+			requires = map[string]string{}
+		}
 		step := loom.Step{
 			Name:      s.Name,
 			Task:      t,
-			Requires:  maps.Clone(s.Requires),
+			Requires:  requires,
 			Provides:  maps.Clone(s.Provides),
 			DependsOn: slices.Clone(s.DependsOn),
 		}
@@ -81,6 +91,16 @@ func (f *File) Build(reg Resolver) (*loom.Task, error) {
 	}
 	flow.Timeout = f.Timeout
 	return flow, nil
+}
+
+// runtimeOf returns the handler reg resolves name to, or def.
+func runtimeOf(reg Resolver, name string, def loom.Handler) loom.Handler {
+	if reg != nil {
+		if t, ok := reg.Lookup(name); ok && t.Handler != nil {
+			return t.Handler
+		}
+	}
+	return def
 }
 
 // stepTask returns the task step s runs.

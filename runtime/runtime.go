@@ -1,7 +1,10 @@
 // Package runtime holds the task types loom runs without any Go code of the
 // user's: exec (a command, package execrt) and http (a request, package
-// httprt). Every loom server and worker registers them, so a task or a flow
-// file can use them by name on any machine.
+// httprt). An engine registers them unless told otherwise, so a task or a
+// flow file can use them by name on any machine. The loom binary narrows
+// them: its servers and workers register exec only when the operator
+// allows it (--allow-exec), and give http a client that stays off private
+// networks (package internal/netguard).
 package runtime
 
 import (

@@ -83,6 +83,7 @@ var errorTable = []struct {
 	{errUnprocessable, http.StatusUnprocessableEntity, CodeInvalid},
 	{engine.ErrInvalid, http.StatusUnprocessableEntity, CodeInvalid},
 	{engine.ErrUnknownType, http.StatusUnprocessableEntity, CodeInvalid},
+	{engine.ErrRefused, http.StatusUnprocessableEntity, CodeInvalid},
 	{store.ErrInvalid, http.StatusUnprocessableEntity, CodeInvalid},
 	{loom.ErrInvalidFlow, http.StatusUnprocessableEntity, CodeInvalid},
 	{engine.ErrClosed, http.StatusServiceUnavailable, CodeUnavailable},

@@ -373,7 +373,12 @@ func (s *Server) postWebhook(w http.ResponseWriter, r *http.Request, tm *taskmas
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, startedList{Started: []taskmaster.Started{*started}})
+	status := http.StatusAccepted
+	if started.Replayed {
+		// A replay starts nothing; it is told what the first delivery did.
+		status = http.StatusOK
+	}
+	writeJSON(w, status, startedList{Started: []taskmaster.Started{*started}})
 	return nil
 }
 

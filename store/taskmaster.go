@@ -57,6 +57,19 @@ type TaskmasterStore interface {
 	// DeleteTrigger forgets a trigger, or ErrNotFound.
 	DeleteTrigger(ctx context.Context, name string) error
 
+	// ClaimWebhookDelivery records that a signed webhook message is being
+	// acted on, unless it was already: then claimed is false and the
+	// recorded delivery is returned. A recorded delivery that has expired
+	// (Expires not after p.Now), or whose claim is older than
+	// p.StaleBefore and never finished, is replaced by the claim.
+	ClaimWebhookDelivery(ctx context.Context, p *ClaimWebhookDeliveryParams) (prev *WebhookDelivery, claimed bool, err error)
+	// FinishWebhookDelivery records the task a claimed delivery started;
+	// an empty taskID forgets the claim, so the message may come again.
+	FinishWebhookDelivery(ctx context.Context, trigger, hash, taskID string) error
+	// PruneWebhookDeliveries forgets the deliveries that expired at or
+	// before now, and returns how many.
+	PruneWebhookDeliveries(ctx context.Context, now time.Time) (int64, error)
+
 	// CreateCheck stores a new heartbeat check, or ErrDuplicate.
 	CreateCheck(ctx context.Context, c *Check) error
 	// UpdateCheck changes a check's period and grace, or ErrNotFound.
@@ -207,6 +220,34 @@ type AdvanceScheduleParams struct {
 	// an older LastFire than the stored one is ignored.
 	LastFire   time.Time
 	LastTaskID string
+}
+
+// WebhookDelivery is a signed webhook message a trigger acted on.
+type WebhookDelivery struct {
+	// Trigger is the trigger it was posted to.
+	Trigger string `json:"trigger"`
+	// Hash identifies the signed message: a hash of what the signature
+	// covers.
+	Hash string `json:"hash"`
+	// TaskID is the task it started; empty while it is being acted on.
+	TaskID string `json:"task_id,omitempty"`
+	// Received is when it was first accepted.
+	Received time.Time `json:"received"`
+	// Expires is when the record may be forgotten: a replay after it is
+	// refused by its signature's timestamp, or is outside the window kept.
+	Expires time.Time `json:"expires"`
+}
+
+// ClaimWebhookDeliveryParams are the arguments of ClaimWebhookDelivery.
+type ClaimWebhookDeliveryParams struct {
+	// Delivery is recorded with an empty TaskID; Received is the claim's
+	// time.
+	Delivery WebhookDelivery
+	// Now is compared with recorded deliveries' Expires.
+	Now time.Time
+	// StaleBefore: a claim received before it that never finished (its
+	// process died) may be claimed again.
+	StaleBefore time.Time
 }
 
 // Trigger kinds.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/loomhq/loom"
@@ -36,6 +37,7 @@ const (
 	DefaultDeliveryBackoff  = time.Second
 	DefaultDeliveryTimeout  = 10 * time.Second
 	DefaultMaxBacklog       = 100
+	DefaultWebhookWindow    = 24 * time.Hour
 )
 
 // Config configures a Taskmaster. Engine and Store are required; every
@@ -73,6 +75,12 @@ type Config struct {
 	// MaxBacklog bounds the runs an OverlapQueue schedule keeps waiting;
 	// older ones are dropped. Default 100.
 	MaxBacklog int
+	// WebhookWindow is how long a webhook signed the GitHub way
+	// (X-Hub-Signature-256, no timestamp) is remembered: the same body
+	// posted again within it is a replay and starts nothing. Timestamped
+	// signatures are remembered for as long as their timestamp is
+	// accepted. Default 24h.
+	WebhookWindow time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -103,6 +111,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxBacklog <= 0 {
 		c.MaxBacklog = DefaultMaxBacklog
 	}
+	if c.WebhookWindow <= 0 {
+		c.WebhookWindow = DefaultWebhookWindow
+	}
 	return c
 }
 
@@ -131,6 +142,10 @@ type Taskmaster struct {
 	wakeScheduler chan struct{}
 	wakeChecks    chan struct{}
 	wakeNotifier  chan struct{}
+
+	// lastWebhookPrune is when expired webhook deliveries were last
+	// forgotten, in Unix nanoseconds.
+	lastWebhookPrune atomic.Int64
 
 	// open caches the keys of open alerts, so that the loops only write
 	// to resolve what is open. Loaded by Run; a miss falls back to the
@@ -265,6 +280,11 @@ func (t *Taskmaster) validateTemplate(tpl *store.TaskTemplate) error {
 	if tpl.Type == "" {
 		return fmt.Errorf("%w: task.type is required", ErrInvalid)
 	}
+	// Asked first, so that a type left out on purpose (exec) is refused
+	// with the reason rather than as unknown.
+	if err := t.admit(tpl); err != nil {
+		return err
+	}
 	known := false
 	for _, name := range t.eng.Types() {
 		if name == tpl.Type {
@@ -283,6 +303,18 @@ func (t *Taskmaster) validateTemplate(tpl *store.TaskTemplate) error {
 		return err
 	}
 	if err := p.Validate(t.clock.Now()); err != nil {
+		return fmt.Errorf("%w: task: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+// admit asks the engine whether a task template may be submitted as it is.
+func (t *Taskmaster) admit(tpl *store.TaskTemplate) error {
+	p, err := t.submitParams(tpl, nil, "", time.Time{}, nil)
+	if err != nil {
+		return err
+	}
+	if err := t.eng.Admit(p); err != nil {
 		return fmt.Errorf("%w: task: %w", ErrInvalid, err)
 	}
 	return nil

@@ -2,11 +2,15 @@ package taskmaster
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/internal/jsondepth"
@@ -27,6 +31,9 @@ type Started struct {
 	Created bool `json:"created"`
 	// Error says why a matching trigger started nothing.
 	Error string `json:"error,omitempty"`
+	// Replayed is set when a webhook carried a signed message already
+	// acted on: Task is the one its first delivery started.
+	Replayed bool `json:"replayed,omitempty"`
 }
 
 // PutTrigger validates and creates or replaces a trigger.
@@ -132,10 +139,15 @@ func (t *Taskmaster) Webhook(ctx context.Context, name string, header http.Heade
 		return nil, fmt.Errorf("taskmaster: trigger %s takes no webhooks: %w", name, store.ErrNotFound)
 	}
 	secret := []byte(tr.Secret)
+	now := t.clock.Now()
+	var msg webhookMessage
 	if sig := header.Get(trigger.TimestampedSignatureHeader); sig != "" {
-		err = trigger.VerifyTimestamped(secret, body, sig, t.clock.Now(), 0)
+		err = trigger.VerifyTimestamped(secret, body, sig, now, 0)
+		signed, _ := trigger.SignedAt(sig)
+		msg = newWebhookMessage(body, signed, signed.Add(trigger.DefaultTolerance))
 	} else {
 		err = trigger.VerifySignature(secret, body, header.Get(trigger.SignatureHeader))
+		msg = newWebhookMessage(body, time.Time{}, now.Add(t.cfg.WebhookWindow))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnauthorized, err)
@@ -154,11 +166,89 @@ func (t *Taskmaster) Webhook(ctx context.Context, name string, header http.Heade
 	if tr.Paused {
 		return &Started{Trigger: tr.Name, Error: "trigger is paused"}, nil
 	}
+	t.pruneWebhookDeliveries(ctx, now)
+	claim := store.WebhookDelivery{Trigger: tr.Name, Hash: msg.hash, Received: now, Expires: msg.expires}
+	if claim.Expires.Before(now) {
+		claim.Expires = now
+	}
+	prev, claimed, err := t.st.ClaimWebhookDelivery(ctx, &store.ClaimWebhookDeliveryParams{
+		Delivery: claim, Now: now, StaleBefore: now.Add(-webhookClaimTimeout),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("taskmaster: %w", err)
+	}
+	if !claimed {
+		return t.replayed(ctx, tr.Name, prev)
+	}
 	s, ok := t.fire(ctx, tr, ev, id)
+	taskID := ""
+	if s.Task != nil {
+		taskID = s.Task.ID
+	}
+	// A message that started nothing is forgotten: sent again, it is
+	// judged again (by a trigger whose filter or task may have changed).
+	if err := t.st.FinishWebhookDelivery(context.WithoutCancel(ctx), tr.Name, msg.hash, taskID); err != nil {
+		t.logger.Error("taskmaster: record webhook delivery", "trigger", tr.Name, "err", err)
+	}
 	if !ok {
 		return &Started{Trigger: tr.Name, Error: "filter did not match"}, nil
 	}
 	return &s, nil
+}
+
+// webhookClaimTimeout is how long a webhook message being acted on blocks
+// the same message: longer than a submit takes, short enough that a
+// sender's retry after a crash gets through.
+const webhookClaimTimeout = time.Minute
+
+// webhookMessage is what a webhook's signature covers, as the replay
+// record knows it.
+type webhookMessage struct {
+	hash    string    // of the signed timestamp, if any, and the body
+	expires time.Time // when a replay is refused anyway, or forgotten
+}
+
+func newWebhookMessage(body []byte, signed time.Time, expires time.Time) webhookMessage {
+	h := sha256.New()
+	if signed.IsZero() {
+		h.Write([]byte("sha256\n"))
+	} else {
+		fmt.Fprintf(h, "t=%d\n", signed.Unix())
+	}
+	h.Write(body)
+	return webhookMessage{hash: hex.EncodeToString(h.Sum(nil)), expires: expires}
+}
+
+// replayed answers a webhook whose signed message was acted on already:
+// with the task its first delivery started, or ErrConflict while that
+// delivery is still being acted on.
+func (t *Taskmaster) replayed(ctx context.Context, trigger string, prev *store.WebhookDelivery) (*Started, error) {
+	if prev.TaskID == "" {
+		return nil, fmt.Errorf("taskmaster: webhook to %s: the same signed message is being acted on: %w", trigger, store.ErrConflict)
+	}
+	s := &Started{Trigger: trigger, Replayed: true}
+	task, err := t.eng.Get(ctx, prev.TaskID)
+	switch {
+	case err == nil:
+		s.Task = task
+	case errors.Is(err, store.ErrNotFound):
+		s.Error = "the task its first delivery started no longer exists"
+	default:
+		return nil, fmt.Errorf("taskmaster: webhook replay: %w", err)
+	}
+	return s, nil
+}
+
+// pruneWebhookDeliveries forgets expired webhook deliveries, at most once
+// a minute.
+func (t *Taskmaster) pruneWebhookDeliveries(ctx context.Context, now time.Time) {
+	last := t.lastWebhookPrune.Load()
+	if now.UnixNano()-last < int64(time.Minute) || !t.lastWebhookPrune.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	if _, err := t.st.PruneWebhookDeliveries(ctx, now); err != nil && ctx.Err() == nil {
+		t.logger.Error("taskmaster: prune webhook deliveries", "err", err)
+	}
 }
 
 func firstOf(vs ...string) string {

@@ -137,6 +137,18 @@ func VerifyTimestamped(secret, body []byte, header string, now time.Time, tolera
 	return nil
 }
 
+// SignedAt returns the timestamp of a timestamped header value; ok is false
+// when it has none. Call it on a header VerifyTimestamped accepted.
+func SignedAt(header string) (t time.Time, ok bool) {
+	for part := range strings.SplitSeq(header, ",") {
+		if v, found := strings.CutPrefix(strings.TrimSpace(part), "t="); found {
+			unix, err := strconv.ParseInt(v, 10, 64)
+			return time.Unix(unix, 0), err == nil
+		}
+	}
+	return time.Time{}, false
+}
+
 func truncate(s string) string {
 	if len(s) > 32 {
 		return s[:32] + "…"

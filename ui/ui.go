@@ -215,7 +215,8 @@ func (u *UI) wrap(h func(http.ResponseWriter, *http.Request) error) http.Handler
 			u.renderError(w, r, http.StatusNotFound, "Not found: "+r.URL.Path)
 		case errors.Is(err, engine.ErrConflict):
 			u.renderError(w, r, http.StatusConflict, err.Error())
-		case errors.Is(err, engine.ErrInvalid), errors.Is(err, engine.ErrUnknownType), errors.Is(err, taskmaster.ErrInvalid):
+		case errors.Is(err, engine.ErrInvalid), errors.Is(err, engine.ErrUnknownType), errors.Is(err, engine.ErrRefused),
+			errors.Is(err, taskmaster.ErrInvalid):
 			u.renderError(w, r, http.StatusBadRequest, err.Error())
 		case r.Context().Err() != nil:
 			// The browser went away; nobody to answer.

@@ -38,6 +38,8 @@ type dbOptions struct {
 	schema string
 	// sync is SQLite's synchronous setting, "" for the default.
 	sync string
+	// key, if any, seals the trigger and notifier secrets the store keeps.
+	key []byte
 }
 
 // check reports a usage error in o.
@@ -57,13 +59,26 @@ func (o dbOptions) open(ctx context.Context) (store.Store, error) {
 		return nil, err
 	}
 	if isPostgresURL(o.db) {
-		st, err := postgres.Open(ctx, postgres.Config{URL: o.db, Schema: o.schema})
+		st, err := postgres.Open(ctx, postgres.Config{URL: o.db, Schema: o.schema, SecretKey: o.key})
 		if err != nil {
 			return nil, fmt.Errorf("open database %s: %w", redactDB(o.db), err)
 		}
 		return st, nil
 	}
+	if o.key != nil {
+		return openStore(ctx, sqlitePath(o.db), o.sync, o.key)
+	}
 	return openStore(ctx, sqlitePath(o.db), o.sync)
+}
+
+// keyFileBase is the path whose ".key" file holds the secret key by
+// default: beside a SQLite database, and loom.key in the working
+// directory for PostgreSQL.
+func keyFileBase(db string) string {
+	if isPostgresURL(db) {
+		return "loom"
+	}
+	return sqlitePath(db)
 }
 
 // redactDB is db fit for logs and messages: a URL's password is masked.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -11,7 +12,8 @@ import (
 // own, which it creates, and runs a submitted task to completion.
 func TestServerOnPostgres(t *testing.T) {
 	db, schema := pgtest.URL(t), pgtest.Schema(t)
-	url, stop := inProcessServer(t, db, "--db-schema", schema)
+	args := []string{"--db-schema", schema, "--allow-exec", "--secret-key-file", filepath.Join(t.TempDir(), "loom.key")}
+	url, stop := inProcessServer(t, db, args...)
 	out, code := runMain(t, "--server", url, "submit", "exec", "--input", `{"command":["echo","hello"]}`, "--wait")
 	if code != 0 || !strings.Contains(out, "completed") {
 		t.Fatalf("submit --wait: exit %d, output:\n%s", code, out)
@@ -24,7 +26,7 @@ func TestServerOnPostgres(t *testing.T) {
 	stop()
 
 	// The tasks outlive the server, in the schema.
-	url, _ = inProcessServer(t, db, "--db-schema", schema)
+	url, _ = inProcessServer(t, db, args...)
 	out, code = runMain(t, "--server", url, "tasks", "show", id)
 	if code != 0 || !strings.Contains(out, "completed") {
 		t.Errorf("tasks show after a restart: exit %d, output:\n%s", code, out)

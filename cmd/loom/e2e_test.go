@@ -194,7 +194,7 @@ func TestEndToEnd(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(flows, "five.yaml"), []byte(flow.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	serverArgs := []string{"--db", db, "--flows", flows, "--workers", "8", "--lease", "2s"}
+	serverArgs := []string{"--db", db, "--flows", flows, "--workers", "8", "--lease", "2s", "--allow-exec"}
 	srv := startServer(t, bin, serverArgs...)
 
 	// The CLI: submit and wait, logs.

@@ -57,7 +57,7 @@ func runMain(t *testing.T, args ...string) (string, int) {
 // TestServerInProcess drives Main as main does: a server started with
 // ParseFlags and Run, clients as further Mains, and a graceful stop.
 func TestServerInProcess(t *testing.T) {
-	url, stop := inProcessServer(t, filepath.Join(t.TempDir(), "loom.db"))
+	url, stop := inProcessServer(t, filepath.Join(t.TempDir(), "loom.db"), "--allow-exec")
 
 	out, code := runMain(t, "--server", url, "submit", "exec", "--input", `{"command":["echo","hello"]}`, "--wait")
 	if code != 0 || !strings.Contains(out, "completed") {
@@ -137,6 +137,9 @@ func TestUsageErrors(t *testing.T) {
 		{"server", "--external-queue", "gpu"},
 		{"worker"},
 		{"worker", "--bus", "x", "--concurrency", "-1"},
+		{"server", "--allow-exec", "--allow-exec-command", "echo ..."},
+		{"server", "--allow-exec-command", " ... "},
+		{"worker", "--bus", "x", "--allow-exec-command", ""},
 	} {
 		if _, code := runMain(t, args...); code != 2 {
 			t.Errorf("loom %v: exit %d, want 2", args, code)

@@ -20,6 +20,11 @@ import (
 
 // serverOptions are the flags of `loom server`.
 type serverOptions struct {
+	// runtimes say what submitted tasks may do; secretKeyFile holds the
+	// key that seals trigger and notifier secrets.
+	runtimes      runtimeOptions
+	secretKeyFile string
+
 	addr     string
 	db       string
 	dbSchema string
@@ -50,8 +55,8 @@ func (m *Main) newServerCommand() *cobra.Command {
 		Long: `Run loom's server: the HTTP API (under /api/v1), the web UI (at /), the
 engine's dispatcher, embedded workers and reaper, with every task kept in a
 SQLite database file or, given --db postgres://..., in PostgreSQL (a
-schema of its own with --db-schema, created when missing). The built-in task
-types exec and http are always registered; --flows adds the flow files
+schema of its own with --db-schema, created when missing). The built-in task type http is registered, exec only with
+--allow-exec or --allow-exec-command (flow files' exec steps always run); --flows adds the flow files
 (*.yaml) of a directory, each as a task type named after its flow.
 Once an API token exists ('loom tokens create'), every request needs one.
 Listening beyond loopback without one is refused unless --insecure-no-auth.
@@ -62,6 +67,8 @@ SIGINT or SIGTERM shut it down gracefully.`,
 		},
 	}
 	f := cmd.Flags()
+	o.runtimes.addFlags(cmd)
+	f.StringVar(&o.secretKeyFile, "secret-key-file", "", "file of the 32-byte key sealing trigger and notifier secrets, created when missing (default: the SQLite database's path + .key, or loom.key for PostgreSQL; $"+secretKeyEnv+" instead)")
 	f.StringVar(&o.addr, "addr", "127.0.0.1:7070", "address to listen on")
 	f.StringVar(&o.db, "db", "loom.db", "SQLite database file (or sqlite:FILE), created when missing; or a postgres:// URL")
 	f.StringVar(&o.dbSchema, "db-schema", "", "PostgreSQL schema to keep loom's tables in, created when missing (default: the URL's search_path, else public)")
@@ -81,6 +88,9 @@ SIGINT or SIGTERM shut it down gracefully.`,
 }
 
 func (m *Main) runServer(ctx context.Context, o serverOptions) error {
+	if err := o.runtimes.validate(); err != nil {
+		return err
+	}
 	sync := strings.ToUpper(o.dbSync)
 	if sync != "NORMAL" && sync != "FULL" {
 		return &usageError{fmt.Errorf("--db-sync must be normal or full, not %q", o.dbSync)}
@@ -97,7 +107,14 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(m.Stderr, nil))
-	st, err := dbOptions{db: o.db, schema: o.dbSchema, sync: sync}.open(ctx)
+	dbo := dbOptions{db: o.db, schema: o.dbSchema, sync: sync}
+	if err := dbo.check(); err != nil {
+		return err
+	}
+	if dbo.key, err = m.secretKey(keyFileBase(o.db), o.secretKeyFile); err != nil {
+		return err
+	}
+	st, err := dbo.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -110,23 +127,33 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	// Breaker events reach the taskmaster, which starts after the engine.
 	events := loom.NewEventEmitter()
 	cfg.Store, cfg.Logger, cfg.Workers, cfg.LeaseDuration = st, logger, o.workers, o.lease
-	cfg.Handlers, cfg.Events = builtinHandlers(), events
+	cfg.Events = events
+	if cfg.Handlers, err = o.runtimes.handlers(); err != nil {
+		return err
+	}
+	// Admit learns the flows' step types once the flows are built, before
+	// the server listens.
+	steps := &stepSet{}
+	if cfg.Admit, err = o.runtimes.admit(steps); err != nil {
+		return err
+	}
 	eng, err := engine.New(cfg)
 	if err != nil {
 		return fmt.Errorf("start engine: %w", err)
 	}
 	m.onClose(eng.Close)
-	tm, err := startTaskmaster(eng, st, logger)
+	tm, err := startTaskmaster(eng, st, logger, o.runtimes.notifierClient())
 	if err != nil {
 		return err
 	}
 	events.On("", tm.BreakerListener())
 	var flows []string
 	if o.flows != "" {
-		tasks, schedules, err := loadFlowDir(o.flows, tm.WaitTask())
+		tasks, schedules, err := loadFlowDir(o.flows, o.runtimes.flowTasks(), tm.WaitTask())
 		if err != nil {
 			return err
 		}
+		steps.set(stepTypes(tasks))
 		for _, t := range tasks {
 			if err := eng.Register(t); err != nil {
 				return fmt.Errorf("register flow %s: %w", t.Name, err)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/store"
@@ -11,12 +12,13 @@ import (
 
 // startTaskmaster builds the taskmasters over the engine's store and
 // registers the wait task type with the engine; the caller runs it.
-func startTaskmaster(eng *engine.Engine, st store.Store, logger *slog.Logger) (*taskmaster.Taskmaster, error) {
+// Notifiers post with client.
+func startTaskmaster(eng *engine.Engine, st store.Store, logger *slog.Logger, client *http.Client) (*taskmaster.Taskmaster, error) {
 	tst, ok := st.(store.TaskmasterStore)
 	if !ok {
 		return nil, fmt.Errorf("start taskmaster: the store %T keeps no schedules", st)
 	}
-	tm, err := taskmaster.New(taskmaster.Config{Engine: eng, Store: tst, Logger: logger})
+	tm, err := taskmaster.New(taskmaster.Config{Engine: eng, Store: tst, Logger: logger, HTTPClient: client})
 	if err != nil {
 		return nil, fmt.Errorf("start taskmaster: %w", err)
 	}

@@ -56,7 +56,7 @@ func TestScheduleEndToEnd(t *testing.T) {
 	}
 	bin := buildLoom(t)
 	db := filepath.Join(t.TempDir(), "loom.db")
-	args := []string{"--db", db, "--workers", "4"}
+	args := []string{"--db", db, "--workers", "4", "--allow-exec"}
 	srv := startServer(t, bin, args...)
 
 	var sc struct {
@@ -175,7 +175,7 @@ func TestAlertsEndToEnd(t *testing.T) {
 	rc := &receiver{}
 	hook := httptest.NewServer(rc)
 	t.Cleanup(hook.Close)
-	srv := startServer(t, bin, "--db", filepath.Join(t.TempDir(), "loom.db"), "--workers", "4")
+	srv := startServer(t, bin, "--db", filepath.Join(t.TempDir(), "loom.db"), "--workers", "4", "--allow-exec", "--allow-private-net")
 
 	api(t, "POST", srv.url+"/api/v1/notifiers", map[string]any{"name": "ops", "url": hook.URL}, nil)
 

@@ -12,7 +12,7 @@ import (
 // TestTriggersAndNotifiersCLI drives `loom triggers` and `loom notifiers`
 // against an in-process server.
 func TestTriggersAndNotifiersCLI(t *testing.T) {
-	url, _ := inProcessServer(t, filepath.Join(t.TempDir(), "loom.db"))
+	url, _ := inProcessServer(t, filepath.Join(t.TempDir(), "loom.db"), "--allow-exec")
 	cli := func(args ...string) (string, int) {
 		t.Helper()
 		return runMain(t, append([]string{"--server", url}, args...)...)
@@ -105,7 +105,7 @@ func TestTriggersAndNotifiersCLI(t *testing.T) {
 // TestSchedulesCLI adds a schedule, changes it with PATCH, pauses,
 // resumes, triggers, backfills and deletes it.
 func TestSchedulesCLI(t *testing.T) {
-	url, _ := inProcessServer(t, filepath.Join(t.TempDir(), "loom.db"))
+	url, _ := inProcessServer(t, filepath.Join(t.TempDir(), "loom.db"), "--allow-exec")
 	cli := func(args ...string) (string, int) {
 		t.Helper()
 		return runMain(t, append([]string{"--server", url}, args...)...)

@@ -11,12 +11,13 @@ import (
 	"github.com/loomhq/loom/store"
 )
 
-// builtinHandlers are the task types every server and run registers: exec
-// and http.
+// builtinHandlers are the task types `loom run` registers: exec and http,
+// unrestricted, as the flow file run is the user's own. A server's come
+// from runtimeOptions.handlers.
 func builtinHandlers() map[string]loom.Handler { return runtime.Builtins() }
 
-// builtinTasks are the built-in types as tasks, for flow files' "type:"
-// steps.
+// builtinTasks are the built-in types as tasks, for the "type:" steps of
+// the flow file `loom run` runs.
 func builtinTasks() flowfile.Tasks {
 	reg := flowfile.Tasks{}
 	hs := builtinHandlers()
@@ -27,14 +28,15 @@ func builtinTasks() flowfile.Tasks {
 }
 
 // loadFlowDir builds every flow file in dir, and returns the flows with
-// the schedules the files declare; a flow file's "type:" steps may use the
-// built-in types, the extra types given and the flows of files before it.
-func loadFlowDir(dir string, extra ...*loom.Task) ([]*loom.Task, []*store.Schedule, error) {
+// the schedules the files declare; a flow file's steps may use the
+// built-in types of builtins, the extra types given and the flows of files
+// before it.
+func loadFlowDir(dir string, builtins flowfile.Tasks, extra ...*loom.Task) ([]*loom.Task, []*store.Schedule, error) {
 	files, err := flowfile.LoadDir(dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load flows from %s: %w", dir, err)
 	}
-	reg := builtinTasks()
+	reg := maps.Clone(builtins)
 	for _, t := range extra {
 		reg[t.Name] = t
 	}

@@ -19,6 +19,7 @@ type workerOptions struct {
 	queues      []string
 	flows       string
 	concurrency int
+	runtimes    runtimeOptions
 }
 
 func (m *Main) newWorkerCommand() *cobra.Command {
@@ -29,8 +30,8 @@ func (m *Main) newWorkerCommand() *cobra.Command {
 		Long: `Run a worker outside the server: it takes ready tasks from the queues
 of the task bus directory the server was started with (loom server --bus
 DIR --external-queue Q), runs them, and sends their results back. It runs
-the built-in exec and http types and, with --flows, the steps of the flow
-files in DIR (wait steps stay on the server, which keeps their state).
+the built-in http type (exec too with --allow-exec or --allow-exec-command)
+and, with --flows, the steps of the flow files in DIR (wait steps stay on the server, which keeps their state).
 One worker process serves a queue at a time. SIGINT or SIGTERM let the
 running tasks finish, then hand the rest back.`,
 		Args: exactArgs(0),
@@ -43,6 +44,7 @@ running tasks finish, then hand the rest back.`,
 	f.StringSliceVar(&o.queues, "queue", []string{loom.DefaultQueue}, "queue to take tasks from (repeatable)")
 	f.StringVar(&o.flows, "flows", "", "directory of flow files whose steps this worker runs")
 	f.IntVar(&o.concurrency, "concurrency", 0, "tasks run at once (default 4×CPUs)")
+	o.runtimes.addFlags(cmd)
 	return cmd
 }
 
@@ -53,10 +55,13 @@ func (m *Main) runWorker(ctx context.Context, o workerOptions) error {
 	if o.concurrency < 0 {
 		return &usageError{fmt.Errorf("--concurrency %d is negative", o.concurrency)}
 	}
+	if err := o.runtimes.validate(); err != nil {
+		return err
+	}
 	logger := slog.New(slog.NewTextHandler(m.Stderr, nil))
 	var tasks []*loom.Task
 	if o.flows != "" {
-		flows, _, err := loadFlowDir(o.flows, serverOnlyWait())
+		flows, _, err := loadFlowDir(o.flows, o.runtimes.flowTasks(), serverOnlyWait())
 		if err != nil {
 			return err
 		}
@@ -67,8 +72,12 @@ func (m *Main) runWorker(ctx context.Context, o workerOptions) error {
 		return fmt.Errorf("open bus %s: %w", o.busDir, err)
 	}
 	m.onClose(b.Close)
+	handlers, err := o.runtimes.handlers()
+	if err != nil {
+		return err
+	}
 	w, err := engine.NewWorker(engine.WorkerConfig{
-		Bus: b, Queues: o.queues, Tasks: tasks, Concurrency: o.concurrency, Logger: logger,
+		Bus: b, Queues: o.queues, Handlers: handlers, Tasks: tasks, Concurrency: o.concurrency, Logger: logger,
 	})
 	if err != nil {
 		return &usageError{err}

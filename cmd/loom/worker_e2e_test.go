@@ -84,7 +84,7 @@ func TestWorkerProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := startServer(t, bin, "--db", filepath.Join(dir, "loom.db"), "--flows", flows,
-		"--bus", busDir, "--external-queue", "remote")
+		"--bus", busDir, "--external-queue", "remote", "--allow-exec")
 
 	submit := func(typ string, input loom.Values) string {
 		var task loom.TaskInfo
@@ -98,7 +98,7 @@ func TestWorkerProcess(t *testing.T) {
 	}
 
 	early := submit("exec", loom.Values{"command": []string{"sh", "-c", "echo remote $$"}})
-	stop := startWorker(t, bin, "--bus", busDir, "--queue", "remote", "--flows", flows)
+	stop := startWorker(t, bin, "--bus", busDir, "--queue", "remote", "--flows", flows, "--allow-exec")
 	waitEnded(t, srv.url, early)
 	if got := get(early); got.Status != loom.StatusCompleted || !strings.HasPrefix(got.Output["stdout"].(string), "remote ") {
 		t.Fatalf("exec on the worker: %s %q %v", got.Status, got.Msg, got.Output)
@@ -128,7 +128,7 @@ func TestWorkerProcess(t *testing.T) {
 	if got := get(late); got.Status != loom.StatusPending && got.Status != loom.StatusRunning {
 		t.Fatalf("with no worker the task is %s", got.Status)
 	}
-	startWorker(t, bin, "--bus", busDir, "--queue", "remote")
+	startWorker(t, bin, "--bus", busDir, "--queue", "remote", "--allow-exec")
 	waitEnded(t, srv.url, late)
 	if got := get(late); got.Status != loom.StatusCompleted {
 		t.Fatalf("after the worker came back: %s %q", got.Status, got.Msg)

@@ -39,8 +39,9 @@ import (
 	"github.com/loomhq/loom/runtime/internal/strict"
 )
 
-// TypeName is the task type every loom server registers this runtime under,
-// so a task or flow step of type "exec" runs a command on any worker.
+// TypeName is the task type this runtime is registered under, so a task or
+// flow step of type "exec" runs a command on any worker that has it (a
+// loom server or worker only with --allow-exec or --allow-exec-command).
 const TypeName = "exec"
 
 // Defaults for Config's zero values.
@@ -64,6 +65,9 @@ type Config struct {
 	// exit after SIGTERM before its process group gets SIGKILL. Default
 	// DefaultKillGrace (5 seconds).
 	KillGrace time.Duration
+	// Allow, when set, is the only commands the handler runs: any other
+	// fails permanently, wrapping ErrNotAllowed. Default: any command.
+	Allow *Allowlist
 }
 
 // withDefaults is the one place Config's defaults are filled in.
@@ -171,6 +175,11 @@ func (h *Handler) Handle(ctx context.Context, v loom.Values) (loom.Values, error
 	in, err := ParseInput(v)
 	if err != nil {
 		return nil, loom.Permanent(fmt.Errorf("exec: %w", err))
+	}
+	if h.cfg.Allow != nil {
+		if err := h.cfg.Allow.Check(in); err != nil {
+			return nil, loom.Permanent(fmt.Errorf("exec: %w", err))
+		}
 	}
 	prog := in.Command[0]
 

@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/internal/netguard"
 	"github.com/loomhq/loom/runtime/internal/strict"
 )
 
@@ -56,7 +57,10 @@ const DefaultMaxBody = 1 << 20
 type Config struct {
 	// Client sends the requests; its Timeout, if any, bounds each request
 	// on top of the input's timeout. Default: a client of its own on
-	// http.DefaultTransport, following up to 10 redirects.
+	// http.DefaultTransport, following up to 10 redirects. A loom server
+	// passes one whose connections to loopback, link-local and private
+	// addresses are refused (package internal/netguard); such a refusal
+	// fails the task permanently.
 	Client *http.Client
 	// MaxBody is the largest response body, in bytes, a completing request
 	// may return. Default DefaultMaxBody (1 MiB).
@@ -288,6 +292,10 @@ func (h *Handler) requestError(ctx, reqCtx context.Context, in Input, target str
 	var uerr *url.Error
 	if errors.As(err, &uerr) {
 		err = uerr.Err // its text repeats the method and URL
+	}
+	if errors.Is(err, netguard.ErrRefused) {
+		// The address stays refused however often the task retries.
+		return loom.Permanent(fmt.Errorf("http %s %s: %w", in.Method, target, err))
 	}
 	return fmt.Errorf("http %s %s: %w", in.Method, target, err)
 }

@@ -10,12 +10,14 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/internal/netguard"
 	"github.com/loomhq/loom/runtime/httprt"
 )
 
@@ -323,5 +325,25 @@ func TestPasswordNotLogged(t *testing.T) {
 	}
 	if strings.Contains(log, "secret") {
 		t.Errorf("log %q shows the password", log)
+	}
+}
+
+// TestGuardedClientRefusesLoopback: with the client a server passes, a
+// request to a loopback service, by address or by name, fails permanently
+// and names the option that allows it; the service is never reached.
+func TestGuardedClientRefusesLoopback(t *testing.T) {
+	t.Parallel()
+	var reached atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached.Add(1) }))
+	t.Cleanup(srv.Close)
+	h := httprt.New(httprt.Config{Client: netguard.Client(false)})
+	for _, u := range []string{srv.URL, strings.Replace(srv.URL, "127.0.0.1", "localhost", 1), "http://169.254.169.254/latest/meta-data/"} {
+		_, _, err := run(t.Context(), h, loom.Values{"url": u})
+		if !errors.Is(err, netguard.ErrRefused) || !loom.IsPermanent(err) || !strings.Contains(err.Error(), "--allow-private-net") {
+			t.Errorf("GET %s: %v, want a permanent refusal naming --allow-private-net", u, err)
+		}
+	}
+	if n := reached.Load(); n != 0 {
+		t.Errorf("the loopback service was reached %d times", n)
 	}
 }

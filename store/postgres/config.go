@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+
+	"github.com/loomhq/loom/internal/secretbox"
 )
 
 // Config says which database to use and how. Zero values mean the
@@ -25,6 +27,12 @@ type Config struct {
 	// LISTEN connection that ListenForWork makes again. Default
 	// slog.Default().
 	Logger *slog.Logger
+	// SecretKey, when set, seals the secrets of triggers and notifiers
+	// with AES-256-GCM before they are written (package
+	// internal/secretbox); secrets stored in plain text before are sealed
+	// at Open. It must be 32 bytes. Without it secrets are stored as they
+	// are, and a sealed one cannot be read (ErrNoSecretKey).
+	SecretKey []byte
 }
 
 // validate reports what is wrong with c.
@@ -35,6 +43,9 @@ func (c Config) validate() error {
 	}
 	if c.MaxConns < 0 {
 		errs = append(errs, fmt.Errorf("MaxConns %d must not be negative", c.MaxConns))
+	}
+	if c.SecretKey != nil && len(c.SecretKey) != secretbox.KeySize {
+		errs = append(errs, fmt.Errorf("SecretKey is %d bytes, want %d", len(c.SecretKey), secretbox.KeySize))
 	}
 	if strings.ContainsRune(c.Schema, 0) {
 		errs = append(errs, fmt.Errorf("Schema %q must not contain NUL", c.Schema))

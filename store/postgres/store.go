@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 
+	"github.com/loomhq/loom/internal/secretbox"
 	"github.com/loomhq/loom/store"
 )
 
@@ -40,6 +41,8 @@ type Store struct {
 	// channel is the LISTEN/NOTIFY channel announcing work in this schema.
 	channel string
 	logger  *slog.Logger
+	// box seals trigger and notifier secrets; nil without a SecretKey.
+	box *secretbox.Box
 }
 
 // Open connects to the database at cfg.URL, creates the schema when
@@ -78,6 +81,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres store in schema %s: %w", schema, err)
+	}
+	if cfg.SecretKey != nil {
+		if s.box, err = secretbox.New(cfg.SecretKey); err == nil {
+			err = s.sealStoredSecrets(ctx)
+		}
+		if err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("open postgres store in schema %s: %w", schema, err)
+		}
 	}
 	return s, nil
 }

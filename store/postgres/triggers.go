@@ -35,6 +35,7 @@ func (s *Store) PutTrigger(ctx context.Context, t *store.Trigger) (bool, error) 
 		} else {
 			c.Created = fromNanos(*prev)
 		}
+		c.Secret = s.sealSecret(c.Secret, "trigger", c.Name)
 		def, err := encodeJSON(c)
 		if err != nil {
 			return err
@@ -57,6 +58,9 @@ func (s *Store) GetTrigger(ctx context.Context, name string) (*store.Trigger, er
 	if err := s.getDef(ctx, "triggers", "trigger", name, &t); err != nil {
 		return nil, err
 	}
+	if err := s.openSecret(&t.Secret, "trigger", t.Name); err != nil {
+		return nil, fmt.Errorf("get trigger: %w", err)
+	}
 	return &t, nil
 }
 
@@ -66,6 +70,9 @@ func (s *Store) ListTriggers(ctx context.Context) ([]*store.Trigger, error) {
 	err := s.listDefs(ctx, "triggers", "triggers", func(def []byte) error {
 		var t store.Trigger
 		if err := json.Unmarshal(def, &t); err != nil {
+			return err
+		}
+		if err := s.openSecret(&t.Secret, "trigger", t.Name); err != nil {
 			return err
 		}
 		out = append(out, &t)
@@ -103,6 +110,7 @@ func (s *Store) PutNotifier(ctx context.Context, n *store.Notifier) (bool, error
 		} else {
 			c.Created = fromNanos(*prev)
 		}
+		c.Secret = s.sealSecret(c.Secret, "notifier", c.Name)
 		def, err := encodeJSON(c)
 		if err != nil {
 			return err
@@ -124,6 +132,9 @@ func (s *Store) GetNotifier(ctx context.Context, name string) (*store.Notifier, 
 	if err := s.getDef(ctx, "notifiers", "notifier", name, &n); err != nil {
 		return nil, err
 	}
+	if err := s.openSecret(&n.Secret, "notifier", n.Name); err != nil {
+		return nil, fmt.Errorf("get notifier: %w", err)
+	}
 	return &n, nil
 }
 
@@ -133,6 +144,9 @@ func (s *Store) ListNotifiers(ctx context.Context) ([]*store.Notifier, error) {
 	err := s.listDefs(ctx, "notifiers", "notifiers", func(def []byte) error {
 		var n store.Notifier
 		if err := json.Unmarshal(def, &n); err != nil {
+			return err
+		}
+		if err := s.openSecret(&n.Secret, "notifier", n.Name); err != nil {
 			return err
 		}
 		out = append(out, &n)

@@ -26,6 +26,12 @@ type Config struct {
 	// MaxOpenConns is the size of the reader pool. Writes always go
 	// through one connection. Default the number of CPUs, at least 4.
 	MaxOpenConns int
+	// SecretKey, when set, seals the secrets of triggers and notifiers
+	// with AES-256-GCM before they are written (package
+	// internal/secretbox); secrets stored in plain text before are sealed
+	// at Open. It must be 32 bytes. Without it secrets are stored as they
+	// are, and a sealed one cannot be read (ErrNoSecretKey).
+	SecretKey []byte
 }
 
 // withDefaults returns c with every zero field set to its default.
@@ -60,6 +66,9 @@ func (c Config) validate() error {
 	}
 	if c.BusyTimeout < 0 {
 		errs = append(errs, fmt.Errorf("BusyTimeout %s must not be negative", c.BusyTimeout))
+	}
+	if c.SecretKey != nil && len(c.SecretKey) != 32 {
+		errs = append(errs, fmt.Errorf("SecretKey is %d bytes, want 32", len(c.SecretKey)))
 	}
 	if c.MaxOpenConns < 0 {
 		errs = append(errs, fmt.Errorf("MaxOpenConns %d must not be negative", c.MaxOpenConns))

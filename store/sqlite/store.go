@@ -16,6 +16,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/loomhq/loom/internal/secretbox"
 	"github.com/loomhq/loom/store"
 )
 
@@ -36,6 +37,9 @@ type Store struct {
 
 	wStmts stmtCache
 	rStmts stmtCache
+
+	// box seals trigger and notifier secrets; nil without a SecretKey.
+	box *secretbox.Box
 }
 
 // Open opens (creating when missing) the database at cfg.Path, brings its
@@ -74,6 +78,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := s.rStmts.prepare(ctx, readerQueries...); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", cfg.Path, err)
+	}
+	if cfg.SecretKey != nil {
+		if s.box, err = secretbox.New(cfg.SecretKey); err == nil {
+			err = s.sealStoredSecrets(ctx)
+		}
+		if err != nil {
+			_ = s.Close()
+			return nil, fmt.Errorf("open sqlite store %s: %w", cfg.Path, err)
+		}
 	}
 	return s, nil
 }

@@ -26,6 +26,7 @@ func (s *Store) PutTrigger(ctx context.Context, t *store.Trigger) (bool, error) 
 			created = true
 			c.Created = c.Updated
 		}
+		c.Secret = s.sealSecret(c.Secret, "trigger", c.Name)
 		def, err := encodeJSON(c)
 		if err != nil {
 			return err
@@ -51,6 +52,9 @@ func (s *Store) GetTrigger(ctx context.Context, name string) (*store.Trigger, er
 	if err := s.getDef(ctx, "triggers", "trigger", name, &t); err != nil {
 		return nil, err
 	}
+	if err := s.openSecret(&t.Secret, "trigger", t.Name); err != nil {
+		return nil, fmt.Errorf("get trigger: %w", err)
+	}
 	return &t, nil
 }
 
@@ -60,6 +64,9 @@ func (s *Store) ListTriggers(ctx context.Context) ([]*store.Trigger, error) {
 	err := s.listDefs(ctx, "triggers", "triggers", func(def []byte) error {
 		var t store.Trigger
 		if err := json.Unmarshal(def, &t); err != nil {
+			return err
+		}
+		if err := s.openSecret(&t.Secret, "trigger", t.Name); err != nil {
 			return err
 		}
 		out = append(out, &t)
@@ -89,6 +96,7 @@ func (s *Store) PutNotifier(ctx context.Context, n *store.Notifier) (bool, error
 			created = true
 			c.Created = now(c.Created).UTC()
 		}
+		c.Secret = s.sealSecret(c.Secret, "notifier", c.Name)
 		def, err := encodeJSON(c)
 		if err != nil {
 			return err
@@ -113,6 +121,9 @@ func (s *Store) GetNotifier(ctx context.Context, name string) (*store.Notifier, 
 	if err := s.getDef(ctx, "notifiers", "notifier", name, &n); err != nil {
 		return nil, err
 	}
+	if err := s.openSecret(&n.Secret, "notifier", n.Name); err != nil {
+		return nil, fmt.Errorf("get notifier: %w", err)
+	}
 	return &n, nil
 }
 
@@ -122,6 +133,9 @@ func (s *Store) ListNotifiers(ctx context.Context) ([]*store.Notifier, error) {
 	err := s.listDefs(ctx, "notifiers", "notifiers", func(def []byte) error {
 		var n store.Notifier
 		if err := json.Unmarshal(def, &n); err != nil {
+			return err
+		}
+		if err := s.openSecret(&n.Secret, "notifier", n.Name); err != nil {
 			return err
 		}
 		out = append(out, &n)

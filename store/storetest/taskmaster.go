@@ -35,6 +35,59 @@ type taskmasterTest struct {
 }
 
 var taskmasterTests = []taskmasterTest{
+	{"WebhookDeliveries", func(t *testing.T, s store.TaskmasterStore) {
+		claim := func(hash string, now time.Time, ttl time.Duration) (*store.WebhookDelivery, bool) {
+			t.Helper()
+			prev, claimed, err := s.ClaimWebhookDelivery(ctx(t), &store.ClaimWebhookDeliveryParams{
+				Delivery:    store.WebhookDelivery{Trigger: "gh", Hash: hash, Received: now, Expires: now.Add(ttl)},
+				Now:         now,
+				StaleBefore: now.Add(-time.Minute),
+			})
+			require.NoError(t, err)
+			return prev, claimed
+		}
+		_, claimed := claim("h1", at(0), time.Hour)
+		require.True(t, claimed)
+		// Claimed, not finished: a second claim sees it in progress.
+		prev, claimed := claim("h1", at(time.Second), time.Hour)
+		require.False(t, claimed)
+		require.Equal(t, "", prev.TaskID)
+		require.NoError(t, s.FinishWebhookDelivery(ctx(t), "gh", "h1", "task-1"))
+		prev, claimed = claim("h1", at(2*time.Minute), time.Hour)
+		require.False(t, claimed)
+		require.Equal(t, "task-1", prev.TaskID)
+		requireTime(t, at(0), prev.Received, "received")
+		requireTime(t, at(time.Hour), prev.Expires, "expires")
+		// Another trigger's identical message is its own.
+		_, claimed, err := s.ClaimWebhookDelivery(ctx(t), &store.ClaimWebhookDeliveryParams{
+			Delivery: store.WebhookDelivery{Trigger: "other", Hash: "h1", Received: at(0), Expires: at(time.Hour)}, Now: at(0),
+		})
+		require.NoError(t, err)
+		require.True(t, claimed)
+
+		// A forgotten claim may be made again; a stale one too.
+		_, claimed = claim("h2", at(0), time.Hour)
+		require.True(t, claimed)
+		require.NoError(t, s.FinishWebhookDelivery(ctx(t), "gh", "h2", ""))
+		_, claimed = claim("h2", at(time.Second), time.Hour)
+		require.True(t, claimed)
+		_, claimed = claim("h2", at(time.Second+2*time.Minute), time.Hour)
+		require.True(t, claimed, "a claim never finished for two minutes is stale")
+		require.ErrorIs(t, s.FinishWebhookDelivery(ctx(t), "gh", "nope", "x"), store.ErrNotFound)
+
+		// An expired delivery is claimed afresh, and pruned.
+		_, claimed = claim("h1", at(time.Hour), time.Hour)
+		require.True(t, claimed)
+		require.NoError(t, s.FinishWebhookDelivery(ctx(t), "gh", "h1", "task-2"))
+		n, err := s.PruneWebhookDeliveries(ctx(t), at(time.Hour+time.Second))
+		require.NoError(t, err)
+		require.Equal(t, int64(1), n, "the other trigger's delivery expired")
+		n, err = s.PruneWebhookDeliveries(ctx(t), at(3*time.Hour))
+		require.NoError(t, err)
+		require.Equal(t, int64(2), n)
+		_, claimed = claim("h1", at(3*time.Hour), time.Hour)
+		require.True(t, claimed)
+	}},
 	{"ScheduleCRUD", func(t *testing.T, s store.TaskmasterStore) {
 		sc := &store.Schedule{
 			Def:     schedule.Schedule{Name: "nightly", Cron: "0 2 * * *", TimeZone: "Europe/Berlin", Overlap: schedule.OverlapQueue, Jitter: time.Minute},

@@ -153,6 +153,19 @@ CREATE TABLE triggers (
 );
 CREATE INDEX triggers_kind ON triggers (kind, on_type);
 
+-- Signed webhook messages a trigger has acted on, kept until they expire so
+-- that a replayed message starts nothing. task_id is empty while the first
+-- delivery is being acted on.
+CREATE TABLE webhook_deliveries (
+    trigger  TEXT COLLATE "C" NOT NULL,
+    hash     TEXT COLLATE "C" NOT NULL,
+    task_id  TEXT   NOT NULL DEFAULT '',
+    received BIGINT NOT NULL,
+    expires  BIGINT NOT NULL,
+    PRIMARY KEY (trigger, hash)
+);
+CREATE INDEX webhook_deliveries_expires ON webhook_deliveries (expires);
+
 CREATE TABLE checks (
     name      TEXT COLLATE "C" NOT NULL PRIMARY KEY,
     period    BIGINT NOT NULL,
@@ -239,6 +252,7 @@ DROP TABLE deliveries;
 DROP TABLE alerts;
 DROP TABLE notifiers;
 DROP TABLE checks;
+DROP TABLE webhook_deliveries;
 DROP TABLE triggers;
 DROP TABLE schedules;
 DROP TABLE idempotency_keys;

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/spf13/cobra"
+
+	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/engine"
+	"github.com/loomhq/loom/flowfile"
+	"github.com/loomhq/loom/internal/netguard"
+	"github.com/loomhq/loom/runtime/execrt"
+	"github.com/loomhq/loom/runtime/httprt"
+	"github.com/loomhq/loom/taskmaster"
+)
+
+// runtimeOptions are the flags of `loom server` and `loom worker` that say
+// what submitted tasks may do on this machine: run commands (exec) and
+// reach loopback, link-local and private addresses (http, notifiers).
+type runtimeOptions struct {
+	allowExec       bool
+	execCommands    []string
+	allowPrivateNet bool
+}
+
+// execFlag is the option that lets submitted tasks run any command.
+const execFlag = "--allow-exec"
+
+func (o *runtimeOptions) addFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.BoolVar(&o.allowExec, "allow-exec", false, "let submitted tasks of type exec run any command on this machine")
+	f.StringArrayVar(&o.execCommands, "allow-exec-command", nil,
+		`let submitted exec tasks run commands matching PATTERN: words with * and ?, a last word "..." for any further arguments (repeatable)`)
+	f.BoolVar(&o.allowPrivateNet, "allow-private-net", false, "let http tasks, flow http steps and notifiers connect to loopback, link-local and private addresses")
+}
+
+// validate checks the flags before anything is opened.
+func (o runtimeOptions) validate() error {
+	if o.allowExec && len(o.execCommands) > 0 {
+		return &usageError{fmt.Errorf("%s allows every command and %s restricts them: give one", execFlag, execrt.AllowFlag)}
+	}
+	_, err := o.allowlist()
+	return err
+}
+
+// execAllowed reports whether submitted exec tasks may run at all.
+func (o runtimeOptions) execAllowed() bool { return o.allowExec || len(o.execCommands) > 0 }
+
+// allowlist is the --allow-exec-command patterns, or nil when any command
+// may run (--allow-exec) or none.
+func (o runtimeOptions) allowlist() (*execrt.Allowlist, error) {
+	if o.allowExec || len(o.execCommands) == 0 {
+		return nil, nil
+	}
+	a, err := execrt.ParseAllowlist(o.execCommands)
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	return a, nil
+}
+
+// httpClient is the client of http tasks and notifiers: guarded unless
+// --allow-private-net.
+func (o runtimeOptions) httpClient() *http.Client { return netguard.Client(o.allowPrivateNet) }
+
+// handlers are the built-in types an engine or worker registers: http on
+// the guarded client, and exec only when allowed, restricted to the
+// allowlist when there is one. A nil handler leaves the built-in out.
+func (o runtimeOptions) handlers() (map[string]loom.Handler, error) {
+	hs := map[string]loom.Handler{
+		httprt.TypeName: httprt.New(httprt.Config{Client: o.httpClient()}),
+		execrt.TypeName: nil,
+	}
+	if o.execAllowed() {
+		a, err := o.allowlist()
+		if err != nil {
+			return nil, err
+		}
+		hs[execrt.TypeName] = execrt.New(execrt.Config{Allow: a})
+	}
+	return hs, nil
+}
+
+// flowTasks are the built-in types flow files' steps use. A flow file's
+// exec steps are the operator's own commands, so they run whatever
+// --allow-exec says; its http steps use the guarded client.
+func (o runtimeOptions) flowTasks() flowfile.Tasks {
+	return flowfile.Tasks{
+		execrt.TypeName: loom.NewTask(execrt.TypeName, execrt.New(execrt.Config{})),
+		httprt.TypeName: loom.NewTask(httprt.TypeName, httprt.New(httprt.Config{Client: o.httpClient()})),
+	}
+}
+
+// notifierClient is the client alert notifiers post with.
+func (o runtimeOptions) notifierClient() *http.Client {
+	c := o.httpClient()
+	c.Timeout = taskmaster.DefaultDeliveryTimeout
+	return c
+}
+
+// admit is the server's engine.Config.Admit: an exec task needs
+// --allow-exec, or a command --allow-exec-command allows; the step types
+// of flow files run only as steps of their flow, where the input a
+// submitter gives fills the operator's templates and nothing else.
+func (o runtimeOptions) admit(steps *stepSet) (func(*engine.SubmitParams) error, error) {
+	a, err := o.allowlist()
+	if err != nil {
+		return nil, err
+	}
+	return func(p *engine.SubmitParams) error {
+		if flow, ok := steps.flowOf(p.Type); ok {
+			return fmt.Errorf("task type %q is a step of flow %q: submit the flow", p.Type, flow)
+		}
+		if p.Type != execrt.TypeName {
+			return nil
+		}
+		if !o.execAllowed() {
+			return fmt.Errorf("exec tasks are off on this server: start it with %s (any command) or %s PATTERN", execFlag, execrt.AllowFlag)
+		}
+		if a == nil {
+			return nil
+		}
+		in, err := execrt.ParseInput(p.Input)
+		if err != nil {
+			return fmt.Errorf("exec: %w", err)
+		}
+		return a.Check(in)
+	}, nil
+}
+
+// stepSet is the step types of the flows a server runs, set once they are
+// built.
+type stepSet struct {
+	m atomic.Pointer[map[string]string]
+}
+
+func (s *stepSet) set(m map[string]string) { s.m.Store(&m) }
+
+// flowOf returns the flow typ is a step of.
+func (s *stepSet) flowOf(typ string) (string, bool) {
+	m := s.m.Load()
+	if m == nil {
+		return "", false
+	}
+	flow, ok := (*m)[typ]
+	return flow, ok
+}
+
+// stepTypes maps the type of every step of flows, through nested flows,
+// to the flow it belongs to.
+func stepTypes(flows []*loom.Task) map[string]string {
+	out := map[string]string{}
+	var walk func(t *loom.Task)
+	walk = func(t *loom.Task) {
+		f, ok := t.Handler.(*loom.Flow)
+		if !ok {
+			return
+		}
+		for _, info := range f.Steps() {
+			out[f.Name()+"/"+info.Name] = f.Name()
+			if s, ok := f.Step(info.Name); ok {
+				walk(s.Task)
+			}
+		}
+	}
+	for _, t := range flows {
+		walk(t)
+	}
+	return out
+}

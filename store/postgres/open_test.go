@@ -194,3 +194,40 @@ func TestRefusedValues(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, page.Tasks)
 }
+
+// TestCapAcrossStores has two stores claim together from a queue capped at
+// five running tasks: the claims take turns, and five run, not more.
+func TestCapAcrossStores(t *testing.T) {
+	t.Parallel()
+	s1, cfg := setup(t)
+	s2, err := postgres.Open(t.Context(), cfg)
+	require.NoError(t, err)
+	defer s2.Close()
+	require.NoError(t, s1.UpsertQueue(t.Context(), store.QueueConfig{Name: "capped", Concurrency: 5}))
+	batch := make([]*loom.TaskInfo, 40)
+	for i := range batch {
+		batch[i] = &loom.TaskInfo{Type: "job", Queue: "capped"}
+	}
+	_, err = s1.InsertTasks(t.Context(), &store.InsertTasksParams{Tasks: batch})
+	require.NoError(t, err)
+
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		total int
+	)
+	for i, s := range []*postgres.Store{s1, s2, s1, s2, s1, s2} {
+		wg.Go(func() {
+			got, err := s.ClaimTasks(t.Context(), &store.ClaimTasksParams{
+				Queue: "capped", Limit: 3, WorkerID: fmt.Sprint("w", i), LeaseUntil: time.Now().Add(time.Minute),
+			})
+			if assertNoError(t, err) {
+				mu.Lock()
+				total += len(got)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, 5, total)
+}

@@ -72,7 +72,7 @@ func TestClaimedBatchKeepsBudget(t *testing.T) {
 		found := false
 		for _, ev := range evs {
 			if ev.Type == "requeued" {
-				found = strings.Contains(ev.Msg, "lease expired before attempt 1 started")
+				found = strings.Contains(ev.Msg, "lease expired before the start of attempt 1 was recorded")
 			}
 		}
 		if !found {

@@ -281,8 +281,11 @@ func TestEndToEnd(t *testing.T) {
 		switch c := lines[key]; {
 		case c == 0:
 			t.Errorf("task %s never ran", key)
-		case c > 1 && got.Attempt < 2:
-			t.Errorf("task %s ran %d times in attempt %d", key, c, got.Attempt)
+		case c > 1 && got.Attempt < 2 && got.LeaseExpiries == 0:
+			// A run the kill cut within a moment of its start, before the
+			// store learnt of it, may run again under its number; its
+			// lapsed lease shows it.
+			t.Errorf("task %s ran %d times in attempt %d with no lapsed lease", key, c, got.Attempt)
 		}
 	}
 
@@ -303,8 +306,8 @@ func TestEndToEnd(t *testing.T) {
 		switch c := flowLines[s.Step]; {
 		case c == 0:
 			t.Errorf("step %s never ran", s.Step)
-		case c > 1 && s.Attempt < 2:
-			t.Errorf("step %s ran %d times in attempt %d: a completed step ran again", s.Step, c, s.Attempt)
+		case c > 1 && s.Attempt < 2 && s.LeaseExpiries == 0:
+			t.Errorf("step %s ran %d times in attempt %d with no lapsed lease: a completed step ran again", s.Step, c, s.Attempt)
 		}
 	}
 	for step := range flowBefore {

@@ -483,7 +483,7 @@ func reapLapsed(ctx context.Context, tx pgx.Tx, at int64, limit, maxLost int, re
 	for _, t := range requeuedUnstarted {
 		l := byID[t.ID]
 		evs = append(evs, eventRow{taskID: t.ID, typ: eventRequeued, time: at, attempt: l.attempt, status: t.Status,
-			msg:  fmt.Sprintf("lease expired before attempt %d started: re-queued, and the attempt does not count", l.attempt),
+			msg:  fmt.Sprintf("lease expired before the start of attempt %d was recorded: re-queued, and the attempt does not count", l.attempt),
 			data: eventData(map[string]any{"worker_id": l.workerID})})
 	}
 	for _, t := range requeuedLost {

@@ -491,7 +491,7 @@ func (s *Store) reapLapsed(ctx context.Context, tx *sql.Tx, at int64, limit, max
 		l := byID[t.ID]
 		counts.move(t.Queue, loom.StatusRunning, t.Status, 1)
 		evs = append(evs, eventRow{taskID: t.ID, typ: eventRequeued, time: at, attempt: l.attempt, status: t.Status,
-			msg:  fmt.Sprintf("lease expired before attempt %d started: re-queued, and the attempt does not count", l.attempt),
+			msg:  fmt.Sprintf("lease expired before the start of attempt %d was recorded: re-queued, and the attempt does not count", l.attempt),
 			data: eventData(map[string]any{"worker_id": l.workerID})})
 	}
 	for _, t := range requeuedLost {

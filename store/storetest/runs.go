@@ -107,7 +107,7 @@ var runTests = []test{
 		last := evs[len(evs)-1]
 		require.Equal(t, "requeued", last.Type)
 		require.Equal(t, 1, last.Attempt)
-		require.Contains(t, last.Msg, "lease expired before attempt 1 started")
+		require.Contains(t, last.Msg, "lease expired before the start of attempt 1 was recorded")
 		requireCountsMatch(t, s)
 	}},
 	{"CrashLoop", func(t *testing.T, s store.Store) {

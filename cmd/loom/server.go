@@ -13,6 +13,7 @@ import (
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/bus/file"
 	"github.com/loomhq/loom/engine"
+	"github.com/loomhq/loom/flowfile"
 	"github.com/loomhq/loom/server"
 	"github.com/loomhq/loom/ui"
 	"github.com/spf13/cobra"
@@ -54,7 +55,7 @@ func (m *Main) newServerCommand() *cobra.Command {
 		Long: `Run loom's server: the HTTP API (under /api/v1), the web UI (at /), the
 engine's dispatcher, embedded workers and reaper, with every task kept in a
 SQLite database. The built-in task type http is registered, exec only with
---allow-exec or --allow-exec-command (flow files' exec steps always run); --flows adds the flow files
+--allow-exec, --allow-exec-command or a flow file's allow_exec (flow files' exec steps always run); --flows adds the flow files
 (*.yaml) of a directory, each as a task type named after its flow.
 Once an API token exists ('loom tokens create'), every request needs one.
 Listening beyond loopback without one is refused unless --insecure-no-auth.
@@ -104,6 +105,14 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(m.Stderr, nil))
+	var flowFiles []*flowfile.File
+	if o.flows != "" {
+		// Their allow_exec patterns are part of the engine's handlers.
+		if flowFiles, err = loadFlowDir(o.flows); err != nil {
+			return err
+		}
+		o.runtimes.addFlowAllowlist(flowFiles, logger)
+	}
 	key, err := m.secretKey(o.db, o.secretKeyFile)
 	if err != nil {
 		return err
@@ -143,7 +152,7 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	events.On("", tm.BreakerListener())
 	var flows []string
 	if o.flows != "" {
-		tasks, schedules, err := loadFlowDir(o.flows, o.runtimes.flowTasks(), tm.WaitTask())
+		tasks, schedules, err := buildFlows(flowFiles, o.runtimes.flowTasks(), tm.WaitTask())
 		if err != nil {
 			return err
 		}

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/loomhq/loom"
 )
@@ -104,5 +106,60 @@ func TestFlowFileAllowExecErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(db); err == nil {
 		t.Error("the server opened its database before checking its flow files")
+	}
+}
+
+// inProcessWorker runs `loom worker` with args through Main until the
+// test ends.
+func inProcessWorker(t *testing.T, args ...string) {
+	t.Helper()
+	var logs syncBuffer
+	w := NewMain()
+	w.Stdout, w.Stderr = &logs, &logs
+	w.Getenv = func(string) string { return "" }
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := w.ParseFlags(ctx, append([]string{"worker"}, args...)); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	for !strings.Contains(logs.String(), "loom worker started") {
+		select {
+		case err := <-done:
+			cancel()
+			t.Fatalf("worker stopped: %v\n%s", err, logs.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("worker Run: %v\n%s", err, logs.String())
+		}
+		if err := w.Close(); err != nil {
+			t.Errorf("worker Close: %v", err)
+		}
+	})
+}
+
+// TestWorkerFlowFileAllowExec: `loom worker --flows` runs the exec tasks
+// its flow files' allow_exec allows and fails the others, whatever the
+// server admitted.
+func TestWorkerFlowFileAllowExec(t *testing.T) {
+	t.Parallel()
+	busDir := filepath.Join(t.TempDir(), "bus")
+	url, _ := inProcessServer(t, filepath.Join(t.TempDir(), "loom.db"), "--bus", busDir, "--external-queue", "remote", "--allow-exec")
+	inProcessWorker(t, "--bus", busDir, "--queue", "remote", "--flows", flowDir(t, allowFlows))
+	run := func(command ...string) loom.TaskInfo {
+		var task loom.TaskInfo
+		api(t, "POST", url+"/api/v1/tasks", map[string]any{"type": "exec", "queue": "remote", "input": map[string]any{"command": command}}, &task)
+		return endedTask(t, url, task.ID)
+	}
+	if got := run("echo", "remote"); got.Status != loom.StatusCompleted || got.Output["stdout"] != "remote\n" {
+		t.Errorf("allowed exec on the worker: %s %s %v", got.Status, got.Msg, got.Output)
+	}
+	if got := run("id"); got.Status != loom.StatusFailed || !strings.Contains(got.Msg, "allow_exec in more.yaml, tools.yaml") {
+		t.Errorf("refused exec on the worker: %s %q, want failed naming the flow files", got.Status, got.Msg)
 	}
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/flowfile"
 )
 
 // flowDir writes flow files, by file name, into a new directory.
@@ -161,5 +164,43 @@ func TestWorkerFlowFileAllowExec(t *testing.T) {
 	}
 	if got := run("id"); got.Status != loom.StatusFailed || !strings.Contains(got.Msg, "allow_exec in more.yaml, tools.yaml") {
 		t.Errorf("refused exec on the worker: %s %q, want failed naming the flow files", got.Status, got.Msg)
+	}
+}
+
+// TestFlowAllowlistLog: flow files that let exec tasks run say so in the
+// log, and under --allow-exec the log says their patterns restrict
+// nothing.
+func TestFlowAllowlistLog(t *testing.T) {
+	t.Parallel()
+	files := []*flowfile.File{
+		{Filename: "/srv/flows/tools.yaml", AllowExec: []string{"echo ..."}},
+		{Filename: "/srv/flows/plain.yaml"},
+	}
+	for _, tc := range []struct {
+		allowExec bool
+		want      string
+	}{
+		{false, `level=INFO msg="flow files let submitted exec tasks run the commands their allow_exec patterns match" files=[tools.yaml] patterns="[echo ...]"`},
+		{true, `level=WARN msg="--allow-exec lets exec tasks run any command: the allow_exec patterns of flow files restrict nothing" files=[tools.yaml]`},
+	} {
+		var logs bytes.Buffer
+		o := runtimeOptions{allowExec: tc.allowExec}
+		o.addFlowAllowlist(files, slog.New(slog.NewTextHandler(&logs, nil)))
+		if !strings.Contains(logs.String(), tc.want) {
+			t.Errorf("--allow-exec %v: log\n%s\nwant %s", tc.allowExec, logs.String(), tc.want)
+		}
+		if a, err := o.allowlist(); err != nil || (a == nil) != tc.allowExec {
+			t.Errorf("--allow-exec %v: allowlist %v, %v", tc.allowExec, a, err)
+		}
+	}
+}
+
+// TestRunIgnoresAllowExec: `loom run` runs a file that lists allow_exec,
+// which concerns only submitted tasks, as any other.
+func TestRunIgnoresAllowExec(t *testing.T) {
+	t.Parallel()
+	flows := flowDir(t, allowFlows)
+	if _, code := runMain(t, "run", filepath.Join(flows, "tools.yaml")); code != 0 {
+		t.Errorf("loom run tools.yaml: exit %d, want 0", code)
 	}
 }

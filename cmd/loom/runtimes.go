@@ -98,7 +98,7 @@ func (o *runtimeOptions) addFlowAllowlist(files []*flowfile.File, logger *slog.L
 	case o.allowExec:
 		logger.Warn(execFlag+" lets exec tasks run any command: the allow_exec patterns of flow files restrict nothing", "files", o.flowExecFiles)
 	default:
-		logger.Info("exec tasks may run the commands allow_exec of flow files allows", "files", o.flowExecFiles, "patterns", o.flowExec)
+		logger.Info("flow files let submitted exec tasks run the commands their allow_exec patterns match", "files", o.flowExecFiles, "patterns", o.flowExec)
 	}
 }
 

@@ -107,9 +107,6 @@ func TestFlowFileAllowExecErrors(t *testing.T) {
 			t.Errorf("loom %s: exit %d\n%s\nwant exit 1 naming %s", strings.Join(args, " "), code, stderr, want)
 		}
 	}
-	if _, err := os.Stat(db); err == nil {
-		t.Error("the server opened its database before checking its flow files")
-	}
 }
 
 // inProcessWorker runs `loom worker` with args through Main until the

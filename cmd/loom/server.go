@@ -55,8 +55,9 @@ func (m *Main) newServerCommand() *cobra.Command {
 		Long: `Run loom's server: the HTTP API (under /api/v1), the web UI (at /), the
 engine's dispatcher, embedded workers and reaper, with every task kept in a
 SQLite database. The built-in task type http is registered, exec only with
---allow-exec, --allow-exec-command or a flow file's allow_exec (flow files' exec steps always run); --flows adds the flow files
-(*.yaml) of a directory, each as a task type named after its flow.
+--allow-exec or --allow-exec-command (flow files' exec steps always run); --flows adds the flow files
+(*.yaml) of a directory, each as a task type named after its flow, and
+their allow_exec patterns to those of --allow-exec-command.
 Once an API token exists ('loom tokens create'), every request needs one.
 Listening beyond loopback without one is refused unless --insecure-no-auth.
 SIGINT or SIGTERM shut it down gracefully.`,
@@ -105,14 +106,6 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(m.Stderr, nil))
-	var flowFiles []*flowfile.File
-	if o.flows != "" {
-		// Their allow_exec patterns are part of the engine's handlers.
-		if flowFiles, err = loadFlowDir(o.flows); err != nil {
-			return err
-		}
-		o.runtimes.addFlowAllowlist(flowFiles, logger)
-	}
 	key, err := m.secretKey(o.db, o.secretKeyFile)
 	if err != nil {
 		return err
@@ -131,6 +124,15 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	events := loom.NewEventEmitter()
 	cfg.Store, cfg.Logger, cfg.Workers, cfg.LeaseDuration = st, logger, o.workers, o.lease
 	cfg.Events = events
+	var flowFiles []*flowfile.File
+	if o.flows != "" {
+		// Their allow_exec patterns are part of the engine's handlers;
+		// they are built once the taskmaster's wait type exists.
+		if flowFiles, err = loadFlowDir(o.flows); err != nil {
+			return err
+		}
+		o.runtimes.addFlowAllowlist(flowFiles, logger)
+	}
 	if cfg.Handlers, err = o.runtimes.handlers(); err != nil {
 		return err
 	}

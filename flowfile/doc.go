@@ -14,6 +14,7 @@
 //	  jitter: 30s               # delay each run by up to this
 //	  grace: 1m                 # how late a run still counts as on time
 //	  input: {source: nightly}  # every flow input, for each run
+//	allow_exec: ["echo ..."]    # optional: commands submitted exec tasks may run
 //	steps:
 //	  - name: fetch
 //	    http: {method: GET, url: "https://example.com/{{.source}}"}
@@ -56,6 +57,17 @@
 // error names the flow:
 //
 //	etl.yaml:9: flow "etl": schedule.cron: invalid schedule expression "61 * * * *": ...
+//
+// allow_exec lists command patterns in the form of package execrt's
+// Allowlist (and of `loom server --allow-exec-command`): words where "*"
+// matches any characters and "?" one, and a last word "..." any further
+// arguments. It concerns tasks submitted on their own, not the file's
+// steps: `loom server --flows` and `loom worker --flows` admit and run a
+// submitted exec task whose command matches a pattern of any of their flow
+// files or of --allow-exec-command (with --allow-exec, any command runs);
+// `loom run` ignores it. Each pattern is checked here, on its line:
+//
+//	tools.yaml:4: allow_exec: "...": a pattern needs the program's name
 //
 // A requires entry must name a flow input or a key an earlier step in the
 // file provides. Durations are Go durations ("90s", "5m", "1h30m").

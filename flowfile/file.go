@@ -29,6 +29,11 @@ type File struct {
 	// checked (expression, time zone, policies, input); a server creates
 	// them, `loom run` ignores them. Nil means none.
 	Schedules []*Schedule
+	// AllowExec are command patterns, as package execrt's Allowlist takes
+	// them, that the file lets submitted exec tasks run: a server loading
+	// it admits exec tasks whose command matches one (its own exec steps
+	// need none). Parse checks each pattern. Nil means none.
+	AllowExec []string
 	// Steps are the flow's steps, in file order.
 	Steps []*Step
 

@@ -33,6 +33,7 @@ description: the whole format
 inputs: [source, list]
 timeout: 10m
 schedule: {cron: "*/5 * * * *", input: {source: s, list: [1]}}
+allow_exec: ["echo ...", "/usr/local/bin/report ?*"]
 steps:
   - name: fetch
     http:
@@ -72,7 +73,8 @@ steps:
 	}
 	if f.Filename != "etl.yaml" || f.Name != "etl" || f.Description != "the whole format" ||
 		!reflect.DeepEqual(f.Inputs, []string{"source", "list"}) || f.Timeout != 10*time.Minute ||
-		len(f.Schedules) != 1 || f.Schedules[0].Def.Cron != "*/5 * * * *" || f.Schedules[0].Def.Name != "etl" {
+		len(f.Schedules) != 1 || f.Schedules[0].Def.Cron != "*/5 * * * *" || f.Schedules[0].Def.Name != "etl" ||
+		!reflect.DeepEqual(f.AllowExec, []string{"echo ...", "/usr/local/bin/report ?*"}) {
 		t.Errorf("file fields = %+v", f)
 	}
 	if len(f.Steps) != 5 {
@@ -80,7 +82,7 @@ steps:
 	}
 	want := []*flowfile.Step{
 		{
-			Name: "fetch", Line: 7,
+			Name: "fetch", Line: 8,
 			HTTP: loom.Values{
 				"method":  "POST",
 				"url":     "https://example.com/{{.source}}",
@@ -93,13 +95,13 @@ steps:
 			Timeout:  30 * time.Second,
 		},
 		{
-			Name: "transform", Line: 17,
+			Name: "transform", Line: 18,
 			Exec:      loom.Values{"command": []any{"sh", "-c", "echo transformed"}},
 			Requires:  map[string]string{"payload": "raw"},
 			DependsOn: []string{"fetch"},
 		},
 		{
-			Name: "run", Line: 21,
+			Name: "run", Line: 22,
 			Exec: loom.Values{
 				"command": []any{"printf", "%s", "{{.payload}}"},
 				"env":     map[string]any{"MODE": "{{.mode}}"},
@@ -111,14 +113,14 @@ steps:
 			Requires: map[string]string{"payload": "raw"},
 		},
 		{
-			Name: "each", Line: 30,
+			Name: "each", Line: 31,
 			Type:     "process-item",
 			Input:    loom.Values{"retries": int64(2), "tags": []any{"a", "b"}, "nested": map[string]any{"deep": true}},
 			FanOut:   &loom.FanOut{Over: "items", As: "it", Parallelism: 4, OnFailure: loom.CollectAndContinue},
 			Requires: map[string]string{"items": "list"},
 		},
 		{
-			Name: "defaults", Line: 35,
+			Name: "defaults", Line: 36,
 			Type:   "process-item",
 			FanOut: &loom.FanOut{Over: "list", As: "item"},
 		},
@@ -155,7 +157,7 @@ steps:
 		{"tab indentation", "name: f\nsteps:\n\t- name: s\n", `f.yaml:3: found character that cannot start any token`},
 		{"two documents", "name: f\nsteps: [{name: s, exec: [true]}]\n---\nname: g\n", `f.yaml:3: a flow file holds one YAML document; remove the second`},
 		{"root not a mapping", "- a\n", `f.yaml:1: want a mapping, got a list`},
-		{"unknown top-level field", "name: f\nstepz: []\n", `f.yaml:2: unknown field "stepz" (want one of name, description, inputs, timeout, schedule, steps)`},
+		{"unknown top-level field", "name: f\nstepz: []\n", `f.yaml:2: unknown field "stepz" (want one of name, description, inputs, timeout, schedule, allow_exec, steps)`},
 		{"duplicate key", "name: f\nname: g\n", `f.yaml:2: duplicate key "name" (first on line 1)`},
 		{"merge key", "x: &x {name: f}\n<<: *x\n", `f.yaml:2: merge keys (<<) are not supported`},
 		{"no name", "steps: []\n", `f.yaml:1: name is required`},
@@ -170,6 +172,10 @@ steps:
 		{"negative flow timeout", "name: f\ntimeout: -1s\n", `f.yaml:2: timeout: -1s is negative`},
 		{"empty schedule", "name: f\nschedule: ''\n", `f.yaml:2: schedule: must not be empty`},
 		{"inputs twice", "name: f\ninputs: [a, a]\n", `f.yaml:2: inputs: "a" is listed twice`},
+		{"allow_exec not a list", "name: f\nallow_exec: echo ...\n", `f.yaml:2: allow_exec: want a list, got "echo ..."`},
+		{"allow_exec pattern without a program", "name: f\nallow_exec:\n  - echo ...\n  - ' ... '\n", `f.yaml:4: allow_exec: " ... ": a pattern needs the program's name`},
+		{"allow_exec empty pattern", "name: f\nallow_exec: ['']\n", `f.yaml:2: allow_exec: must not be empty`},
+		{"allow_exec pattern a list", "name: f\nallow_exec: [[echo]]\n", `f.yaml:2: allow_exec: want a string, got a list`},
 		{"step not a mapping", "name: f\nsteps: [s]\n", `f.yaml:2: steps[0]: want a mapping, got "s"`},
 		{"step without a name", head + "    exec: [true]\n  - exec: [true]\n", `f.yaml:6: steps[1]: name is required`},
 		{"bad step name", "name: f\nsteps:\n  - name: a/b\n", `f.yaml:3: steps[0].name: "a/b" is not a valid name: use letters, digits, '_', '-' and '.', at most 128`},

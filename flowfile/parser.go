@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/runtime/execrt"
 )
 
 // Limits that keep a hostile file from costing much: anchors and aliases
@@ -32,7 +33,7 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 // The fields each level of a flow file may have, in the order error
 // messages list them.
 var (
-	fileFields   = []string{"name", "description", "inputs", "timeout", "schedule", "steps"}
+	fileFields   = []string{"name", "description", "inputs", "timeout", "schedule", "allow_exec", "steps"}
 	stepFields   = []string{"name", "exec", "http", "type", "input", "requires", "provides", "depends_on", "retry", "timeout", "fan_out"}
 	kindFields   = []string{"exec", "http", "type"}
 	execFields   = []string{"command", "env", "dir", "stdin", "timeout"}
@@ -501,6 +502,11 @@ func (p *parser) parse(data []byte) (*File, error) {
 			return nil, err
 		}
 	}
+	if a, ok := fs["allow_exec"]; ok {
+		if f.AllowExec, err = p.allowExec(a.val); err != nil {
+			return nil, err
+		}
+	}
 	sf, ok := fs["steps"]
 	if !ok {
 		return nil, p.errorf(root, "steps is required")
@@ -509,6 +515,22 @@ func (p *parser) parse(data []byte) (*File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// allowExec returns the allow_exec list: command patterns as package
+// execrt's Allowlist takes them, each checked here so that a bad one is
+// reported on its line rather than when a server starts.
+func (p *parser) allowExec(n *yaml.Node) ([]string, error) {
+	patterns, items, err := p.strList(n, "allow_exec")
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range patterns {
+		if err := execrt.CheckPattern(s); err != nil {
+			return nil, p.errorf(items[i], "allow_exec: %q: %v", s, err)
+		}
+	}
+	return patterns, nil
 }
 
 // dependency is one depends_on entry, checked once every step is known.

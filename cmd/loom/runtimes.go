@@ -2,7 +2,11 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
 	"sync/atomic"
 
 	"github.com/spf13/cobra"
@@ -23,6 +27,11 @@ type runtimeOptions struct {
 	allowExec       bool
 	execCommands    []string
 	allowPrivateNet bool
+
+	// flowExec are the allow_exec patterns of the flow files loaded, and
+	// flowExecFiles the names of the files that list any, for refusals.
+	flowExec      []string
+	flowExecFiles []string
 }
 
 // execFlag is the option that lets submitted tasks run any command.
@@ -46,19 +55,51 @@ func (o runtimeOptions) validate() error {
 }
 
 // execAllowed reports whether submitted exec tasks may run at all.
-func (o runtimeOptions) execAllowed() bool { return o.allowExec || len(o.execCommands) > 0 }
+func (o runtimeOptions) execAllowed() bool {
+	return o.allowExec || len(o.execCommands) > 0 || len(o.flowExec) > 0
+}
 
-// allowlist is the --allow-exec-command patterns, or nil when any command
-// may run (--allow-exec) or none.
+// allowlist is the --allow-exec-command patterns with those of the flow
+// files, or nil when any command may run (--allow-exec) or none.
 func (o runtimeOptions) allowlist() (*execrt.Allowlist, error) {
-	if o.allowExec || len(o.execCommands) == 0 {
+	if o.allowExec || len(o.execCommands) == 0 && len(o.flowExec) == 0 {
 		return nil, nil
 	}
-	a, err := execrt.ParseAllowlist(o.execCommands)
+	a, err := execrt.ParseAllowlist(slices.Concat(o.execCommands, o.flowExec))
 	if err != nil {
 		return nil, &usageError{err}
 	}
+	var from []string
+	if len(o.execCommands) > 0 {
+		from = append(from, execrt.AllowFlag)
+	}
+	if len(o.flowExecFiles) > 0 {
+		from = append(from, "allow_exec in "+strings.Join(o.flowExecFiles, ", "))
+	}
+	a.Source = strings.Join(from, " or ")
 	return a, nil
+}
+
+// addFlowAllowlist takes the allow_exec patterns of flow files. An
+// operator wrote them, like the flags, so they admit exec tasks as
+// --allow-exec-command does; --allow-exec, which admits every command,
+// leaves them nothing to add, which is logged so that no one believes a
+// file restricts it.
+func (o *runtimeOptions) addFlowAllowlist(files []*flowfile.File, logger *slog.Logger) {
+	for _, f := range files {
+		if len(f.AllowExec) == 0 {
+			continue
+		}
+		o.flowExec = append(o.flowExec, f.AllowExec...)
+		o.flowExecFiles = append(o.flowExecFiles, filepath.Base(f.Filename))
+	}
+	switch {
+	case len(o.flowExec) == 0:
+	case o.allowExec:
+		logger.Warn(execFlag+" lets exec tasks run any command: the allow_exec patterns of flow files restrict nothing", "files", o.flowExecFiles)
+	default:
+		logger.Info("flow files let submitted exec tasks run the commands their allow_exec patterns match", "files", o.flowExecFiles, "patterns", o.flowExec)
+	}
 }
 
 // httpClient is the client of http tasks and notifiers: guarded unless
@@ -101,7 +142,8 @@ func (o runtimeOptions) notifierClient() *http.Client {
 }
 
 // admit is the server's engine.Config.Admit: an exec task needs
-// --allow-exec, or a command --allow-exec-command allows; the step types
+// --allow-exec, or a command --allow-exec-command or a flow file's
+// allow_exec allows; the step types
 // of flow files run only as steps of their flow, where the input a
 // submitter gives fills the operator's templates and nothing else.
 func (o runtimeOptions) admit(steps *stepSet) (func(*engine.SubmitParams) error, error) {
@@ -117,7 +159,7 @@ func (o runtimeOptions) admit(steps *stepSet) (func(*engine.SubmitParams) error,
 			return nil
 		}
 		if !o.execAllowed() {
-			return fmt.Errorf("exec tasks are off on this server: start it with %s (any command) or %s PATTERN", execFlag, execrt.AllowFlag)
+			return fmt.Errorf("exec tasks are off on this server: start it with %s (any command) or %s PATTERN, or list patterns under allow_exec in a flow file of --flows", execFlag, execrt.AllowFlag)
 		}
 		if a == nil {
 			return nil

@@ -82,6 +82,7 @@ func TestExecIsOptIn(t *testing.T) {
 
 	code, body := apiRaw(t, "POST", api+"/tasks", map[string]any{"type": "exec", "input": map[string]any{"command": []string{"touch", filepath.Join(dir, "proof")}}})
 	wantRefused(t, "exec task", code, body, "--allow-exec")
+	wantRefused(t, "exec task", code, body, "allow_exec in a flow file")
 	code, body = apiRaw(t, "POST", api+"/tasks", map[string]any{"type": "exec", "queue": "elsewhere", "input": map[string]any{"command": []string{"id"}}})
 	wantRefused(t, "exec task on another queue", code, body, "--allow-exec")
 	code, body = apiRaw(t, "POST", api+"/triggers", map[string]any{"name": "t", "kind": "event", "task": map[string]any{"type": "exec", "input": map[string]any{"command": []string{"id"}}}})

@@ -13,6 +13,7 @@ import (
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/bus/file"
 	"github.com/loomhq/loom/engine"
+	"github.com/loomhq/loom/flowfile"
 	"github.com/loomhq/loom/server"
 	"github.com/loomhq/loom/ui"
 	"github.com/spf13/cobra"
@@ -57,7 +58,8 @@ engine's dispatcher, embedded workers and reaper, with every task kept in a
 SQLite database file or, given --db postgres://..., in PostgreSQL (a
 schema of its own with --db-schema, created when missing). The built-in task type http is registered, exec only with
 --allow-exec or --allow-exec-command (flow files' exec steps always run); --flows adds the flow files
-(*.yaml) of a directory, each as a task type named after its flow.
+(*.yaml) of a directory, each as a task type named after its flow, and
+their allow_exec patterns to those of --allow-exec-command.
 Once an API token exists ('loom tokens create'), every request needs one.
 Listening beyond loopback without one is refused unless --insecure-no-auth.
 SIGINT or SIGTERM shut it down gracefully.`,
@@ -128,6 +130,15 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	events := loom.NewEventEmitter()
 	cfg.Store, cfg.Logger, cfg.Workers, cfg.LeaseDuration = st, logger, o.workers, o.lease
 	cfg.Events = events
+	var flowFiles []*flowfile.File
+	if o.flows != "" {
+		// Their allow_exec patterns are part of the engine's handlers;
+		// they are built once the taskmaster's wait type exists.
+		if flowFiles, err = loadFlowDir(o.flows); err != nil {
+			return err
+		}
+		o.runtimes.addFlowAllowlist(flowFiles, logger)
+	}
 	if cfg.Handlers, err = o.runtimes.handlers(); err != nil {
 		return err
 	}
@@ -149,7 +160,7 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	events.On("", tm.BreakerListener())
 	var flows []string
 	if o.flows != "" {
-		tasks, schedules, err := loadFlowDir(o.flows, o.runtimes.flowTasks(), tm.WaitTask())
+		tasks, schedules, err := buildFlows(flowFiles, o.runtimes.flowTasks(), tm.WaitTask())
 		if err != nil {
 			return err
 		}

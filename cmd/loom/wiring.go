@@ -27,15 +27,21 @@ func builtinTasks() flowfile.Tasks {
 	return reg
 }
 
-// loadFlowDir builds every flow file in dir, and returns the flows with
-// the schedules the files declare; a flow file's steps may use the
-// built-in types of builtins, the extra types given and the flows of files
-// before it.
-func loadFlowDir(dir string, builtins flowfile.Tasks, extra ...*loom.Task) ([]*loom.Task, []*store.Schedule, error) {
+// loadFlowDir parses every flow file in dir. They are read before the
+// engine is built, which needs their allow_exec patterns, and built once
+// it runs (buildFlows), which the wait type needs.
+func loadFlowDir(dir string) ([]*flowfile.File, error) {
 	files, err := flowfile.LoadDir(dir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("load flows from %s: %w", dir, err)
+		return nil, fmt.Errorf("load flows from %s: %w", dir, err)
 	}
+	return files, nil
+}
+
+// buildFlows builds flow files, and returns the flows with the schedules
+// the files declare; a flow file's steps may use the built-in types of
+// builtins, the extra types given and the flows of files before it.
+func buildFlows(files []*flowfile.File, builtins flowfile.Tasks, extra ...*loom.Task) ([]*loom.Task, []*store.Schedule, error) {
 	reg := maps.Clone(builtins)
 	for _, t := range extra {
 		reg[t.Name] = t

@@ -30,7 +30,8 @@ func (m *Main) newWorkerCommand() *cobra.Command {
 		Long: `Run a worker outside the server: it takes ready tasks from the queues
 of the task bus directory the server was started with (loom server --bus
 DIR --external-queue Q), runs them, and sends their results back. It runs
-the built-in http type (exec too with --allow-exec or --allow-exec-command)
+the built-in http type (exec too with --allow-exec, --allow-exec-command or
+a flow file's allow_exec)
 and, with --flows, the steps of the flow files in DIR (wait steps stay on the server, which keeps their state).
 One worker process serves a queue at a time. SIGINT or SIGTERM let the
 running tasks finish, then hand the rest back.`,
@@ -61,7 +62,12 @@ func (m *Main) runWorker(ctx context.Context, o workerOptions) error {
 	logger := slog.New(slog.NewTextHandler(m.Stderr, nil))
 	var tasks []*loom.Task
 	if o.flows != "" {
-		flows, _, err := loadFlowDir(o.flows, o.runtimes.flowTasks(), serverOnlyWait())
+		files, err := loadFlowDir(o.flows)
+		if err != nil {
+			return err
+		}
+		o.runtimes.addFlowAllowlist(files, logger)
+		flows, _, err := buildFlows(files, o.runtimes.flowTasks(), serverOnlyWait())
 		if err != nil {
 			return err
 		}

@@ -26,24 +26,26 @@ var ErrNotAllowed = errors.New("command not allowed")
 // (LD_PRELOAD, PATH) and "dir" (a relative program), so Check refuses
 // inputs that set either.
 type Allowlist struct {
+	// Source says where the patterns come from, named in Check's
+	// refusals so that a submitter learns whom to ask. ParseAllowlist
+	// sets AllowFlag; set another before the Allowlist is used when the
+	// patterns come from elsewhere too.
+	Source string
+
 	patterns []string
 	words    [][]*regexp.Regexp
 	rest     []bool // the pattern ends in "...": any further arguments
 }
 
 // ParseAllowlist compiles the patterns of an Allowlist. A pattern without
-// words is an error.
+// words is an error (see CheckPattern).
 func ParseAllowlist(patterns []string) (*Allowlist, error) {
-	a := &Allowlist{}
+	a := &Allowlist{Source: AllowFlag}
 	for _, p := range patterns {
-		words := strings.Fields(p)
-		rest := len(words) > 0 && words[len(words)-1] == "..."
-		if rest {
-			words = words[:len(words)-1]
+		if err := CheckPattern(p); err != nil {
+			return nil, fmt.Errorf("%s %q: %w", AllowFlag, p, err)
 		}
-		if len(words) == 0 {
-			return nil, fmt.Errorf("%s %q: a pattern needs the program's name", AllowFlag, p)
-		}
+		words, rest := patternWords(p)
 		res := make([]*regexp.Regexp, len(words))
 		for i, w := range words {
 			res[i] = globRegexp(w)
@@ -53,6 +55,28 @@ func ParseAllowlist(patterns []string) (*Allowlist, error) {
 		a.rest = append(a.rest, rest)
 	}
 	return a, nil
+}
+
+// CheckPattern reports what is wrong with one pattern of an Allowlist, for
+// callers that read patterns from elsewhere than AllowFlag (a flow file)
+// and say where themselves: a pattern needs the program's name, so one
+// without words, or only "...", is an error.
+func CheckPattern(p string) error {
+	if words, _ := patternWords(p); len(words) == 0 {
+		return errors.New("a pattern needs the program's name")
+	}
+	return nil
+}
+
+// patternWords splits a pattern into its words, less a last "...", and
+// reports whether it ended in one.
+func patternWords(p string) (words []string, rest bool) {
+	words = strings.Fields(p)
+	rest = len(words) > 0 && words[len(words)-1] == "..."
+	if rest {
+		words = words[:len(words)-1]
+	}
+	return words, rest
 }
 
 // globRegexp turns a word with "*" and "?" into an anchored regexp.
@@ -78,17 +102,17 @@ func (a *Allowlist) Patterns() []string { return append([]string(nil), a.pattern
 
 // Check returns nil when in's command matches a pattern and in sets
 // neither env nor dir, or an error wrapping ErrNotAllowed that names
-// AllowFlag.
+// a's Source.
 func (a *Allowlist) Check(in Input) error {
 	if len(in.Env) > 0 || in.Dir != "" {
-		return fmt.Errorf(`%w: input "env" and "dir" are refused for submitted exec tasks when %s restricts them`, ErrNotAllowed, AllowFlag)
+		return fmt.Errorf(`%w: input "env" and "dir" are refused for submitted exec tasks when %s restricts them`, ErrNotAllowed, a.Source)
 	}
 	for i, words := range a.words {
 		if matches(words, a.rest[i], in.Command) {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: %q matches no %s pattern", ErrNotAllowed, in.Command, AllowFlag)
+	return fmt.Errorf("%w: %q matches no pattern of %s", ErrNotAllowed, in.Command, a.Source)
 }
 
 func matches(words []*regexp.Regexp, rest bool, cmd []string) bool {

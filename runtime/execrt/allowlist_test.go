@@ -62,3 +62,29 @@ func TestHandlerAllowlist(t *testing.T) {
 		t.Fatalf("refused command: %v, want a permanent ErrNotAllowed", err)
 	}
 }
+
+// TestAllowlistSource: a refusal names where the patterns come from, and
+// CheckPattern judges one pattern as ParseAllowlist does.
+func TestAllowlistSource(t *testing.T) {
+	t.Parallel()
+	a, err := execrt.ParseAllowlist([]string{"echo ..."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Source = "allow_exec in tools.yaml"
+	for _, in := range []execrt.Input{{Command: []string{"id"}}, {Command: []string{"echo"}, Dir: "/"}} {
+		if err := a.Check(in); !errors.Is(err, execrt.ErrNotAllowed) || !strings.Contains(err.Error(), "allow_exec in tools.yaml") {
+			t.Errorf("Check(%q) = %v, want ErrNotAllowed naming the source", in.Command, err)
+		}
+	}
+	for _, p := range []string{"", "  ", "...", " ... "} {
+		if err := execrt.CheckPattern(p); err == nil {
+			t.Errorf("CheckPattern(%q) accepted a pattern without a program", p)
+		}
+	}
+	for _, p := range []string{"echo", "echo ...", "/bin/report ?*"} {
+		if err := execrt.CheckPattern(p); err != nil {
+			t.Errorf("CheckPattern(%q): %v", p, err)
+		}
+	}
+}

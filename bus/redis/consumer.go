@@ -201,4 +201,3 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'TIME', now - tonumber(ARGV[4]), 'JUSTID')
 return 1
 `)
-

@@ -137,6 +137,7 @@ func TestUsageErrors(t *testing.T) {
 		{"server", "--external-queue", "gpu"},
 		{"worker"},
 		{"worker", "--bus", "x", "--concurrency", "-1"},
+		{"worker", "--bus", "kafka://127.0.0.1:9092"},
 	} {
 		if _, code := runMain(t, args...); code != 2 {
 			t.Errorf("loom %v: exit %d, want 2", args, code)

@@ -188,6 +188,9 @@ func (c *consumer) Close() error {
 	return nil
 }
 
+// ackTimeout bounds the wait for the server to confirm an Ack.
+const ackTimeout = 5 * time.Second
+
 // acker settles one delivery.
 type acker struct {
 	c        *consumer
@@ -214,6 +217,10 @@ func (a *acker) Ack(ctx context.Context) error {
 	if a.settled {
 		return nil
 	}
+	// The server's confirmation may never come: the connection dropped
+	// after the ack went out. Wait for it no longer than a request takes.
+	ctx, cancel := context.WithTimeout(ctx, ackTimeout)
+	defer cancel()
 	if err := a.m.DoubleAck(ctx); err != nil {
 		return fmt.Errorf("nats bus: ack %s: %w", a.c.source, err)
 	}

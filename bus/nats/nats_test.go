@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
 	"github.com/loomhq/loom/bus"
@@ -99,4 +101,83 @@ func newBus(t testing.TB, cfg busnats.Config) *busnats.Bus {
 
 func TestConformance(t *testing.T) {
 	bustest.Run(t, func(t *testing.T) bus.Bus { return newBus(t, busnats.Config{TrimInterval: 100 * time.Millisecond}) })
+}
+
+// TestTrim checks that messages every group acknowledged are removed, and
+// that those a group has not read stay.
+func TestTrim(t *testing.T) {
+	t.Parallel()
+	n := fmt.Sprintf("%d_trim%d", os.Getpid(), seq.Add(1))
+	cfg := busnats.Config{Stream: "LOOMTEST_" + n, Subject: "loomtest." + n, TrimInterval: 20 * time.Millisecond}
+	b := newBus(t, cfg)
+	nc, err := natsgo.Connect(serverURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	fast, err := b.Consume(ctx, "q", bus.ConsumeOptions{Group: "fast"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fast.Close()
+	slow, err := b.Consume(ctx, "q", bus.ConsumeOptions{Group: "slow"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	msgs := make([]bus.Message, 50)
+	for i := range msgs {
+		msgs[i] = bus.Message{ID: fmt.Sprint(i), Type: "t"}
+	}
+	if err := b.Publish(ctx, "q", msgs...); err != nil {
+		t.Fatal(err)
+	}
+	ack := func(c bus.Consumer, n int) {
+		for got := 0; got < n; {
+			ds, err := c.Receive(ctx, n-got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range ds {
+				if err := d.Ack(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got += len(ds)
+		}
+	}
+	ack(fast, 50)
+	ack(slow, 20)
+	waitMsgs := func(want uint64) {
+		t.Helper()
+		for {
+			st, err := js.Stream(ctx, cfg.Stream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := st.CachedInfo().State.Msgs; got == want {
+				return
+			} else if ctx.Err() != nil {
+				t.Fatalf("stream holds %d messages, want %d", got, want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitMsgs(30) // what the slow group has not read stays
+	ack(slow, 30)
+	waitMsgs(0)
+}
+
+// TestLateGroupStartsAtEnd checks that a group joining a subject other
+// groups already read starts with what is published after it joined, while
+// the first group got what was there before it.
+func TestLateGroupStartsAtEnd(t *testing.T) {
+	t.Parallel()
+	testLateGroup(t, newBus(t, busnats.Config{}))
 }

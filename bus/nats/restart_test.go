@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/loomhq/loom/bus"
 	busnats "github.com/loomhq/loom/bus/nats"
 )
@@ -85,7 +88,7 @@ func TestServerRestart(t *testing.T) {
 		AckWait: 2 * time.Second, PullWait: 500 * time.Millisecond})
 
 	const total, batch = 2000, 20
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := b.Consume(ctx, "work", bus.ConsumeOptions{})
 	if err != nil {
@@ -119,6 +122,7 @@ func TestServerRestart(t *testing.T) {
 	)
 	recvDone := make(chan error, 1)
 	go func() {
+		var lastErr error
 		for {
 			mu.Lock()
 			n := len(seen)
@@ -133,16 +137,21 @@ func TestServerRestart(t *testing.T) {
 					recvDone <- fmt.Errorf("received %d of %d: %w", n, total, err)
 					return
 				}
+				if lastErr == nil || err.Error() != lastErr.Error() {
+					t.Logf("receive: %v", err)
+					lastErr = err
+				}
 				time.Sleep(50 * time.Millisecond) // the server is away: try again
 				continue
 			}
 			for _, d := range ds {
-				if err := d.Ack(ctx); err != nil {
-					continue // not acknowledged: it comes back
-				}
+				// Delivered is what counts: an Ack whose confirmation was
+				// lost in the restart may or may not have taken effect,
+				// and if it did not the message comes back.
 				mu.Lock()
 				seen[d.ID]++
 				mu.Unlock()
+				_ = d.Ack(ctx)
 			}
 		}
 	}()
@@ -159,6 +168,17 @@ func TestServerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := <-recvDone; err != nil {
+		nc, _ := natsgo.Connect(fmt.Sprintf("nats://127.0.0.1:%d", srv.port))
+		js, _ := jetstream.New(nc)
+		st, serr := js.Stream(context.Background(), "RESTART")
+		if serr == nil {
+			t.Logf("stream: %+v", st.CachedInfo().State)
+			l := st.ListConsumers(context.Background())
+			for ci := range l.Info() {
+				t.Logf("consumer %s: delivered %+v ackfloor %+v pending %d ackpending %d waiting %d", ci.Name, ci.Delivered, ci.AckFloor, ci.NumPending, ci.NumAckPending, ci.NumWaiting)
+			}
+		}
+		nc.Close()
 		t.Fatal(err)
 	}
 	dups := 0

@@ -24,9 +24,10 @@
 // still pending for the consumer that received it.
 //
 // Acknowledged entries are removed by a trimmer, every Config.TrimInterval,
-// on the streams this bus consumes: XTRIM MINID ~ below the oldest entry
-// any group still needs (its oldest pending entry, or the first it has not
-// read).
+// on the streams this bus consumes: XTRIM MINID to the oldest entry any
+// group still needs (its oldest pending entry, or the first it has not
+// read). Not MAXLEN: a length limit would drop entries no group has read
+// when workers fall behind.
 package redis
 
 import (
@@ -331,7 +332,7 @@ for _, g in ipairs(groups) do
   if p[1] > 0 and less(p[2], need) then need = p[2] end
   if floor == nil or less(need, floor) then floor = need end
 end
-return redis.call('XTRIM', KEYS[1], 'MINID', '~', floor)
+return redis.call('XTRIM', KEYS[1], 'MINID', floor)
 `)
 
 // Close implements bus.Bus.

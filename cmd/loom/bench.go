@@ -11,12 +11,15 @@ import (
 
 func (m *Main) newBenchCommand() *cobra.Command {
 	var cfg engine.BenchConfig
+	var busURL string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the engine on a fresh SQLite database",
 		Long: `Measure the engine on a fresh SQLite database in a temporary directory:
 how fast it inserts and works down no-op tasks, the raw SQLite rate of the
-same machine for comparison, and submit-to-start latency on an idle engine.`,
+same machine for comparison, and submit-to-start latency on an idle engine.
+With --bus the engine's tasks travel over that bus (a stream, subject or
+key prefix of the run's own, removed afterwards) instead of in-process.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := os.MkdirTemp("", "loom-bench-")
@@ -26,6 +29,14 @@ same machine for comparison, and submit-to-start latency on an idle engine.`,
 			defer os.RemoveAll(dir)
 			cfg.Dir = dir
 			cfg.NewStore = openBenchStore
+			if busURL != "" {
+				b, err := openBenchBus(cmd.Context(), busURL, dir)
+				if err != nil {
+					return err
+				}
+				defer b.Close()
+				cfg.Bus = b
+			}
 			fmt.Fprintf(m.Stderr, "benchmarking %d tasks...\n", cfg.Tasks)
 			res, err := engine.Bench(cmd.Context(), cfg)
 			if err != nil {
@@ -52,5 +63,6 @@ same machine for comparison, and submit-to-start latency on an idle engine.`,
 	f.IntVar(&cfg.LatencySamples, "latency-samples", 500, "paced submits that measure latency; 0 skips")
 	f.IntVar(&cfg.LatencyRate, "latency-rate", 100, "pace of the latency submits per second")
 	f.BoolVar(&cfg.SkipRaw, "skip-raw", false, "skip measuring the raw SQLite rate")
+	f.StringVar(&busURL, "bus", "", "task bus to measure over: nats://HOST:4222, redis://HOST:6379/0 or file://DIR (default: in-process)")
 	return cmd
 }

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -112,4 +115,52 @@ func (s busSpec) String() string {
 		return "redis"
 	}
 	return s.dir
+}
+
+// benchBus is a bus opened for one benchmark run, removed when closed.
+type benchBus struct {
+	bus.Bus
+	remove func(context.Context) error
+}
+
+// Close removes what the run left on the server, then closes the bus.
+func (b *benchBus) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := b.remove(ctx)
+	return errors.Join(err, b.Bus.Close())
+}
+
+// openBenchBus opens the bus s names for `loom bench`, on a stream or key
+// prefix of the run's own unless s names one, and a file bus under dir.
+func openBenchBus(ctx context.Context, s, dir string) (*benchBus, error) {
+	spec, err := parseBus(s)
+	if err != nil {
+		return nil, &usageError{fmt.Errorf("--bus: %w", err)}
+	}
+	run := fmt.Sprintf("%d_%d", os.Getpid(), time.Now().UnixNano())
+	switch spec.kind {
+	case "nats":
+		if spec.nats.Stream == "" {
+			spec.nats.Stream, spec.nats.Subject = "LOOM_BENCH_"+run, "loombench"+run
+		}
+	case "redis":
+		if spec.redis.Prefix == "" {
+			spec.redis.Prefix = "loom:bench:" + run + ":"
+		}
+	default:
+		spec.dir = filepath.Join(dir, "bus")
+	}
+	b, err := openBus(ctx, spec)
+	if err != nil {
+		return nil, fmt.Errorf("open bus %s: %w", spec, err)
+	}
+	bb := &benchBus{Bus: b, remove: func(context.Context) error { return nil }}
+	switch b := b.(type) {
+	case *busnats.Bus:
+		bb.remove = b.DeleteStream
+	case *busredis.Bus:
+		bb.remove = b.DeleteKeys
+	}
+	return bb, nil
 }

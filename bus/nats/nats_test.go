@@ -181,3 +181,9 @@ func TestLateGroupStartsAtEnd(t *testing.T) {
 	t.Parallel()
 	testLateGroup(t, newBus(t, busnats.Config{}))
 }
+
+// TestStaleSettle: see testStaleSettle.
+func TestStaleSettle(t *testing.T) {
+	t.Parallel()
+	testStaleSettle(t, newBus(t, busnats.Config{}))
+}

@@ -153,3 +153,9 @@ func TestLateGroupStartsAtEnd(t *testing.T) {
 	b := newBus(t, busredis.Config{})
 	testLateGroup(t, b)
 }
+
+// TestStaleSettle: see testStaleSettle.
+func TestStaleSettle(t *testing.T) {
+	t.Parallel()
+	testStaleSettle(t, newBus(t, busredis.Config{}))
+}

@@ -53,6 +53,7 @@ func testLateGroup(t *testing.T, b bus.Bus) {
 		t.Errorf("late group got %d more: %s", len(ds), ds[0].ID)
 	}
 }
+
 // testStaleSettle checks that Nack and InProgress on a delivery whose
 // AckWait ran out, its message delivered again since, leave the newer
 // delivery alone: no immediate redelivery follows the stale Nack.

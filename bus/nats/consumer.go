@@ -115,12 +115,23 @@ func (c *consumer) drainWaiting() {
 	c.waiting = nil
 }
 
-// pullContext bounds one waiting pull by the PullWait and the consumer's
-// life: a pull cancelled by Close leaves nothing behind.
+// pullContext bounds one waiting pull by the PullWait and the bus's life.
+// Not by the consumer's: the server keeps a pull open until it expires,
+// whether or not its client still listens, so a pull dropped at the
+// consumer's Close would swallow the next message for an AckWait. Close
+// hands the pull to drain instead.
 func (c *consumer) pullContext() context.Context {
-	ctx, cancel := context.WithTimeout(c.ctx, c.b.cfg.PullWait)
+	ctx, cancel := context.WithTimeout(c.b.ctx, c.b.cfg.PullWait)
 	context.AfterFunc(ctx, cancel)
 	return ctx
+}
+
+// drain hands back, at once, whatever pull brings until it expires.
+func (c *consumer) drain(pull jetstream.MessageBatch) {
+	defer c.b.wg.Done()
+	for m := range pull.Messages() {
+		_ = m.Nak()
+	}
 }
 
 // fetchNow returns up to max messages available now, without waiting.
@@ -185,6 +196,18 @@ func (c *consumer) alive() error {
 // Close implements bus.Consumer.
 func (c *consumer) Close() error {
 	c.cancel()
+	// A Receive under way returns now that the context is cancelled.
+	c.sem <- struct{}{}
+	defer func() { <-c.sem }()
+	if c.waiting != nil {
+		c.b.mu.Lock()
+		if !c.b.closing {
+			c.b.wg.Add(1)
+			go c.drain(c.waiting)
+		}
+		c.b.mu.Unlock()
+		c.waiting = nil
+	}
 	return nil
 }
 

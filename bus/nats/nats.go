@@ -119,7 +119,10 @@ type Bus struct {
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // background goroutines: the trimmer, pending pulls
+	wg     sync.WaitGroup // background goroutines: the trimmer, drained pulls
+
+	mu      sync.Mutex
+	closing bool // set by Close before it waits for wg
 }
 
 var _ bus.Bus = (*Bus)(nil)
@@ -420,9 +423,13 @@ func (b *Bus) trim(ctx context.Context) error {
 // Close implements bus.Bus: it stops the consumers, drops the connection
 // and waits for the bus's goroutines.
 func (b *Bus) Close() error {
-	if b.closed() {
+	b.mu.Lock()
+	if b.closing {
+		b.mu.Unlock()
 		return nil
 	}
+	b.closing = true
+	b.mu.Unlock()
 	b.cancel()
 	b.wg.Wait()
 	b.nc.Close()

@@ -233,6 +233,9 @@ func (b *Bus) publish(ctx context.Context, subject string, msgs []bus.Message) e
 		if err != nil {
 			return fmt.Errorf("encode task %s: %w", msgs[i].ID, err)
 		}
+		if limit := b.nc.MaxPayload() - 1024; int64(len(data)) > limit {
+			return fmt.Errorf("%w: task %s is %d bytes encoded, more than the server's limit of %d", bus.ErrInvalidMessage, msgs[i].ID, len(data), limit)
+		}
 		m := natsgo.NewMsg(subject)
 		m.Data = data
 		m.Header.Set(jetstream.MsgIDHeader, batch+"-"+strconv.Itoa(i))

@@ -2,8 +2,10 @@ package nats_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -186,4 +188,17 @@ func TestLateGroupStartsAtEnd(t *testing.T) {
 func TestStaleSettle(t *testing.T) {
 	t.Parallel()
 	testStaleSettle(t, newBus(t, busnats.Config{}))
+}
+
+// TestTooLarge checks that a message the server would refuse fails at
+// once, as invalid, instead of being retried.
+func TestTooLarge(t *testing.T) {
+	t.Parallel()
+	b := newBus(t, busnats.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	big := bus.Message{ID: "big", Type: "t", Input: []byte(`"` + strings.Repeat("x", 2<<20) + `"`)}
+	if err := b.Publish(ctx, "q", big); !errors.Is(err, bus.ErrInvalidMessage) {
+		t.Fatalf("Publish of a 2 MB message: %v, want ErrInvalidMessage", err)
+	}
 }

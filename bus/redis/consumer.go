@@ -72,6 +72,13 @@ func (c *consumer) Receive(ctx context.Context, n int) ([]bus.Delivery, error) {
 		for _, s := range streams {
 			msgs = append(msgs, s.Messages...)
 		}
+		if len(msgs) > 0 && c.ctx.Err() != nil {
+			// Read as the consumer closed: hand them to the group at once.
+			for _, x := range msgs {
+				_ = reclaim.Run(context.Background(), c.b.rdb, []string{c.key}, c.group, c.name, x.ID, c.ackWait.Milliseconds()).Err()
+			}
+			return nil, bus.ErrClosed
+		}
 		if len(msgs) > 0 {
 			return c.deliveries(msgs, false)
 		}

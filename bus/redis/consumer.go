@@ -45,6 +45,11 @@ func (c *consumer) Receive(ctx context.Context, n int) ([]bus.Delivery, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		// Entries nacked with a delay longer than the AckWait: keep them
+		// from being claimed until they are due.
+		if err := holdDelayed.Run(ctx, c.b.rdb, []string{c.key, c.delayedKey()}, c.group, c.ackWait.Milliseconds()).Err(); err != nil {
+			return nil, c.fail(ctx, err)
+		}
 		claimed, _, err := c.b.rdb.XAutoClaim(ctx, &goredis.XAutoClaimArgs{
 			Stream: c.key, Group: c.group, Consumer: c.name, MinIdle: c.ackWait, Start: "0-0", Count: int64(n),
 		}).Result()
@@ -167,13 +172,63 @@ func (a *acker) Nack(ctx context.Context, delay time.Duration) error {
 		return nil
 	}
 	// The entry's delivery time goes back so that it has been idle for the
-	// AckWait when delay has passed.
-	back := max(a.c.ackWait-max(delay, 0), 0)
-	if err := reclaim.Run(ctx, a.c.b.rdb, []string{a.c.key}, a.c.group, a.c.name, a.id, back.Milliseconds()).Err(); err != nil {
+	// AckWait when delay has passed. Redis sets no delivery time in the
+	// future: a longer delay waits in the group's delayed set, which
+	// Receive keeps holding back until it is due.
+	var err error
+	if delay > a.c.ackWait {
+		err = delayEntry.Run(ctx, a.c.b.rdb, []string{a.c.key, a.c.delayedKey()}, a.c.group, a.c.name, a.id, delay.Milliseconds()).Err()
+	} else {
+		back := a.c.ackWait - max(delay, 0)
+		err = reclaim.Run(ctx, a.c.b.rdb, []string{a.c.key}, a.c.group, a.c.name, a.id, back.Milliseconds()).Err()
+	}
+	if err != nil {
 		return fmt.Errorf("redis bus: nack %s %s: %w", a.c.key, a.id, a.c.b.wrap(err))
 	}
 	return nil
 }
+
+// delayedKey is the sorted set of the group's entries nacked with a delay
+// longer than the AckWait, scored by when they are due.
+func (c *consumer) delayedKey() string {
+	return c.key + ":delayed:" + c.group
+}
+
+// delayEntry puts entry ARGV[3], held by consumer ARGV[2] of group ARGV[1]
+// on stream KEYS[1], in the delayed set KEYS[2], due ARGV[4] milliseconds
+// from now, and restarts its idle time.
+var delayEntry = goredis.NewScript(`
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1)
+if #p == 0 or p[1][2] ~= ARGV[2] then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[3])
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID')
+return 1
+`)
+
+// holdDelayed keeps the entries of delayed set KEYS[2] (of group ARGV[1]
+// on stream KEYS[1]) from being claimed before they are due, by setting
+// their delivery time to at most an AckWait (ARGV[2] milliseconds) before
+// it; due ones, and ones no longer pending, leave the set.
+var holdDelayed = goredis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local wait = tonumber(ARGV[2])
+local due = redis.call('ZRANGE', KEYS[2], 0, 999, 'WITHSCORES')
+for i = 1, #due, 2 do
+  local id, at = due[i], tonumber(due[i+1])
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)
+  if #p == 0 then
+    redis.call('ZREM', KEYS[2], id)
+  else
+    local when = math.min(now, at - wait)
+    redis.call('XCLAIM', KEYS[1], ARGV[1], p[1][2], 0, id, 'TIME', when, 'JUSTID')
+    if at <= now then redis.call('ZREM', KEYS[2], id) end
+  end
+end
+return 0
+`)
 
 // InProgress implements bus.Acknowledger.
 func (a *acker) InProgress(ctx context.Context) error {

@@ -16,8 +16,10 @@
 // entry's delivery time (XCLAIM ... TIME) to AckWait-minus-delay ago, so
 // that the next XAUTOCLAIM of the group takes it once the delay has passed;
 // the entry never leaves the group's pending list, so other groups are not
-// affected. A delay longer than the AckWait is cut to the AckWait: Redis
-// will not set a delivery time in the future.
+// affected. Redis sets no delivery time in the future, so an entry nacked
+// with a delay longer than the AckWait also goes in a sorted set of the
+// group's, <stream>:delayed:<group>, from which every Receive keeps its
+// delivery time at most an AckWait before it is due.
 //
 // InProgress and Nack act only while the delivery is current: the bus
 // keeps each delivery's deadline, and a script checks that the entry is

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/bus"
 	"github.com/loomhq/loom/store"
 )
 
@@ -43,6 +44,9 @@ type BenchConfig struct {
 	RawDSN string
 	// SkipRaw skips measuring the raw SQLite rate.
 	SkipRaw bool
+	// Bus is the task bus between the engine and its workers. Default
+	// in-process. The benchmark does not close it.
+	Bus bus.Bus
 }
 
 // RawSQLiteDSN is the default DSN of Bench's raw SQLite measurement, with
@@ -105,6 +109,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	var latencyMu sync.Mutex
 	e, err := New(Config{
 		Store:   st,
+		Bus:     cfg.Bus,
 		Workers: cfg.Workers,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Handlers: map[string]loom.Handler{benchType: loom.HandlerFunc(func(ctx context.Context, _ loom.Values) (loom.Values, error) {

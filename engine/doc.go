@@ -48,7 +48,8 @@
 //
 // The engine runs an embedded Worker on its queues (Config.Workers). Other
 // processes and machines run a Worker of their own (NewWorker) on a bus
-// shared with the engine (bus/file, a directory they share): mark their
+// shared with the engine (bus/nats or bus/redis on a server they all
+// reach, or bus/file, a directory on one machine): mark their
 // queues External in the engine's Config so that the embedded worker
 // leaves them alone and tasks of types only those workers know are
 // accepted. A worker in any language takes part the same way, speaking

@@ -14,8 +14,9 @@ import (
 
 func (m *Main) newBenchCommand() *cobra.Command {
 	var (
-		cfg engine.BenchConfig
-		db  string
+		cfg    engine.BenchConfig
+		db     string
+		busURL string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -24,7 +25,9 @@ func (m *Main) newBenchCommand() *cobra.Command {
 (or, with --db postgres://..., in a fresh schema of that database, dropped
 afterwards): how fast it inserts and works down no-op tasks, the raw SQLite
 rate of the same machine for comparison (SQLite only), and submit-to-start
-latency on an idle engine.`,
+latency on an idle engine. With --bus the engine's tasks travel over that
+bus (a stream, subject or key prefix of the run's own, removed afterwards)
+instead of in-process.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := os.MkdirTemp("", "loom-bench-")
@@ -47,6 +50,14 @@ latency on an idle engine.`,
 				}
 			} else if db != "" {
 				return &usageError{errors.New("--db of bench takes a postgres:// URL; SQLite runs in a temporary directory")}
+			}
+			if busURL != "" {
+				b, err := openBenchBus(cmd.Context(), busURL, dir)
+				if err != nil {
+					return err
+				}
+				defer b.Close()
+				cfg.Bus = b
 			}
 			fmt.Fprintf(m.Stderr, "benchmarking %d tasks...\n", cfg.Tasks)
 			res, err := engine.Bench(cmd.Context(), cfg)
@@ -75,5 +86,6 @@ latency on an idle engine.`,
 	f.IntVar(&cfg.LatencyRate, "latency-rate", 100, "pace of the latency submits per second")
 	f.BoolVar(&cfg.SkipRaw, "skip-raw", false, "skip measuring the raw SQLite rate")
 	f.StringVar(&db, "db", "", "measure on this PostgreSQL database (postgres:// URL), in a schema of the run's own")
+	f.StringVar(&busURL, "bus", "", "task bus to measure over: nats://HOST:4222, redis://HOST:6379/0 or file://DIR (default: in-process)")
 	return cmd
 }

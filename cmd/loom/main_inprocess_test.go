@@ -140,6 +140,7 @@ func TestUsageErrors(t *testing.T) {
 		{"server", "--allow-exec", "--allow-exec-command", "echo ..."},
 		{"server", "--allow-exec-command", " ... "},
 		{"worker", "--bus", "x", "--allow-exec-command", ""},
+		{"worker", "--bus", "kafka://127.0.0.1:9092"},
 	} {
 		if _, code := runMain(t, args...); code != 2 {
 			t.Errorf("loom %v: exit %d, want 2", args, code)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/loomhq/loom"
-	"github.com/loomhq/loom/bus/file"
 	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/flowfile"
 	"github.com/loomhq/loom/server"
@@ -33,8 +32,8 @@ type serverOptions struct {
 	flows    string
 	workers  int
 	lease    time.Duration
-	// busDir, when set, is a file bus shared with `loom worker`
-	// processes; externalQueues are the queues only they serve.
+	// busDir, when set, is the bus (see parseBus) shared with `loom
+	// worker` processes; externalQueues are the queues only they serve.
 	busDir         string
 	externalQueues []string
 	web            webOptions
@@ -78,7 +77,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.StringVar(&o.flows, "flows", "", "directory of flow files to register")
 	f.IntVar(&o.workers, "workers", 0, "embedded worker goroutines (default 4×CPUs; negative: none)")
 	f.DurationVar(&o.lease, "lease", engine.DefaultLeaseDuration, "how long a running task's worker may go silent before the task is re-queued")
-	f.StringVar(&o.busDir, "bus", "", "task bus directory (JSON lines) shared with 'loom worker' processes (default: in-process)")
+	f.StringVar(&o.busDir, "bus", "", busFlagHelp+" (default: in-process)")
 	f.StringSliceVar(&o.externalQueues, "external-queue", nil, "a queue only 'loom worker' processes serve (repeatable; needs --bus)")
 	f.StringArrayVar(&o.web.corsOrigins, "cors-origin", nil, "an origin (scheme://host[:port]) whose pages may call the API from a browser (repeatable)")
 	f.StringArrayVar(&o.web.allowedHosts, "allowed-host", nil, "a further name (host[:port]) the server answers to, as behind a proxy or load balancer; the listen address's names are allowed already (repeatable)")
@@ -122,7 +121,7 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	}
 	m.onClose(st.Close)
 
-	cfg, err := m.serverBus(o)
+	cfg, err := m.serverBus(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -264,16 +263,20 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 }
 
 // serverBus returns the engine config's bus and queues: the in-process
-// bus, or the file bus in --bus with the default queue served here and
-// the --external-queue ones left to `loom worker` processes.
-func (m *Main) serverBus(o serverOptions) (engine.Config, error) {
+// bus, or the bus in --bus with the default queue served here and the
+// --external-queue ones left to `loom worker` processes.
+func (m *Main) serverBus(ctx context.Context, o serverOptions) (engine.Config, error) {
 	var cfg engine.Config
 	if o.busDir == "" {
 		return cfg, nil
 	}
-	b, err := file.New(file.Config{Dir: o.busDir})
+	spec, err := parseBus(o.busDir)
 	if err != nil {
-		return cfg, fmt.Errorf("open bus %s: %w", o.busDir, err)
+		return cfg, &usageError{fmt.Errorf("--bus: %w", err)}
+	}
+	b, err := openBus(ctx, spec)
+	if err != nil {
+		return cfg, fmt.Errorf("open bus %s: %w", spec, err)
 	}
 	m.onClose(b.Close)
 	cfg.Bus = b

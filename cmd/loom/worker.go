@@ -7,7 +7,6 @@ import (
 	"log/slog"
 
 	"github.com/loomhq/loom"
-	"github.com/loomhq/loom/bus/file"
 	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/taskmaster"
 	"github.com/spf13/cobra"
@@ -25,15 +24,17 @@ type workerOptions struct {
 func (m *Main) newWorkerCommand() *cobra.Command {
 	var o workerOptions
 	cmd := &cobra.Command{
-		Use:   "worker --bus DIR",
+		Use:   "worker --bus URL",
 		Short: "Run tasks from a bus shared with a loom server, in another process",
 		Long: `Run a worker outside the server: it takes ready tasks from the queues
-of the task bus directory the server was started with (loom server --bus
-DIR --external-queue Q), runs them, and sends their results back. It runs
-the built-in http type (exec too with --allow-exec, --allow-exec-command or
-a flow file's allow_exec)
-and, with --flows, the steps of the flow files in DIR (wait steps stay on the server, which keeps their state).
-One worker process serves a queue at a time. SIGINT or SIGTERM let the
+of the task bus the server was started with (loom server --bus URL
+--external-queue Q), runs them, and sends their results back. On a NATS or
+Redis bus any number of workers, on any machines, may serve one queue; on
+a file bus (a directory) one worker process serves a queue at a time. It
+runs the built-in http type (exec too with --allow-exec, --allow-exec-command
+or a flow file's allow_exec) and, with --flows, the steps of the flow files
+in DIR (wait steps stay on the server, which keeps their state).
+SIGINT or SIGTERM let the
 running tasks finish, then hand the rest back.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -41,7 +42,7 @@ running tasks finish, then hand the rest back.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.busDir, "bus", "", "task bus directory shared with the server (required)")
+	f.StringVar(&o.busDir, "bus", "", busFlagHelp+" (required)")
 	f.StringSliceVar(&o.queues, "queue", []string{loom.DefaultQueue}, "queue to take tasks from (repeatable)")
 	f.StringVar(&o.flows, "flows", "", "directory of flow files whose steps this worker runs")
 	f.IntVar(&o.concurrency, "concurrency", 0, "tasks run at once (default 4×CPUs)")
@@ -51,7 +52,7 @@ running tasks finish, then hand the rest back.`,
 
 func (m *Main) runWorker(ctx context.Context, o workerOptions) error {
 	if o.busDir == "" {
-		return &usageError{errors.New("--bus is required: the directory the server was started with")}
+		return &usageError{errors.New("--bus is required: the bus the server was started with")}
 	}
 	if o.concurrency < 0 {
 		return &usageError{fmt.Errorf("--concurrency %d is negative", o.concurrency)}
@@ -73,9 +74,13 @@ func (m *Main) runWorker(ctx context.Context, o workerOptions) error {
 		}
 		tasks = stepTasks(flows)
 	}
-	b, err := file.New(file.Config{Dir: o.busDir})
+	spec, err := parseBus(o.busDir)
 	if err != nil {
-		return fmt.Errorf("open bus %s: %w", o.busDir, err)
+		return &usageError{fmt.Errorf("--bus: %w", err)}
+	}
+	b, err := openBus(ctx, spec)
+	if err != nil {
+		return fmt.Errorf("open bus %s: %w", spec, err)
 	}
 	m.onClose(b.Close)
 	handlers, err := o.runtimes.handlers()
@@ -88,7 +93,7 @@ func (m *Main) runWorker(ctx context.Context, o workerOptions) error {
 	if err != nil {
 		return &usageError{err}
 	}
-	logger.Info("loom worker started", "bus", o.busDir, "queues", o.queues, "step_types", len(tasks))
+	logger.Info("loom worker started", "bus", spec.String(), "queues", o.queues, "step_types", len(tasks))
 	if err := w.Run(ctx); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}

@@ -78,7 +78,12 @@ func TestWorkerProcess(t *testing.T) {
 	}
 	bin := buildLoom(t)
 	dir := t.TempDir()
-	busDir := filepath.Join(dir, "bus")
+	testWorkerProcess(t, bin, dir, filepath.Join(dir, "bus"))
+}
+
+// testWorkerProcess is TestWorkerProcess on the bus busDir names (a
+// directory or a URL, as --bus takes it).
+func testWorkerProcess(t *testing.T, bin, dir, busDir string) {
 	flows, err := filepath.Abs("../../examples/flows")
 	if err != nil {
 		t.Fatal(err)

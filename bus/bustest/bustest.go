@@ -53,6 +53,7 @@ func Run(t *testing.T, newBus func(t *testing.T) bus.Bus) {
 		{"AckPreventsRedelivery", testAckPreventsRedelivery},
 		{"SettleOnce", testSettleOnce},
 		{"StaleAck", testStaleAck},
+		{"StaleSettle", testStaleSettle},
 		{"InProgressExtends", testInProgressExtends},
 		{"BatchReceive", testBatchReceive},
 		{"ReceiveHonoursContext", testReceiveHonoursContext},
@@ -554,6 +555,52 @@ func testStaleAck(t *testing.T, b bus.Bus) {
 		t.Fatalf("Ack of the later delivery: %v", err)
 	}
 	expectNothing(t, c)
+}
+
+// testStaleSettle checks that Nack and InProgress on a delivery whose AckWait
+// ran out, its message delivered again since, leave the newer delivery
+// alone: no immediate redelivery follows the stale Nack.
+func testStaleSettle(t *testing.T, b bus.Bus) {
+	const ackWait = 500 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := b.Consume(ctx, "q", bus.ConsumeOptions{AckWait: ackWait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := b.Publish(ctx, "q", bus.Message{ID: "a", Type: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	receive := func(ctx context.Context) (bus.Delivery, error) {
+		ds, err := c.Receive(ctx, 1)
+		if err != nil {
+			return bus.Delivery{}, err
+		}
+		return ds[0], nil
+	}
+	stale, err := receive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	current, err := receive(ctx) // after the AckWait
+	if err != nil || !current.Redelivered {
+		t.Fatalf("no redelivery after the AckWait: %v", err)
+	}
+	if err := stale.InProgress(ctx); err != nil {
+		t.Errorf("stale InProgress: %v", err)
+	}
+	if err := stale.Nack(ctx, 0); err != nil {
+		t.Errorf("stale Nack: %v", err)
+	}
+	short, cancelShort := context.WithTimeout(ctx, ackWait*2/5)
+	defer cancelShort()
+	if d, err := receive(short); err == nil {
+		t.Errorf("a stale Nack redelivered %s at once", d.ID)
+	}
+	if err := current.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // testInProgressExtends holds a delivery for several AckWaits while calling

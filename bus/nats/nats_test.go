@@ -181,13 +181,7 @@ func TestTrim(t *testing.T) {
 // the first group got what was there before it.
 func TestLateGroupStartsAtEnd(t *testing.T) {
 	t.Parallel()
-	testLateGroup(t, newBus(t, busnats.Config{}))
-}
-
-// TestStaleSettle: see testStaleSettle.
-func TestStaleSettle(t *testing.T) {
-	t.Parallel()
-	testStaleSettle(t, newBus(t, busnats.Config{}))
+	bustest.LateGroupStartsAtEnd(t, newBus(t, busnats.Config{}))
 }
 
 // TestTooLarge checks that a message the server would refuse fails at

@@ -151,11 +151,5 @@ func TestTrim(t *testing.T) {
 func TestLateGroupStartsAtEnd(t *testing.T) {
 	t.Parallel()
 	b := newBus(t, busredis.Config{})
-	testLateGroup(t, b)
-}
-
-// TestStaleSettle: see testStaleSettle.
-func TestStaleSettle(t *testing.T) {
-	t.Parallel()
-	testStaleSettle(t, newBus(t, busredis.Config{}))
+	bustest.LateGroupStartsAtEnd(t, b)
 }

@@ -2,20 +2,18 @@ package nats_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/loomhq/loom/bus"
+	"github.com/loomhq/loom/bus/bustest"
 	busnats "github.com/loomhq/loom/bus/nats"
 )
 
@@ -87,107 +85,19 @@ func TestServerRestart(t *testing.T) {
 	b := newBus(t, busnats.Config{URL: fmt.Sprintf("nats://127.0.0.1:%d", srv.port), Stream: "RESTART", Subject: "restart",
 		AckWait: 2 * time.Second, PullWait: 500 * time.Millisecond})
 
-	const total, batch = 2000, 20
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := b.Consume(ctx, "work", bus.ConsumeOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-
-	halfway := make(chan struct{})
-	pubErr := make(chan error, 1)
-	go func() {
-		for i := 0; i < total; i += batch {
-			msgs := make([]bus.Message, batch)
-			for j := range msgs {
-				msgs[j] = bus.Message{ID: fmt.Sprintf("task-%05d", i+j), Type: "t", Attempt: 1}
-			}
-			if err := b.Publish(ctx, "work", msgs...); err != nil {
-				pubErr <- fmt.Errorf("publish batch at %d: %w", i, err)
-				return
-			}
-			if i == total/2 {
-				close(halfway)
-			}
-			time.Sleep(time.Millisecond) // spread the publishing over the restart
-		}
-		pubErr <- nil
-	}()
-
-	var (
-		mu   sync.Mutex
-		seen = map[string]int{}
-	)
-	recvDone := make(chan error, 1)
-	go func() {
-		var lastErr error
-		for {
-			mu.Lock()
-			n := len(seen)
-			mu.Unlock()
-			if n == total {
-				recvDone <- nil
-				return
-			}
-			ds, err := c.Receive(ctx, 100)
-			if err != nil {
-				if ctx.Err() != nil || errors.Is(err, bus.ErrClosed) {
-					recvDone <- fmt.Errorf("received %d of %d: %w", n, total, err)
-					return
+	bustest.Restart(t, b, func() { srv.stop(); srv.start() }, bustest.RestartOptions{
+		Diagnose: func(t *testing.T) {
+			nc, _ := natsgo.Connect(fmt.Sprintf("nats://127.0.0.1:%d", srv.port))
+			js, _ := jetstream.New(nc)
+			st, serr := js.Stream(context.Background(), "RESTART")
+			if serr == nil {
+				t.Logf("stream: %+v", st.CachedInfo().State)
+				l := st.ListConsumers(context.Background())
+				for ci := range l.Info() {
+					t.Logf("consumer %s: delivered %+v ackfloor %+v pending %d ackpending %d waiting %d", ci.Name, ci.Delivered, ci.AckFloor, ci.NumPending, ci.NumAckPending, ci.NumWaiting)
 				}
-				if lastErr == nil || err.Error() != lastErr.Error() {
-					t.Logf("receive: %v", err)
-					lastErr = err
-				}
-				time.Sleep(50 * time.Millisecond) // the server is away: try again
-				continue
 			}
-			for _, d := range ds {
-				// Delivered is what counts: an Ack whose confirmation was
-				// lost in the restart may or may not have taken effect,
-				// and if it did not the message comes back.
-				mu.Lock()
-				seen[d.ID]++
-				mu.Unlock()
-				_ = d.Ack(ctx)
-			}
-		}
-	}()
-
-	select {
-	case <-halfway:
-	case err := <-pubErr:
-		t.Fatalf("publishing ended before the restart: %v", err)
-	}
-	srv.stop()
-	srv.start()
-
-	if err := <-pubErr; err != nil {
-		t.Fatal(err)
-	}
-	if err := <-recvDone; err != nil {
-		nc, _ := natsgo.Connect(fmt.Sprintf("nats://127.0.0.1:%d", srv.port))
-		js, _ := jetstream.New(nc)
-		st, serr := js.Stream(context.Background(), "RESTART")
-		if serr == nil {
-			t.Logf("stream: %+v", st.CachedInfo().State)
-			l := st.ListConsumers(context.Background())
-			for ci := range l.Info() {
-				t.Logf("consumer %s: delivered %+v ackfloor %+v pending %d ackpending %d waiting %d", ci.Name, ci.Delivered, ci.AckFloor, ci.NumPending, ci.NumAckPending, ci.NumWaiting)
-			}
-		}
-		nc.Close()
-		t.Fatal(err)
-	}
-	dups := 0
-	for i := 0; i < total; i++ {
-		n := seen[fmt.Sprintf("task-%05d", i)]
-		if n == 0 {
-			t.Errorf("task-%05d lost", i)
-		}
-		dups += n - 1
-	}
-	t.Logf("%d messages through a server restart, %d delivered twice", total, dups)
+			nc.Close()
+		},
+	})
 }

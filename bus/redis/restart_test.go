@@ -1,20 +1,16 @@
 package redis_test
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/loomhq/loom/bus"
+	"github.com/loomhq/loom/bus/bustest"
 	busredis "github.com/loomhq/loom/bus/redis"
 )
 
@@ -81,97 +77,5 @@ func TestServerRestart(t *testing.T) {
 	t.Cleanup(srv.stop)
 	b := newBus(t, busredis.Config{URL: fmt.Sprintf("redis://127.0.0.1:%d/0", port), AckWait: 2 * time.Second})
 
-	const total, batch = 2000, 20
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := b.Consume(ctx, "work", bus.ConsumeOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-
-	var retries, recvErrs atomic.Int64
-	halfway := make(chan struct{})
-	pubErr := make(chan error, 1)
-	go func() {
-		for i := 0; i < total; i += batch {
-			msgs := make([]bus.Message, batch)
-			for j := range msgs {
-				msgs[j] = bus.Message{ID: fmt.Sprintf("task-%05d", i+j), Type: "t", Attempt: 1}
-			}
-			// A batch that failed is published again, as the engine does:
-			// some of it may then arrive twice, none of it never.
-			for b.Publish(ctx, "work", msgs...) != nil {
-				if ctx.Err() != nil {
-					pubErr <- fmt.Errorf("publish batch at %d: %w", i, ctx.Err())
-					return
-				}
-				retries.Add(1)
-				time.Sleep(50 * time.Millisecond)
-			}
-			if i == total/2 {
-				close(halfway)
-			}
-			time.Sleep(time.Millisecond)
-		}
-		pubErr <- nil
-	}()
-
-	var (
-		mu   sync.Mutex
-		seen = map[string]int{}
-	)
-	recvDone := make(chan error, 1)
-	go func() {
-		for {
-			mu.Lock()
-			n := len(seen)
-			mu.Unlock()
-			if n == total {
-				recvDone <- nil
-				return
-			}
-			ds, err := c.Receive(ctx, 100)
-			if err != nil {
-				if ctx.Err() != nil || errors.Is(err, bus.ErrClosed) {
-					recvDone <- fmt.Errorf("received %d of %d: %w", n, total, err)
-					return
-				}
-				recvErrs.Add(1)
-				time.Sleep(50 * time.Millisecond) // the server is away: try again
-				continue
-			}
-			for _, d := range ds {
-				mu.Lock()
-				seen[d.ID]++
-				mu.Unlock()
-				_ = d.Ack(ctx)
-			}
-		}
-	}()
-
-	select {
-	case <-halfway:
-	case err := <-pubErr:
-		t.Fatalf("publishing ended before the restart: %v", err)
-	}
-	srv.stop()
-	srv.start()
-
-	if err := <-pubErr; err != nil {
-		t.Fatal(err)
-	}
-	if err := <-recvDone; err != nil {
-		t.Fatal(err)
-	}
-	dups := 0
-	for i := 0; i < total; i++ {
-		n := seen[fmt.Sprintf("task-%05d", i)]
-		if n == 0 {
-			t.Errorf("task-%05d lost", i)
-		}
-		dups += n - 1
-	}
-	t.Logf("%d messages through a server restart, %d delivered twice; %d publishes and %d receives failed meanwhile",
-		total, dups, retries.Load(), recvErrs.Load())
+	bustest.Restart(t, b, func() { srv.stop(); srv.start() }, bustest.RestartOptions{Timeout: time.Minute, RetryPublish: true})
 }

@@ -2,6 +2,7 @@ package bustest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -58,4 +59,67 @@ func LateGroupStartsAtEnd(t *testing.T, b bus.Bus) {
 	if ds, err := late.Receive(short, 10); err == nil {
 		t.Errorf("late group got %d more: %s", len(ds), ds[0].ID)
 	}
+}
+
+// Trim checks that messages every group of queue "q" acknowledged are
+// removed from b, and that those a group has not read stay. held reports
+// how many messages the server holds for queue "q"; b must trim often (tens
+// of milliseconds). The in-process buses keep no history to trim, so it is
+// not part of Run.
+func Trim(t *testing.T, b bus.Bus, held func(ctx context.Context) (int64, error)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	fast, err := b.Consume(ctx, "q", bus.ConsumeOptions{Group: "fast"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fast.Close()
+	slow, err := b.Consume(ctx, "q", bus.ConsumeOptions{Group: "slow"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	msgs := make([]bus.Message, 50)
+	for i := range msgs {
+		msgs[i] = bus.Message{ID: fmt.Sprint(i), Type: "t"}
+	}
+	if err := b.Publish(ctx, "q", msgs...); err != nil {
+		t.Fatal(err)
+	}
+	ack := func(c bus.Consumer, n int) {
+		for got := 0; got < n; {
+			ds, err := c.Receive(ctx, n-got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range ds {
+				if err := d.Ack(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got += len(ds)
+		}
+	}
+	ack(fast, 50)
+	ack(slow, 20)
+	waitHeld := func(want int64) {
+		t.Helper()
+		for {
+			n, err := held(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == want {
+				return
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("the server holds %d messages, want %d", n, want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitHeld(30) // what the slow group has not read stays
+	ack(slow, 30)
+	waitHeld(0)
 }

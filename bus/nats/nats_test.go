@@ -121,59 +121,13 @@ func TestTrim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	fast, err := b.Consume(ctx, "q", bus.ConsumeOptions{Group: "fast"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fast.Close()
-	slow, err := b.Consume(ctx, "q", bus.ConsumeOptions{Group: "slow"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.Close()
-	msgs := make([]bus.Message, 50)
-	for i := range msgs {
-		msgs[i] = bus.Message{ID: fmt.Sprint(i), Type: "t"}
-	}
-	if err := b.Publish(ctx, "q", msgs...); err != nil {
-		t.Fatal(err)
-	}
-	ack := func(c bus.Consumer, n int) {
-		for got := 0; got < n; {
-			ds, err := c.Receive(ctx, n-got)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, d := range ds {
-				if err := d.Ack(ctx); err != nil {
-					t.Fatal(err)
-				}
-			}
-			got += len(ds)
+	bustest.Trim(t, b, func(ctx context.Context) (int64, error) {
+		st, err := js.Stream(ctx, cfg.Stream)
+		if err != nil {
+			return 0, err
 		}
-	}
-	ack(fast, 50)
-	ack(slow, 20)
-	waitMsgs := func(want uint64) {
-		t.Helper()
-		for {
-			st, err := js.Stream(ctx, cfg.Stream)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := st.CachedInfo().State.Msgs; got == want {
-				return
-			} else if ctx.Err() != nil {
-				t.Fatalf("stream holds %d messages, want %d", got, want)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	waitMsgs(30) // what the slow group has not read stays
-	ack(slow, 30)
-	waitMsgs(0)
+		return int64(st.CachedInfo().State.Msgs), nil
+	})
 }
 
 // TestLateGroupStartsAtEnd checks that a group joining a subject other

@@ -89,60 +89,9 @@ func TestTrim(t *testing.T) {
 	prefix := fmt.Sprintf("loomtest:%d:trim%d:", os.Getpid(), seq.Add(1))
 	b := newBus(t, busredis.Config{Prefix: prefix, TrimInterval: 20 * time.Millisecond})
 	rdb := rawClient(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	fast, err := b.Consume(ctx, "q", bus.ConsumeOptions{Group: "fast"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fast.Close()
-	slow, err := b.Consume(ctx, "q", bus.ConsumeOptions{Group: "slow"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.Close()
-	msgs := make([]bus.Message, 50)
-	for i := range msgs {
-		msgs[i] = bus.Message{ID: fmt.Sprint(i), Type: "t"}
-	}
-	if err := b.Publish(ctx, "q", msgs...); err != nil {
-		t.Fatal(err)
-	}
-	ack := func(c bus.Consumer, n int) {
-		for got := 0; got < n; {
-			ds, err := c.Receive(ctx, n-got)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, d := range ds {
-				if err := d.Ack(ctx); err != nil {
-					t.Fatal(err)
-				}
-			}
-			got += len(ds)
-		}
-	}
-	ack(fast, 50)
-	ack(slow, 20)
-	waitLen := func(want int64) {
-		t.Helper()
-		for {
-			n, err := rdb.XLen(ctx, prefix+"ready:q").Result()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n == want {
-				return
-			}
-			if ctx.Err() != nil {
-				t.Fatalf("stream holds %d entries, want %d", n, want)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	waitLen(30) // what the slow group has not read stays
-	ack(slow, 30)
-	waitLen(0)
+	bustest.Trim(t, b, func(ctx context.Context) (int64, error) {
+		return rdb.XLen(ctx, prefix+"ready:q").Result()
+	})
 }
 
 // TestLateGroupStartsAtEnd checks that a group joining a stream other

@@ -1,6 +1,7 @@
 // Package bustest is the conformance suite every bus.Bus implementation
 // passes: call Run from the backend's tests, against the real server where
-// there is one.
+// there is one. The network buses also call LateGroupStartsAtEnd, Trim
+// and Restart, for what they promise beyond the suite.
 //
 // The suite measures real time: redelivery after an AckWait is what a bus
 // does in real time, so those subtests use AckWaits of a few hundred

@@ -67,6 +67,9 @@ type SubmitRequest struct {
 // Submit creates a task. created is false when the idempotency key was
 // already known and the existing task was returned.
 func (c *Client) Submit(ctx context.Context, req *SubmitRequest) (task *loom.TaskInfo, created bool, err error) {
+	if req == nil {
+		return nil, false, ErrNoRequest
+	}
 	task = new(loom.TaskInfo)
 	status, err := c.do(ctx, http.MethodPost, "/tasks", nil, req, task)
 	if err != nil {

@@ -121,3 +121,28 @@ func TestErrorDecoding(t *testing.T) {
 		t.Errorf("a 502 is not a not-found")
 	}
 }
+
+// A nil request is refused before anything is sent, never a panic.
+func TestNilRequest(t *testing.T) {
+	t.Parallel()
+	c, rec := fake(t, 400, `{"error":{"code":"invalid","message":"bad"}}`)
+	ctx := context.Background()
+	if _, _, err := c.Submit(ctx, nil); !errors.Is(err, client.ErrNoRequest) {
+		t.Errorf("Submit(nil) err = %v", err)
+	}
+	if _, err := c.CreateSchedule(ctx, nil); !errors.Is(err, client.ErrNoRequest) {
+		t.Errorf("CreateSchedule(nil) err = %v", err)
+	}
+	if _, err := c.Backfill(ctx, nil); !errors.Is(err, client.ErrNoRequest) {
+		t.Errorf("Backfill(nil) err = %v", err)
+	}
+	if _, err := c.PutTrigger(ctx, nil); !errors.Is(err, client.ErrNoRequest) {
+		t.Errorf("PutTrigger(nil) err = %v", err)
+	}
+	if _, err := c.PutNotifier(ctx, nil); !errors.Is(err, client.ErrNoRequest) {
+		t.Errorf("PutNotifier(nil) err = %v", err)
+	}
+	if rec.method != "" {
+		t.Errorf("a request was sent: %+v", *rec)
+	}
+}

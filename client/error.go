@@ -10,6 +10,11 @@ import (
 	"github.com/loomhq/loom"
 )
 
+// ErrNoRequest is returned by the methods that send a request value
+// (Submit, CreateSchedule, Backfill, PutTrigger, PutNotifier) when it is
+// nil, before anything is sent.
+var ErrNoRequest = errors.New("client: no request given")
+
 // Error is an error answer of the server. Code is the API's error code
 // ("invalid", "not_found", "conflict", "too_large", "method_not_allowed",
 // "unavailable", "internal"), which callers branch on.

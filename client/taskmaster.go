@@ -54,6 +54,9 @@ type Schedule struct {
 
 // CreateSchedule creates a schedule.
 func (c *Client) CreateSchedule(ctx context.Context, req *ScheduleRequest) (*Schedule, error) {
+	if req == nil {
+		return nil, ErrNoRequest
+	}
 	var out Schedule
 	if _, err := c.do(ctx, http.MethodPost, "/schedules", nil, req, &out); err != nil {
 		return nil, fmt.Errorf("create schedule %s: %w", req.Name, err)
@@ -125,6 +128,9 @@ type BackfillRequest struct {
 
 // Backfill starts a backfill and returns it.
 func (c *Client) Backfill(ctx context.Context, req *BackfillRequest) (*store.Backfill, error) {
+	if req == nil {
+		return nil, ErrNoRequest
+	}
 	var out store.Backfill
 	if _, err := c.do(ctx, http.MethodPost, "/backfills", nil, req, &out); err != nil {
 		return nil, fmt.Errorf("backfill %s: %w", req.Schedule, err)
@@ -239,6 +245,9 @@ func (c *Client) Signal(ctx context.Context, taskID, name string, data map[strin
 // PutTrigger creates or replaces a trigger (POST /triggers) and returns
 // it as stored, its secret masked.
 func (c *Client) PutTrigger(ctx context.Context, tr *store.Trigger) (*store.Trigger, error) {
+	if tr == nil {
+		return nil, ErrNoRequest
+	}
 	var out store.Trigger
 	if _, err := c.do(ctx, http.MethodPost, "/triggers", nil, tr, &out); err != nil {
 		return nil, fmt.Errorf("put trigger %s: %w", tr.Name, err)
@@ -266,6 +275,9 @@ func (c *Client) DeleteTrigger(ctx context.Context, name string) error {
 // PutNotifier creates or replaces a notifier (POST /notifiers) and
 // returns it as stored, its secret masked.
 func (c *Client) PutNotifier(ctx context.Context, n *store.Notifier) (*store.Notifier, error) {
+	if n == nil {
+		return nil, ErrNoRequest
+	}
 	var out store.Notifier
 	if _, err := c.do(ctx, http.MethodPost, "/notifiers", nil, n, &out); err != nil {
 		return nil, fmt.Errorf("put notifier %s: %w", n.Name, err)

@@ -301,8 +301,12 @@ func (e *Engine) Get(ctx context.Context, id string) (*loom.TaskInfo, error) {
 	return t, nil
 }
 
-// List returns a page of tasks, newest first.
+// List returns a page of tasks, newest first; nil p lists with the
+// defaults (no filter, the store's default page size).
 func (e *Engine) List(ctx context.Context, p *store.ListTasksParams) (*store.TaskPage, error) {
+	if p == nil {
+		p = &store.ListTasksParams{}
+	}
 	page, err := e.store.ListTasks(ctx, p)
 	if err != nil {
 		return nil, fmt.Errorf("engine: list tasks: %w", err)
@@ -415,8 +419,12 @@ func (e *Engine) Wait(ctx context.Context, id string) (*loom.TaskInfo, error) {
 	}
 }
 
-// Logs returns a task's captured output.
+// Logs returns a task's captured output. p names the task, so a nil p
+// is ErrInvalid.
 func (e *Engine) Logs(ctx context.Context, p *store.GetLogsParams) ([]store.LogChunk, error) {
+	if p == nil {
+		return nil, fmt.Errorf("%w: logs need a task id", ErrInvalid)
+	}
 	cs, err := e.store.GetLogs(ctx, p)
 	if err != nil {
 		return nil, fmt.Errorf("engine: logs of %s: %w", p.TaskID, err)
@@ -425,8 +433,12 @@ func (e *Engine) Logs(ctx context.Context, p *store.GetLogsParams) ([]store.LogC
 }
 
 // Events returns state changes in the order they happened: of one task,
-// or of all tasks after a sequence number.
+// or of all tasks after a sequence number; nil p means every task's
+// events from the start.
 func (e *Engine) Events(ctx context.Context, p *store.ListEventsParams) ([]store.Event, error) {
+	if p == nil {
+		p = &store.ListEventsParams{}
+	}
 	evs, err := e.store.ListEvents(ctx, p)
 	if err != nil {
 		return nil, fmt.Errorf("engine: events: %w", err)

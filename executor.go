@@ -56,8 +56,10 @@ type Config struct {
 	// Logger logs attempts and failures. Default slog.Default().
 	Logger *slog.Logger
 	// Parallelism bounds how many flow steps (and fan-out items) a
-	// ParallelExecutor or AsyncExecutor runs at once. Default 2×GOMAXPROCS
-	// for ParallelExecutor, 1 for the others.
+	// ParallelExecutor or AsyncExecutor runs at once, and for a
+	// ParallelExecutor its plain tasks too (see ParallelExecutor for the
+	// work a handler nests). Default 2×GOMAXPROCS for ParallelExecutor, 1
+	// for the others.
 	Parallelism int
 }
 

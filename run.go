@@ -117,6 +117,19 @@ type executor struct {
 	// slots bounds how many handlers run at once across the executor; nil
 	// runs everything in the goroutine that asks, one thing at a time.
 	slots chan struct{}
+	// boundTasks makes a top-level run of a plain task take a slot too
+	// (ParallelExecutor); otherwise only flow steps and fan-out items do.
+	boundTasks bool
+}
+
+// slotKey marks the context of a handler that holds one of an executor's
+// slots; its value is that executor.
+type slotKey struct{}
+
+// holdsSlot reports whether ctx is a handler's that holds a slot of x.
+func (x *executor) holdsSlot(ctx context.Context) bool {
+	h, _ := ctx.Value(slotKey{}).(*executor)
+	return h == x
 }
 
 func newExecutor(cfg Config, parallelism int) *executor {
@@ -189,6 +202,17 @@ func prepare(t *Task, opts []RunOption) (runMeta, error) {
 
 // execute runs a top-level run and returns as Executor.Execute does.
 func (x *executor) execute(ctx context.Context, t *Task, in Values, m *runMeta) (*Result, error) {
+	if _, isFlow := t.Handler.(*Flow); x.boundTasks && x.slots != nil && !isFlow && !x.holdsSlot(ctx) {
+		// A flow only schedules (its steps take slots); a handler's own
+		// nested work runs in the slot the handler holds, or a handler
+		// waiting for it could wait forever for a slot of its own.
+		select {
+		case x.slots <- struct{}{}:
+			defer func() { <-x.slots }()
+		case <-ctx.Done():
+			// The run ends cancelled without calling the handler.
+		}
+	}
 	res, err := x.run(ctx, t, in, m)
 	if err != nil {
 		return nil, err
@@ -326,6 +350,9 @@ func (x *executor) attempt(ctx context.Context, t *Task, fl *Flow, isFlow bool, 
 		maxAttempts = t.Retry.MaxAttempts
 	}
 	actx = ContextWithAttempt(actx, AttemptInfo{RunID: m.id, Attempt: attempt, MaxAttempts: maxAttempts})
+	if x.slots != nil && !isFlow {
+		actx = context.WithValue(actx, slotKey{}, x)
+	}
 
 	if isFlow {
 		if x.cfg.Events != nil {

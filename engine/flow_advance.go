@@ -205,15 +205,37 @@ func (e *Engine) stepType(f *loom.Flow, s loom.Step) string {
 	return s.Task.Name
 }
 
-// failedStepMsg describes the first failed or cancelled step, in order.
+// failedStepMsg describes why a flow failed: the step that failed first
+// (by when it ended, then in order), not the siblings cancelled because of
+// it; a cancelled step only when none failed.
 func failedStepMsg(order []string, byStep map[string]*loom.TaskInfo) string {
+	var failed, cancelled *loom.TaskInfo
 	for _, name := range order {
 		c := byStep[name]
-		if c != nil && (c.Status == loom.StatusFailed || c.Status == loom.StatusCancelled) {
-			return fmt.Sprintf("step %q %s: %s", name, c.Status, c.Msg)
+		switch {
+		case c == nil:
+		case c.Status == loom.StatusFailed:
+			if failed == nil || endedBefore(c, failed) {
+				failed = c
+			}
+		case c.Status == loom.StatusCancelled && cancelled == nil:
+			cancelled = c
 		}
 	}
-	return ""
+	c := failed
+	if c == nil {
+		c = cancelled
+	}
+	if c == nil {
+		return ""
+	}
+	return fmt.Sprintf("step %q %s: %s", c.Step, c.Status, c.Msg)
+}
+
+// endedBefore reports whether a ended strictly before b; a step without
+// an end time is not before any.
+func endedBefore(a, b *loom.TaskInfo) bool {
+	return a.Ended != nil && (b.Ended == nil || a.Ended.Before(*b.Ended))
 }
 
 // endFlow records the flow's end and tells its waiters and its own parent.

@@ -187,11 +187,17 @@ func New(cfg Config) (*Taskmaster, error) {
 // backlog watcher, the notifier and unfinished backfills until ctx is
 // done, then waits for them to stop. It returns nil after a clean stop.
 func (t *Taskmaster) Run(ctx context.Context) error {
+	// Backfills started through StartBackfill before or while Run starts
+	// stop with it too, whichever way it returns.
+	stop := context.AfterFunc(ctx, t.bfCancel)
+	defer stop()
+	defer t.backfills.Wait()
 	alerts, err := t.st.ListAlerts(ctx, &store.ListAlertsParams{OpenOnly: true, Limit: 10000})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
+		t.bfCancel()
 		return fmt.Errorf("taskmaster: load open alerts: %w", err)
 	}
 	t.mu.Lock()
@@ -199,15 +205,12 @@ func (t *Taskmaster) Run(ctx context.Context) error {
 		t.open[a.Key] = true
 	}
 	t.mu.Unlock()
-	stop := context.AfterFunc(ctx, t.bfCancel)
-	defer stop()
 	var wg sync.WaitGroup
 	for _, loop := range []func(context.Context){t.runScheduler, t.runFollower, t.runChecks, t.runBacklog, t.runNotifier} {
 		wg.Go(func() { loop(ctx) })
 	}
 	t.resumeBackfills(ctx)
 	wg.Wait()
-	t.backfills.Wait()
 	return nil
 }
 

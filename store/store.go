@@ -318,6 +318,24 @@ func LostRunsMsg(maxLost int) string {
 	return fmt.Sprintf("lease expired %d times while the task ran, without a result: its worker died or hung in every attempt; giving up", maxLost)
 }
 
+// LapsedUnstartedMsg is the Msg of the event of a task ReapTasks
+// re-queued because the lease of attempt lapsed before its start was
+// recorded: the attempt gives its number back.
+func LapsedUnstartedMsg(attempt int) string {
+	return fmt.Sprintf("lease expired before the start of attempt %d was recorded: re-queued, and the attempt does not count", attempt)
+}
+
+// LostRunMsg is the Msg of the event of a task ReapTasks re-queued because
+// the lease of started attempt lapsed without a result: lost run number
+// lost of at most maxLost (no bound when maxLost is not positive).
+func LostRunMsg(attempt, lost, maxLost int) string {
+	msg := fmt.Sprintf("lease expired while attempt %d ran, without a result: its worker died or hung; re-queued", attempt)
+	if maxLost > 0 {
+		msg += fmt.Sprintf(" (lost run %d of at most %d)", lost, maxLost)
+	}
+	return msg
+}
+
 // LogChunk is a piece of an attempt's captured output.
 type LogChunk struct {
 	TaskID  string    `json:"task_id"`

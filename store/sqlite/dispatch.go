@@ -491,18 +491,14 @@ func (s *Store) reapLapsed(ctx context.Context, tx *sql.Tx, at int64, limit, max
 		l := byID[t.ID]
 		counts.move(t.Queue, loom.StatusRunning, t.Status, 1)
 		evs = append(evs, eventRow{taskID: t.ID, typ: eventRequeued, time: at, attempt: l.attempt, status: t.Status,
-			msg:  fmt.Sprintf("lease expired before the start of attempt %d was recorded: re-queued, and the attempt does not count", l.attempt),
+			msg:  store.LapsedUnstartedMsg(l.attempt),
 			data: eventData(map[string]any{"worker_id": l.workerID})})
 	}
 	for _, t := range requeuedLost {
 		l := byID[t.ID]
 		counts.move(t.Queue, loom.StatusRunning, t.Status, 1)
-		msg := fmt.Sprintf("lease expired while attempt %d ran, without a result: its worker died or hung; re-queued", l.attempt)
-		if maxLost > 0 {
-			msg += fmt.Sprintf(" (lost run %d of at most %d)", l.lostRuns+1, maxLost)
-		}
 		evs = append(evs, eventRow{taskID: t.ID, typ: eventRequeued, time: at, attempt: l.attempt, status: t.Status,
-			msg: msg, data: eventData(map[string]any{"worker_id": l.workerID})})
+			msg: store.LostRunMsg(l.attempt, l.lostRuns+1, maxLost), data: eventData(map[string]any{"worker_id": l.workerID})})
 	}
 	for _, t := range res.Lost {
 		l := byID[t.ID]

@@ -33,7 +33,7 @@ type jsonView struct {
 // eliding what is nested deeper than maxJSONDepth. It takes time linear
 // in the size of v's JSON, whatever its shape.
 func boundedJSON(v any) jsonView {
-	raw, err := json.Marshal(v)
+	raw, err := marshalAsWritten(v)
 	if err != nil {
 		return jsonView{Text: fmt.Sprintf("(not JSON: %v)", err)}
 	}
@@ -47,7 +47,7 @@ func boundedJSON(v any) jsonView {
 // linearly), or compact if that is what fits; ok is false when v is too
 // large to edit on a page.
 func editableJSON(v any) (text string, ok bool) {
-	raw, err := json.Marshal(v)
+	raw, err := marshalAsWritten(v)
 	if err != nil || len(raw) > maxEditBytes {
 		return "", false
 	}
@@ -56,6 +56,19 @@ func editableJSON(v any) (text string, ok bool) {
 		return b.String(), true
 	}
 	return string(raw), true
+}
+
+// marshalAsWritten is json.Marshal without its HTML escapes, so that
+// "a >&2" reads as the user wrote it; the page's template escapes the text
+// for HTML where it lands.
+func marshalAsWritten(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // prettyJSON is boundedJSON's text, for the template function "json".

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -20,11 +21,15 @@ func deepValue(depth int, pad string) map[string]any {
 func TestBoundedJSONIsMarshalIndentForSmallValues(t *testing.T) {
 	t.Parallel()
 	for _, v := range []any{
-		map[string]any{"a": []any{1, 2.5, "x\"y\\", nil}, "b": map[string]any{}, "c": []any{}, "d": true, "e": "<b>"},
+		map[string]any{"a": []any{1, 2.5, "x\"y\\", nil}, "b": map[string]any{}, "c": []any{}, "d": true, "e": "<b> >&2"},
 		[]any{}, "s", 3, nil, deepValue(10, "p: {[,]}"),
 	} {
-		want, err := json.MarshalIndent(v, "", "  ")
-		require.NoError(t, err)
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		require.NoError(t, enc.Encode(v))
+		want := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 		got := boundedJSON(v)
 		require.False(t, got.Truncated)
 		require.Equal(t, string(want), got.Text)
@@ -32,6 +37,17 @@ func TestBoundedJSONIsMarshalIndentForSmallValues(t *testing.T) {
 		require.True(t, ok)
 		require.Equal(t, string(want), edit)
 	}
+}
+
+// TestJSONReadsAsWritten keeps json.Marshal's HTML escapes out of what a
+// page shows: the template escapes for HTML, the reader sees ">&2".
+func TestJSONReadsAsWritten(t *testing.T) {
+	t.Parallel()
+	v := map[string]any{"command": "echo oops >&2"}
+	require.Contains(t, boundedJSON(v).Text, `"echo oops >&2"`)
+	edit, ok := editableJSON(v)
+	require.True(t, ok)
+	require.Contains(t, edit, `"echo oops >&2"`)
 }
 
 func TestBoundedJSONCutsDeepAndLargeValues(t *testing.T) {

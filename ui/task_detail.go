@@ -153,7 +153,9 @@ func (u *UI) taskJSON(part string) func(http.ResponseWriter, *http.Request) erro
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		return json.NewEncoder(w).Encode(v)
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		return enc.Encode(v)
 	}
 }
 

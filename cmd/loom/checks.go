@@ -59,8 +59,15 @@ func (m *Main) newChecksCommand(g *globals) *cobra.Command {
 		&cobra.Command{
 			Use: "ping NAME", Short: "Ping a check", Args: exactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				_, err := g.client().PingCheck(cmd.Context(), args[0])
-				return err
+				c, err := g.client().PingCheck(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(m.Stdout, c)
+				}
+				fmt.Fprintf(m.Stdout, "%s: pinged (%d pings); next ping due by %s\n", c.Name, c.Pings, c.Due.Local().Format(time.DateTime))
+				return nil
 			},
 		},
 		&cobra.Command{

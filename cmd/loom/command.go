@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -79,7 +80,14 @@ func inputArg(args []string, flag string) (loom.Values, error) {
 		if flag != "" {
 			return nil, &usageError{fmt.Errorf("give the input as an argument or with --input, not both")}
 		}
-		flag = args[1]
+		if strings.TrimSpace(args[1]) == "" {
+			return nil, nil
+		}
+		in, err := decodeInput(args[1])
+		if err != nil {
+			return nil, &usageError{fmt.Errorf("the input argument must be a JSON object, like '{\"name\": \"world\"}': %w", err)}
+		}
+		return in, nil
 	}
 	return parseInput(flag)
 }
@@ -89,11 +97,26 @@ func parseInput(s string) (loom.Values, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
+	v, err := decodeInput(s)
+	if err != nil {
+		return nil, &usageError{fmt.Errorf("--input must be a JSON object, like '{\"name\": \"world\"}': %w", err)}
+	}
+	return v, nil
+}
+
+// errNotObject is decodeInput's answer to JSON that is not one object.
+var errNotObject = errors.New("not a single JSON object")
+
+// decodeInput reads s as one JSON object, keeping numbers as written.
+func decodeInput(s string) (loom.Values, error) {
 	var v loom.Values
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil || dec.More() || v == nil {
-		return nil, &usageError{fmt.Errorf("--input must be a JSON object, like '{\"name\": \"world\"}'")}
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() || v == nil {
+		return nil, errNotObject
 	}
 	return v, nil
 }
@@ -111,9 +134,11 @@ func printJSON(w io.Writer, v any) error {
 
 // compactJSON renders v on one line for tables and summaries.
 func compactJSON(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return fmt.Sprint(v)
 	}
-	return string(b)
+	return strings.TrimSuffix(b.String(), "\n")
 }

@@ -197,7 +197,7 @@ func TestAlertsEndToEnd(t *testing.T) {
 	api(t, "POST", srv.url+"/api/v1/tasks", map[string]any{"type": "exec", "input": map[string]any{"command": []string{"true"}}}, &ok)
 	waitEnded(t, srv.url, ok.ID)
 	rc.waitFor(t, "alert.resolved task_failed", 10*time.Second)
-	if out, err := execCLI(bin, srv.url, "checks", "ping", "backup"); err != nil {
+	if out, err := execCLI(bin, srv.url, "checks", "ping", "backup"); err != nil || !strings.Contains(out, "backup: pinged") {
 		t.Fatalf("checks ping: %v\n%s", err, out)
 	}
 	rc.waitFor(t, "alert.resolved check_late", 10*time.Second)

@@ -11,6 +11,7 @@ import (
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/auth"
 	"github.com/loomhq/loom/engine"
+	"github.com/loomhq/loom/internal/errtext"
 	"github.com/loomhq/loom/store"
 )
 
@@ -129,7 +130,7 @@ func classify(err error) (status int, code string, ok bool) {
 // not told.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, code, ok := classify(err)
-	msg := err.Error()
+	msg := errtext.Clean(err.Error())
 	if !ok {
 		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 			// The client went away; nobody reads the answer.

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/loomhq/loom/engine"
+	"github.com/loomhq/loom/internal/errtext"
 )
 
 // submitData is the submit form, blank or as the user filled it in.
@@ -69,7 +70,7 @@ func (u *UI) submit(w http.ResponseWriter, r *http.Request) error {
 	}
 	t, _, err := u.engine.Submit(r.Context(), p)
 	if err != nil {
-		return fail(err.Error())
+		return fail(errtext.Clean(err.Error()))
 	}
 	u.redirect(w, r, "/tasks/"+url.PathEscape(t.ID))
 	return nil

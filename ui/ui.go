@@ -15,6 +15,7 @@ import (
 
 	"github.com/loomhq/loom/auth"
 	"github.com/loomhq/loom/engine"
+	"github.com/loomhq/loom/internal/errtext"
 	"github.com/loomhq/loom/taskmaster"
 )
 
@@ -214,10 +215,10 @@ func (u *UI) wrap(h func(http.ResponseWriter, *http.Request) error) http.Handler
 		case errors.Is(err, errNotFound), errors.Is(err, engine.ErrNotFound):
 			u.renderError(w, r, http.StatusNotFound, "Not found: "+r.URL.Path)
 		case errors.Is(err, engine.ErrConflict):
-			u.renderError(w, r, http.StatusConflict, err.Error())
+			u.renderError(w, r, http.StatusConflict, errtext.Clean(err.Error()))
 		case errors.Is(err, engine.ErrInvalid), errors.Is(err, engine.ErrUnknownType), errors.Is(err, engine.ErrRefused),
 			errors.Is(err, taskmaster.ErrInvalid):
-			u.renderError(w, r, http.StatusBadRequest, err.Error())
+			u.renderError(w, r, http.StatusBadRequest, errtext.Clean(err.Error()))
 		case r.Context().Err() != nil:
 			// The browser went away; nobody to answer.
 		default:

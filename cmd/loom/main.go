@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/loomhq/loom/client"
+	"github.com/loomhq/loom/internal/errtext"
 	"github.com/spf13/cobra"
 )
 
@@ -113,13 +114,13 @@ func exitCode(stderr io.Writer, err error) int {
 	case errors.As(err, &exit):
 		return exit.code
 	case errors.As(err, &usage):
-		fmt.Fprintf(stderr, "loom: %v\nRun 'loom --help' for usage.\n", err)
+		fmt.Fprintf(stderr, "loom: %s\nRun 'loom --help' for usage.\n", errtext.Clean(err.Error()))
 		return 2
 	case client.IsCode(err, "unauthorized"):
-		fmt.Fprintf(stderr, "loom: %v\n%s\n", err, tokenHint)
+		fmt.Fprintf(stderr, "loom: %s\n%s\n", errtext.Clean(err.Error()), tokenHint)
 		return 1
 	default:
-		fmt.Fprintf(stderr, "loom: %v\n", err)
+		fmt.Fprintf(stderr, "loom: %s\n", errtext.Clean(err.Error()))
 		return 1
 	}
 }

@@ -29,6 +29,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"math"
 	"mime"
@@ -302,7 +303,7 @@ func (h *Handler) requestError(ctx, reqCtx context.Context, in Input, target str
 
 // statusError classifies a non-2xx response.
 func (h *Handler) statusError(resp *http.Response, method, target string, body []byte) error {
-	err := &StatusError{Method: method, URL: target, Status: resp.StatusCode, Body: snippet(body)}
+	err := &StatusError{Method: method, URL: target, Status: resp.StatusCode, Body: snippet(resp.Header.Get("Content-Type"), body)}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 		if d, ok := retryAfter(resp.Header.Get("Retry-After"), h.cfg.Now()); ok {
@@ -350,13 +351,65 @@ func readBody(r io.Reader, limit int64) ([]byte, error) {
 }
 
 // snippet is the start of a body for an error message.
-func snippet(body []byte) string {
+func snippet(contentType string, body []byte) string {
 	const n = 200
-	s := strings.TrimSpace(string(body))
+	s := string(body)
+	if isHTML(contentType, body) {
+		s = htmlText(s)
+	}
+	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > n {
 		s = strings.ToValidUTF8(s[:n], "") + "..."
 	}
 	return s
+}
+
+// isHTML reports whether a response body is an HTML page, by its
+// Content-Type or, when that is missing, by how it starts.
+func isHTML(contentType string, body []byte) bool {
+	if mt, _, err := mime.ParseMediaType(contentType); err == nil {
+		return mt == "text/html" || mt == "application/xhtml+xml"
+	}
+	start := strings.ToLower(strings.TrimSpace(string(body[:min(len(body), 64)])))
+	return strings.HasPrefix(start, "<!doctype html") || strings.HasPrefix(start, "<html")
+}
+
+// htmlText is what an error page says, for an error message: its title
+// when it has one (servers put "404 Not Found" there), else its text with
+// the markup, scripts and styles left out.
+func htmlText(page string) string {
+	lower := strings.ToLower(page)
+	if i := strings.Index(lower, "<title"); i >= 0 {
+		if j := strings.Index(lower[i:], ">"); j >= 0 {
+			rest := page[i+j+1:]
+			if k := strings.Index(strings.ToLower(rest), "</title"); k >= 0 && strings.TrimSpace(rest[:k]) != "" {
+				return html.UnescapeString(rest[:k])
+			}
+		}
+	}
+	var b strings.Builder
+	for len(page) > 0 {
+		i := strings.IndexByte(page, '<')
+		if i < 0 {
+			b.WriteString(page)
+			break
+		}
+		b.WriteString(page[:i])
+		b.WriteByte(' ')
+		page = page[i:]
+		end := ">"
+		for _, skip := range []string{"<script", "<style"} {
+			if len(page) >= len(skip) && strings.EqualFold(page[:len(skip)], skip) {
+				end = "</" + skip[1:] + ">"
+			}
+		}
+		j := strings.Index(strings.ToLower(page), end)
+		if j < 0 {
+			break
+		}
+		page = page[j+len(end):]
+	}
+	return html.UnescapeString(b.String())
 }
 
 // isJSON reports whether a Content-Type is JSON: application/json or any

@@ -261,6 +261,15 @@ func (e *Engine) decide(o *outcome, now time.Time) store.Outcome {
 		return out
 	}
 	out.Status, out.RetryAt = loom.StatusPending, now.Add(delay)
-	out.Msg = fmt.Sprintf("attempt %d failed, retrying in %s: %s", o.attempt, delay, o.err)
+	out.Msg = fmt.Sprintf("attempt %d failed, retrying in %s: %s", o.attempt, roundDelay(delay), o.err)
 	return out
+}
+
+// roundDelay is a retry's delay as people read it: to the millisecond
+// under a second, to the second after.
+func roundDelay(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Second)
 }

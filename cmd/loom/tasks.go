@@ -203,6 +203,15 @@ func (m *Main) newTasksLogsCommand(g *globals) *cobra.Command {
 // printLogs prints a task's log; following, it polls for more until the
 // task has ended and its last output is printed.
 func (m *Main) printLogs(ctx context.Context, c *client.Client, id string, p client.LogsParams, follow, asJSON bool) error {
+	// Attempts are told apart by a header line before each one's output
+	// when the task has had more than one; a lone first attempt prints as
+	// it was written.
+	task, err := c.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	several := task.Attempt > 1
+	attempt, midLine := 0, false
 	for {
 		// Whether the task had ended is read before its log, so that the
 		// last chunks written before it ended are in the read that follows.
@@ -224,7 +233,17 @@ func (m *Main) printLogs(ctx context.Context, c *client.Client, id string, p cli
 					return err
 				}
 			} else {
+				if ch.Attempt != attempt && p.Attempt == 0 && (several || ch.Attempt > 1) {
+					if midLine {
+						fmt.Fprintln(m.Stdout)
+					}
+					fmt.Fprintf(m.Stdout, "── attempt %d ──\n", ch.Attempt)
+				}
+				attempt = ch.Attempt
 				fmt.Fprint(m.Stdout, ch.Data)
+				if ch.Data != "" {
+					midLine = !strings.HasSuffix(ch.Data, "\n")
+				}
 			}
 			p.After = max(p.After, ch.Seq)
 		}

@@ -141,7 +141,7 @@ func TestChecksPage(t *testing.T) {
 	for name, state := range map[string]string{"fresh": "new", "pinged": "up", "silent": "late"} {
 		mustContain(t, body, `data-check="`+name+`" data-state="`+state+`"`)
 	}
-	mustContain(t, body, `<span class="badge st-failed">1 late</span>`, "<td class=\"hide-s\">1h0m0s</td>", "<td class=\"hide-s\">5m0s</td>")
+	mustContain(t, body, `<span class="badge st-failed">1 late</span>`, "<td class=\"hide-s\">1h</td>", "<td class=\"hide-s\">5m</td>")
 	row := regexp.MustCompile(`(?s)data-check="fresh".*?</tr>`).FindString(body)
 	mustContain(t, row, "never", ">in 59m<")
 	row = regexp.MustCompile(`(?s)data-check="silent".*?</tr>`).FindString(body)

@@ -2,7 +2,9 @@ package ui
 
 import (
 	"net/http"
+	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/loomhq/loom"
@@ -112,8 +114,15 @@ type typeRow struct {
 	Queue       string
 	Flow        bool
 	Steps       int
+	// MaxAttempts is 0 for a type whose attempts have no limit.
 	MaxAttempts int
-	Timeout     time.Duration
+	// StepOf names the flows that run this type as a step; such a type is
+	// not offered for submitting on its own when it is named after its
+	// flow ("etl/extract").
+	StepOf []string
+	// StepOnly says the type exists only as a step of StepOf's flow.
+	StepOnly bool
+	Timeout  time.Duration
 	Breaker     string
 	BreakerOpen bool
 }
@@ -123,6 +132,9 @@ func typeRowOf(ti engine.TypeInfo) typeRow {
 	if t := ti.Task; t != nil {
 		if t.Retry != nil && t.Retry.MaxAttempts > 1 {
 			row.MaxAttempts = t.Retry.MaxAttempts
+			if row.MaxAttempts >= math.MaxInt32 {
+				row.MaxAttempts = 0 // no limit
+			}
 		}
 		row.Timeout = t.Timeout
 		if t.Breaker != nil {
@@ -136,10 +148,35 @@ func typeRowOf(ti engine.TypeInfo) typeRow {
 	return row
 }
 
+// stepOwners maps each type that flows run as a step to those flows.
+func stepOwners(infos []engine.TypeInfo) map[string][]string {
+	owners := map[string][]string{}
+	for _, ti := range infos {
+		if ti.Flow == nil {
+			continue
+		}
+		for _, st := range ti.Flow.Steps() {
+			if !slices.Contains(owners[st.Task], ti.Name) {
+				owners[st.Task] = append(owners[st.Task], ti.Name)
+			}
+		}
+	}
+	return owners
+}
+
+// withOwners sets the flows that run row's type as a step.
+func (row typeRow) withOwners(owners map[string][]string) typeRow {
+	row.StepOf = owners[row.Name]
+	row.StepOnly = len(row.StepOf) == 1 && strings.HasPrefix(row.Name, row.StepOf[0]+"/")
+	return row
+}
+
 func (u *UI) types(w http.ResponseWriter, r *http.Request) error {
+	infos := u.engine.TypeInfos()
+	owners := stepOwners(infos)
 	var rows []typeRow
-	for _, ti := range u.engine.TypeInfos() {
-		rows = append(rows, typeRowOf(ti))
+	for _, ti := range infos {
+		rows = append(rows, typeRowOf(ti).withOwners(owners))
 	}
 	return u.render(w, r, http.StatusOK, "types", "", page{Title: "Task types", Nav: "types", Data: rows})
 }
@@ -157,7 +194,7 @@ func (u *UI) typeDetail(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return errNotFound
 	}
-	d := typeDetailData{Type: typeRowOf(ti)}
+	d := typeDetailData{Type: typeRowOf(ti).withOwners(stepOwners(u.engine.TypeInfos()))}
 	d.Steps = flowSteps(ti.Flow)
 	if ti.Flow != nil {
 		d.Inputs = ti.Flow.Inputs()

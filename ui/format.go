@@ -153,9 +153,17 @@ func formatDuration(d time.Duration) string {
 	case d < time.Second:
 		return fmt.Sprintf("%dms", d.Milliseconds())
 	case d < time.Minute:
-		return strconv.FormatFloat(d.Seconds(), 'f', 2, 64) + "s"
+		s := strconv.FormatFloat(d.Seconds(), 'f', 2, 64)
+		return strings.TrimSuffix(strings.TrimRight(s, "0"), ".") + "s"
 	}
-	return d.Round(time.Second).String()
+	// "5m", "1h30m", "2h0m5s": trailing zero units dropped, so that a
+	// timeout reads as it was configured.
+	s := d.Round(time.Second).String()
+	s = strings.TrimSuffix(s, "0s")
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // between is the time from a to b, or from a until now while b is unset.

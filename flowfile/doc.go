@@ -70,7 +70,10 @@
 //	tools.yaml:4: allow_exec: "...": a pattern needs the program's name
 //
 // A requires entry must name a flow input or a key an earlier step in the
-// file provides. Durations are Go durations ("90s", "5m", "1h30m").
+// file provides. A provides entry must name an output the step has: an
+// exec step outputs stdout and exit_code, an http step status, headers and
+// body, a fan-out step results, errors and failed; a type step's outputs
+// are its task's own and are not checked. Durations are Go durations ("90s", "5m", "1h30m").
 // Unknown fields are errors at every level. Every error is an *Error naming
 // the file, the line and the step:
 //

@@ -660,8 +660,16 @@ func (p *parser) stepAt(n *yaml.Node, i int, f *File, provided map[string]bool, 
 	p.known = nil
 
 	if pr, ok := fs["provides"]; ok {
-		if s.Provides, _, err = p.strMap(pr.val, "provides"); err != nil {
+		var entries []field
+		if s.Provides, entries, err = p.strMap(pr.val, "provides"); err != nil {
 			return nil, nil, err
+		}
+		if kind, outs := stepOutputs(s); outs != nil {
+			for _, e := range entries {
+				if !slices.Contains(outs, e.name) {
+					return nil, nil, p.errorf(e.key, "provides: %s has no output %q; it outputs %s", kind, e.name, strings.Join(outs, ", "))
+				}
+			}
 		}
 	}
 	var deps []dependency
@@ -689,6 +697,21 @@ func (p *parser) stepAt(n *yaml.Node, i int, f *File, provided map[string]bool, 
 		provided[key] = true
 	}
 	return s, deps, nil
+}
+
+// stepOutputs names the outputs a step produces, for checking its
+// provides, and the kind of step that makes them; outs is nil for a type
+// step, whose task's outputs are its own.
+func stepOutputs(s *Step) (kind string, outs []string) {
+	switch {
+	case s.FanOut != nil:
+		return "a fan-out step", []string{"results", "errors", "failed"}
+	case s.Exec != nil:
+		return "an exec step", []string{"stdout", "exit_code"}
+	case s.HTTP != nil:
+		return "an http step", []string{"status", "headers", "body"}
+	}
+	return "", nil
 }
 
 // kind parses the one of exec, http and type the step has.

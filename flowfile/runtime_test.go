@@ -48,13 +48,13 @@ inputs: [path]
 steps:
   - name: get
     http: {url: "http://example.invalid/{{.path}}"}
-    provides: {seen: seen}
+    provides: {body: seen}
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	mine := loom.NewTask("http", loom.HandlerFunc(func(_ context.Context, in loom.Values) (loom.Values, error) {
-		return loom.Values{"seen": in["url"]}, nil
+		return loom.Values{"body": in["url"]}, nil
 	}))
 	task, err := build(t, f, flowfile.Tasks{"http": mine})
 	if err != nil {

@@ -313,3 +313,50 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	return resp.StatusCode, nil
 }
+
+// BulkRequest chooses the top-level tasks a bulk retry or cancel acts on;
+// every field is optional. A retry takes failed tasks by default (and
+// cancelled ones when Status says so), a cancel pending ones (and running
+// ones when asked).
+type BulkRequest struct {
+	Status        []loom.Status `json:"status,omitempty"`
+	Type          string        `json:"type,omitempty"`
+	Queue         string        `json:"queue,omitempty"`
+	CreatedAfter  *time.Time    `json:"created_after,omitempty"`
+	CreatedBefore *time.Time    `json:"created_before,omitempty"`
+	// Limit bounds how many tasks one call acts on (server default 1000,
+	// at most 10000); BulkResult.More says there were more.
+	Limit  int    `json:"limit,omitempty"`
+	DryRun bool   `json:"dry_run,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// BulkResult says what a bulk action did.
+type BulkResult struct {
+	Matched int      `json:"matched"`
+	Acted   int      `json:"acted"`
+	Skipped int      `json:"skipped"`
+	More    bool     `json:"more"`
+	IDs     []string `json:"ids"`
+}
+
+// BulkRetry retries every task req matches, as Retry does one.
+func (c *Client) BulkRetry(ctx context.Context, req *BulkRequest) (*BulkResult, error) {
+	return c.bulk(ctx, "retry", req)
+}
+
+// BulkCancel cancels every task req matches, as Cancel does one.
+func (c *Client) BulkCancel(ctx context.Context, req *BulkRequest) (*BulkResult, error) {
+	return c.bulk(ctx, "cancel", req)
+}
+
+func (c *Client) bulk(ctx context.Context, verb string, req *BulkRequest) (*BulkResult, error) {
+	if req == nil {
+		req = &BulkRequest{}
+	}
+	var out BulkResult
+	if _, err := c.do(ctx, http.MethodPost, "/tasks:"+verb, nil, req, &out); err != nil {
+		return nil, fmt.Errorf("bulk %s: %w", verb, err)
+	}
+	return &out, nil
+}

@@ -117,6 +117,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"SubmitRequest": submitRequest{},
 		"CancelRequest": cancelRequest{},
 		"RetryRequest":  retryRequest{},
+		"BulkRequest":   bulkRequest{},
+		"BulkResult":    engine.BulkResult{},
 		"TaskList":      taskList{},
 		"LogChunk":      store.LogChunk{},
 		"LogList":       logList{},

@@ -111,6 +111,8 @@ func New(cfg Config) *Server {
 		{http.MethodGet, "/tasks/{id}", auth.Viewer, s.getTask},
 		{http.MethodPost, "/tasks/{id}/cancel", auth.Operator, s.cancelTask},
 		{http.MethodPost, "/tasks/{id}/retry", auth.Operator, s.retryTask},
+		{http.MethodPost, "/tasks:retry", auth.Operator, s.bulkRetry},
+		{http.MethodPost, "/tasks:cancel", auth.Operator, s.bulkCancel},
 		{http.MethodGet, "/tasks/{id}/logs", auth.Viewer, s.taskLogs},
 		{http.MethodGet, "/tasks/{id}/events", auth.Viewer, s.taskEvents},
 		{http.MethodGet, "/tasks/{id}/children", auth.Viewer, s.taskChildren},

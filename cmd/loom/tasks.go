@@ -259,12 +259,30 @@ func (m *Main) printLogs(ctx context.Context, c *client.Client, id string, p cli
 }
 
 func (m *Main) newTasksCancelCommand(g *globals) *cobra.Command {
-	var reason string
+	var (
+		reason string
+		bf     bulkFlags
+	)
 	cmd := &cobra.Command{
-		Use:   "cancel ID",
-		Short: "Cancel a task that has not ended, and a flow's unfinished steps",
-		Args:  exactArgs(1),
+		Use:   "cancel [ID]",
+		Short: "Cancel a task that has not ended (a flow: its unfinished steps too), or every task a filter matches",
+		Long: `Cancel one task by its id, or, without an id, every top-level task that the
+filter flags match (pending ones unless --status says pending,running), at
+most --limit of them; --dry-run counts them first.`,
+		Args: rangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				req, err := bf.request(cmd)
+				if err != nil {
+					return err
+				}
+				req.Reason = reason
+				res, err := g.client().BulkCancel(cmd.Context(), req)
+				return m.printBulk(res, err, "cancel", "cancelled", req.DryRun, g.json)
+			}
+			if bf.set(cmd) {
+				return &usageError{fmt.Errorf("give a task id or filter flags, not both")}
+			}
 			task, err := g.client().Cancel(cmd.Context(), args[0], reason)
 			if err != nil {
 				return err
@@ -277,16 +295,38 @@ func (m *Main) newTasksCancelCommand(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded as the task's message")
+	bf.add(cmd, "pending")
 	return cmd
 }
 
 func (m *Main) newTasksRetryCommand(g *globals) *cobra.Command {
-	var input string
+	var (
+		input string
+		bf    bulkFlags
+	)
 	cmd := &cobra.Command{
-		Use:   "retry ID",
-		Short: "Run a failed or cancelled task again (a flow: its failed steps and what follows them)",
-		Args:  exactArgs(1),
+		Use:   "retry [ID]",
+		Short: "Run a failed or cancelled task again (a flow: its failed steps and what follows them), or every task a filter matches",
+		Long: `Retry one task by its id, or, without an id, every top-level task that the
+filter flags match (failed ones unless --status says failed,cancelled), at
+most --limit of them; --dry-run counts them first. Running it again acts
+only on tasks that have failed since.`,
+		Args: rangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				if input != "" {
+					return &usageError{fmt.Errorf("--input replaces one task's input: give the task's id")}
+				}
+				req, err := bf.request(cmd)
+				if err != nil {
+					return err
+				}
+				res, err := g.client().BulkRetry(cmd.Context(), req)
+				return m.printBulk(res, err, "retry", "retried", req.DryRun, g.json)
+			}
+			if bf.set(cmd) {
+				return &usageError{fmt.Errorf("give a task id or filter flags, not both")}
+			}
 			in, err := parseInput(input)
 			if err != nil {
 				return err
@@ -303,5 +343,6 @@ func (m *Main) newTasksRetryCommand(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&input, "input", "", "replace the task's input with this JSON object")
+	bf.add(cmd, "failed")
 	return cmd
 }

@@ -29,6 +29,8 @@ var matrix = map[string]string{
 	"GET /tasks/{id}":                "viewer",
 	"POST /tasks/{id}/cancel":        "operator",
 	"POST /tasks/{id}/retry":         "operator",
+	"POST /tasks:retry":              "operator",
+	"POST /tasks:cancel":             "operator",
 	"GET /tasks/{id}/logs":           "viewer",
 	"GET /tasks/{id}/events":         "viewer",
 	"GET /tasks/{id}/children":       "viewer",

@@ -34,6 +34,8 @@ var routeRoles = map[string]auth.Role{
 	"GET /tasks/{id}":                auth.Viewer,
 	"GET /tasks/{id}/log":            auth.Viewer,
 	"POST /tasks/{id}/cancel":        auth.Operator,
+	"GET /tasks/bulk":                auth.Operator,
+	"POST /tasks/bulk":               auth.Operator,
 	"POST /tasks/{id}/retry":         auth.Operator,
 	"POST /tasks/{id}/rerun":         auth.Operator,
 	"POST /tasks/{id}/signal":        auth.Operator,

@@ -72,7 +72,7 @@ func (u *UI) parseTemplates() map[string]*template.Template {
 		},
 	}
 	maps.Copy(funcs, u.csrf.funcs())
-	pages := []string{"overview", "tasks", "task", "queues", "workers", "types", "type", "submit", "error",
+	pages := []string{"overview", "tasks", "task", "queues", "workers", "types", "type", "submit", "error", "bulk",
 		"schedules", "schedule", "triggers", "checks", "alerts"}
 	out := make(map[string]*template.Template, len(pages))
 	for _, name := range pages {

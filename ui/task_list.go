@@ -132,6 +132,10 @@ type taskListData struct {
 	Ranges    any
 	Types     []string
 	Queues    []string
+	// Bulk is the action the list offers on every task its filter
+	// matches ("retry", "cancel" or none), and BulkLink its confirmation.
+	Bulk     string
+	BulkLink template.URL
 }
 
 func (u *UI) taskList(w http.ResponseWriter, r *http.Request) error {
@@ -151,6 +155,10 @@ func (u *UI) taskList(w http.ResponseWriter, r *http.Request) error {
 		Filter: f, Tasks: pg.Tasks, Statuses: taskStatuses, Ranges: taskRanges,
 		FirstPage: template.URL(f.query(false)), IsFirst: f.Cursor == "",
 		Types: u.engine.Types(),
+		Bulk:  f.bulkAction(),
+	}
+	if d.Bulk != "" {
+		d.BulkLink = bulkLink(f)
 	}
 	if pg.Next != "" {
 		nf := f

@@ -114,6 +114,8 @@ func New(cfg Config) *UI {
 
 	u.mux.HandleFunc("GET /{$}", u.wrap(u.overview))
 	u.mux.HandleFunc("GET /tasks", u.wrap(u.taskList))
+	u.mux.HandleFunc("GET /tasks/bulk", u.wrap(u.bulkConfirm))
+	u.mux.HandleFunc("POST /tasks/bulk", u.wrap(u.bulkRun))
 	u.mux.HandleFunc("GET /tasks/{id}", u.wrap(u.taskDetail))
 	u.mux.HandleFunc("GET /tasks/{id}/log", u.wrap(u.taskLog))
 	u.mux.HandleFunc("GET /tasks/{id}/input.json", u.wrap(u.taskJSON("input")))

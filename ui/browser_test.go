@@ -328,7 +328,7 @@ func navigate(t *testing.T, ctx context.Context, v *env, path, ready string) {
 // chart are drawn and no htmx request is in flight: what a screenshot
 // should show.
 const drawn = `document.readyState === "complete" && document.fonts.status === "loaded" &&
-	(!document.querySelector("#graph") || !!document.querySelector("#graph canvas")) &&
+	(!document.querySelector("#graph") || !!document.querySelector("#graph svg")) &&
 	(!document.querySelector("#chart") || !!document.querySelector("#chart .u-over")) &&
 	!document.querySelector(".htmx-request")`
 
@@ -447,7 +447,7 @@ func TestBrowser(t *testing.T) {
 		`document.querySelector('.g-row[data-step="transform"]').dataset.status === "failed" &&
 		 document.querySelector('.g-row[data-step="load"]').dataset.status === "blocked" &&
 		 document.querySelector('.g-row[data-step="extract"]').dataset.status === "completed" &&
-		 document.querySelector("#graph canvas") !== null`)
+		 document.querySelector("#graph svg") !== null`)
 	flowURL, err := chromedp.Run(ctx, chromedp.Location())
 	if err != nil {
 		t.Fatal(err)
@@ -471,7 +471,7 @@ func TestBrowser(t *testing.T) {
 		{"/workers", "workers", ".worker"},
 		{"/types", "types", "main table"},
 		{"/types/flaky", "type", "main h1"},
-		{"/types/pipeline", "type-flow", "#graph canvas"},
+		{"/types/pipeline", "type-flow", "#graph svg"},
 		{"/submit", "submit", "#submit-form"},
 		{"/tasks/no-such-task", "not-found", "main h1"},
 	} {

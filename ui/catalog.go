@@ -1,8 +1,8 @@
 package ui
 
 import (
-	"net/http"
 	"math"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -110,10 +110,10 @@ func (u *UI) workers(w http.ResponseWriter, r *http.Request) error {
 
 // typeRow is one registered task type.
 type typeRow struct {
-	Name        string
-	Queue       string
-	Flow        bool
-	Steps       int
+	Name  string
+	Queue string
+	Flow  bool
+	Steps int
 	// MaxAttempts is 0 for a type whose attempts have no limit.
 	MaxAttempts int
 	// StepOf names the flows that run this type as a step; such a type is
@@ -121,8 +121,8 @@ type typeRow struct {
 	// flow ("etl/extract").
 	StepOf []string
 	// StepOnly says the type exists only as a step of StepOf's flow.
-	StepOnly bool
-	Timeout  time.Duration
+	StepOnly    bool
+	Timeout     time.Duration
 	Breaker     string
 	BreakerOpen bool
 }

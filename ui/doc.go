@@ -11,9 +11,10 @@
 // value a user typed; htmx swaps in fragments for filters and actions, and
 // server-sent events (GET /live) push changes so that lists, details and
 // running attempts' logs update without a reload. The few browser libraries
-// it uses (htmx, its SSE extension, cytoscape with dagre, uPlot) are
+// it uses (htmx, its SSE extension, uPlot) are
 // embedded with go:embed from static/vendor, so the UI fetches nothing from
-// the internet and needs no build step.
+// the internet and needs no build step. Flow graphs are laid out on the
+// server and drawn as SVG.
 //
 // Every page is served with a Content-Security-Policy that runs only the
 // UI's own script files (no inline script, handler attribute or eval) and

@@ -28,12 +28,13 @@ func flowSteps(f *loom.Flow) []loom.StepInfo {
 	return out
 }
 
-// graphData is what the browser's cytoscape draws, sent as JSON.
+// graphData is a flow's steps and dependencies, which layoutGraph places.
 type graphData struct {
 	Nodes []graphNode `json:"nodes"`
 	Edges []graphEdge `json:"edges"`
 }
 
+// graphNode is one step of graphData.
 type graphNode struct {
 	Data struct {
 		ID     string `json:"id"`
@@ -42,6 +43,8 @@ type graphNode struct {
 		Href   string `json:"href,omitempty"`
 	} `json:"data"`
 	Classes string `json:"classes"`
+	// items counts a fan-out step's items, drawn as a count and a ring.
+	items *itemCount
 }
 
 type graphEdge struct {
@@ -95,8 +98,10 @@ type flowView struct {
 	Blocked     []string
 	Start       time.Time
 	End         time.Time
-	Counts      map[string]int
-	Complete    int
+	// Ticks mark the timeline's time axis.
+	Ticks    []axisTick
+	Counts   map[string]int
+	Complete int
 }
 
 // buildFlowView joins a flow's definition (f, when the type is registered
@@ -180,6 +185,7 @@ func buildFlowView(base string, parent *loom.TaskInfo, f *loom.Flow, children []
 			fv.End = *c.Ended
 		}
 	}
+	fv.Ticks = timeAxis(fv.Start, fv.End)
 	span := fv.End.Sub(fv.Start)
 	if span <= 0 {
 		span = time.Millisecond

@@ -66,10 +66,11 @@ func (u *UI) parseTemplates() map[string]*template.Template {
 		},
 		"graphOf": func(g graphData, label string) any {
 			return struct {
-				Data  graphData
+				G     svgGraph
 				Label string
-			}{g, label}
+			}{layoutGraph(g), label}
 		},
+		"addf": func(a, b float64) float64 { return a + b },
 	}
 	maps.Copy(funcs, u.csrf.funcs())
 	pages := []string{"overview", "tasks", "task", "queues", "workers", "types", "type", "submit", "error", "bulk",

@@ -10,7 +10,7 @@ import (
 // styles and connections: no inline script, event handler attribute or
 // eval (htmx runs with allowEval off), so that text an attacker got into
 // a task (its input, info or error) cannot run even if a template slipped.
-// Styles allow 'unsafe-inline': cytoscape adds a style element, htmx
+// Styles allow 'unsafe-inline': htmx
 // copies style attributes while it settles a swap, and the timeline's
 // bars are placed by style attributes; a style cannot run code. data:
 // images are the blank favicon.

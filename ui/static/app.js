@@ -1,5 +1,5 @@
 // loom's web UI: theme toggle, keyboard navigation, the flow graph
-// (cytoscape + dagre), the overview chart (uPlot) and the live log pane.
+// (an SVG the server lays out), the overview chart (uPlot) and the live log pane.
 // Everything else is server-rendered HTML that htmx swaps in.
 (function () {
   "use strict";
@@ -76,62 +76,66 @@
     if (el && document.activeElement !== el) el.focus({ preventScroll: true });
   });
 
-  // The flow graph.
-  var graphs = [];
-  var dagreUsed = false;
-  function statusColor(s) {
-    var map = {
-      completed: "--ok", failed: "--fail", running: "--run", pending: "--pend",
-      cancelled: "--cancel", skipped: "--skip", blocked: "--blocked", waiting: "--wait",
-      "not run": "--wait", definition: "--accent"
-    };
-    return css(map[s] || "--wait");
+  // The flow graph: an SVG the server lays out. Zoom with the buttons
+  // (or ctrl + wheel), pan by dragging or scrolling its frame; a large
+  // graph starts fitted to the page's width when that keeps it readable.
+  // A live refresh redraws the graph: it keeps the reader's zoom and
+  // scroll, per page.
+  var graphView = { path: "", zoom: 0, left: 0, top: 0 };
+  function zoomGraph(el, z) {
+    var svg = el.querySelector("svg");
+    if (!svg) return;
+    z = Math.min(Math.max(z, 0.2), 3);
+    el.dataset.zoom = String(z);
+    graphView.path = location.pathname; graphView.zoom = z;
+    svg.setAttribute("width", String(Math.round(Number(svg.dataset.w) * z)));
+    svg.setAttribute("height", String(Math.round(Number(svg.dataset.h) * z)));
+  }
+  function fitZoom(el) {
+    var svg = el.querySelector("svg"), wrap = el.parentNode;
+    if (!svg || !wrap) return 1;
+    var room = wrap.clientWidth - 2;
+    return Math.min(1, room / Number(svg.dataset.w));
   }
   function initGraph(root) {
     var el = root.querySelector ? root.querySelector("#graph") : null;
     if (!el && root.id === "graph") el = root;
-    if (!el || el.dataset.ready || typeof cytoscape === "undefined") return;
-    var src = document.getElementById("graph-data");
-    if (!src) return;
-    var data = JSON.parse(src.textContent);
-    if (!dagreUsed && typeof cytoscapeDagre !== "undefined") { cytoscape.use(cytoscapeDagre); dagreUsed = true; }
+    if (!el || el.dataset.ready) return;
     el.dataset.ready = "1";
-    var nodes = data.nodes || [], edges = data.edges || [];
-    var narrow = el.clientWidth < 600;
-    var cy = cytoscape({
-      container: el,
-      elements: nodes.concat(edges),
-      wheelSensitivity: 0.3,
-      maxZoom: 1.4,
-      minZoom: 0.2,
-      boxSelectionEnabled: false,
-      autoungrabify: true,
-      style: graphStyle(),
-      layout: { name: dagreUsed ? "dagre" : "breadthfirst", rankDir: narrow ? "TB" : "LR", nodeSep: 14, rankSep: 36, padding: 12, directed: true }
+    // Fitted when that keeps labels at least half size; larger graphs
+    // start at 100% and scroll.
+    if (graphView.path === location.pathname && graphView.zoom) {
+      zoomGraph(el, graphView.zoom);
+      el.scrollLeft = graphView.left; el.scrollTop = graphView.top;
+    } else {
+      var z = fitZoom(el);
+      zoomGraph(el, z >= 0.5 ? z : 1);
+    }
+    el.addEventListener("scroll", function () { graphView.left = el.scrollLeft; graphView.top = el.scrollTop; });
+    var tools = el.parentNode.querySelector(".graph-tools");
+    if (tools) tools.addEventListener("click", function (e) {
+      var b = e.target.closest("button[data-zoom]");
+      if (!b) return;
+      var cur = Number(el.dataset.zoom || 1), how = b.dataset.zoom;
+      zoomGraph(el, how === "in" ? cur * 1.25 : how === "out" ? cur / 1.25 : how === "fit" ? fitZoom(el) : 1);
     });
-    cy.on("tap", "node", function (e) {
-      var href = e.target.data("href");
-      if (href && href.charAt(0) === "/") location.href = href;
+    el.addEventListener("wheel", function (e) {
+      if (!e.ctrlKey) return;
+      e.preventDefault();
+      zoomGraph(el, Number(el.dataset.zoom || 1) * (e.deltaY < 0 ? 1.1 : 1 / 1.1));
+    }, { passive: false });
+    var drag = null;
+    el.addEventListener("pointerdown", function (e) {
+      if (e.button !== 0 || e.target.closest("a")) return;
+      drag = { x: e.clientX, y: e.clientY, l: el.scrollLeft, t: el.scrollTop };
+      el.classList.add("panning");
     });
-    cy.on("mouseover", "node", function (e) { if (e.target.data("href")) el.style.cursor = "pointer"; });
-    cy.on("mouseout", "node", function () { el.style.cursor = ""; });
-    graphs.push(cy);
-  }
-  function graphStyle() {
-    return [
-      { selector: "node", style: {
-        "shape": "round-rectangle", "label": "data(label)", "text-valign": "center", "text-halign": "center",
-        "font-size": 11, "font-family": css("--font") || "sans-serif", "color": css("--on-status"),
-        "background-color": function (n) { return statusColor(n.data("status")); },
-        "width": "label", "height": 24, "padding": "8px", "border-width": 0
-      } },
-      { selector: "node.blocked", style: { "border-width": 2, "border-style": "dashed", "border-color": css("--fail"), "color": css("--fg"), "background-color": css("--blocked") } },
-      { selector: "node.st-failed", style: { "border-width": 3, "border-color": css("--fg") } },
-      { selector: "edge", style: {
-        "width": 1.5, "line-color": css("--border-strong"), "target-arrow-color": css("--border-strong"),
-        "target-arrow-shape": "triangle", "curve-style": "bezier", "arrow-scale": 0.8
-      } }
-    ];
+    window.addEventListener("pointermove", function (e) {
+      if (!drag) return;
+      el.scrollLeft = drag.l - (e.clientX - drag.x);
+      el.scrollTop = drag.t - (e.clientY - drag.y);
+    });
+    window.addEventListener("pointerup", function () { drag = null; el.classList.remove("panning"); });
   }
 
   // The overview chart.
@@ -167,7 +171,6 @@
   });
 
   function redrawAll() {
-    graphs.forEach(function (cy) { if (cy.container()) cy.style(graphStyle()); });
     charts.forEach(function (c) {
       if (!document.body.contains(c.el)) return;
       c.u.destroy(); c.el.dataset.ready = "";
@@ -210,7 +213,6 @@
   });
 
   function init(root) {
-    graphs = graphs.filter(function (cy) { return document.body.contains(cy.container()); });
     initGraph(root);
     initChart(root);
     var log = root.querySelector && root.querySelector("pre.log");

@@ -351,13 +351,42 @@ func shoot(t *testing.T, b tabs, name string) {
 			t.Fatal(err)
 		}
 	}
-	save(b.desk, "desktop")
+	// Each picture in the light theme and, through the page's own toggle,
+	// the dark one.
+	both := func(ctx context.Context, suffix string) {
+		save(ctx, suffix)
+		const toggle = `document.getElementById("theme-toggle").click()`
+		do(t, ctx, name+": dark theme", chromedp.Evaluate[chromedp.Void](toggle))
+		save(ctx, suffix+"-dark")
+		do(t, ctx, name+": light theme", chromedp.Evaluate[chromedp.Void](toggle))
+	}
+	both(b.desk, "desktop")
 	loc, err := chromedp.Run(b.desk, chromedp.Location())
 	if err != nil {
 		t.Fatal(err)
 	}
 	do(t, b.phone, "open "+name+" on a phone", chromedp.Navigate(loc))
-	save(b.phone, "phone")
+	waitFor(t, b.phone, name+" drawn for phone", drawn)
+	// Nothing on a phone's page is wider than the screen: what does not
+	// fit wraps or scrolls inside its own frame.
+	wide, err := chromedp.Run(b.phone, chromedp.Evaluate[string](`(function () {
+		var w = document.documentElement.clientWidth, out = [];
+		if (document.documentElement.scrollWidth > w + 1) out.push("page " + document.documentElement.scrollWidth + "px");
+		document.querySelectorAll("body *").forEach(function (el) {
+			var r = el.getBoundingClientRect();
+			if (r.width > 0 && r.right > w + 1 && !el.closest(".table-wrap, .graph, pre, .log")) {
+				out.push((el.id ? "#" + el.id : el.tagName.toLowerCase() + "." + el.className) + " to " + Math.round(r.right) + "px");
+			}
+		});
+		return out.slice(0, 5).join(", ");
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wide != "" {
+		t.Errorf("%s overflows a phone's %dpx width: %s", name, 390, wide)
+	}
+	both(b.phone, "phone")
 }
 
 const statusJS = `document.querySelector("#task-status .badge").textContent`
@@ -387,6 +416,8 @@ func TestBrowser(t *testing.T) {
 
 	phase("overview")
 	navigate(t, ctx, v, "/", "#chart .u-over")
+	// The chart's legend says something before the cursor is on it.
+	waitFor(t, ctx, "the chart's legend to name its totals", `/created \d+/.test(document.querySelector("#chart .u-legend").textContent) && !document.querySelector("#chart .u-legend").textContent.includes("--")`)
 	shoot(t, b, "overview")
 
 	phase("submit a slow task and watch its log stream in")

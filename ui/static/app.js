@@ -140,6 +140,11 @@
 
   // The overview chart.
   var charts = [];
+  function total(xs) {
+    var n = 0;
+    (xs || []).forEach(function (x) { n += x || 0; });
+    return n;
+  }
   function initChart(root) {
     var el = root.querySelector ? root.querySelector("#chart") : null;
     if (!el || el.dataset.ready || typeof uPlot === "undefined") return;
@@ -155,12 +160,15 @@
         { stroke: css("--muted"), grid: { stroke: css("--grid") }, ticks: { stroke: css("--grid") } },
         { stroke: css("--muted"), grid: { stroke: css("--grid") }, ticks: { stroke: css("--grid") } }
       ],
+      // The legend names each line with its total over the chart, rather
+      // than placeholders waiting for the cursor.
+      legend: { live: false },
       series: [
         {},
-        { label: "created", stroke: css("--accent"), width: 1.5, points: { show: false } },
-        { label: "completed", stroke: css("--ok"), fill: css("--ok-fill"), width: 2, points: { show: false } },
-        { label: "failed", stroke: css("--fail"), fill: css("--fail-fill"), width: 2, points: { show: false } },
-        { label: "cancelled", stroke: css("--cancel"), width: 1, points: { show: false } }
+        { label: "created " + total(d.created), stroke: css("--accent"), width: 1.5, points: { show: false } },
+        { label: "completed " + total(d.completed), stroke: css("--ok"), fill: css("--ok-fill"), width: 2, points: { show: false } },
+        { label: "failed " + total(d.failed), stroke: css("--fail"), fill: css("--fail-fill"), width: 2, points: { show: false } },
+        { label: "cancelled " + total(d.cancelled), stroke: css("--cancel"), width: 1, points: { show: false } }
       ]
     };
     var u = new uPlot(opts, [d.t || [], d.created || [], d.completed || [], d.failed || [], d.cancelled || []], el);

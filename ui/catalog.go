@@ -187,6 +187,8 @@ type typeDetailData struct {
 	Inputs []string
 	Graph  graphData
 	Recent []*loom.TaskInfo
+	// Stats measure the latest statsRuns runs.
+	Stats *runStats
 }
 
 func (u *UI) typeDetail(w http.ResponseWriter, r *http.Request) error {
@@ -200,10 +202,11 @@ func (u *UI) typeDetail(w http.ResponseWriter, r *http.Request) error {
 		d.Inputs = ti.Flow.Inputs()
 	}
 	d.Graph = defGraph(d.Steps)
-	recent, err := u.engine.List(r.Context(), &store.ListTasksParams{Type: ti.Name, Limit: 10})
+	recent, err := u.engine.List(r.Context(), &store.ListTasksParams{Type: ti.Name, Limit: statsRuns})
 	if err != nil {
 		return err
 	}
-	d.Recent = recent.Tasks
+	d.Stats = statsOf(u.cfg.BasePath, recent.Tasks)
+	d.Recent = recent.Tasks[:min(len(recent.Tasks), 10)]
 	return u.render(w, r, http.StatusOK, "type", "", page{Title: ti.Name, Nav: "types", Data: d})
 }

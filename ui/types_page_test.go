@@ -2,11 +2,13 @@ package ui_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/engine"
 )
 
 // TestTypesPageReadsRight checks the Types page's wording: a step's own
@@ -45,5 +47,26 @@ func TestTypesPageReadsRight(t *testing.T) {
 	_, body = v.get(t, "/types/solo%2Fonly")
 	if strings.Contains(body, "/submit?type=") {
 		t.Errorf("a step's type page offers Submit")
+	}
+}
+
+// TestTypePageMeasuresRuns shows a type's success rate, p50 and p95 and a
+// bar per ended run.
+func TestTypePageMeasuresRuns(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	ctx := context.Background()
+	for i := range 3 {
+		tk, _, err := v.engine.Submit(ctx, &engine.SubmitParams{Type: "flaky", Input: loom.Values{"key": fmt.Sprint("stats-", i%2)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.waitStatus(t, tk.ID, []loom.Status{loom.StatusFailed, loom.StatusFailed, loom.StatusCompleted}[i])
+	}
+	_, body := v.get(t, "/types/flaky")
+	// Keys stats-0 and stats-1 fail their first call: two of three fail.
+	mustContain(t, body, `id="run-stats"`, "33.33%", "1 of the last 3 ended", "p50", "p95")
+	if n := strings.Count(body, `<rect class="st-`); n != 3 {
+		t.Errorf("%d bars, want 3", n)
 	}
 }

@@ -33,6 +33,7 @@ var routeRoles = map[string]auth.Role{
 	"GET /tasks":                     auth.Viewer,
 	"GET /tasks/{id}":                auth.Viewer,
 	"GET /tasks/{id}/log":            auth.Viewer,
+	"GET /tasks/{id}/compare":        auth.Viewer,
 	"POST /tasks/{id}/cancel":        auth.Operator,
 	"GET /tasks/bulk":                auth.Operator,
 	"POST /tasks/bulk":               auth.Operator,

@@ -71,9 +71,10 @@ func (u *UI) parseTemplates() map[string]*template.Template {
 			}{layoutGraph(g), label}
 		},
 		"addf": func(a, b float64) float64 { return a + b },
+		"neg":  func(d time.Duration) time.Duration { return -d },
 	}
 	maps.Copy(funcs, u.csrf.funcs())
-	pages := []string{"overview", "tasks", "task", "queues", "workers", "types", "type", "submit", "error", "bulk",
+	pages := []string{"overview", "tasks", "task", "queues", "workers", "types", "type", "submit", "error", "bulk", "compare",
 		"schedules", "schedule", "triggers", "checks", "alerts"}
 	out := make(map[string]*template.Template, len(pages))
 	for _, name := range pages {

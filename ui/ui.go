@@ -118,6 +118,7 @@ func New(cfg Config) *UI {
 	u.mux.HandleFunc("POST /tasks/bulk", u.wrap(u.bulkRun))
 	u.mux.HandleFunc("GET /tasks/{id}", u.wrap(u.taskDetail))
 	u.mux.HandleFunc("GET /tasks/{id}/log", u.wrap(u.taskLog))
+	u.mux.HandleFunc("GET /tasks/{id}/compare", u.wrap(u.compareRuns))
 	u.mux.HandleFunc("GET /tasks/{id}/input.json", u.wrap(u.taskJSON("input")))
 	u.mux.HandleFunc("GET /tasks/{id}/output.json", u.wrap(u.taskJSON("output")))
 	u.mux.HandleFunc("GET /tasks/{id}/attributes.json", u.wrap(u.taskJSON("attributes")))

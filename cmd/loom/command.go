@@ -48,6 +48,7 @@ func (m *Main) newRootCommand() *cobra.Command {
 		m.newRunCommand(),
 		m.newBenchCommand(),
 		m.newWorkerCommand(),
+		m.newBackupCommand(),
 	)
 	root.AddCommand(m.newSchedulesCommand(g), m.newTriggersCommand(g), m.newNotifiersCommand(g), m.newChecksCommand(g), m.newAlertsCommand(g), m.newEventCommand(g), m.newSignalCommand(g), m.newTokensCommand(g))
 	return root

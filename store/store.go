@@ -106,6 +106,11 @@ type Store interface {
 	// ListQueues returns every queue that has settings or tasks, with
 	// counts by status.
 	ListQueues(ctx context.Context) ([]QueueInfo, error)
+	// PruneTasks deletes up to Limit top-level tasks that ended before
+	// EndedBefore, oldest first, each with its steps (and theirs), logs,
+	// events and signals, in one transaction, and reports how many tasks
+	// it deleted in all. A task any of whose steps has not ended is left.
+	PruneTasks(ctx context.Context, p *PruneTasksParams) (int, error)
 	// UpsertWorker records a worker's presence and heartbeat.
 	UpsertWorker(ctx context.Context, w WorkerInfo) error
 	// ListWorkers returns the workers seen since the given time.
@@ -401,4 +406,37 @@ type WorkerInfo struct {
 	LastHeartbeat time.Time `json:"last_heartbeat"`
 	// Running lists the ids of tasks the worker runs now.
 	Running []string `json:"running"`
+}
+
+// PruneTasksParams choose the ended tasks PruneTasks deletes.
+type PruneTasksParams struct {
+	// EndedBefore: only tasks that ended before it.
+	EndedBefore time.Time
+	// Queue, when set, prunes only that queue; Except leaves the queues it
+	// lists alone (they are kept for a time of their own).
+	Queue  string
+	Except []string
+	// Limit bounds the top-level tasks of one call: default
+	// DefaultPruneLimit, at most MaxPruneLimit.
+	Limit int
+}
+
+// Bounds of one PruneTasks call, so that its transaction stays short and
+// submits never wait long behind it.
+const (
+	DefaultPruneLimit = 500
+	MaxPruneLimit     = 5000
+)
+
+// Validate checks p and fills its defaults.
+func (p *PruneTasksParams) Validate() error {
+	switch {
+	case p.EndedBefore.IsZero():
+		return fmt.Errorf("prune: EndedBefore: %w: required", ErrInvalid)
+	case p.Limit < 0 || p.Limit > MaxPruneLimit:
+		return fmt.Errorf("prune: limit %d: %w: want 0 to %d", p.Limit, ErrInvalid, MaxPruneLimit)
+	case p.Limit == 0:
+		p.Limit = DefaultPruneLimit
+	}
+	return nil
 }

@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RunState", runStateTests},
 		{"Idempotency", idempotencyTests},
 		{"Actors", actorTests},
+		{"Prune", pruneTests},
 	} {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()

@@ -58,6 +58,14 @@ type Config struct {
 	// HeartbeatInterval is how often running attempts' leases are extended.
 	// It must be shorter than LeaseDuration. Default 10s.
 	HeartbeatInterval time.Duration
+	// Retain, when positive, deletes ended top-level tasks (with their
+	// steps, logs and events) once they ended that long ago; RetainQueues
+	// sets it per queue instead (zero or less keeps a queue's tasks for
+	// ever). RetainInterval is how often it looks: default
+	// DefaultRetainInterval.
+	Retain         time.Duration
+	RetainQueues   map[string]time.Duration
+	RetainInterval time.Duration
 	// ReapInterval is how often the reaper fails expired tasks and
 	// re-queues tasks whose lease lapsed. Default 1s.
 	ReapInterval time.Duration
@@ -177,6 +185,9 @@ func (c Config) withDefaults() Config {
 		if c.HeartbeatInterval >= c.LeaseDuration {
 			c.HeartbeatInterval = c.LeaseDuration / 3
 		}
+	}
+	if c.RetainInterval == 0 {
+		c.RetainInterval = DefaultRetainInterval
 	}
 	if c.ReapInterval == 0 {
 		c.ReapInterval = DefaultReapInterval

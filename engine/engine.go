@@ -513,6 +513,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	goFn(&bgWG, func() { e.logs.run(bg) })
 	goFn(&bgWG, func() { e.heartbeat(bg) })
 	goFn(&bgWG, func() { e.reap(ctx) })
+	goFn(&bgWG, func() { e.retain(ctx) })
 	workErr := make(chan error, 1)
 	if e.worker != nil {
 		goFn(&workWG, func() { workErr <- e.worker.Run(ctx) })

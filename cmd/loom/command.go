@@ -49,6 +49,7 @@ func (m *Main) newRootCommand() *cobra.Command {
 		m.newBenchCommand(),
 		m.newWorkerCommand(),
 		m.newBackupCommand(),
+		m.newPruneCommand(),
 	)
 	root.AddCommand(m.newSchedulesCommand(g), m.newTriggersCommand(g), m.newNotifiersCommand(g), m.newChecksCommand(g), m.newAlertsCommand(g), m.newEventCommand(g), m.newSignalCommand(g), m.newTokensCommand(g))
 	return root

@@ -20,6 +20,9 @@ import (
 
 // serverOptions are the flags of `loom server`.
 type serverOptions struct {
+	// retain and retainQueues are --retain and --retain-queue.
+	retain       time.Duration
+	retainQueues []string
 	// runtimes say what submitted tasks may do; secretKeyFile holds the
 	// key that seals trigger and notifier secrets.
 	runtimes      runtimeOptions
@@ -77,6 +80,8 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.StringVar(&o.flows, "flows", "", "directory of flow files to register")
 	f.IntVar(&o.workers, "workers", 0, "embedded worker goroutines (default 4×CPUs; negative: none)")
 	f.DurationVar(&o.lease, "lease", engine.DefaultLeaseDuration, "how long a running task's worker may go silent before the task is re-queued")
+	f.DurationVar(&o.retain, "retain", 0, "delete ended tasks, with their steps, logs and events, this long after they ended, e.g. 720h (default: keep for ever)")
+	f.StringArrayVar(&o.retainQueues, "retain-queue", nil, "QUEUE=DURATION: the queue's own retention instead of --retain; 0 keeps its tasks for ever (repeatable)")
 	f.StringVar(&o.busDir, "bus", "", busFlagHelp+" (default: in-process)")
 	f.StringSliceVar(&o.externalQueues, "external-queue", nil, "a queue only 'loom worker' processes serve (repeatable; needs --bus)")
 	f.StringArrayVar(&o.web.corsOrigins, "cors-origin", nil, "an origin (scheme://host[:port]) whose pages may call the API from a browser (repeatable)")
@@ -90,6 +95,12 @@ SIGINT or SIGTERM shut it down gracefully.`,
 
 func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	if err := o.runtimes.validate(); err != nil {
+		return err
+	}
+	if o.retain < 0 {
+		return &usageError{fmt.Errorf("--retain %s: must not be negative", o.retain)}
+	}
+	if _, err := parseRetainQueues(o.retainQueues); err != nil {
 		return err
 	}
 	sync := strings.ToUpper(o.dbSync)
@@ -128,6 +139,10 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	// Breaker events reach the taskmaster, which starts after the engine.
 	events := loom.NewEventEmitter()
 	cfg.Store, cfg.Logger, cfg.Workers, cfg.LeaseDuration = st, logger, o.workers, o.lease
+	if cfg.RetainQueues, err = parseRetainQueues(o.retainQueues); err != nil {
+		return err
+	}
+	cfg.Retain = o.retain
 	cfg.Events = events
 	var flowFiles []*flowfile.File
 	if o.flows != "" {

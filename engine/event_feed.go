@@ -177,3 +177,16 @@ func (e *Engine) latestEventSeq(ctx context.Context) (int64, error) {
 	}
 	return hi, nil
 }
+
+// emitReplayed emits the task.replayed event of a run that returned an
+// earlier run's Result instead of running, as the library's executors do.
+// It has no store event: nothing changed in the store.
+func (e *Engine) emitReplayed(ctx context.Context, t *loom.Task, res *loom.Result) {
+	if e.cfg.Events == nil {
+		return
+	}
+	e.cfg.Events.Emit(ctx, loom.Event{
+		Type: loom.EventTaskReplayed, Time: e.clock.Now(), RunID: res.RunID, Task: t.Name,
+		Attempt: res.Attempts, Output: res.Output, Error: res.Message,
+	})
+}

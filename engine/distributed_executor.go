@@ -46,7 +46,10 @@ func NewDistributedExecutor(e *Engine) *DistributedExecutor {
 }
 
 // Execute submits t with inputs in, or finds the run the options name,
-// and waits for it to end.
+// and waits for it to end. As with every executor, the run is bound to
+// ctx: when ctx ends first, the task is cancelled (a task this call only
+// attached to is left running) and Execute returns its cancelled Result.
+// Pass context.WithoutCancel(ctx) for a task that must outlive the call.
 func (x *DistributedExecutor) Execute(ctx context.Context, t *loom.Task, in loom.Values, opts ...loom.RunOption) (*loom.Result, error) {
 	spec, err := x.prepare(t, in, opts)
 	if err != nil {
@@ -61,6 +64,7 @@ func (x *DistributedExecutor) Execute(ctx context.Context, t *loom.Task, in loom
 
 // Start submits t with inputs in (or finds the run the options name) and
 // returns a Handle to wait on; it returns as soon as the task is stored.
+// The run stays bound to ctx, as Execute's is.
 func (x *DistributedExecutor) Start(ctx context.Context, t *loom.Task, in loom.Values, opts ...loom.RunOption) (loom.Handle, error) {
 	spec, err := x.prepare(t, in, opts)
 	if err != nil {
@@ -73,7 +77,7 @@ func (x *DistributedExecutor) Start(ctx context.Context, t *loom.Task, in loom.V
 	h := &handle{id: r.id, done: make(chan struct{})}
 	go func() {
 		defer close(h.done)
-		h.res, h.err = x.finish(context.WithoutCancel(ctx), t, in, spec, r)
+		h.res, h.err = x.finish(ctx, t, in, spec, r)
 	}()
 	return h, nil
 }
@@ -160,6 +164,9 @@ func (x *DistributedExecutor) finish(ctx context.Context, t *loom.Task, in loom.
 		res := r.replay
 		if res == nil {
 			info, err := x.engine.Wait(ctx, r.id)
+			if err != nil && ctx.Err() != nil {
+				info, err = x.abandon(ctx, t, r)
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -169,7 +176,8 @@ func (x *DistributedExecutor) finish(ctx context.Context, t *loom.Task, in loom.
 				}
 				continue
 			}
-			if res, err = x.result(ctx, info); err != nil {
+			// The run ended: read it whole even if ctx ended meanwhile.
+			if res, err = x.result(context.WithoutCancel(ctx), info); err != nil {
 				return nil, err
 			}
 		}
@@ -182,6 +190,25 @@ func (x *DistributedExecutor) finish(ctx context.Context, t *loom.Task, in loom.
 		}
 		return res, nil
 	}
+}
+
+// abandon ends a run whose caller's ctx ended, as the library's executors
+// do: a task this run created is cancelled (its handler stopped), and the
+// cancelled task returned; a run attached to another's task leaves that
+// task alone and returns as cancelled itself.
+func (x *DistributedExecutor) abandon(ctx context.Context, t *loom.Task, r durableRun) (*loom.TaskInfo, error) {
+	bg := context.WithoutCancel(ctx)
+	reason := fmt.Sprintf("%s: %v", loom.ErrCancelled, context.Cause(ctx))
+	if r.attached {
+		now := x.engine.clock.Now()
+		return &loom.TaskInfo{ID: r.id, Type: t.Name, Status: loom.StatusCancelled, Msg: reason, Created: now, Ended: &now}, nil
+	}
+	info, err := x.engine.Cancel(bg, r.id, reason)
+	if errors.Is(err, ErrConflict) {
+		// It ended meanwhile: that is its outcome.
+		info, err = x.engine.Get(bg, r.id)
+	}
+	return info, err
 }
 
 // result is the loom.Result of the ended task info and its steps.
@@ -210,17 +237,7 @@ func ResultOf(t *loom.TaskInfo, children []*loom.TaskInfo) *loom.Result {
 	if t.Ended != nil {
 		r.Ended = *t.Ended
 	}
-	switch t.Status {
-	case loom.StatusCompleted, loom.StatusSkipped:
-	case loom.StatusCancelled:
-		r.Err = fmt.Errorf("%w: %s", loom.ErrCancelled, t.Msg)
-	default:
-		if strings.Contains(t.Msg, loom.ErrTimeout.Error()) || strings.Contains(t.Msg, "timed out") {
-			r.Err = fmt.Errorf("%w: %s", loom.ErrTimeout, t.Msg)
-		} else {
-			r.Err = errors.New(t.Msg)
-		}
-	}
+	r.Err = runErr(t.Status, t.Msg)
 	if len(children) > 0 {
 		r.Steps = make(map[string]*loom.Result, len(children))
 		for _, c := range children {
@@ -230,6 +247,26 @@ func ResultOf(t *loom.TaskInfo, children []*loom.TaskInfo) *loom.Result {
 		}
 	}
 	return r
+}
+
+// runErr is the error of a durable run that ended in status st with
+// message msg. Only an error's text crosses the bus and the store, so the
+// library's errors a caller branches on are recognised by their words:
+// the run matches ErrCancelled, ErrTimeout or ErrCircuitOpen as it would
+// have in memory.
+func runErr(st loom.Status, msg string) error {
+	switch {
+	case st == loom.StatusCompleted, st == loom.StatusSkipped:
+		return nil
+	case st == loom.StatusCancelled:
+		return fmt.Errorf("%w: %s", loom.ErrCancelled, msg)
+	case strings.Contains(msg, loom.ErrTimeout.Error()) || strings.Contains(msg, "timed out"):
+		return fmt.Errorf("%w: %s", loom.ErrTimeout, msg)
+	case strings.Contains(msg, loom.ErrCircuitOpen.Error()),
+		strings.Contains(msg, "circuit breaker \"") && strings.Contains(msg, "\" open for another"):
+		return fmt.Errorf("%w: %s", loom.ErrCircuitOpen, msg)
+	}
+	return errors.New(msg)
 }
 
 // handle is a run started by DistributedExecutor.Start.

@@ -64,7 +64,11 @@ type Engine struct {
 	waiters  waiterSet
 	flows    advanceQueue
 	feed     eventFeed
-	logs     *logBuffer
+	// keyed and holderWaits track flows waiting for the task holding a
+	// step's idempotency key (see step_key.go).
+	keyed       keyedSteps
+	holderWaits sync.WaitGroup
+	logs        *logBuffer
 }
 
 // New returns an engine configured by cfg, with the types in cfg.Handlers
@@ -551,6 +555,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.releaseLocal(bg)
 	stopBG()
 	bgWG.Wait()
+	e.holderWaits.Wait()
 	if err := e.store.DeleteWorker(context.WithoutCancel(ctx), e.cfg.WorkerID); err != nil {
 		e.logger.Warn("engine: unregister worker", "err", err)
 	}

@@ -26,6 +26,7 @@ import (
 //	failed, expired                    task.failed, flow.failed, with Error
 //	cancelled                          task.cancelled
 //	created with status skipped        task.skipped (a flow step whose condition was false)
+//	created already ended              task.replayed (a step answered by its key's holder)
 //
 // A step's event carries its flow's task id in FlowRunID and the step's
 // name in Step; RunID is always the task id. Events are emitted by the
@@ -101,10 +102,15 @@ func (e *Engine) libraryEvent(ctx context.Context, se store.Event) (loom.Event, 
 	case "cancelled":
 		typ, flowTyp = loom.EventTaskCancelled, loom.EventTaskCancelled
 	case "created":
-		if se.Status != loom.StatusSkipped {
+		switch se.Status {
+		case loom.StatusSkipped:
+			typ, flowTyp = loom.EventTaskSkipped, loom.EventTaskSkipped
+		case loom.StatusCompleted, loom.StatusFailed:
+			// A step answered by the task holding its idempotency key.
+			typ, flowTyp = loom.EventTaskReplayed, loom.EventTaskReplayed
+		default:
 			return loom.Event{}, false
 		}
-		typ, flowTyp = loom.EventTaskSkipped, loom.EventTaskSkipped
 	default:
 		return loom.Event{}, false
 	}
@@ -130,7 +136,7 @@ func (e *Engine) libraryEvent(ctx context.Context, se store.Event) (loom.Event, 
 				le.Delay = max(at.Sub(se.Time), 0)
 			}
 		}
-	case loom.EventTaskCompleted, loom.EventFlowCompleted:
+	case loom.EventTaskCompleted, loom.EventFlowCompleted, loom.EventTaskReplayed:
 		le.Output = t.Output
 	case loom.EventTaskFailed, loom.EventFlowFailed, loom.EventTaskCancelled, loom.EventTaskSkipped:
 		le.Error = se.Msg

@@ -14,7 +14,7 @@ import (
 
 // durableCaps are what the DistributedExecutor can do today; see
 // executortest.Capabilities for what each missing one means.
-var durableCaps = executortest.Capabilities{UniqueRunIDs: true}
+var durableCaps = executortest.Capabilities{UniqueRunIDs: true, StepIdempotency: true}
 
 // conformanceHarness runs each subtest on an engine of its own over the
 // store newStore opens.

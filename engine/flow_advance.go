@@ -148,15 +148,23 @@ func (e *Engine) advance(ctx context.Context, id string) error {
 			if err != nil {
 				return e.endFlow(ctx, parent, loom.StatusFailed, nil, err.Error())
 			}
+			key, _, err := stepKey(s, in)
+			if err != nil {
+				return e.endFlow(ctx, parent, loom.StatusFailed, nil, err.Error())
+			}
 			inserts = append(inserts, &loom.TaskInfo{
 				Type: e.stepType(f, s), Queue: parent.Queue, ParentID: id, Step: name,
 				Input: in, Priority: parent.Priority, Timeout: parent.Timeout,
-				MaxAttempts: maxAttemptsOf(s.Task), Attributes: parent.Attributes,
+				MaxAttempts: maxAttemptsOf(s.Task), Attributes: parent.Attributes, IdempotencyKey: key,
 			})
 		}
 	}
 	if len(inserts) > 0 {
-		if _, err := e.store.InsertTasks(ctx, &store.InsertTasksParams{Tasks: inserts, Now: now}); err != nil {
+		res, err := e.store.InsertTasks(ctx, &store.InsertTasksParams{Tasks: inserts, Now: now})
+		if err != nil {
+			return err
+		}
+		if err := e.settleKeyedSteps(ctx, f, parent, inserts, res); err != nil {
 			return err
 		}
 		e.notify()

@@ -8,7 +8,10 @@ import (
 
 // Executor runs tasks and flows. Every executor applies the same task
 // policies (retry, circuit breaker, timeout, idempotency), records the same
-// state and emits the same events; they differ only in where the work runs:
+// state and emits the same events; the conformance suite in
+// loomtest/executortest states that contract and every executor passes
+// it, with the few differences its Capabilities name. They differ in
+// where the work runs:
 //
 //   - SyncExecutor: in the calling goroutine, flow steps one at a time in
 //     order;

@@ -170,7 +170,7 @@ func (x *DistributedExecutor) finish(ctx context.Context, t *loom.Task, in loom.
 			if err != nil {
 				return nil, err
 			}
-			if r.attached && spec.IdempotencyKey != "" && info.ID != spec.RunID && !keyAnswers(spec.Idempotency, info, x.engine.clock.Now()) {
+			if r.attached && ctx.Err() == nil && spec.IdempotencyKey != "" && info.ID != spec.RunID && !keyAnswers(spec.Idempotency, info, x.engine.clock.Now()) {
 				if r, err = x.begin(ctx, t, in, spec); err != nil {
 					return nil, err
 				}

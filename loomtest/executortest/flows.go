@@ -72,6 +72,11 @@ var flowTests = []test{
 		if _, ok := res.Output["b"]; ok {
 			t.Errorf("a skipped step provided its key: %v", res.Output)
 		}
+		if _, err := e.rec.WaitFor(ctx(t), func(ev loom.Event) bool {
+			return ev.Type == loom.EventTaskSkipped && ev.Step == "onlyBig" && ev.FlowRunID == res.RunID
+		}); err != nil {
+			t.Errorf("no task.skipped event for the step: %v", err)
+		}
 		res = e.mustRun(t, flow, loom.Values{"big": true})
 		if s := res.Steps["onlyBig"]; s == nil || s.Status != loom.StatusCompleted {
 			t.Errorf("step onlyBig: %+v, want completed", s)

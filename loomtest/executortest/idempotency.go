@@ -208,6 +208,11 @@ var idempotencyTests = []test{
 		if got, _ := res.Output.String("charged"); got != "o-1" {
 			t.Errorf("second flow output %v", res.Output)
 		}
+		if _, err := e.rec.WaitFor(ctx(t), func(ev loom.Event) bool {
+			return ev.Type == loom.EventTaskReplayed && ev.Step == "charge" && ev.FlowRunID == res.RunID
+		}); err != nil {
+			t.Errorf("no task.replayed event for the step: %v", err)
+		}
 	}},
 }
 

@@ -121,3 +121,29 @@ func TestEventsFromRunOn(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyAcrossEngines runs a keyed task through one engine, then again
+// through another on the same store, as another process would: the second
+// returns the first run's result.
+func TestKeyAcrossEngines(t *testing.T) {
+	t.Parallel()
+	st := newStore(t)
+	var calls atomic.Int64
+	task := loom.NewTask("charge", loom.HandlerFunc(func(context.Context, loom.Values) (loom.Values, error) {
+		return loom.Values{"call": calls.Add(1)}, nil
+	}))
+	task.Idempotency = &loom.Idempotency{}
+	one := engine.NewDistributedExecutor(setup(t, st, engine.Config{}, task).Engine)
+	two := engine.NewDistributedExecutor(setup(t, st, engine.Config{}, task).Engine)
+	first, err := one.Execute(t.Context(), task, loom.Values{"order": "o-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := two.Execute(t.Context(), task, loom.Values{"order": "o-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Replayed || again.RunID != first.RunID || calls.Load() != 1 {
+		t.Errorf("through the second engine: %+v after %d calls; want the first run replayed", again, calls.Load())
+	}
+}

@@ -198,7 +198,8 @@ func (x *DistributedExecutor) finish(ctx context.Context, t *loom.Task, in loom.
 // task alone and returns as cancelled itself.
 func (x *DistributedExecutor) abandon(ctx context.Context, t *loom.Task, r durableRun) (*loom.TaskInfo, error) {
 	bg := context.WithoutCancel(ctx)
-	reason := fmt.Sprintf("%s: %v", loom.ErrCancelled, context.Cause(ctx))
+	// The Result's error says ErrCancelled; the reason says why.
+	reason := context.Cause(ctx).Error()
 	if r.attached {
 		now := x.engine.clock.Now()
 		return &loom.TaskInfo{ID: r.id, Type: t.Name, Status: loom.StatusCancelled, Msg: reason, Created: now, Ended: &now}, nil

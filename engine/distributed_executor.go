@@ -165,7 +165,12 @@ func (x *DistributedExecutor) finish(ctx context.Context, t *loom.Task, in loom.
 		if res == nil {
 			info, err := x.engine.Wait(ctx, r.id)
 			if err != nil && ctx.Err() != nil {
-				info, err = x.abandon(ctx, t, r)
+				if r.attached {
+					// This call gave up; the run it waited for is not its own.
+					res := ResultOf(x.gaveUp(ctx, t, r), nil)
+					return res, &loom.RunError{Result: res}
+				}
+				info, err = x.abandon(ctx, r)
 			}
 			if err != nil {
 				return nil, err
@@ -192,24 +197,25 @@ func (x *DistributedExecutor) finish(ctx context.Context, t *loom.Task, in loom.
 	}
 }
 
-// abandon ends a run whose caller's ctx ended, as the library's executors
-// do: a task this run created is cancelled (its handler stopped), and the
-// cancelled task returned; a run attached to another's task leaves that
-// task alone and returns as cancelled itself.
-func (x *DistributedExecutor) abandon(ctx context.Context, t *loom.Task, r durableRun) (*loom.TaskInfo, error) {
+// abandon cancels the task of a run this call created, whose ctx ended
+// first (its handler is stopped), as the library's executors end such a
+// run, and returns the task as it ended.
+func (x *DistributedExecutor) abandon(ctx context.Context, r durableRun) (*loom.TaskInfo, error) {
 	bg := context.WithoutCancel(ctx)
 	// The Result's error says ErrCancelled; the reason says why.
-	reason := context.Cause(ctx).Error()
-	if r.attached {
-		now := x.engine.clock.Now()
-		return &loom.TaskInfo{ID: r.id, Type: t.Name, Status: loom.StatusCancelled, Msg: reason, Created: now, Ended: &now}, nil
-	}
-	info, err := x.engine.Cancel(bg, r.id, reason)
+	info, err := x.engine.Cancel(bg, r.id, context.Cause(ctx).Error())
 	if errors.Is(err, ErrConflict) {
 		// It ended meanwhile: that is its outcome.
 		info, err = x.engine.Get(bg, r.id)
 	}
 	return info, err
+}
+
+// gaveUp is the cancelled end of a call attached to another's run whose
+// ctx ended first: that run goes on.
+func (x *DistributedExecutor) gaveUp(ctx context.Context, t *loom.Task, r durableRun) *loom.TaskInfo {
+	now := x.engine.clock.Now()
+	return &loom.TaskInfo{ID: r.id, Type: t.Name, Status: loom.StatusCancelled, Msg: context.Cause(ctx).Error(), Created: now, Ended: &now}
 }
 
 // result is the loom.Result of the ended task info and its steps.

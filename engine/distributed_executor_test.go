@@ -80,8 +80,9 @@ func TestAttachedRunLeftRunning(t *testing.T) {
 	}
 	stop()
 	res, err := second.Wait(ctx)
-	if !errors.Is(err, loom.ErrCancelled) && (res == nil || res.Status != loom.StatusCancelled) {
-		t.Errorf("attached call: %+v, %v; want cancelled", res, err)
+	var re *loom.RunError
+	if !errors.As(err, &re) || res == nil || res.Status != loom.StatusCancelled || res.Replayed || !errors.Is(res.Err, loom.ErrCancelled) {
+		t.Errorf("attached call: %+v, %v; want it cancelled, not replayed", res, err)
 	}
 	close(release)
 	if res, err := first.Wait(ctx); err != nil || !res.Completed() {

@@ -221,6 +221,7 @@ func (e *Engine) ended(t *loom.TaskInfo) {
 		return
 	}
 	e.waiters.ended(t)
+	e.feed.nudge()
 	if t.ParentID != "" {
 		e.flows.push(t.ParentID)
 	}

@@ -108,10 +108,18 @@ type Config struct {
 	// It is where a server keeps submitted tasks to what its operator
 	// allowed, such as exec commands. Default: every task is admitted.
 	Admit func(p *SubmitParams) error
-	// Events receives the circuit breaker events (breaker.opened,
+	// Events receives the library's task and flow events (task.started,
+	// task.retrying, task.completed, task.failed, task.cancelled,
+	// task.skipped, task.replayed, flow.started, flow.completed,
+	// flow.failed) of every task in the store, derived from the store's
+	// event log as it grows from Run on (see event_feed.go for the
+	// mapping), and the circuit breaker events (breaker.opened,
 	// breaker.half_open, breaker.closed) of the task types the embedded
-	// workers run, so that an alert can say a dependency is down.
-	// Default: none.
+	// workers run. So loom.EventEmitter.On and Chan, loom.TriggerTask and
+	// loomtest.Recorder work on durable runs as on the library's
+	// executors; the events of a run are emitted after the store recorded
+	// them, so one may arrive after Wait or Execute returned. Default:
+	// none.
 	Events *loom.EventEmitter
 }
 

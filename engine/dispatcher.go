@@ -12,6 +12,7 @@ import (
 
 // notify wakes the dispatcher without blocking; wakes coalesce.
 func (e *Engine) notify() {
+	e.feed.nudge()
 	select {
 	case e.wake <- struct{}{}:
 	default:
@@ -92,6 +93,9 @@ func (e *Engine) claim(ctx context.Context, q Queue, limit int) (int, error) {
 	})
 	if err != nil {
 		return 0, err
+	}
+	if len(tasks) > 0 {
+		e.feed.nudge()
 	}
 	msgs := make([]bus.Message, 0, len(tasks))
 	var failed []*outcome

@@ -83,4 +83,12 @@
 //
 // DistributedExecutor puts the engine behind the loom.Executor interface,
 // so code written against an in-process executor runs durably unchanged.
+// It passes the executor conformance suite (loomtest/executortest) over
+// every store, with the differences that suite's Capabilities state: a
+// run id names one run only (a second run with it returns the first),
+// compensations (Step.Compensate) do not run, and a fan-out step runs as
+// one task whose items have no events of their own and run one at a
+// time. Values cross JSON on the way: read them with the typed accessors
+// of loom.Values (Int, Map, List...), which answer alike on every
+// executor.
 package engine

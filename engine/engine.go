@@ -63,7 +63,12 @@ type Engine struct {
 	inflight inflightSet
 	waiters  waiterSet
 	flows    advanceQueue
-	logs     *logBuffer
+	feed     eventFeed
+	// keyed and holderWaits track flows waiting for the task holding a
+	// step's idempotency key (see step_key.go).
+	keyed       keyedSteps
+	holderWaits sync.WaitGroup
+	logs        *logBuffer
 }
 
 // New returns an engine configured by cfg, with the types in cfg.Handlers
@@ -103,6 +108,7 @@ func New(cfg Config) (*Engine, error) {
 	e.inflight.init()
 	e.waiters.init()
 	e.flows.init()
+	e.feed.init()
 	e.logs = newLogBuffer(e)
 	if cfg.Workers >= 0 && len(local) > 0 {
 		w := newWorker(WorkerConfig{
@@ -349,6 +355,7 @@ func (e *Engine) Cancel(ctx context.Context, id, reason string) (*loom.TaskInfo,
 	if self != nil && self.ParentID != "" {
 		e.flows.push(self.ParentID)
 	}
+	e.feed.nudge()
 	if self == nil {
 		return e.Get(ctx, id)
 	}
@@ -489,6 +496,14 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err := e.resumeFlows(start); err != nil {
 		return err
 	}
+	var feedFrom int64
+	if e.cfg.Events != nil {
+		// The feed emits what happens from now on, not the store's history.
+		var err error
+		if feedFrom, err = e.latestEventSeq(start); err != nil {
+			return fmt.Errorf("engine: find the newest event: %w", err)
+		}
+	}
 	results, err := e.bus.ConsumeDone(start, bus.ConsumeOptions{Group: ResultGroup, AckWait: e.cfg.AckWait})
 	if err != nil {
 		return fmt.Errorf("engine: consume results: %w", err)
@@ -514,6 +529,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	goFn(&bgWG, func() { e.heartbeat(bg) })
 	goFn(&bgWG, func() { e.reap(ctx) })
 	goFn(&bgWG, func() { e.retain(ctx) })
+	if e.cfg.Events != nil {
+		goFn(&bgWG, func() { e.feedEvents(bg, feedFrom) })
+	}
 	workErr := make(chan error, 1)
 	if e.worker != nil {
 		goFn(&workWG, func() { workErr <- e.worker.Run(ctx) })
@@ -538,6 +556,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.releaseLocal(bg)
 	stopBG()
 	bgWG.Wait()
+	e.holderWaits.Wait()
 	if err := e.store.DeleteWorker(context.WithoutCancel(ctx), e.cfg.WorkerID); err != nil {
 		e.logger.Warn("engine: unregister worker", "err", err)
 	}

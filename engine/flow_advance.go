@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/auth"
@@ -33,7 +34,7 @@ func (e *Engine) registerSteps(f *loom.Flow, opts []RegisterOption) error {
 	for _, name := range f.Order() {
 		s, _ := f.Step(name)
 		if s.FanOut == nil {
-			if err := e.Register(s.Task, opts...); err != nil {
+			if err := e.Register(s.Task, append(slices.Clip(opts), viaFlow)...); err != nil {
 				return fmt.Errorf("flow %q step %q: %w", f.Name(), name, err)
 			}
 			continue
@@ -148,15 +149,23 @@ func (e *Engine) advance(ctx context.Context, id string) error {
 			if err != nil {
 				return e.endFlow(ctx, parent, loom.StatusFailed, nil, err.Error())
 			}
+			key, _, err := stepKey(s, in)
+			if err != nil {
+				return e.endFlow(ctx, parent, loom.StatusFailed, nil, err.Error())
+			}
 			inserts = append(inserts, &loom.TaskInfo{
-				Type: e.stepType(f, s), Queue: parent.Queue, ParentID: id, Step: name,
+				Type: e.stepType(f, s), Queue: e.stepQueue(e.stepType(f, s), parent.Queue), ParentID: id, Step: name,
 				Input: in, Priority: parent.Priority, Timeout: parent.Timeout,
-				MaxAttempts: maxAttemptsOf(s.Task), Attributes: parent.Attributes,
+				MaxAttempts: maxAttemptsOf(s.Task), Attributes: parent.Attributes, IdempotencyKey: key,
 			})
 		}
 	}
 	if len(inserts) > 0 {
-		if _, err := e.store.InsertTasks(ctx, &store.InsertTasksParams{Tasks: inserts, Now: now}); err != nil {
+		res, err := e.store.InsertTasks(ctx, &store.InsertTasksParams{Tasks: inserts, Now: now})
+		if err != nil {
+			return err
+		}
+		if err := e.settleKeyedSteps(ctx, f, parent, inserts, res); err != nil {
 			return err
 		}
 		e.notify()

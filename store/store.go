@@ -81,6 +81,14 @@ type Store interface {
 	// a fresh attempt budget (optionally with new input). Retrying a task
 	// that is pending, running or completed is ErrConflict.
 	RetryTask(ctx context.Context, p *RetryTaskParams) (*loom.TaskInfo, error)
+	// ReleaseTaskKey takes an idempotency key away from the ended task
+	// that holds it, so that a new task can be created with the key: the
+	// executor does so when the key's dedup window has passed or a failed
+	// run released it. The task keeps its history; the release appends a
+	// "key_released" event with the key as its Msg. A task that has not
+	// ended is ErrConflict; one that does not hold the key (any more) is
+	// left alone and is no error.
+	ReleaseTaskKey(ctx context.Context, p *ReleaseTaskKeyParams) error
 	// ReapTasks fails tasks past their Timeout and re-queues running tasks
 	// whose lease lapsed, returning what it changed. Every lapse adds one
 	// to the task's LeaseExpiries. A lapsed attempt that was never marked
@@ -290,6 +298,15 @@ type RetryTaskParams struct {
 	Now         time.Time
 	// Actor, when set, is recorded in the "retried" event's data.
 	Actor string
+}
+
+// ReleaseTaskKeyParams name the key to release and the task holding it.
+type ReleaseTaskKeyParams struct {
+	// Key is the idempotency key. Required.
+	Key string
+	// TaskID is the task that holds it. Required.
+	TaskID string
+	Now    time.Time
 }
 
 // ReapTasksParams say what the reaper considers expired.

@@ -540,3 +540,32 @@ func (s *Store) RetryTask(ctx context.Context, p *store.RetryTaskParams) (*loom.
 	}
 	return out, nil
 }
+
+// ReleaseTaskKey clears the idempotency key of the ended task holding it;
+// see store.Store.
+func (s *Store) ReleaseTaskKey(ctx context.Context, p *store.ReleaseTaskKeyParams) error {
+	if p.Key == "" || p.TaskID == "" {
+		return fmt.Errorf("release idempotency key: key and task id are required: %w", store.ErrInvalid)
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var status string
+		err := tx.QueryRowContext(ctx, `SELECT status FROM tasks WHERE id = ? AND idempotency_key = ?`, p.TaskID, p.Key).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if st := loom.Status(status); !st.Terminal() {
+			return fmt.Errorf("task is %s: %w", status, store.ErrConflict)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE tasks SET idempotency_key = NULL WHERE id = ?`, p.TaskID); err != nil {
+			return err
+		}
+		return s.appendEvents(ctx, tx, []eventRow{{taskID: p.TaskID, typ: eventKeyFreed, time: toNanos(now(p.Now)), status: loom.Status(status), msg: p.Key}})
+	})
+	if err != nil {
+		return fmt.Errorf("release idempotency key %q of task %s: %w", p.Key, p.TaskID, err)
+	}
+	return nil
+}

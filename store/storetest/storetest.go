@@ -23,7 +23,7 @@ import (
 // Beyond the interface's documentation the suite expects:
 //   - event types "created", "started", "completed", "failed", "retrying"
 //     (a pending outcome), "cancelled", "retried" (RetryTask), "expired"
-//     and "requeued" (ReapTasks);
+//     and "requeued" (ReapTasks), "key_released" (ReleaseTaskKey);
 //   - RetryTask keeps Attempt counting and sets MaxAttempts to Attempt
 //     plus the fresh budget, so that attempt numbers stay unique;
 //   - ListTasks' CreatedAfter and CreatedBefore are exclusive bounds;

@@ -101,6 +101,30 @@ var taskTests = []test{
 		require.Len(t, page.Tasks, 2)
 		require.Equal(t, []string{"created"}, eventTypes(t, s, first.ID), "no event for a deduplicated insert")
 	}},
+	{"ReleaseTaskKey", func(t *testing.T, s store.Store) {
+		first := insert(t, s, &loom.TaskInfo{Type: "pay", IdempotencyKey: "order-1"})[0]
+		release := func(id string) error {
+			return s.ReleaseTaskKey(ctx(t), &store.ReleaseTaskKeyParams{Key: "order-1", TaskID: id, Now: at(time.Minute)})
+		}
+		require.ErrorIs(t, release(first.ID), store.ErrConflict, "a pending task keeps its key")
+		claimed := claimOne(t, s, loom.DefaultQueue, at(time.Second))
+		require.ErrorIs(t, release(claimed.ID), store.ErrConflict, "a running task keeps its key")
+		finish(t, s, at(2*time.Second), store.Outcome{ID: first.ID, Attempt: claimed.Attempt, Status: loom.StatusFailed, Msg: "boom"})
+
+		require.NoError(t, release(first.ID))
+		got, err := s.GetTask(ctx(t), first.ID)
+		require.NoError(t, err)
+		require.Empty(t, got.IdempotencyKey)
+		require.Equal(t, loom.StatusFailed, got.Status, "the task keeps its outcome")
+		types := eventTypes(t, s, first.ID)
+		require.Equal(t, "key_released", types[len(types)-1])
+
+		second := insert(t, s, &loom.TaskInfo{Type: "pay", IdempotencyKey: "order-1"})[0]
+		require.NotEqual(t, first.ID, second.ID, "the key makes a new task once released")
+		require.NoError(t, release(first.ID), "releasing a key the task no longer holds is no error")
+		require.ErrorIs(t, release(second.ID), store.ErrConflict, "nor does it free the new holder's key")
+		require.ErrorIs(t, s.ReleaseTaskKey(ctx(t), &store.ReleaseTaskKeyParams{TaskID: first.ID}), store.ErrInvalid)
+	}},
 	{"InsertFlowStep", func(t *testing.T, s store.Store) {
 		parent := insert(t, s, newTask("flow"))[0]
 		other := insert(t, s, newTask("flow"))[0]

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -154,16 +155,44 @@ var runIDSources = sync.Pool{New: func() any {
 
 // newRunID returns a new UUIDv7: ordered by the millisecond it was made
 // in (random within it), unique, not a secret.
-func newRunID() string {
+func newRunID() string { return newRunIDAt(time.Now()) }
+
+// newRunIDAt is newRunID for a run made at, a time read from the system
+// clock: a run reads the clock once for its id and its start.
+func newRunIDAt(at time.Time) string {
 	src := runIDSources.Get().(*mathrand.ChaCha8)
-	randA, randB := src.Uint64(), src.Uint64()
+	randB := src.Uint64()
 	runIDSources.Put(src)
 	var u uuid.UUID
-	// 48 bits of Unix milliseconds, the version (7), 12 random bits; the
-	// variant (10) and 62 random bits.
-	binary.BigEndian.PutUint64(u[0:8], uint64(time.Now().UnixMilli())<<16|0x7000|randA&0x0fff)
+	// 48 bits of Unix milliseconds, the version (7), 12 bits of sub-
+	// millisecond time or sequence; the variant (10) and 62 random bits.
+	t := uint64(runIDTime(at))
+	binary.BigEndian.PutUint64(u[0:8], t>>12<<16|0x7000|t&0x0fff)
 	binary.BigEndian.PutUint64(u[8:16], randB&^(3<<62)|2<<62)
 	return u.String()
+}
+
+// lastRunIDTime is the time field of the latest run id, so that ids made
+// in one process increase even within a millisecond.
+var lastRunIDTime atomic.Int64
+
+// runIDTime is at as milliseconds shifted left by 12 plus the fraction of
+// the millisecond in 12 bits (UUIDv7's method 3), above every earlier
+// one.
+func runIDTime(at time.Time) int64 {
+	nano := at.UnixNano()
+	milli := nano / 1e6
+	base := milli<<12 + (nano-milli*1e6)>>8
+	for {
+		last := lastRunIDTime.Load()
+		next := base
+		if next <= last {
+			next = last + 1
+		}
+		if lastRunIDTime.CompareAndSwap(last, next) {
+			return next
+		}
+	}
 }
 
 func checkTask(t *Task) error {
@@ -179,6 +208,8 @@ func checkTask(t *Task) error {
 }
 
 // prepare validates t and resolves the run options of a top-level run.
+// The run id stays empty unless given: run makes one as it starts, and a
+// caller that needs it sooner calls newRunID.
 func prepare(t *Task, opts []RunOption) (runMeta, error) {
 	if err := checkTask(t); err != nil {
 		return runMeta{}, err
@@ -190,9 +221,6 @@ func prepare(t *Task, opts []RunOption) (runMeta, error) {
 			opt(o)
 		}
 		m.id, m.key = o.runID, o.idempotencyKey
-	}
-	if m.id == "" {
-		m.id = newRunID()
 	}
 	return m, nil
 }
@@ -226,7 +254,15 @@ func (x *executor) execute(ctx context.Context, t *Task, in Values, m *runMeta) 
 // the Result.
 func (x *executor) run(ctx context.Context, t *Task, in Values, m *runMeta) (*Result, error) {
 	clock := x.cfg.Clock
-	res := &Result{RunID: m.id, Name: m.name(t), Started: clock.Now()}
+	started := clock.Now()
+	if m.id == "" {
+		at := started
+		if _, system := clock.(SystemClock); !system {
+			at = time.Now()
+		}
+		m.id = newRunIDAt(at)
+	}
+	res := &Result{RunID: m.id, Name: m.name(t), Started: started}
 
 	key, idem, keyed, err := idempotencyKey(t, in, m.key)
 	if err != nil {

@@ -52,7 +52,7 @@ func openLoomSQLite(ctx context.Context, _ options, p *probe) (system, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	return newLoom(st, nil, p, func(context.Context) error { return os.RemoveAll(dir) })
+	return newLoom(st, nil, 0, p, func(context.Context) error { return os.RemoveAll(dir) })
 }
 
 func openLoomPostgres(ctx context.Context, o options, p *probe) (system, error) {
@@ -63,7 +63,7 @@ func openLoomPostgres(ctx context.Context, o options, p *probe) (system, error) 
 		_ = drop(ctx)
 		return nil, err
 	}
-	return newLoom(st, nil, p, drop)
+	return newLoom(st, nil, 0, p, drop)
 }
 
 // openLoomRedis and openLoomNATS keep state in SQLite, as an embedded
@@ -104,15 +104,21 @@ func openLoomOverBus(ctx context.Context, b bus.Bus, remove func(context.Context
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	return newLoom(st, b, p, cleanup, func(context.Context) error { return os.RemoveAll(dir) })
+	return newLoom(st, b, busWorkers, p, cleanup, func(context.Context) error { return os.RemoveAll(dir) })
 }
 
-func newLoom(st store.Store, b bus.Bus, p *probe, cleanup ...func(context.Context) error) (*loomSystem, error) {
+// busWorkers is the embedded worker count over a network bus, where each
+// task costs a worker round trips to the server: Asynq's concurrency here.
+const busWorkers = asynqConcurrency
+
+// newLoom makes the engine; workers 0 means the engine's default.
+func newLoom(st store.Store, b bus.Bus, workers int, p *probe, cleanup ...func(context.Context) error) (*loomSystem, error) {
 	l := &loomSystem{st: st, b: b, cleanup: cleanup}
 	e, err := engine.New(engine.Config{
-		Store:  st,
-		Bus:    b,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Store:   st,
+		Bus:     b,
+		Workers: workers,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Handlers: map[string]loom.Handler{loomType: loom.HandlerFunc(func(_ context.Context, in loom.Values) (loom.Values, error) {
 			p.worked(stampOf(in["t"]))
 			return nil, nil

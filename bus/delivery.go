@@ -94,15 +94,36 @@ func (d Delivery) InProgress(ctx context.Context) error {
 // ackAllParallel is how many acknowledgements AckAll has in flight at once.
 const ackAllParallel = 64
 
-// AckAll acknowledges every delivery of ds, as Ack on each would, with up
-// to 64 acknowledgements in flight at once: on a network bus, where each is
-// a round trip to the server, a batch costs a few round trips instead of
-// one each. It waits for them all and returns the errors of those that
-// failed, joined; a delivery whose Ack failed is delivered again after its
-// AckWait, as after a failed Ack.
+// ManyAcknowledger is an Acknowledger whose backend acknowledges many
+// deliveries in one call. AckAll hands the first delivery's acknowledger
+// every acknowledger of the batch, itself among them; AckMany returns one
+// error per acknowledger, nil where it acknowledged, and settles those it
+// cannot batch (another backend's) one at a time.
+type ManyAcknowledger interface {
+	Acknowledger
+	AckMany(ctx context.Context, as []Acknowledger) []error
+}
+
+// AckAll acknowledges every delivery of ds, as Ack on each would, in one
+// call where the backend can (ManyAcknowledger), else with up to 64
+// acknowledgements in flight at once: on a network bus, where each is a
+// round trip to the server, a batch costs a few round trips instead of one
+// each. It waits for them all and returns the errors of those that failed,
+// joined; a delivery whose Ack failed is delivered again after its AckWait,
+// as after a failed Ack.
 func AckAll(ctx context.Context, ds []Delivery) error {
 	if len(ds) == 1 {
 		return ds[0].Ack(ctx)
+	}
+	if m, ok := ds[0].ack.(ManyAcknowledger); ok {
+		as := make([]Acknowledger, len(ds))
+		for i, d := range ds {
+			if d.ack == nil {
+				return errNoAcknowledger
+			}
+			as[i] = d.ack
+		}
+		return errors.Join(m.AckMany(ctx, as)...)
 	}
 	errs := make([]error, len(ds))
 	var next atomic.Int64

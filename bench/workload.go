@@ -286,9 +286,10 @@ func printTable(w io.Writer, rows []row, n int) {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/1e6) }
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "system\tinserted/s\tbatch worked/s\t×River\tcontinuous worked/s\t×River\tcont p50 ms\tcont p99 ms\tidle p50 ms\tidle p99 ms\t\n")
+	var failed []row
 	for _, r := range rows {
 		if r.err != nil {
-			fmt.Fprintf(tw, "%s\t%s\t\n", r.name, "error: "+r.err.Error())
+			failed = append(failed, r)
 			continue
 		}
 		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", r.name, r.insertPerSec,
@@ -297,5 +298,8 @@ func printTable(w io.Writer, rows []row, n int) {
 			ms(r.contP50), ms(r.contP99), ms(r.idleP50), ms(r.idleP99))
 	}
 	_ = tw.Flush()
+	for _, r := range failed {
+		fmt.Fprintf(w, "%s: %v\n", r.name, r.err)
+	}
 	fmt.Fprintf(w, "n=%d tasks per phase\n", n)
 }

@@ -51,11 +51,11 @@ type Config struct {
 	Clock Clock
 	// Events receives every task, flow and breaker event. Default: none.
 	Events *EventEmitter
-	// State records each run and each flow step. Default: in-memory
-	// state private to the executor that keeps the last 4,096 finished
-	// runs (so a long-lived executor does not grow without bound), and a
-	// MemoryState for idempotency records. Pass a StateManager to read
-	// runs back or to make them durable.
+	// State records each run and each flow step. Default: a MemoryState
+	// private to the executor for idempotency records only; runs and
+	// steps nobody could read back are not recorded, which keeps a
+	// long-lived executor from growing. Pass a StateManager to read runs
+	// back or to make them durable.
 	State StateManager
 	// Logger logs attempts and failures. Default slog.Default().
 	Logger *slog.Logger

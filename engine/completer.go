@@ -65,14 +65,15 @@ func (e *Engine) recordDeliveries(ctx context.Context, ds []bus.Delivery) {
 		batch = append(batch, o)
 	}
 	ok := len(batch) == 0 || e.record(ctx, batch)
-	for _, d := range ds {
-		var err error
-		if ok {
-			err = d.Ack(ctx)
-		} else {
-			err = d.Nack(ctx, time.Second)
+	if ok {
+		// All at once: on a network bus each is a round trip.
+		if err := bus.AckAll(ctx, ds); err != nil && !errors.Is(err, bus.ErrClosed) && ctx.Err() == nil {
+			e.logger.Warn("engine: acknowledge results", "n", len(ds), "err", err)
 		}
-		if err != nil && !errors.Is(err, bus.ErrClosed) && ctx.Err() == nil {
+		return
+	}
+	for _, d := range ds {
+		if err := d.Nack(ctx, time.Second); err != nil && !errors.Is(err, bus.ErrClosed) && ctx.Err() == nil {
 			e.logger.Warn("engine: settle result", "task", d.ID, "err", err)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/bus"
+	"github.com/loomhq/loom/bus/memory"
 	loomrt "github.com/loomhq/loom/runtime"
 )
 
@@ -154,6 +155,8 @@ type Worker struct {
 	freed    []chan struct{}
 	jobs     chan job
 	stopping atomic.Bool
+	// results carries the handlers' done messages to publishResults.
+	results chan result
 
 	// running holds the attempts whose handlers run here, with any further
 	// deliveries of the same attempt that arrived meanwhile (the bus
@@ -262,6 +265,19 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.receive(ctx, w.cfg.Queues[i], c, w.freed[i])
 		}()
 	}
+	if _, inProcess := w.cfg.Bus.(*memory.Bus); !inProcess {
+		// Over a network bus results go out in batches (publishResults);
+		// in process a publish costs less than the hand-over would.
+		w.results = make(chan result, w.cfg.Concurrency)
+		published := make(chan struct{})
+		go func() {
+			defer close(published)
+			w.publishResults(w.results)
+		}()
+		// After the handlers: they hand their results over until they
+		// return.
+		defer func() { close(w.results); <-published }()
+	}
 	for range w.cfg.Concurrency {
 		poolWG.Add(1)
 		go func() {
@@ -363,6 +379,18 @@ func (w *Worker) join(j job) bool {
 // settle acknowledges d, or hands it back, together with the duplicates of
 // its attempt that arrived while it ran.
 func (w *Worker) settle(d bus.Delivery, ack bool) {
+	for _, d := range w.release(d) {
+		if !ack {
+			w.handBack(d)
+		} else if err := d.Ack(context.Background()); err != nil && !errors.Is(err, bus.ErrClosed) {
+			w.cfg.Logger.Warn("engine: worker: acknowledge task", "task", d.ID, "err", err)
+		}
+	}
+}
+
+// release forgets d's attempt as running here and returns d with the
+// duplicates of it that arrived while it ran, for the caller to settle.
+func (w *Worker) release(d bus.Delivery) []bus.Delivery {
 	k := attemptKey{d.ID, d.Attempt}
 	w.mu.Lock()
 	r := w.running[k]
@@ -375,13 +403,7 @@ func (w *Worker) settle(d bus.Delivery, ack bool) {
 		}
 		ds = append(ds, r.dups...)
 	}
-	for _, d := range ds {
-		if !ack {
-			w.handBack(d)
-		} else if err := d.Ack(context.Background()); err != nil && !errors.Is(err, bus.ErrClosed) {
-			w.cfg.Logger.Warn("engine: worker: acknowledge task", "task", d.ID, "err", err)
-		}
-	}
+	return ds
 }
 
 // handBack returns a task to the bus without a result, or drops it if the
@@ -437,8 +459,11 @@ func (w *Worker) runDelivery(d bus.Delivery) {
 			done.RetryAfterMS = int64((hint.RetryAfter() + time.Millisecond - 1) / time.Millisecond)
 		}
 	}
-	ctx := context.Background()
-	if perr := w.cfg.Bus.PublishDone(ctx, done); perr != nil {
+	if w.results != nil {
+		w.report(done, d)
+		return
+	}
+	if perr := w.cfg.Bus.PublishDone(context.Background(), done); perr != nil {
 		if !errors.Is(perr, bus.ErrClosed) {
 			w.cfg.Logger.Error("engine: worker: publish result", "task", m.ID, "attempt", m.Attempt, "err", perr)
 		}

@@ -63,6 +63,7 @@ type Engine struct {
 	inflight inflightSet
 	waiters  waiterSet
 	flows    advanceQueue
+	runs     flowRuns
 	logs     *logBuffer
 }
 
@@ -343,11 +344,12 @@ func (e *Engine) Cancel(ctx context.Context, id, reason string) (*loom.TaskInfo,
 		if t.ID == id {
 			self = t
 		} else if t.ParentID != "" && t.ParentID != id {
-			e.flows.push(t.ParentID)
+			e.flows.pushEnded(t)
 		}
 	}
+	e.runs.drop(id)
 	if self != nil && self.ParentID != "" {
-		e.flows.push(self.ParentID)
+		e.flows.pushEnded(self)
 	}
 	if self == nil {
 		return e.Get(ctx, id)

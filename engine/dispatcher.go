@@ -104,7 +104,7 @@ func (e *Engine) claim(ctx context.Context, q Queue, limit int) (int, error) {
 			failed = append(failed, &outcome{id: t.ID, typ: t.Type, attempt: t.Attempt, maxAttempts: t.MaxAttempts,
 				err: loom.Permanent(fmt.Errorf("%w %q", ErrUnknownType, t.Type))})
 			continue
-		case reg != nil && reg.flow != nil:
+		case reg != nil && reg.advanced():
 			e.startFlow(ctx, t)
 			continue
 		}

@@ -384,6 +384,10 @@ func (e *Engine) Retry(ctx context.Context, id string, input loom.Values) (*loom
 		if err := e.retrySteps(ctx, t, reg.flow, input); err != nil {
 			return nil, fmt.Errorf("engine: retry steps of %s: %w", id, err)
 		}
+	} else if reg != nil && reg.fanOut != nil {
+		if err := e.retryItems(ctx, t.ID); err != nil {
+			return nil, fmt.Errorf("engine: retry items of %s: %w", id, err)
+		}
 	}
 	t, err = e.store.RetryTask(ctx, &store.RetryTaskParams{ID: id, Input: input, Now: e.clock.Now(), Actor: auth.Actor(ctx)})
 	if err != nil {

@@ -43,8 +43,13 @@ func (e *Engine) registerSteps(f *loom.Flow, opts []RegisterOption) error {
 			}
 			continue
 		}
-		// The fan-out runs as one task: a one-step flow of the library
-		// whose input is the step's input.
+		// Each item runs as a task of the step's type; the step's own
+		// task is advanced by the engine (see fan_out.go). Its handler,
+		// the library's in-process fan-out, is what a plain call of the
+		// type would run.
+		if err := e.Register(s.Task, opts...); err != nil {
+			return fmt.Errorf("flow %q step %q: %w", f.Name(), name, err)
+		}
 		fo := *s.FanOut
 		inputs := []string{fo.Over}
 		for k := range s.Requires {
@@ -68,7 +73,8 @@ func (e *Engine) registerSteps(f *loom.Flow, opts []RegisterOption) error {
 		})
 		e.mu.Lock()
 		if _, ok := e.types[one.Name]; !ok {
-			e.types[one.Name] = &registration{task: &loom.Task{Name: one.Name, Handler: h, Retry: s.Task.Retry, Timeout: s.Task.Timeout}}
+			e.types[one.Name] = &registration{task: &loom.Task{Name: one.Name, Handler: h, Timeout: s.Task.Timeout},
+				queue: loom.DefaultQueue, fanOut: &fo, item: s.Task}
 		}
 		e.mu.Unlock()
 	}
@@ -117,20 +123,62 @@ func (e *Engine) advance(ctx context.Context, id string, ended []*loom.TaskInfo)
 			r = nil
 		}
 	}
-	if r == nil {
+	fresh := r == nil
+	if fresh {
 		var err error
 		if r, err = e.loadRun(ctx, id); err != nil || r == nil {
 			return err
 		}
 		e.runs.put(r)
 	}
-	err := e.advanceFlow(ctx, r)
+	known := len(r.children)
+	var err error
+	if r.fan != nil {
+		err = e.advanceFanOut(ctx, r)
+	} else {
+		err = e.advanceFlow(ctx, r)
+	}
+	if err == nil && !fresh && len(r.children) == known && e.runs.get(id) == r && r.waiting() {
+		// Nothing to do until a child ends: make sure none ended that
+		// another engine recorded, or the flow would wait for ever.
+		err = e.checkRunning(ctx, r)
+	}
 	if errors.Is(err, errStaleRun) {
 		e.runs.drop(id)
 		e.flows.push(id)
 		return nil
 	}
 	return err
+}
+
+// checkRunning compares the children r believes are running with the
+// store's: errStaleRun if one ended there. It costs the flow's running
+// children, read only when the flow waits.
+func (e *Engine) checkRunning(ctx context.Context, r *flowRun) error {
+	want := make(map[string]bool)
+	for _, c := range r.children {
+		if !c.status.Terminal() {
+			want[c.id] = true
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	page, err := e.store.ListTasks(ctx, &store.ListTasksParams{
+		ParentID: r.parent.ID, Status: []loom.Status{loom.StatusPending, loom.StatusRunning}, Limit: len(want) + 1,
+	})
+	if err != nil {
+		return err
+	}
+	if len(page.Tasks) != len(want) {
+		return errStaleRun
+	}
+	for _, t := range page.Tasks {
+		if !want[t.ID] {
+			return errStaleRun
+		}
+	}
+	return nil
 }
 
 // errStaleRun says a flow's run in memory missed what another engine did.
@@ -147,7 +195,7 @@ func (e *Engine) loadRun(ctx context.Context, id string) (*flowRun, error) {
 		return nil, nil
 	}
 	reg := e.lookup(parent.Type)
-	if reg == nil || reg.flow == nil {
+	if reg == nil || !reg.advanced() {
 		return nil, nil
 	}
 	children, err := e.store.ListChildren(ctx, id)
@@ -155,6 +203,10 @@ func (e *Engine) loadRun(ctx context.Context, id string) (*flowRun, error) {
 		return nil, err
 	}
 	r := newFlowRun(parent)
+	if reg.fanOut != nil {
+		newFanOutRun(r, reg, children)
+		return r, nil
+	}
 	r.flow = reg.flow
 	r.load(children)
 	return r, nil
@@ -299,7 +351,11 @@ func (e *Engine) compensate(ctx context.Context, r *flowRun) (waiting bool, err 
 const compensateSuffix = ".compensate"
 
 // stepAttempts is the attempt budget of a step's child task.
+// A fan-out step has one: its items are retried, each by its own policy.
 func (e *Engine) stepAttempts(s loom.Step) int {
+	if s.FanOut != nil {
+		return 1
+	}
 	return maxAttemptsOf(s.Task)
 }
 
@@ -375,7 +431,7 @@ func (e *Engine) resumeFlows(ctx context.Context) error {
 			return fmt.Errorf("engine: resume flows: %w", err)
 		}
 		for _, t := range page.Tasks {
-			if reg := e.lookup(t.Type); reg != nil && reg.flow != nil {
+			if reg := e.lookup(t.Type); reg != nil && reg.advanced() {
 				e.flows.push(t.ID)
 			}
 		}
@@ -414,7 +470,32 @@ func (e *Engine) retrySteps(ctx context.Context, parent *loom.TaskInfo, f *loom.
 		if err != nil {
 			in = nil // keep the step's old input
 		}
+		if s, ok := f.Step(c.Step); ok && s.FanOut != nil {
+			if err := e.retryItems(ctx, c.ID); err != nil {
+				return err
+			}
+		}
 		if _, err := e.store.RetryTask(ctx, &store.RetryTaskParams{ID: c.ID, Input: in, Now: e.clock.Now(), Actor: auth.Actor(ctx)}); err != nil && !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	return nil
+}
+
+// retryItems puts a fan-out step's failed and cancelled items back to
+// pending, so that retrying the step re-runs only them; items it never
+// created are created when it runs again.
+func (e *Engine) retryItems(ctx context.Context, id string) error {
+	e.runs.drop(id)
+	items, err := e.store.ListChildren(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, c := range items {
+		if c.Status != loom.StatusFailed && c.Status != loom.StatusCancelled {
+			continue
+		}
+		if _, err := e.store.RetryTask(ctx, &store.RetryTaskParams{ID: c.ID, Now: e.clock.Now(), Actor: auth.Actor(ctx)}); err != nil && !errors.Is(err, store.ErrConflict) {
 			return err
 		}
 	}

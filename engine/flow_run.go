@@ -31,6 +31,20 @@ type flowRun struct {
 	fan *fanOutRun
 }
 
+// waiting reports whether the run has children that have not ended, and
+// so waits for them.
+func (r *flowRun) waiting() bool {
+	if r.fan != nil {
+		return r.fan.running > 0
+	}
+	for _, c := range r.children {
+		if !c.status.Terminal() {
+			return true
+		}
+	}
+	return false
+}
+
 // childRef is what a flowRun knows of one child task.
 type childRef struct {
 	id     string

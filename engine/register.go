@@ -18,4 +18,12 @@ type registration struct {
 	task  *loom.Task
 	flow  *loom.Flow // set when task.Handler is a flow
 	queue string
+	// fanOut is set for the type of a flow's fan-out step, whose tasks
+	// the engine advances like flows; item is what each item runs.
+	fanOut *loom.FanOut
+	item   *loom.Task
 }
+
+// advanced reports whether the type's tasks are advanced by the engine
+// (flows and fan-out steps) rather than run by a worker.
+func (r *registration) advanced() bool { return r.flow != nil || r.fanOut != nil }

@@ -33,14 +33,14 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 // The fields each level of a flow file may have, in the order error
 // messages list them.
 var (
-	fileFields   = []string{"name", "description", "inputs", "timeout", "schedule", "allow_exec", "steps"}
-	stepFields   = []string{"name", "exec", "http", "type", "input", "requires", "provides", "depends_on", "retry", "timeout", "fan_out", "if", "compensate"}
+	fileFields       = []string{"name", "description", "inputs", "timeout", "schedule", "allow_exec", "steps"}
+	stepFields       = []string{"name", "exec", "http", "type", "input", "requires", "provides", "depends_on", "retry", "timeout", "fan_out", "if", "compensate"}
 	compensateFields = []string{"exec", "http", "type", "input", "retry", "timeout"}
-	kindFields   = []string{"exec", "http", "type"}
-	execFields   = []string{"command", "env", "dir", "stdin", "timeout"}
-	httpFields   = []string{"method", "url", "headers", "body", "timeout"}
-	retryFields  = []string{"max_attempts", "initial_delay", "backoff_factor", "max_delay", "jitter"}
-	fanOutFields = []string{"over", "as", "parallelism", "on_failure"}
+	kindFields       = []string{"exec", "http", "type"}
+	execFields       = []string{"command", "env", "dir", "stdin", "timeout"}
+	httpFields       = []string{"method", "url", "headers", "body", "timeout"}
+	retryFields      = []string{"max_attempts", "initial_delay", "backoff_factor", "max_delay", "jitter"}
+	fanOutFields     = []string{"over", "as", "parallelism", "on_failure"}
 )
 
 // httpMethods are the methods an http step may use: those net/http names.

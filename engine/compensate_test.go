@@ -9,6 +9,7 @@ import (
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/engine"
+	"github.com/loomhq/loom/flowfile"
 )
 
 // saga builds a flow book -> pay -> ship where ship fails; book and pay
@@ -125,5 +126,54 @@ func TestFlowCompensationSurvivesRestart(t *testing.T) {
 	// second engine ran it to the end. refund ran once.
 	if log := s.log(); log != "book pay ship refund unbook unbook" {
 		t.Fatalf("calls %q, want book pay ship refund unbook unbook", log)
+	}
+}
+
+// A flow file's if: and compensate: run durably as they do in memory.
+func TestFlowFileConditionAndCompensateDurably(t *testing.T) {
+	t.Parallel()
+	var s saga
+	task := func(name string, fail bool) *loom.Task {
+		return loom.NewTask(name, loom.HandlerFunc(func(_ context.Context, in loom.Values) (loom.Values, error) {
+			id, _ := in["id"].(string)
+			s.add(name + ":" + id)
+			if fail {
+				return nil, loom.Permanent(errors.New("broken"))
+			}
+			return loom.Values{"id": name + "-1"}, nil
+		}))
+	}
+	reg := flowfile.Tasks{"book": task("book", false), "unbook": task("unbook", false), "bonus": task("bonus", false),
+		"ship": task("ship", true)}
+	f, err := flowfile.Parse("saga.yaml", []byte(`name: filesaga
+inputs: [mode]
+steps:
+  - name: book
+    type: book
+    provides: {id: booking}
+    compensate: {type: unbook}
+  - name: bonus
+    type: bonus
+    if: eq .mode "vip"
+  - name: ship
+    type: ship
+    requires: {booking: booking}
+    depends_on: [bonus]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flow, err := f.Build(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	te := setup(t, nil, engine.Config{}, flow)
+	info := te.submit(t, &engine.SubmitParams{Type: "filesaga", Input: loom.Values{"mode": "plain"}})
+	got := te.wait(t, info.ID)
+	if got.Status != loom.StatusFailed || !strings.Contains(got.Msg, `step "ship" failed`) {
+		t.Fatalf("flow %s %q, want failed naming ship", got.Status, got.Msg)
+	}
+	if log := s.log(); log != "book: ship: unbook:book-1" {
+		t.Fatalf("calls %q, want book, ship (bonus skipped), then unbook with book's output", log)
 	}
 }

@@ -89,3 +89,50 @@ func BenchmarkLinearFlow(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFanOut runs one durable fan-out of 10,000 no-op items on
+// SQLite per iteration, each item a task of its own, and reports the time
+// per item.
+func BenchmarkFanOut(b *testing.B) {
+	n := 10_000
+	if testing.Short() {
+		n = 1000
+	}
+	ctx := context.Background()
+	st, err := openBenchStore(ctx, filepath.Join(b.TempDir(), "loom.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	e, err := engine.New(engine.Config{Store: st, Workers: 16, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	item := loom.NewTask("bench-item", loom.HandlerFunc(func(_ context.Context, in loom.Values) (loom.Values, error) {
+		return loom.Values{"v": in["item"]}, nil
+	}))
+	flow := fanFlow(b, "bench-fan", item, loom.FanOut{Parallelism: 64})
+	if err := e.Register(flow); err != nil {
+		b.Fatal(err)
+	}
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- e.Run(rctx) }()
+	defer func() { stop(); <-done }()
+	b.ResetTimer()
+	for b.Loop() {
+		t, _, err := e.Submit(ctx, &engine.SubmitParams{Type: flow.Name, Input: loom.Values{"items": itemList(n), "prefix": ""}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		got, err := e.Wait(ctx, t.ID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got.Status != loom.StatusCompleted || len(got.Output["results"].([]any)) != n {
+			b.Fatalf("fan-out %s: %s", got.Status, got.Msg)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N*n), "ms/item")
+}

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/engine"
@@ -65,6 +67,7 @@ func BenchmarkLinearFlow(b *testing.B) {
 			defer func() { stop(); <-done }()
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
+			cpu0 := cpuTime()
 			b.ResetTimer()
 			for b.Loop() {
 				t, _, err := e.Submit(ctx, &engine.SubmitParams{Type: flow.Name})
@@ -80,14 +83,26 @@ func BenchmarkLinearFlow(b *testing.B) {
 				}
 			}
 			b.StopTimer()
+			cpu := cpuTime() - cpu0
 			runtime.ReadMemStats(&after)
 			steps := float64(b.N * n)
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/steps, "ms/step")
+			b.ReportMetric(float64(cpu.Microseconds())/1000/steps, "cpu-ms/step")
 			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/steps, "allocs/step")
 			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/steps, "B/step")
 			b.ReportMetric(0, "ns/op")
 		})
 	}
+}
+
+// cpuTime is the CPU time the process has used, user and system: what a
+// step costs however loaded the machine is.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkFanOut runs one durable fan-out of 10,000 no-op items on

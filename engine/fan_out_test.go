@@ -369,3 +369,33 @@ func TestFanOutCrashHelperProcess(t *testing.T) {
 	}
 	os.Exit(0)
 }
+
+// Under CollectAndContinue every item runs, and the step completes with
+// the failures listed beside the results.
+func TestFanOutCollectAndContinue(t *testing.T) {
+	t.Parallel()
+	item := loom.NewTask("fan-odd", loom.HandlerFunc(func(_ context.Context, in loom.Values) (loom.Values, error) {
+		if int(in["item"].(float64))%2 == 1 {
+			return nil, loom.Permanent(errors.New("odd"))
+		}
+		return loom.Values{"ok": true}, nil
+	}))
+	f, err := loom.NewFlow("fan-collect", loom.FlowDef{
+		Inputs: []string{"items"},
+		Steps: []loom.Step{{Name: "map", Task: item, FanOut: &loom.FanOut{Over: "items", OnFailure: loom.CollectAndContinue},
+			Provides: map[string]string{"results": "results", "errors": "errors", "failed": "failed"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	te := setup(t, nil, engine.Config{}, f)
+	info := te.submit(t, &engine.SubmitParams{Type: "fan-collect", Input: loom.Values{"items": itemList(4)}})
+	got := te.wait(t, info.ID)
+	if got.Status != loom.StatusCompleted {
+		t.Fatalf("flow %s: %s", got.Status, got.Msg)
+	}
+	errs := got.Output["errors"].([]any)
+	if got.Output["failed"] != 2.0 || errs[0] != "" || errs[1] != "odd" || errs[3] != "odd" || got.Output["results"].([]any)[1] != nil {
+		t.Fatalf("output %v, want items 1 and 3 failed with their errors", got.Output)
+	}
+}

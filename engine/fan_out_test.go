@@ -151,12 +151,13 @@ func TestFanOutOnExternalQueue(t *testing.T) {
 		return loom.Values{"twice": in["item"].(float64) * 2}, nil
 	})
 	// The engine knows the flow; the item handler it holds is never run.
-	local := loom.NewTask("remote-item", loom.HandlerFunc(func(context.Context, loom.Values) (loom.Values, error) {
+	// Its task is named flow/step, as a flow file names a step's task.
+	local := loom.NewTask("fan-remote/map", loom.HandlerFunc(func(context.Context, loom.Values) (loom.Values, error) {
 		return nil, errors.New("ran on the server")
 	}))
 	flow := fanFlow(t, "fan-remote", local, loom.FanOut{Parallelism: 2})
 	te := setup(t, nil, engine.Config{Bus: b, Queues: []engine.Queue{{Name: loom.DefaultQueue}, {Name: "remote", External: true}}}, flow)
-	startWorker(t, b, "remote", "remote-item", h)
+	startWorker(t, b, "remote", "fan-remote/map", h)
 	info := te.submit(t, &engine.SubmitParams{Type: flow.Name, Queue: "remote", Input: loom.Values{"items": itemList(4), "prefix": ""}})
 	got := te.wait(t, info.ID)
 	if got.Status != loom.StatusCompleted {
@@ -279,7 +280,7 @@ func TestFanOutCrashRerunsOnlyUnfinishedItems(t *testing.T) {
 func itemsOf(t *testing.T, st store.Store) ([]*loom.TaskInfo, string) {
 	t.Helper()
 	ctx := context.Background()
-	page, err := st.ListTasks(ctx, &store.ListTasksParams{Type: "crash-fan/map", Limit: 10})
+	page, err := st.ListTasks(ctx, &store.ListTasksParams{Type: "crash-fan/map[]", Limit: 10})
 	if err != nil || len(page.Tasks) != 1 {
 		t.Fatalf("fan-out step: %v %v", page, err)
 	}

@@ -24,9 +24,10 @@ import (
 // after a restart for every running flow, after a retry. Re-inserting a
 // step that exists is a no-op in the store.
 
-// flowStepType is the task type of a fan-out step of a flow: one task that
-// maps the step's task over the list, in-process, through the library.
-func flowStepType(flow, step string) string { return flow + "/" + step }
+// flowStepType is the task type of a fan-out step of a flow: flow/step[],
+// a name no step's own task has (flow files name theirs flow/step), so
+// that the step's task stays the type its items run.
+func flowStepType(flow, step string) string { return flow + "/" + step + "[]" }
 
 // registerSteps registers the tasks a flow's steps run.
 func (e *Engine) registerSteps(f *loom.Flow, opts []RegisterOption) error {

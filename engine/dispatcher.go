@@ -57,6 +57,9 @@ func (e *Engine) dispatch(ctx context.Context) {
 			if err != nil && ctx.Err() == nil {
 				e.logger.Error("engine: next run time", "err", err)
 			}
+			// Due tasks the claims left (a capped or paused queue) may be
+			// claimable once a running one ends.
+			e.held.Store(ok && !at.After(e.clock.Now()))
 			if d := at.Sub(e.clock.Now()); ok && d > 0 && d < wait {
 				wait = d
 			}

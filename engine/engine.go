@@ -54,6 +54,11 @@ type Engine struct {
 	// the recording of the previous one.
 	maxLocal int
 
+	// held is set by the dispatcher when tasks were due that its claims
+	// did not take (a queue's concurrency cap, a pause): an ended task may
+	// have made room for them.
+	held atomic.Bool
+
 	// recorded counts outcomes the store applied, for Bench.
 	recorded atomic.Int64
 

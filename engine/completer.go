@@ -139,6 +139,16 @@ func (e *Engine) record(ctx context.Context, batch []*outcome) bool {
 			telling = append(telling, a)
 		}
 	}
+	// The dispatcher needs waking only if it stopped claiming for want of
+	// capacity (its own, or a queue's cap), or a task goes back to
+	// pending: a wake that finds nothing to claim costs a write
+	// transaction.
+	wake := e.inflight.len() >= e.maxLocal || e.held.Load()
+	for i := range outs {
+		if outs[i].Status == loom.StatusPending {
+			wake = true
+		}
+	}
 	res, err := e.finish(ctx, outs, started, now)
 	if err == nil {
 		// Those not told (the store failed) are told at the heartbeat.
@@ -154,14 +164,39 @@ func (e *Engine) record(ctx context.Context, batch []*outcome) bool {
 		e.notify()
 		return false
 	}
+	var byID map[string]*store.Outcome
 	for _, r := range res {
 		if !r.Applied || r.Task == nil {
 			continue
 		}
 		e.recorded.Add(1)
-		e.ended(e.whole(ctx, r.Task))
+		t := r.Task
+		if t.ParentID != "" && t.Status.Terminal() {
+			// A brief task lacks what its flow needs of it: the outcome
+			// has it.
+			if byID == nil {
+				byID = make(map[string]*store.Outcome, len(outs))
+				for i := range outs {
+					byID[outs[i].ID] = &outs[i]
+				}
+			}
+			if o := byID[t.ID]; o != nil {
+				if t.Output == nil {
+					t.Output = o.Output
+				}
+				if t.Msg == "" {
+					t.Msg = o.Msg
+				}
+			}
+			if t.Ended == nil {
+				t.Ended = &now
+			}
+		}
+		e.ended(e.whole(ctx, t))
 	}
-	e.notify()
+	if wake {
+		e.notify()
+	}
 	return true
 }
 
@@ -224,7 +259,7 @@ func (e *Engine) ended(t *loom.TaskInfo) {
 	e.waiters.ended(t)
 	e.feed.nudge()
 	if t.ParentID != "" {
-		e.flows.push(t.ParentID)
+		e.flows.pushEnded(t)
 	}
 }
 

@@ -58,6 +58,9 @@ func (e *Engine) dispatch(ctx context.Context) {
 			if err != nil && ctx.Err() == nil {
 				e.logger.Error("engine: next run time", "err", err)
 			}
+			// Due tasks the claims left (a capped or paused queue) may be
+			// claimable once a running one ends.
+			e.held.Store(ok && !at.After(e.clock.Now()))
 			if d := at.Sub(e.clock.Now()); ok && d > 0 && d < wait {
 				wait = d
 			}
@@ -108,7 +111,7 @@ func (e *Engine) claim(ctx context.Context, q Queue, limit int) (int, error) {
 			failed = append(failed, &outcome{id: t.ID, typ: t.Type, attempt: t.Attempt, maxAttempts: t.MaxAttempts,
 				err: loom.Permanent(fmt.Errorf("%w %q", ErrUnknownType, t.Type))})
 			continue
-		case reg != nil && reg.flow != nil:
+		case reg != nil && reg.advanced():
 			e.startFlow(ctx, t)
 			continue
 		}

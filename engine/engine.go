@@ -54,6 +54,11 @@ type Engine struct {
 	// the recording of the previous one.
 	maxLocal int
 
+	// held is set by the dispatcher when tasks were due that its claims
+	// did not take (a queue's concurrency cap, a pause): an ended task may
+	// have made room for them.
+	held atomic.Bool
+
 	// recorded counts outcomes the store applied, for Bench.
 	recorded atomic.Int64
 
@@ -64,6 +69,7 @@ type Engine struct {
 	waiters  waiterSet
 	flows    advanceQueue
 	feed     eventFeed
+	runs     flowRuns
 	// keyed and holderWaits track flows waiting for the task holding a
 	// step's idempotency key (see step_key.go).
 	keyed       keyedSteps
@@ -349,11 +355,12 @@ func (e *Engine) Cancel(ctx context.Context, id, reason string) (*loom.TaskInfo,
 		if t.ID == id {
 			self = t
 		} else if t.ParentID != "" && t.ParentID != id {
-			e.flows.push(t.ParentID)
+			e.flows.pushEnded(t)
 		}
 	}
+	e.runs.drop(id)
 	if self != nil && self.ParentID != "" {
-		e.flows.push(self.ParentID)
+		e.flows.pushEnded(self)
 	}
 	e.feed.nudge()
 	if self == nil {
@@ -388,6 +395,10 @@ func (e *Engine) Retry(ctx context.Context, id string, input loom.Values) (*loom
 	if reg := e.lookup(t.Type); reg != nil && reg.flow != nil {
 		if err := e.retrySteps(ctx, t, reg.flow, input); err != nil {
 			return nil, fmt.Errorf("engine: retry steps of %s: %w", id, err)
+		}
+	} else if reg != nil && reg.fanOut != nil {
+		if err := e.retryItems(ctx, t.ID); err != nil {
+			return nil, fmt.Errorf("engine: retry items of %s: %w", id, err)
 		}
 	}
 	t, err = e.store.RetryTask(ctx, &store.RetryTaskParams{ID: id, Input: input, Now: e.clock.Now(), Actor: auth.Actor(ctx)})

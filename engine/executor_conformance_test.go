@@ -12,16 +12,10 @@ import (
 	"github.com/loomhq/loom/store/postgres/pgtest"
 )
 
-// durableCaps are what the DistributedExecutor can do today; see
-// executortest.Capabilities for what each missing one means. Switched on,
-// the subtests of the two it lacks fail durably today:
-//
-//   - Compensation (Flows/Compensation): no compensation runs;
-//   - FanOutItemRuns (FanOut/ItemRuns): the fan-out step is one task, so
-//     its items emit no task.started of their own.
-//
-// Set each to true once the engine has it.
-var durableCaps = executortest.Capabilities{UniqueRunIDs: true, StepIdempotency: true}
+// durableCaps are what the DistributedExecutor can do: everything the
+// suite asks, compensation and fan-out items as tasks of their own
+// included.
+var durableCaps = executortest.Capabilities{UniqueRunIDs: true, StepIdempotency: true, Compensation: true, FanOutItemRuns: true}
 
 // conformanceHarness runs each subtest on an engine of its own over the
 // store newStore opens.

@@ -28,6 +28,10 @@ type registration struct {
 	// ownQueue is true when queue was given with WithQueue for the task
 	// itself, which its flow steps then go to.
 	ownQueue bool
+	// fanOut is set for the type of a flow's fan-out step, whose tasks
+	// the engine advances like flows; item is what each item runs.
+	fanOut *loom.FanOut
+	item   *loom.Task
 }
 
 // stepQueue is the queue of a step task of type typ in a flow on queue
@@ -39,3 +43,7 @@ func (e *Engine) stepQueue(typ, flowQueue string) string {
 	}
 	return flowQueue
 }
+
+// advanced reports whether the type's tasks are advanced by the engine
+// (flows and fan-out steps) rather than run by a worker.
+func (r *registration) advanced() bool { return r.flow != nil || r.fanOut != nil }

@@ -110,8 +110,8 @@ func serverOnlyWait() *loom.Task {
 	}))
 }
 
-// stepTasks returns the tasks a worker runs for flows: every step's task,
-// through nested flows, each once. The flows themselves are advanced by
+// stepTasks returns the tasks a worker runs for flows: every step's task
+// and compensation, through nested flows, each once. The flows themselves are advanced by
 // the server.
 func stepTasks(flows []*loom.Task) []*loom.Task {
 	seen := map[string]bool{}
@@ -129,6 +129,9 @@ func stepTasks(flows []*loom.Task) []*loom.Task {
 		for _, info := range f.Steps() {
 			if s, ok := f.Step(info.Name); ok {
 				walk(s.Task)
+				if s.Compensate != nil {
+					walk(s.Compensate)
+				}
 			}
 		}
 	}

@@ -222,6 +222,27 @@ var taskTests = []test{
 		require.NoError(t, err)
 		require.Empty(t, got)
 	}},
+	{"CountChildren", func(t *testing.T, s store.Store) {
+		cc, ok := s.(store.ChildCounter)
+		if !ok {
+			t.Skip("the store does not count children")
+		}
+		parent := insert(t, s, newTask("fan"))[0]
+		for i := range 5 {
+			c := &loom.TaskInfo{Type: "item", ParentID: parent.ID, Step: fmt.Sprintf("map[%d]", i)}
+			if i < 2 {
+				c.Status, c.Result = loom.StatusSkipped, loom.ResultComplete
+			}
+			insert(t, s, c)
+		}
+		insert(t, s, newTask("other"))
+		got, err := cc.CountChildren(ctx(t), parent.ID)
+		require.NoError(t, err)
+		require.Equal(t, map[loom.Status]int{loom.StatusPending: 3, loom.StatusSkipped: 2}, got)
+		got, err = cc.CountChildren(ctx(t), "no-such-task")
+		require.NoError(t, err)
+		require.Empty(t, got)
+	}},
 }
 
 func testListFilters(t *testing.T, s store.Store) {

@@ -261,6 +261,11 @@ func (e *Engine) taskInfo(p *SubmitParams, now time.Time) (*loom.TaskInfo, error
 	if err := p.Validate(now); err != nil {
 		return nil, err
 	}
+	if reg.flow != nil {
+		if err := checkInputs(p.Type, reg.flow, p.Input); err != nil {
+			return nil, fmt.Errorf("engine: submit: %w", err)
+		}
+	}
 	t := &loom.TaskInfo{
 		ID: p.ID, Type: p.Type, Queue: p.Queue, Info: p.Info, Attributes: p.Attributes,
 		Input: p.Input, Status: loom.StatusPending, Created: now, RunAt: p.RunAt,

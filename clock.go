@@ -53,13 +53,18 @@ func clockOrDefault(c Clock) Clock {
 
 // Sleep waits for d on clock c, returning early with ctx.Err() when ctx is
 // done. Handlers that wait should use it (rather than time.Sleep) so that a
-// test's fake clock can skip the wait.
+// test's fake clock can skip the wait: a hold on the clock that ctx carries
+// (HoldClock) is let go while Sleep waits.
 func Sleep(ctx context.Context, c Clock, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
 	t := clockOrDefault(c).NewTimer(d)
 	defer t.Stop()
+	if h := clockHoldOf(ctx); h != nil {
+		h.Pause()
+		defer h.Resume()
+	}
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
@@ -101,4 +106,102 @@ func WithTimeout(ctx context.Context, c Clock, d time.Duration) (context.Context
 // system clock or on an injected one (see WithTimeout).
 func TimedOut(ctx context.Context) bool {
 	return errors.Is(context.Cause(ctx), context.DeadlineExceeded)
+}
+
+// Holder is a Clock that moves by itself, as loomtest.FakeClock does under
+// AutoAdvance, and can be told that work is in flight: while any hold is
+// out it does not skip ahead, so that a deadline on it does not pass while
+// real work (a database write, an HTTP call) is still under way. The
+// durable engine holds the clock from the moment it has work until that
+// work waits on the clock again. SystemClock is not a Holder: real time
+// waits for nobody.
+type Holder interface {
+	Clock
+	// Hold marks work in flight until release is called; calling
+	// release more than once is harmless.
+	Hold() (release func())
+}
+
+// Hold holds c while work is in flight (see Holder) and returns the
+// release; on a clock that is not a Holder it does nothing.
+func Hold(c Clock) (release func()) {
+	if h, ok := c.(Holder); ok {
+		return h.Hold()
+	}
+	return func() {}
+}
+
+// ClockHold is a hold on a Clock that a context carries (HoldClock): a
+// Sleep on that context lets go of it for as long as it waits, so that a
+// handler waiting an hour on the clock lets the clock skip that hour,
+// while one in an HTTP call keeps it still. A nil *ClockHold does nothing.
+type ClockHold struct {
+	c       Holder
+	mu      sync.Mutex
+	release func() // the current hold; nil while paused or released
+	paused  int
+	done    bool
+}
+
+type clockHoldKey struct{}
+
+// HoldClock holds c, if it is a Holder, until Release, and returns a
+// context carrying the hold (see ClockHold). On any other clock it returns
+// ctx and a nil hold.
+func HoldClock(ctx context.Context, c Clock) (context.Context, *ClockHold) {
+	hc, ok := c.(Holder)
+	if !ok {
+		return ctx, nil
+	}
+	h := &ClockHold{c: hc, release: hc.Hold()}
+	return context.WithValue(ctx, clockHoldKey{}, h), h
+}
+
+// Pause lets go of the clock until the matching Resume; pauses nest.
+func (h *ClockHold) Pause() {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.paused++
+	if h.release != nil {
+		h.release()
+		h.release = nil
+	}
+}
+
+// Resume ends one Pause, holding the clock again after the last one.
+func (h *ClockHold) Resume() {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.paused > 0 {
+		h.paused--
+	}
+	if h.paused == 0 && !h.done && h.release == nil {
+		h.release = h.c.Hold()
+	}
+}
+
+// Release ends the hold for good.
+func (h *ClockHold) Release() {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.done = true
+	if h.release != nil {
+		h.release()
+		h.release = nil
+	}
+}
+
+// clockHoldOf returns the hold ctx carries, or nil.
+func clockHoldOf(ctx context.Context) *ClockHold {
+	h, _ := ctx.Value(clockHoldKey{}).(*ClockHold)
+	return h
 }

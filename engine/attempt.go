@@ -39,6 +39,11 @@ type attempt struct {
 	// stops it (task cancelled, lease lost, shutdown).
 	ctx    context.Context
 	cancel context.CancelCauseFunc
+	// hold keeps a clock that moves by itself still from the claim until
+	// the outcome is recorded, except while the handler waits on the
+	// clock (loom.Sleep) or has run longer than handlerHoldLimit; nil on
+	// other clocks.
+	hold *loom.ClockHold
 }
 
 // stop cancels the attempt's context with cause, if it has one.
@@ -94,6 +99,7 @@ func (s *inflightSet) remove(l store.Lease) {
 			delete(s.byID, l.ID)
 		}
 		a.stop(nil)
+		a.hold.Release()
 	}
 	empty := len(s.m) == 0
 	s.mu.Unlock()

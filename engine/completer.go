@@ -117,6 +117,9 @@ func (e *Engine) outcomeOf(m *bus.Message) (*outcome, error) {
 // reports whether the store took them; if not, their leases lapse and the
 // reaper re-queues the tasks.
 func (e *Engine) record(ctx context.Context, batch []*outcome) bool {
+	// The waiters, flows and dispatcher told at the end take holds of
+	// their own before this one is let go.
+	defer loom.Hold(e.clock)()
 	// Logs first, so a task's log is complete when it is seen ended.
 	e.logs.flush(ctx)
 	now := e.clock.Now()

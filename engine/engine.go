@@ -37,6 +37,12 @@ type Engine struct {
 	// wake nudges the dispatcher: a task was submitted, capacity freed, a
 	// retry fell due.
 	wake chan struct{}
+	// holder is the clock when it moves by itself (a test's fake clock),
+	// else nil; wakeHold holds it from a wake until the dispatcher acted
+	// on it (see notify).
+	holder   loom.Holder
+	wakeMu   sync.Mutex
+	wakeHold func()
 	// bus carries claimed attempts to workers and results back; ownBus
 	// says the engine made it and closes it.
 	bus    bus.Bus
@@ -81,6 +87,7 @@ func New(cfg Config) (*Engine, error) {
 		types:  make(map[string]*registration),
 		wake:   make(chan struct{}, 1),
 	}
+	e.holder, _ = cfg.Clock.(loom.Holder)
 	e.bus = cfg.Bus
 	if e.bus == nil {
 		b, err := memory.New(memory.Config{AckWait: cfg.AckWait})
@@ -102,7 +109,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.inflight.init()
 	e.waiters.init()
-	e.flows.init()
+	e.flows.init(e.holder)
 	e.logs = newLogBuffer(e)
 	if cfg.Workers >= 0 && len(local) > 0 {
 		w := newWorker(WorkerConfig{
@@ -411,7 +418,8 @@ func (e *Engine) Wait(ctx context.Context, id string) (*loom.TaskInfo, error) {
 		if t.Status.Terminal() {
 			return t, nil
 		}
-		timer := e.clock.NewTimer(e.cfg.PollInterval)
+		// The poll is for tasks ended by another process: real time.
+		timer := time.NewTimer(e.cfg.PollInterval)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -419,7 +427,7 @@ func (e *Engine) Wait(ctx context.Context, id string) (*loom.TaskInfo, error) {
 		case t := <-ch:
 			timer.Stop()
 			return t, nil
-		case <-timer.C():
+		case <-timer.C:
 		}
 	}
 }
@@ -548,6 +556,13 @@ func (e *Engine) Run(ctx context.Context) error {
 	return nil
 }
 
+// handlerHoldLimit is how long of real time a running handler holds a
+// clock that moves by itself (loom.Holder, a test's fake clock under
+// AutoAdvance): long enough for the real calls of a test (an HTTP request
+// to a local server), short enough that a handler waiting for its context
+// to time out still sees the timeout soon.
+const handlerHoldLimit = 500 * time.Millisecond
+
 // ResultGroup is the consumer group in which engines take done tasks off
 // the bus. Other listeners (a taskmaster that starts work when work
 // finishes) use a group of their own, so that each sees every result.
@@ -580,6 +595,11 @@ func (e *Engine) attemptContext(m *bus.Message) context.Context {
 		return nil
 	}
 	if !a.began.Swap(true) {
+		if a.hold != nil {
+			// A handler blocked on something other than the clock (its
+			// context, a channel) must not stop a fake clock for good.
+			time.AfterFunc(handlerHoldLimit, a.hold.Pause)
+		}
 		if a.suspect {
 			e.markStarted(a.ctx, []*attempt{a})
 		} else {
@@ -628,6 +648,8 @@ func (e *Engine) Close() error {
 	}
 	e.closed = true
 	e.stopAttempts(ErrClosed)
+	// A wake Run never acted on must not hold a fake clock for good.
+	e.takeWakeHold()()
 	if e.ownBus {
 		if err := e.bus.Close(); err != nil {
 			return fmt.Errorf("engine: close bus: %w", err)

@@ -75,7 +75,8 @@ func (e *Engine) registerSteps(f *loom.Flow, opts []RegisterOption) error {
 func (e *Engine) startFlow(ctx context.Context, t *loom.TaskInfo) {
 	_, err := e.store.ExtendLeases(ctx, &store.ExtendLeasesParams{
 		Leases:     []store.Lease{{ID: t.ID, Attempt: t.Attempt}},
-		LeaseUntil: t.Timeout,
+		// Until the flow expires, counted in real time as leases are.
+		LeaseUntil: leaseUntil(t.Timeout.Sub(e.clock.Now())),
 	})
 	if err != nil {
 		e.logger.Error("engine: extend flow lease", "task", t.ID, "err", err)
@@ -85,17 +86,20 @@ func (e *Engine) startFlow(ctx context.Context, t *loom.TaskInfo) {
 
 // advanceFlows advances the flows pushed on e.flows until ctx is done.
 func (e *Engine) advanceFlows(ctx context.Context) {
+	defer e.flows.releaseHold()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-e.flows.signal:
 		}
-		for _, id := range e.flows.take() {
+		ids, release := e.flows.take()
+		for _, id := range ids {
 			if err := e.advance(ctx, id); err != nil && ctx.Err() == nil {
 				e.logger.Error("engine: advance flow", "task", id, "err", err)
 			}
 		}
+		release()
 	}
 }
 

@@ -2,29 +2,64 @@ package engine
 
 import (
 	"context"
+	"time"
 
+	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/store"
 )
 
-// reap fails expired tasks and re-queues tasks whose lease lapsed, every
-// ReapInterval, until ctx is done.
+// reap fails expired tasks and re-queues tasks whose lease lapsed until
+// ctx is done. Leases lapse in real time (they say whether a process is
+// alive), so it looks every ReapInterval of real time; tasks expire on the
+// engine's Clock, so it also wakes at the next task Timeout on that clock.
+// A test's fake clock then skips straight to the next expiry rather than
+// crawling through ReapInterval ticks.
 func (e *Engine) reap(ctx context.Context) {
+	var last time.Time // the clock time of the last reap
 	for {
-		t := e.clock.NewTimer(e.cfg.ReapInterval)
+		poll := time.NewTimer(e.cfg.ReapInterval)
+		var due <-chan time.Time
+		var dueTimer loom.Timer
+		at, ok, err := e.store.NextTimeout(ctx)
+		if err != nil && ctx.Err() == nil {
+			e.logger.Error("engine: next task timeout", "err", err)
+		}
+		// A timeout the last reap did not clear (a store error) waits for
+		// the poll rather than spinning.
+		if ok && err == nil && at.After(last) {
+			dueTimer = e.clock.NewTimer(at.Sub(e.clock.Now()))
+			due = dueTimer.C()
+		}
+		var release func()
 		select {
 		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C():
+		case <-poll.C:
+		case <-due:
+			// Woken by the clock: hold it at once, until the reap is done.
+			release = loom.Hold(e.clock)
 		}
-		e.reapOnce(ctx)
+		poll.Stop()
+		if dueTimer != nil {
+			dueTimer.Stop()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		last = e.reapOnce(ctx)
+		if release != nil {
+			release()
+		}
 	}
 }
 
-func (e *Engine) reapOnce(ctx context.Context) {
+// reapOnce reaps until nothing is left to reap, holding the clock (see
+// loom.Holder), and returns the clock time it reaped at.
+func (e *Engine) reapOnce(ctx context.Context) time.Time {
+	defer loom.Hold(e.clock)()
+	now := e.clock.Now()
 	for {
-		if !e.reapBatch(ctx) {
-			return
+		if !e.reapBatch(ctx, now) {
+			return now
 		}
 	}
 }
@@ -32,10 +67,10 @@ func (e *Engine) reapOnce(ctx context.Context) {
 // reapBatch reaps up to 1000 tasks and reports whether there may be more.
 // It holds claimMu, so that an attempt number a lapse gives back is not
 // claimed again by this engine before it has forgotten the lapsed one.
-func (e *Engine) reapBatch(ctx context.Context) bool {
+func (e *Engine) reapBatch(ctx context.Context, now time.Time) bool {
 	e.claimMu.Lock()
 	defer e.claimMu.Unlock()
-	res, err := e.store.ReapTasks(ctx, &store.ReapTasksParams{Now: e.clock.Now(), Limit: 1000, MaxLostRuns: e.cfg.MaxLeaseExpiries})
+	res, err := e.store.ReapTasks(ctx, &store.ReapTasksParams{Now: now, LeaseNow: time.Now(), Limit: 1000, MaxLostRuns: e.cfg.MaxLeaseExpiries})
 	if err != nil {
 		if ctx.Err() == nil {
 			e.logger.Error("engine: reap tasks", "err", err)

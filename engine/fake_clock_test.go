@@ -1,0 +1,97 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/engine"
+	"github.com/loomhq/loom/loomtest"
+	"github.com/loomhq/loom/store"
+)
+
+// TestFakeClockSkipsBackoffAndTimers runs a flow durably on a fake clock
+// under AutoAdvance: a step that fails once and retries after an hour's
+// backoff, then a step that waits a day on the clock. The engine sleeps on
+// the clock until the next due moment, so the clock jumps straight there:
+// the flow completes a day and an hour later on the clock, in a fraction of
+// a second of real time (logged, not asserted), and nothing expires on the way.
+func TestFakeClockSkipsBackoffAndTimers(t *testing.T) {
+	t.Parallel()
+	clock := loomtest.NewFakeClock(time.Time{})
+	start := clock.Now()
+	var charges atomic.Int32
+	charge := &loom.Task{
+		Name:  "charge",
+		Retry: &loom.RetryPolicy{MaxAttempts: 3, InitialDelay: time.Hour},
+		Handler: loom.HandlerFunc(func(context.Context, loom.Values) (loom.Values, error) {
+			if charges.Add(1) == 1 {
+				return nil, errors.New("card declined")
+			}
+			return loom.Values{"receipt": "r-1"}, nil
+		}),
+	}
+	wait := loom.NewTask("wait-a-day", loom.HandlerFunc(func(ctx context.Context, _ loom.Values) (loom.Values, error) {
+		if err := loom.Sleep(ctx, clock, 24*time.Hour); err != nil {
+			return nil, err
+		}
+		return loom.Values{"woke": clock.Now().Format(time.RFC3339)}, nil
+	}))
+	flow, err := loom.NewFlow("billing", loom.FlowDef{Steps: []loom.Step{
+		{Task: charge, Provides: map[string]string{"receipt": "receipt"}},
+		{Task: wait, Requires: map[string]string{"receipt": "receipt"}, Provides: map[string]string{"woke": "woke"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	te := setup(t, nil, engine.Config{Clock: clock}, flow)
+	stop := clock.AutoAdvance(context.Background(), 0)
+	defer stop()
+
+	began := time.Now()
+	info := te.submit(t, &engine.SubmitParams{Type: "billing", Timeout: 72 * time.Hour})
+	got := te.wait(t, info.ID)
+	elapsed := time.Since(began)
+	if got.Status != loom.StatusCompleted {
+		t.Fatalf("flow %s: %s", got.Status, got.Msg)
+	}
+	if n := charges.Load(); n != 2 {
+		t.Errorf("charge ran %d times, want 2", n)
+	}
+	// The retry waited its hour, the wait its day, and the clock did not
+	// run on to the flow's expiry.
+	if skipped := clock.Now().Sub(start); skipped < 25*time.Hour || skipped >= 72*time.Hour {
+		t.Errorf("the clock moved %s, want between 25h and 72h", skipped)
+	}
+	woke, err := time.Parse(time.RFC3339, got.Output["woke"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := woke.Sub(start); d < 25*time.Hour {
+		t.Errorf("the wait ended %s after the start, want at least a day and an hour", d)
+	}
+	evs, err := te.Events(context.Background(), &store.ListEventsParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	retries := 0
+	for _, ev := range evs {
+		if ev.Type == "retrying" {
+			retries++
+			at, err := time.Parse(time.RFC3339Nano, ev.Data["retry_at"].(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := at.Sub(ev.Time); d != time.Hour {
+				t.Errorf("retry due %s after the failure, want 1h", d)
+			}
+		}
+	}
+	if retries != 1 {
+		t.Errorf("%d retrying events, want 1", retries)
+	}
+	t.Logf("%s of fake time in %s of real time", clock.Now().Sub(start), elapsed)
+}

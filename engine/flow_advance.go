@@ -74,7 +74,7 @@ func (e *Engine) registerSteps(f *loom.Flow, opts []RegisterOption) error {
 // so it is stretched to the flow's deadline, and the flow is advanced.
 func (e *Engine) startFlow(ctx context.Context, t *loom.TaskInfo) {
 	_, err := e.store.ExtendLeases(ctx, &store.ExtendLeasesParams{
-		Leases:     []store.Lease{{ID: t.ID, Attempt: t.Attempt}},
+		Leases: []store.Lease{{ID: t.ID, Attempt: t.Attempt}},
 		// Until the flow expires, counted in real time as leases are.
 		LeaseUntil: leaseUntil(t.Timeout.Sub(e.clock.Now())),
 	})

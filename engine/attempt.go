@@ -24,6 +24,8 @@ type attempt struct {
 	lease       store.Lease
 	typ         string
 	maxAttempts int
+	// retry is the task's own retry policy, nil for its type's.
+	retry *loom.TaskRetry
 	// local is true when the attempt went to a queue this engine's own
 	// workers serve: its handler runs here, and a shutdown releases it.
 	local bool
@@ -59,6 +61,7 @@ type outcome struct {
 	typ         string
 	attempt     int
 	maxAttempts int
+	retry       *loom.TaskRetry
 	output      loom.Values
 	err         error
 	// released means the attempt did not run to an end (shutdown): the

@@ -83,9 +83,9 @@ func (e *Engine) outcomeOf(m *bus.Message) (*outcome, error) {
 	if m.ID == "" || m.Attempt < 1 {
 		return nil, fmt.Errorf("%w: a result needs the task's id and attempt", ErrInvalid)
 	}
-	o := &outcome{id: m.ID, typ: m.Type, attempt: m.Attempt, maxAttempts: m.MaxAttempts}
+	o := &outcome{id: m.ID, typ: m.Type, attempt: m.Attempt, maxAttempts: m.MaxAttempts, retry: m.Retry}
 	if a := e.inflight.get(store.Lease{ID: m.ID, Attempt: m.Attempt}); a != nil {
-		o.typ, o.maxAttempts = a.typ, a.maxAttempts
+		o.typ, o.maxAttempts, o.retry = a.typ, a.maxAttempts, a.retry
 	}
 	if o.maxAttempts < 1 {
 		o.maxAttempts = 1
@@ -256,6 +256,10 @@ func (e *Engine) decide(o *outcome, now time.Time) store.Outcome {
 	policy := defaultRetry
 	if reg := e.lookup(o.typ); reg != nil && reg.task.Retry != nil {
 		policy = *reg.task.Retry
+	}
+	if o.retry != nil {
+		// The task's own policy, set by whoever submitted it.
+		policy = *o.retry.Policy(o.maxAttempts)
 	}
 	// The task object's budget governs how many; the policy how long.
 	policy.MaxAttempts = o.maxAttempts

@@ -156,7 +156,7 @@ func (e *Engine) claim(ctx context.Context, q Queue, limit int) (int, error) {
 			continue
 		}
 		a := &attempt{lease: store.Lease{ID: t.ID, Attempt: t.Attempt}, typ: t.Type,
-			maxAttempts: t.MaxAttempts, local: !q.External, suspect: t.LeaseExpiries > 0}
+			maxAttempts: t.MaxAttempts, retry: t.Retry, local: !q.External, suspect: t.LeaseExpiries > 0}
 		if a.local {
 			a.ctx, a.cancel = context.WithCancelCause(e.attemptBase)
 			if e.holder != nil {
@@ -189,7 +189,7 @@ func (e *Engine) message(t *loom.TaskInfo) (bus.Message, error) {
 	m := bus.Message{
 		ID: t.ID, Type: t.Type, Queue: t.Queue, Attempt: t.Attempt, Priority: t.Priority,
 		Info: t.Info, Created: t.Created, Timeout: t.Timeout, MaxAttempts: t.MaxAttempts,
-		Lease: e.cfg.WorkerID,
+		Retry: t.Retry, Lease: e.cfg.WorkerID,
 	}
 	if len(t.Input) > 0 {
 		b, err := json.Marshal(t.Input)

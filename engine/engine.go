@@ -276,7 +276,7 @@ func (e *Engine) taskInfo(p *SubmitParams, now time.Time) (*loom.TaskInfo, error
 	t := &loom.TaskInfo{
 		ID: p.ID, Type: p.Type, Queue: p.Queue, Info: p.Info, Attributes: p.Attributes,
 		Input: p.Input, Status: loom.StatusPending, Created: now, RunAt: p.RunAt,
-		Priority: p.Priority, IdempotencyKey: p.IdempotencyKey, MaxAttempts: p.MaxAttempts,
+		Priority: p.Priority, IdempotencyKey: p.IdempotencyKey, MaxAttempts: p.MaxAttempts, Retry: p.Retry,
 	}
 	if t.Queue == "" {
 		t.Queue = reg.queue
@@ -291,6 +291,9 @@ func (e *Engine) taskInfo(p *SubmitParams, now time.Time) (*loom.TaskInfo, error
 	t.Timeout = now.Add(timeout)
 	if t.MaxAttempts == 0 {
 		t.MaxAttempts = maxAttemptsOf(reg.task)
+	}
+	if t.Retry != nil && t.MaxAttempts < 2 {
+		return nil, fmt.Errorf("%w: a retry policy needs max_attempts of 2 or more; the task has %d attempt", ErrInvalid, t.MaxAttempts)
 	}
 	return t, nil
 }

@@ -3,6 +3,8 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -94,4 +96,68 @@ func TestFakeClockSkipsBackoffAndTimers(t *testing.T) {
 		t.Errorf("%d retrying events, want 1", retries)
 	}
 	t.Logf("%s of fake time in %s of real time", clock.Now().Sub(start), elapsed)
+}
+
+// TestTaskRetryPolicy submits failing tasks with a retry policy of their
+// own: their retries wait as the task says, not as its type does, on the
+// engine's clock; a policy out of range, or one for a task of a single
+// attempt, is refused.
+func TestTaskRetryPolicy(t *testing.T) {
+	t.Parallel()
+	clock := loomtest.NewFakeClock(time.Time{})
+	fails := &loom.Task{Name: "fails", Retry: loom.FixedRetry(2, time.Second),
+		Handler: loom.HandlerFunc(func(context.Context, loom.Values) (loom.Values, error) {
+			return nil, errors.New("down")
+		})}
+	te := setup(t, nil, engine.Config{Clock: clock}, fails)
+	stop := clock.AutoAdvance(context.Background(), 0)
+	defer stop()
+
+	retry := &loom.TaskRetry{InitialDelay: loom.Duration(time.Hour), BackoffFactor: 3, MaxDelay: loom.Duration(2 * time.Hour)}
+	info := te.submit(t, &engine.SubmitParams{Type: "fails", MaxAttempts: 4, Retry: retry})
+	if info.Retry == nil || *info.Retry != *retry {
+		t.Fatalf("submitted task's retry %+v, want %+v", info.Retry, retry)
+	}
+	got := te.wait(t, info.ID)
+	if got.Status != loom.StatusFailed || got.Attempt != 4 {
+		t.Fatalf("got %s in attempt %d, want failed in attempt 4", got.Status, got.Attempt)
+	}
+	evs, err := te.Events(context.Background(), &store.ListEventsParams{TaskID: info.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var delays []time.Duration
+	for _, ev := range evs {
+		if ev.Type == "retrying" {
+			at, err := time.Parse(time.RFC3339Nano, ev.Data["retry_at"].(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			delays = append(delays, at.Sub(ev.Time))
+		}
+	}
+	// 1h, then 3h capped at 2h, twice.
+	if want := []time.Duration{time.Hour, 2 * time.Hour, 2 * time.Hour}; fmt.Sprint(delays) != fmt.Sprint(want) {
+		t.Fatalf("retry delays %v, want %v", delays, want)
+	}
+
+	for _, tc := range []struct {
+		name string
+		p    *engine.SubmitParams
+		want string
+	}{
+		{"jitter out of range", &engine.SubmitParams{Type: "fails", MaxAttempts: 3,
+			Retry: &loom.TaskRetry{InitialDelay: loom.Duration(time.Second), Jitter: 1.5}}, "Jitter 1.5 is outside [0, 1]"},
+		{"factor below 1", &engine.SubmitParams{Type: "fails", MaxAttempts: 3,
+			Retry: &loom.TaskRetry{InitialDelay: loom.Duration(time.Second), BackoffFactor: 0.5}}, "BackoffFactor 0.5"},
+		{"negative delay", &engine.SubmitParams{Type: "fails", MaxAttempts: 3,
+			Retry: &loom.TaskRetry{InitialDelay: loom.Duration(-time.Second)}}, "InitialDelay -1s is negative"},
+		{"one attempt", &engine.SubmitParams{Type: "fails", MaxAttempts: 1,
+			Retry: &loom.TaskRetry{InitialDelay: loom.Duration(time.Second)}}, "needs max_attempts of 2 or more"},
+	} {
+		_, _, err := te.Submit(context.Background(), tc.p)
+		if !errors.Is(err, engine.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want ErrInvalid saying %q", tc.name, err, tc.want)
+		}
+	}
 }

@@ -270,7 +270,7 @@ func (e *Engine) taskInfo(p *SubmitParams, now time.Time) (*loom.TaskInfo, error
 	}
 	if reg.flow != nil {
 		if err := checkInputs(p.Type, reg.flow, p.Input); err != nil {
-			return nil, fmt.Errorf("engine: submit: %w", err)
+			return nil, fmt.Errorf("engine: %w", err)
 		}
 	}
 	t := &loom.TaskInfo{

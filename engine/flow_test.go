@@ -252,7 +252,7 @@ func TestFlowSubmitChecksInputs(t *testing.T) {
 	if missing.Flow != "etl" || len(missing.Inputs) != 1 || missing.Inputs[0] != "data_source" {
 		t.Fatalf("error %+v", missing)
 	}
-	if want := `engine: submit: flow "etl": missing input "data_source"`; err.Error() != want {
+	if want := `engine: flow "etl": missing input "data_source"`; err.Error() != want {
 		t.Fatalf("error %q, want %q", err, want)
 	}
 	page, err := te.List(context.Background(), nil)

@@ -59,12 +59,24 @@ func Sleep(ctx context.Context, c Clock, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
-	t := clockOrDefault(c).NewTimer(d)
-	defer t.Stop()
-	if h := clockHoldOf(ctx); h != nil {
-		h.Pause()
-		defer h.Resume()
+	h := clockHoldOf(ctx)
+	if h == nil {
+		t := clockOrDefault(c).NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C():
+			return nil
+		}
 	}
+	// The timer holds the clock from its firing until the context's hold
+	// is taken again: the clock cannot skip past the work after the sleep.
+	t, release := NewHeldTimer(c, d)
+	defer release()
+	defer t.Stop()
+	h.Pause()
+	defer h.Resume()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
@@ -120,6 +132,21 @@ type Holder interface {
 	// Hold marks work in flight until release is called; calling
 	// release more than once is harmless.
 	Hold() (release func())
+	// NewHeldTimer is NewTimer for code that acts on the time it
+	// delivers: the timer holds the clock from the moment it fires until
+	// release is called, so that the clock cannot move on before the
+	// receiver has even run. release is harmless to call whether or not
+	// the timer fired, and more than once.
+	NewHeldTimer(d time.Duration) (t Timer, release func())
+}
+
+// NewHeldTimer returns c.NewHeldTimer(d) on a Holder, else c.NewTimer(d)
+// and a release that does nothing.
+func NewHeldTimer(c Clock, d time.Duration) (t Timer, release func()) {
+	if h, ok := c.(Holder); ok {
+		return h.NewHeldTimer(d)
+	}
+	return clockOrDefault(c).NewTimer(d), func() {}
 }
 
 // Hold holds c while work is in flight (see Holder) and returns the
@@ -197,6 +224,31 @@ func (h *ClockHold) Release() {
 	if h.release != nil {
 		h.release()
 		h.release = nil
+	}
+}
+
+// handlerHoldLimit is how long of real time a running handler holds a
+// clock that moves by itself: long enough for the real calls of a test (a
+// request to a local server), short enough that a handler waiting for its
+// context to time out still sees the timeout soon.
+const handlerHoldLimit = 250 * time.Millisecond
+
+// ClockHoldFrom returns the hold ctx carries (HoldClock), or nil.
+func ClockHoldFrom(ctx context.Context) *ClockHold { return clockHoldOf(ctx) }
+
+// PauseAfter pauses h once d of real time has passed, until the returned
+// stop is called: a handler blocked on something other than the clock
+// (its context, a channel) must not keep a fake clock still for good,
+// while the work before and after it must. Nil-safe.
+func (h *ClockHold) PauseAfter(d time.Duration) (stop func()) {
+	if h == nil {
+		return func() {}
+	}
+	t := time.AfterFunc(d, h.Pause)
+	return func() {
+		if !t.Stop() {
+			h.Resume()
+		}
 	}
 }
 

@@ -57,11 +57,18 @@ func (e *Engine) dispatch(ctx context.Context) {
 	for i, q := range e.cfg.Queues {
 		queues[i] = q.Name
 	}
+	// pass holds the clock from one wake through the pass it starts, until
+	// the next wait has its timer: a fake clock must not skip ahead while
+	// the timer of the next due task is being replaced.
+	pass := func() {}
+	defer func() { pass() }()
 	for {
 		if ctx.Err() != nil {
 			return
 		}
-		release := e.takeWakeHold()
+		wakeRelease, passRelease := e.takeWakeHold(), pass
+		release := func() { wakeRelease(); passRelease() }
+		pass = func() {}
 		full := false
 		for _, q := range e.cfg.Queues {
 			free := e.maxLocal - e.inflight.len()
@@ -85,6 +92,7 @@ func (e *Engine) dispatch(ctx context.Context) {
 		}
 		var due <-chan time.Time
 		var dueTimer loom.Timer
+		dueRelease := func() {}
 		if e.inflight.len() < e.maxLocal {
 			at, ok, err := e.store.NextRunAt(ctx, queues)
 			if err != nil && ctx.Err() == nil {
@@ -93,7 +101,9 @@ func (e *Engine) dispatch(ctx context.Context) {
 			// A task due already but not claimed (its queue is at its
 			// concurrency) waits for a wake or the poll, not a spin.
 			if d := at.Sub(e.clock.Now()); ok && d > 0 {
-				dueTimer = e.clock.NewTimer(d)
+				// Held from its firing until the wake below holds the
+				// clock for the claim.
+				dueTimer, dueRelease = loom.NewHeldTimer(e.clock, d)
 				due = dueTimer.C()
 			}
 		}
@@ -107,10 +117,12 @@ func (e *Engine) dispatch(ctx context.Context) {
 			e.notify()
 		case <-poll.C:
 		}
+		pass = loom.Hold(e.clock)
 		poll.Stop()
 		if dueTimer != nil {
 			dueTimer.Stop()
 		}
+		dueRelease()
 	}
 }
 

@@ -564,7 +564,7 @@ func (e *Engine) Run(ctx context.Context) error {
 // AutoAdvance): long enough for the real calls of a test (an HTTP request
 // to a local server), short enough that a handler waiting for its context
 // to time out still sees the timeout soon.
-const handlerHoldLimit = 500 * time.Millisecond
+const handlerHoldLimit = 250 * time.Millisecond
 
 // ResultGroup is the consumer group in which engines take done tasks off
 // the bus. Other listeners (a taskmaster that starts work when work
@@ -598,11 +598,6 @@ func (e *Engine) attemptContext(m *bus.Message) context.Context {
 		return nil
 	}
 	if !a.began.Swap(true) {
-		if a.hold != nil {
-			// A handler blocked on something other than the clock (its
-			// context, a channel) must not stop a fake clock for good.
-			time.AfterFunc(handlerHoldLimit, a.hold.Pause)
-		}
 		if a.suspect {
 			e.markStarted(a.ctx, []*attempt{a})
 		} else {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -159,5 +162,40 @@ func TestTaskRetryPolicy(t *testing.T) {
 		if !errors.Is(err, engine.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want ErrInvalid saying %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// TestFakeClockWaitsForRealWork runs a handler that makes a real HTTP call
+// (slow, in real time) under a per-attempt timeout on a fake clock under
+// AutoAdvance: the clock is held while the call is in flight, so the
+// timeout does not pass and the task completes in its first attempt.
+func TestFakeClockWaitsForRealWork(t *testing.T) {
+	t.Parallel()
+	clock := loomtest.NewFakeClock(time.Time{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(50 * time.Millisecond) // real work, in real time
+		fmt.Fprint(w, "ok")
+	}))
+	defer srv.Close()
+	call := &loom.Task{Name: "call", Timeout: time.Second, Retry: loom.FixedRetry(3, time.Minute),
+		Handler: loom.HandlerFunc(func(ctx context.Context, _ loom.Values) (loom.Values, error) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+			if err != nil {
+				return nil, loom.Permanent(err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return nil, err
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			return loom.Values{"body": string(b)}, err
+		})}
+	te := setup(t, nil, engine.Config{Clock: clock}, call)
+	stop := clock.AutoAdvance(context.Background(), 0)
+	defer stop()
+	got := te.wait(t, te.submit(t, &engine.SubmitParams{Type: "call"}).ID)
+	if got.Status != loom.StatusCompleted || got.Attempt != 1 || got.Output["body"] != "ok" {
+		t.Fatalf("got %s in attempt %d (%s), want completed in attempt 1", got.Status, got.Attempt, got.Msg)
 	}
 }

@@ -16,10 +16,17 @@ import (
 // crawling through ReapInterval ticks.
 func (e *Engine) reap(ctx context.Context) {
 	var last time.Time // the clock time of the last reap
+	// pass holds the clock from a wake until the next wait has its timer
+	// (see dispatch).
+	pass := func() {}
+	defer func() { pass() }()
 	for {
 		poll := time.NewTimer(e.cfg.ReapInterval)
 		var due <-chan time.Time
 		var dueTimer loom.Timer
+		// The timer holds the clock from its firing until the reap is
+		// done (see loom.Holder).
+		dueRelease := func() {}
 		at, ok, err := e.store.NextTimeout(ctx)
 		if err != nil && ctx.Err() == nil {
 			e.logger.Error("engine: next task timeout", "err", err)
@@ -27,28 +34,26 @@ func (e *Engine) reap(ctx context.Context) {
 		// A timeout the last reap did not clear (a store error) waits for
 		// the poll rather than spinning.
 		if ok && err == nil && at.After(last) {
-			dueTimer = e.clock.NewTimer(at.Sub(e.clock.Now()))
+			dueTimer, dueRelease = loom.NewHeldTimer(e.clock, at.Sub(e.clock.Now()))
 			due = dueTimer.C()
 		}
-		var release func()
+		pass()
 		select {
 		case <-ctx.Done():
 		case <-poll.C:
 		case <-due:
-			// Woken by the clock: hold it at once, until the reap is done.
-			release = loom.Hold(e.clock)
 		}
+		pass = loom.Hold(e.clock)
 		poll.Stop()
 		if dueTimer != nil {
 			dueTimer.Stop()
 		}
 		if ctx.Err() != nil {
+			dueRelease()
 			return
 		}
 		last = e.reapOnce(ctx)
-		if release != nil {
-			release()
-		}
+		dueRelease()
 	}
 }
 

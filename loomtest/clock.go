@@ -83,6 +83,34 @@ func (c *FakeClock) Hold() (release func()) {
 	}
 }
 
+// NewHeldTimer is NewTimer whose firing holds the clock until release is
+// called (see loom.Holder): AutoAdvance then cannot move on before the
+// code woken by the timer has run.
+func (c *FakeClock) NewHeldTimer(d time.Duration) (loom.Timer, func()) {
+	lt := c.NewTimer(d)
+	t := lt.(*fakeTimer)
+	c.mu.Lock()
+	if t.fired {
+		// Fired at once (d <= 0): it holds from now.
+		c.holds++
+		t.holding = true
+		c.changedLocked()
+	} else {
+		t.holdOnFire = true
+	}
+	c.mu.Unlock()
+	return t, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		t.holdOnFire = false
+		if t.holding {
+			t.holding = false
+			c.holds--
+			c.changedLocked()
+		}
+	}
+}
+
 // Holds returns how many holds are out.
 func (c *FakeClock) Holds() int {
 	c.mu.Lock()
@@ -117,6 +145,11 @@ func (c *FakeClock) advanceTo(end time.Time) {
 			}
 			t.fired = true
 			t.ch <- c.now
+			if t.holdOnFire {
+				t.holdOnFire, t.holding = false, true
+				c.holds++
+				c.changedLocked()
+			}
 			continue
 		}
 		keep = append(keep, t)
@@ -227,6 +260,9 @@ type fakeTimer struct {
 	when  time.Time
 	ch    chan time.Time
 	fired bool
+	// holdOnFire makes the timer hold the clock when it fires; holding
+	// says it does, until its release (NewHeldTimer).
+	holdOnFire, holding bool
 }
 
 func (t *fakeTimer) C() <-chan time.Time { return t.ch }

@@ -45,6 +45,7 @@ type MissingInputError struct {
 	Inputs []string
 }
 
+// Error names the flow and every missing input.
 func (e *MissingInputError) Error() string {
 	q := make([]string, len(e.Inputs))
 	for i, in := range e.Inputs {

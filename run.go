@@ -378,9 +378,20 @@ func (x *executor) attempt(ctx context.Context, t *Task, fl *Flow, isFlow bool, 
 	}
 
 	actx := ctx
+	if !isFlow {
+		// A clock that moves by itself (a test's fake clock) stays still
+		// while the handler works, so that its timeout does not pass
+		// during real work; Sleep lets go while it waits, and a handler
+		// blocked on something else lets go after handlerHoldLimit.
+		var hold *ClockHold
+		if actx, hold = HoldClock(actx, x.cfg.Clock); hold != nil {
+			stop := hold.PauseAfter(handlerHoldLimit)
+			defer func() { stop(); hold.Release() }()
+		}
+	}
 	if t.Timeout > 0 {
 		var cancel context.CancelFunc
-		actx, cancel = WithTimeout(ctx, x.cfg.Clock, t.Timeout)
+		actx, cancel = WithTimeout(actx, x.cfg.Clock, t.Timeout)
 		defer cancel()
 	}
 	maxAttempts := 1

@@ -42,6 +42,9 @@ type TaskInfo struct {
 	Attempt int `json:"attempt"`
 	// MaxAttempts is how many attempts the task may have. Default 1.
 	MaxAttempts int `json:"max_attempts"`
+	// Retry is the task's own retry policy, when its creator set one: how
+	// long its retries wait (the type's RetryPolicy otherwise).
+	Retry *TaskRetry `json:"retry,omitempty"`
 	// LeaseExpiries is how often the task's lease expired: its worker died
 	// or hung before it had a result. An attempt that had not started gave
 	// its number back; too many that had make the engine fail the task.
@@ -87,6 +90,10 @@ func (t *TaskInfo) Clone() *TaskInfo {
 	c.Attributes = cloneJSONMap(t.Attributes)
 	c.Input = Values(cloneJSONMap(t.Input))
 	c.Output = Values(cloneJSONMap(t.Output))
+	if t.Retry != nil {
+		r := *t.Retry
+		c.Retry = &r
+	}
 	return &c
 }
 

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/loomhq/loom"
 )
 
 // The values of Message.Result, as seed 003 names them.
@@ -62,6 +64,10 @@ type Message struct {
 	// MaxAttempts is the task's attempt budget, so that a handler can tell
 	// its last attempt; zero when unknown.
 	MaxAttempts int `json:"max_attempts,omitempty"`
+	// Retry is the task's own retry policy, if it has one; a worker
+	// sends it back with the result, so that whichever engine records
+	// the result waits as the task asked.
+	Retry *loom.TaskRetry `json:"retry,omitempty"`
 	// Permanent, on a done message with Result ResultError, says that no
 	// retry can help (bad input, the task's deadline passed): the engine
 	// then fails the task without spending its remaining attempts. Workers

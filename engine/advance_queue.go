@@ -14,6 +14,10 @@ type advanceQueue struct {
 	items  map[string]*advanceItem
 	order  []*advanceItem
 	signal chan struct{}
+	// holder, when the engine's clock moves by itself, is held from a push
+	// until the flows pushed are advanced (see Engine.notify).
+	holder loom.Holder
+	held   func()
 }
 
 // advanceItem is one flow to advance and the children that ended since it
@@ -23,9 +27,10 @@ type advanceItem struct {
 	ended []*loom.TaskInfo
 }
 
-func (q *advanceQueue) init() {
+func (q *advanceQueue) init(h loom.Holder) {
 	q.items = make(map[string]*advanceItem)
 	q.signal = make(chan struct{}, 1)
+	q.holder = h
 }
 
 // push queues the flow id to be advanced.
@@ -36,6 +41,9 @@ func (q *advanceQueue) pushEnded(t *loom.TaskInfo) { q.add(t.ParentID, t) }
 
 func (q *advanceQueue) add(id string, t *loom.TaskInfo) {
 	q.mu.Lock()
+	if q.holder != nil && q.held == nil {
+		q.held = q.holder.Hold()
+	}
 	it, ok := q.items[id]
 	if !ok {
 		it = &advanceItem{id: id}
@@ -52,12 +60,29 @@ func (q *advanceQueue) add(id string, t *loom.TaskInfo) {
 	}
 }
 
-// take returns the queued flows and empties the queue.
-func (q *advanceQueue) take() []*advanceItem {
+// releaseHold lets go of the clock hold of flows that will not be
+// advanced (the engine stops).
+func (q *advanceQueue) releaseHold() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.held != nil {
+		q.held()
+		q.held = nil
+	}
+}
+
+// take returns the queued flows and empties the queue, with the release
+// of the clock hold their pushes took, for after they are advanced.
+func (q *advanceQueue) take() ([]*advanceItem, func()) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	items := q.order
 	q.order = nil
 	clear(q.items)
-	return items
+	release := q.held
+	q.held = nil
+	if release == nil {
+		release = func() {}
+	}
+	return items, release
 }

@@ -24,6 +24,8 @@ type attempt struct {
 	lease       store.Lease
 	typ         string
 	maxAttempts int
+	// retry is the task's own retry policy, nil for its type's.
+	retry *loom.TaskRetry
 	// local is true when the attempt went to a queue this engine's own
 	// workers serve: its handler runs here, and a shutdown releases it.
 	local bool
@@ -39,6 +41,11 @@ type attempt struct {
 	// stops it (task cancelled, lease lost, shutdown).
 	ctx    context.Context
 	cancel context.CancelCauseFunc
+	// hold keeps a clock that moves by itself still from the claim until
+	// the outcome is recorded, except while the handler waits on the
+	// clock (loom.Sleep) or has run longer than handlerHoldLimit; nil on
+	// other clocks.
+	hold *loom.ClockHold
 }
 
 // stop cancels the attempt's context with cause, if it has one.
@@ -54,6 +61,7 @@ type outcome struct {
 	typ         string
 	attempt     int
 	maxAttempts int
+	retry       *loom.TaskRetry
 	output      loom.Values
 	err         error
 	// released means the attempt did not run to an end (shutdown): the
@@ -94,6 +102,7 @@ func (s *inflightSet) remove(l store.Lease) {
 			delete(s.byID, l.ID)
 		}
 		a.stop(nil)
+		a.hold.Release()
 	}
 	empty := len(s.m) == 0
 	s.mu.Unlock()

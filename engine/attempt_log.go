@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/loomhq/loom/store"
 )
@@ -75,13 +76,14 @@ func (b *logBuffer) flush(ctx context.Context) {
 // run flushes periodically until ctx is done, then once more.
 func (b *logBuffer) run(ctx context.Context) {
 	for {
-		t := b.e.clock.NewTimer(b.e.cfg.LogFlushInterval)
+		// Output waits in memory for real time, whatever the clock.
+		t := time.NewTimer(b.e.cfg.LogFlushInterval)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			b.flush(context.WithoutCancel(ctx))
 			return
-		case <-t.C():
+		case <-t.C:
 			b.flush(ctx)
 			// Handlers that started while no outcome was recorded.
 			b.e.markStarted(ctx, b.e.starts.take())

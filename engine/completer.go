@@ -84,9 +84,9 @@ func (e *Engine) outcomeOf(m *bus.Message) (*outcome, error) {
 	if m.ID == "" || m.Attempt < 1 {
 		return nil, fmt.Errorf("%w: a result needs the task's id and attempt", ErrInvalid)
 	}
-	o := &outcome{id: m.ID, typ: m.Type, attempt: m.Attempt, maxAttempts: m.MaxAttempts}
+	o := &outcome{id: m.ID, typ: m.Type, attempt: m.Attempt, maxAttempts: m.MaxAttempts, retry: m.Retry}
 	if a := e.inflight.get(store.Lease{ID: m.ID, Attempt: m.Attempt}); a != nil {
-		o.typ, o.maxAttempts = a.typ, a.maxAttempts
+		o.typ, o.maxAttempts, o.retry = a.typ, a.maxAttempts, a.retry
 	}
 	if o.maxAttempts < 1 {
 		o.maxAttempts = 1
@@ -118,6 +118,9 @@ func (e *Engine) outcomeOf(m *bus.Message) (*outcome, error) {
 // reports whether the store took them; if not, their leases lapse and the
 // reaper re-queues the tasks.
 func (e *Engine) record(ctx context.Context, batch []*outcome) bool {
+	// The waiters, flows and dispatcher told at the end take holds of
+	// their own before this one is let go.
+	defer loom.Hold(e.clock)()
 	// Logs first, so a task's log is complete when it is seen ended.
 	e.logs.flush(ctx)
 	now := e.clock.Now()
@@ -290,6 +293,10 @@ func (e *Engine) decide(o *outcome, now time.Time) store.Outcome {
 	policy := defaultRetry
 	if reg := e.lookup(o.typ); reg != nil && reg.task.Retry != nil {
 		policy = *reg.task.Retry
+	}
+	if o.retry != nil {
+		// The task's own policy, set by whoever submitted it.
+		policy = *o.retry.Policy(o.maxAttempts)
 	}
 	// The task object's budget governs how many; the policy how long.
 	policy.MaxAttempts = o.maxAttempts

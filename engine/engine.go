@@ -37,6 +37,12 @@ type Engine struct {
 	// wake nudges the dispatcher: a task was submitted, capacity freed, a
 	// retry fell due.
 	wake chan struct{}
+	// holder is the clock when it moves by itself (a test's fake clock),
+	// else nil; wakeHold holds it from a wake until the dispatcher acted
+	// on it (see notify).
+	holder   loom.Holder
+	wakeMu   sync.Mutex
+	wakeHold func()
 	// bus carries claimed attempts to workers and results back; ownBus
 	// says the engine made it and closes it.
 	bus    bus.Bus
@@ -92,6 +98,7 @@ func New(cfg Config) (*Engine, error) {
 		types:  make(map[string]*registration),
 		wake:   make(chan struct{}, 1),
 	}
+	e.holder, _ = cfg.Clock.(loom.Holder)
 	e.bus = cfg.Bus
 	if e.bus == nil {
 		b, err := memory.New(memory.Config{AckWait: cfg.AckWait})
@@ -113,7 +120,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.inflight.init()
 	e.waiters.init()
-	e.flows.init()
+	e.flows.init(e.holder)
 	e.feed.init()
 	e.logs = newLogBuffer(e)
 	if cfg.Workers >= 0 && len(local) > 0 {
@@ -273,10 +280,15 @@ func (e *Engine) taskInfo(p *SubmitParams, now time.Time) (*loom.TaskInfo, error
 	if err := p.Validate(now); err != nil {
 		return nil, err
 	}
+	if reg.flow != nil {
+		if err := checkInputs(p.Type, reg.flow, p.Input); err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+	}
 	t := &loom.TaskInfo{
 		ID: p.ID, Type: p.Type, Queue: p.Queue, Info: p.Info, Attributes: p.Attributes,
 		Input: p.Input, Status: loom.StatusPending, Created: now, RunAt: p.RunAt,
-		Priority: p.Priority, IdempotencyKey: p.IdempotencyKey, MaxAttempts: p.MaxAttempts,
+		Priority: p.Priority, IdempotencyKey: p.IdempotencyKey, MaxAttempts: p.MaxAttempts, Retry: p.Retry,
 	}
 	if t.Queue == "" {
 		t.Queue = reg.queue
@@ -291,6 +303,9 @@ func (e *Engine) taskInfo(p *SubmitParams, now time.Time) (*loom.TaskInfo, error
 	t.Timeout = now.Add(timeout)
 	if t.MaxAttempts == 0 {
 		t.MaxAttempts = maxAttemptsOf(reg.task)
+	}
+	if t.Retry != nil && t.MaxAttempts < 2 {
+		return nil, fmt.Errorf("%w: a retry policy needs max_attempts of 2 or more; the task has %d attempt", ErrInvalid, t.MaxAttempts)
 	}
 	return t, nil
 }
@@ -424,7 +439,8 @@ func (e *Engine) Wait(ctx context.Context, id string) (*loom.TaskInfo, error) {
 		if t.Status.Terminal() {
 			return t, nil
 		}
-		timer := e.clock.NewTimer(e.cfg.PollInterval)
+		// The poll is for tasks ended by another process: real time.
+		timer := time.NewTimer(e.cfg.PollInterval)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -432,7 +448,7 @@ func (e *Engine) Wait(ctx context.Context, id string) (*loom.TaskInfo, error) {
 		case t := <-ch:
 			timer.Stop()
 			return t, nil
-		case <-timer.C():
+		case <-timer.C:
 		}
 	}
 }
@@ -574,6 +590,13 @@ func (e *Engine) Run(ctx context.Context) error {
 	return nil
 }
 
+// handlerHoldLimit is how long of real time a running handler holds a
+// clock that moves by itself (loom.Holder, a test's fake clock under
+// AutoAdvance): long enough for the real calls of a test (an HTTP request
+// to a local server), short enough that a handler waiting for its context
+// to time out still sees the timeout soon.
+const handlerHoldLimit = 250 * time.Millisecond
+
 // ResultGroup is the consumer group in which engines take done tasks off
 // the bus. Other listeners (a taskmaster that starts work when work
 // finishes) use a group of their own, so that each sees every result.
@@ -654,6 +677,8 @@ func (e *Engine) Close() error {
 	}
 	e.closed = true
 	e.stopAttempts(ErrClosed)
+	// A wake Run never acted on must not hold a fake clock for good.
+	e.takeWakeHold()()
 	if e.ownBus {
 		if err := e.bus.Close(); err != nil {
 			return fmt.Errorf("engine: close bus: %w", err)

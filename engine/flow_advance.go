@@ -87,8 +87,9 @@ func (e *Engine) registerSteps(f *loom.Flow, opts []RegisterOption) error {
 // so it is stretched to the flow's deadline, and the flow is advanced.
 func (e *Engine) startFlow(ctx context.Context, t *loom.TaskInfo) {
 	_, err := e.store.ExtendLeases(ctx, &store.ExtendLeasesParams{
-		Leases:     []store.Lease{{ID: t.ID, Attempt: t.Attempt}},
-		LeaseUntil: t.Timeout,
+		Leases: []store.Lease{{ID: t.ID, Attempt: t.Attempt}},
+		// Until the flow expires, counted in real time as leases are.
+		LeaseUntil: leaseUntil(t.Timeout.Sub(e.clock.Now())),
 	})
 	if err != nil {
 		e.logger.Error("engine: extend flow lease", "task", t.ID, "err", err)
@@ -99,17 +100,20 @@ func (e *Engine) startFlow(ctx context.Context, t *loom.TaskInfo) {
 
 // advanceFlows advances the flows pushed on e.flows until ctx is done.
 func (e *Engine) advanceFlows(ctx context.Context) {
+	defer e.flows.releaseHold()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-e.flows.signal:
 		}
-		for _, it := range e.flows.take() {
+		items, release := e.flows.take()
+		for _, it := range items {
 			if err := e.advance(ctx, it.id, it.ended); err != nil && ctx.Err() == nil {
 				e.logger.Error("engine: advance flow", "task", it.id, "err", err)
 			}
 		}
+		release()
 	}
 }
 

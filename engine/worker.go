@@ -552,7 +552,12 @@ func (w *Worker) run(m *bus.Message, started time.Time) (loom.Values, error) {
 	ctx = loom.ContextWithAttempt(ctx, loom.AttemptInfo{RunID: m.ID, Attempt: m.Attempt, MaxAttempts: m.MaxAttempts})
 	ctx = loom.ContextWithLogWriter(ctx, w.cfg.LogWriter(m.ID, m.Attempt))
 
+	// A clock hold the attempt carries (see Engine.attemptContext) is let
+	// go if the handler blocks for long on something other than the clock,
+	// and taken again once it returns, for the recording of its result.
+	stopPatience := loom.ClockHoldFrom(ctx).PauseAfter(handlerHoldLimit)
 	out, err := w.callHandler(ctx, reg, in)
+	stopPatience()
 	switch {
 	case err == nil && ctx.Err() == nil:
 		return out, nil

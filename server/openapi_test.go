@@ -114,6 +114,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 	doc := loadOpenAPI(t)
 	for schema, v := range map[string]any{
 		"Task":          loom.TaskInfo{},
+		"TaskRetry":     loom.TaskRetry{},
 		"SubmitRequest": submitRequest{},
 		"CancelRequest": cancelRequest{},
 		"RetryRequest":  retryRequest{},

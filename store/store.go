@@ -100,6 +100,10 @@ type Store interface {
 	// NextRunAt returns the earliest RunAt among pending tasks of the
 	// queues (all queues when empty); ok is false when there are none.
 	NextRunAt(ctx context.Context, queues []string) (at time.Time, ok bool, err error)
+	// NextTimeout returns the earliest Timeout among tasks that have not
+	// ended, when the reaper next has one to fail; ok is false when there
+	// are none.
+	NextTimeout(ctx context.Context) (at time.Time, ok bool, err error)
 
 	// AppendLogs appends captured output to attempts' logs.
 	AppendLogs(ctx context.Context, chunks []LogChunk) error
@@ -311,7 +315,12 @@ type ReleaseTaskKeyParams struct {
 
 // ReapTasksParams say what the reaper considers expired.
 type ReapTasksParams struct {
+	// Now is the time task Timeouts are compared to.
 	Now time.Time
+	// LeaseNow is the time leases (LeaseUntil) are compared to; zero
+	// means Now. The engine counts leases in real time whatever its Clock,
+	// since a lease says whether a process is alive.
+	LeaseNow time.Time
 	// Limit bounds how many tasks one call changes. Default 1000.
 	Limit int
 	// MaxLostRuns is how many started attempts of a task may lose their

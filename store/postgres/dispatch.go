@@ -355,6 +355,11 @@ func (s *Store) ReapTasks(ctx context.Context, p *store.ReapTasksParams) (*store
 		limit = 1000
 	}
 	at := toNanos(now(p.Now))
+	// Leases lapse on their own clock (see ReapTasksParams.LeaseNow).
+	leaseAt := at
+	if !p.LeaseNow.IsZero() {
+		leaseAt = toNanos(p.LeaseNow)
+	}
 	var res *store.ReapResult
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		res = &store.ReapResult{}
@@ -382,7 +387,7 @@ func (s *Store) ReapTasks(ctx context.Context, p *store.ReapTasksParams) (*store
 			evs = append(evs, eventRow{taskID: t.ID, typ: eventExpired, time: at, attempt: t.Attempt, status: t.Status, msg: expiredMsg})
 		}
 		if left := limit - len(res.Expired); left > 0 {
-			lapsed, err := reapLapsed(ctx, tx, at, left, p.MaxLostRuns, res)
+			lapsed, err := reapLapsed(ctx, tx, leaseAt, left, p.MaxLostRuns, res)
 			if err != nil {
 				return fmt.Errorf("requeue: %w", err)
 			}
@@ -511,6 +516,18 @@ func (s *Store) NextRunAt(ctx context.Context, queues []string) (time.Time, bool
 	var at *int64
 	if err := s.db().QueryRow(ctx, q, args...).Scan(&at); err != nil {
 		return time.Time{}, false, fmt.Errorf("next run time of queues %v: %w", queues, err)
+	}
+	if at == nil {
+		return time.Time{}, false, nil
+	}
+	return fromNanos(*at), true, nil
+}
+
+// NextTimeout returns the earliest Timeout among tasks that have not ended.
+func (s *Store) NextTimeout(ctx context.Context) (time.Time, bool, error) {
+	var at *int64
+	if err := s.db().QueryRow(ctx, `SELECT min(timeout) FROM tasks WHERE ended IS NULL`).Scan(&at); err != nil {
+		return time.Time{}, false, fmt.Errorf("next task timeout: %w", err)
 	}
 	if at == nil {
 		return time.Time{}, false, nil

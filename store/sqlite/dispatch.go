@@ -376,6 +376,11 @@ func (s *Store) ReapTasks(ctx context.Context, p *store.ReapTasksParams) (*store
 		limit = 1000
 	}
 	at := toNanos(now(p.Now))
+	// Leases lapse on their own clock (see ReapTasksParams.LeaseNow).
+	leaseAt := at
+	if !p.LeaseNow.IsZero() {
+		leaseAt = toNanos(p.LeaseNow)
+	}
 	res := &store.ReapResult{}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		// Choose the tasks to expire first: the update cannot return the
@@ -400,7 +405,7 @@ func (s *Store) ReapTasks(ctx context.Context, p *store.ReapTasksParams) (*store
 			evs = append(evs, eventRow{taskID: t.ID, typ: eventExpired, time: at, attempt: t.Attempt, status: t.Status, msg: expiredMsg})
 		}
 		if left := limit - len(res.Expired); left > 0 {
-			lapsed, err := s.reapLapsed(ctx, tx, at, left, p.MaxLostRuns, res, counts)
+			lapsed, err := s.reapLapsed(ctx, tx, leaseAt, left, p.MaxLostRuns, res, counts)
 			if err != nil {
 				return fmt.Errorf("requeue: %w", err)
 			}
@@ -552,6 +557,18 @@ func (s *Store) NextRunAt(ctx context.Context, queues []string) (time.Time, bool
 	var at sql.NullInt64
 	if err := s.r.QueryRowContext(ctx, q, args...).Scan(&at); err != nil {
 		return time.Time{}, false, fmt.Errorf("next run time of queues %v: %w", queues, err)
+	}
+	if !at.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromNanos(at.Int64), true, nil
+}
+
+// NextTimeout returns the earliest Timeout among tasks that have not ended.
+func (s *Store) NextTimeout(ctx context.Context) (time.Time, bool, error) {
+	var at sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, `SELECT min(timeout) FROM tasks WHERE ended IS NULL`).Scan(&at); err != nil {
+		return time.Time{}, false, fmt.Errorf("next task timeout: %w", err)
 	}
 	if !at.Valid {
 		return time.Time{}, false, nil

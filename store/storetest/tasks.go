@@ -43,6 +43,23 @@ var taskTests = []test{
 		require.Nil(t, stored.LeaseUntil)
 		require.Empty(t, stored.Result)
 	}},
+	{"RetryPolicyKept", func(t *testing.T, s store.Store) {
+		retry := &loom.TaskRetry{InitialDelay: loom.Duration(2 * time.Second), BackoffFactor: 2,
+			MaxDelay: loom.Duration(5 * time.Minute), Jitter: 0.2}
+		tasks := insert(t, s,
+			&loom.TaskInfo{Type: "job", Queue: "full", MaxAttempts: 3, Retry: retry},
+			&loom.TaskInfo{Type: "job", Queue: "brief", MaxAttempts: 3, Retry: retry},
+			&loom.TaskInfo{Type: "job", Queue: "none"})
+		require.Equal(t, retry, get(t, s, tasks[0].ID).Retry, "Get")
+		require.Nil(t, get(t, s, tasks[2].ID).Retry, "a task without a policy has none")
+		require.Equal(t, retry, claimOne(t, s, "full", base).Retry, "full claim")
+		brief, err := s.ClaimTasks(ctx(t), &store.ClaimTasksParams{
+			Queue: "brief", Limit: 1, WorkerID: "w1", Now: base, LeaseUntil: at(time.Minute), Brief: true,
+		})
+		require.NoError(t, err)
+		require.Len(t, brief, 1)
+		require.Equal(t, retry, brief[0].Retry, "brief claim")
+	}},
 	{"InsertKeepsFields", func(t *testing.T, s store.Store) {
 		id := uuid.Must(uuid.NewV7()).String()
 		in := &loom.TaskInfo{

@@ -144,7 +144,7 @@ func (e *Engine) claim(ctx context.Context, q Queue, limit int) (int, error) {
 func (e *Engine) message(t *loom.TaskInfo) (bus.Message, error) {
 	m := bus.Message{
 		ID: t.ID, Type: t.Type, Queue: t.Queue, Attempt: t.Attempt, Priority: t.Priority,
-		Info: t.Info, Created: t.Created, Timeout: t.Timeout, MaxAttempts: t.MaxAttempts,
+		Info: t.Info, Attributes: t.Attributes, Created: t.Created, Timeout: t.Timeout, MaxAttempts: t.MaxAttempts,
 		Lease: e.cfg.WorkerID,
 	}
 	if len(t.Input) > 0 {

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/loomhq/loom"
@@ -10,12 +9,14 @@ import (
 	"github.com/loomhq/loom/store"
 )
 
-// notify wakes the dispatcher without blocking; wakes coalesce.
+// notify wakes the dispatcher, and the claims of pull workers, without
+// blocking; wakes coalesce.
 func (e *Engine) notify() {
 	select {
 	case e.wake <- struct{}{}:
 	default:
 	}
+	e.wakePullers()
 }
 
 // dispatch claims ready tasks in batches and publishes them to the bus
@@ -142,17 +143,5 @@ func (e *Engine) claim(ctx context.Context, q Queue, limit int) (int, error) {
 // message is the ready bus message of a claimed attempt: the task object
 // a worker needs, its lease holder in Lease.
 func (e *Engine) message(t *loom.TaskInfo) (bus.Message, error) {
-	m := bus.Message{
-		ID: t.ID, Type: t.Type, Queue: t.Queue, Attempt: t.Attempt, Priority: t.Priority,
-		Info: t.Info, Attributes: t.Attributes, Created: t.Created, Timeout: t.Timeout, MaxAttempts: t.MaxAttempts,
-		Lease: e.cfg.WorkerID,
-	}
-	if len(t.Input) > 0 {
-		b, err := json.Marshal(t.Input)
-		if err != nil {
-			return m, fmt.Errorf("input of task %s is not JSON: %w", t.ID, err)
-		}
-		m.Input = b
-	}
-	return m, nil
+	return ReadyMessage(t, e.cfg.WorkerID)
 }

@@ -381,3 +381,7 @@ func ReadyMessage(t *loom.TaskInfo, lease string) (bus.Message, error) {
 	}
 	return m, nil
 }
+
+// LeaseDuration is how long a claimed attempt stays a pull worker's
+// without a heartbeat (Config.LeaseDuration).
+func (e *Engine) LeaseDuration() time.Duration { return e.cfg.LeaseDuration }

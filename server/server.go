@@ -60,6 +60,13 @@ type Config struct {
 	// cross-site writes are not refused. Default none: the API refuses
 	// writes a page of another origin sends.
 	CORSOrigins []string
+	// LeaseKey signs the lease tokens of the HTTP worker protocol
+	// (/api/v1/workers/...), so that a worker can only report on
+	// attempts it was handed. Servers sharing a store must share it.
+	// Default: a random key, so that tokens do not outlive the Server
+	// (a worker whose token is refused after a restart drops its task,
+	// which is re-run once its lease lapses).
+	LeaseKey []byte
 }
 
 func (c Config) withDefaults() Config {
@@ -81,6 +88,8 @@ type Server struct {
 	mux     *http.ServeMux
 	routes  []route
 	handler http.Handler
+	// leases signs and checks the worker protocol's lease tokens.
+	leases *leaseSigner
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -104,7 +113,7 @@ func New(cfg Config) *Server {
 		panic("server: Config.Engine is required")
 	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, engine: cfg.Engine, logger: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, engine: cfg.Engine, logger: cfg.Logger, mux: http.NewServeMux(), leases: newLeaseSigner(cfg.LeaseKey)}
 	s.routes = []route{
 		{http.MethodPost, "/tasks", auth.Operator, s.submitTask},
 		{http.MethodGet, "/tasks", auth.Viewer, s.listTasks},
@@ -121,6 +130,7 @@ func New(cfg Config) *Server {
 	}
 	s.routes = append(s.routes, s.taskmasterRoutes()...)
 	s.routes = append(s.routes, s.tokenRoutes()...)
+	s.routes = append(s.routes, s.workerRoutes()...)
 	allowed := map[string][]string{}
 	var paths []string
 	for _, rt := range s.routes {

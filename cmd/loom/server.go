@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,6 +39,9 @@ type serverOptions struct {
 	// worker` processes; externalQueues are the queues only they serve.
 	busDir         string
 	externalQueues []string
+	// httpQueues are the queues only workers of the HTTP worker protocol
+	// serve.
+	httpQueues []string
 	web            webOptions
 	// requireAuth turns authentication on before any token exists;
 	// insecureNoAuth allows listening beyond loopback without it.
@@ -79,6 +85,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.DurationVar(&o.lease, "lease", engine.DefaultLeaseDuration, "how long a running task's worker may go silent before the task is re-queued")
 	f.StringVar(&o.busDir, "bus", "", busFlagHelp+" (default: in-process)")
 	f.StringSliceVar(&o.externalQueues, "external-queue", nil, "a queue only 'loom worker' processes serve (repeatable; needs --bus)")
+	f.StringSliceVar(&o.httpQueues, "http-queue", nil, "a queue only workers of the HTTP worker protocol serve, claiming its tasks under /api/v1/workers (repeatable)")
 	f.StringArrayVar(&o.web.corsOrigins, "cors-origin", nil, "an origin (scheme://host[:port]) whose pages may call the API from a browser (repeatable)")
 	f.StringArrayVar(&o.web.allowedHosts, "allowed-host", nil, "a further name (host[:port]) the server answers to, as behind a proxy or load balancer; the listen address's names are allowed already (repeatable)")
 	f.StringVar(&o.web.tlsCert, "tls-cert", "", "PEM certificate file: serve HTTPS (with --tls-key)")
@@ -128,6 +135,9 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	// Breaker events reach the taskmaster, which starts after the engine.
 	events := loom.NewEventEmitter()
 	cfg.Store, cfg.Logger, cfg.Workers, cfg.LeaseDuration = st, logger, o.workers, o.lease
+	if cfg.PullQueues, err = pullQueues(o, cfg.Queues); err != nil {
+		return err
+	}
 	cfg.Events = events
 	var flowFiles []*flowfile.File
 	if o.flows != "" {
@@ -203,6 +213,7 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 			UI:           ui.New(ui.Config{Engine: eng, Logger: logger, Taskmaster: tm, Auth: authn, AllowedHosts: hosts}),
 			AllowedHosts: hosts,
 			CORSOrigins:  corsOrigins,
+			LeaseKey:     leaseKey(dbo.key),
 		}),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -288,4 +299,29 @@ func (m *Main) serverBus(ctx context.Context, o serverOptions) (engine.Config, e
 		cfg.Queues = append(cfg.Queues, engine.Queue{Name: q, External: true})
 	}
 	return cfg, nil
+}
+
+// pullQueues returns the --http-queue queues, refusing one the server
+// runs itself (the default queue, an --external-queue) or names twice.
+func pullQueues(o serverOptions, served []engine.Queue) ([]engine.Queue, error) {
+	var out []engine.Queue
+	for _, q := range o.httpQueues {
+		if q == loom.DefaultQueue || slices.Contains(o.externalQueues, q) || slices.ContainsFunc(served, func(s engine.Queue) bool { return s.Name == q }) {
+			return nil, &usageError{fmt.Errorf("--http-queue %s: the queue is served by the server or by 'loom worker' processes already", q)}
+		}
+		if slices.ContainsFunc(out, func(s engine.Queue) bool { return s.Name == q }) {
+			return nil, &usageError{fmt.Errorf("--http-queue %s given twice", q)}
+		}
+		out = append(out, engine.Queue{Name: q})
+	}
+	return out, nil
+}
+
+// leaseKey derives the key that signs the HTTP worker protocol's lease
+// tokens from the server's secret key, so that servers sharing a database
+// and its key accept each other's tokens, and a restart keeps them valid.
+func leaseKey(secret []byte) []byte {
+	h := hmac.New(sha256.New, secret)
+	h.Write([]byte("loom worker lease tokens v1"))
+	return h.Sum(nil)
 }

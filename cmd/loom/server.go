@@ -42,7 +42,7 @@ type serverOptions struct {
 	// httpQueues are the queues only workers of the HTTP worker protocol
 	// serve.
 	httpQueues []string
-	web            webOptions
+	web        webOptions
 	// requireAuth turns authentication on before any token exists;
 	// insecureNoAuth allows listening beyond loopback without it.
 	requireAuth    bool

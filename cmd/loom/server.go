@@ -106,6 +106,10 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	if len(o.externalQueues) > 0 && o.busDir == "" {
 		return &usageError{errors.New("--external-queue needs --bus: workers elsewhere reach the server through a shared bus")}
 	}
+	httpQueues, err := pullQueues(o)
+	if err != nil {
+		return err
+	}
 	corsOrigins, err := o.web.check()
 	if err != nil {
 		return err
@@ -135,9 +139,7 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	// Breaker events reach the taskmaster, which starts after the engine.
 	events := loom.NewEventEmitter()
 	cfg.Store, cfg.Logger, cfg.Workers, cfg.LeaseDuration = st, logger, o.workers, o.lease
-	if cfg.PullQueues, err = pullQueues(o, cfg.Queues); err != nil {
-		return err
-	}
+	cfg.PullQueues = httpQueues
 	cfg.Events = events
 	var flowFiles []*flowfile.File
 	if o.flows != "" {
@@ -303,10 +305,10 @@ func (m *Main) serverBus(ctx context.Context, o serverOptions) (engine.Config, e
 
 // pullQueues returns the --http-queue queues, refusing one the server
 // runs itself (the default queue, an --external-queue) or names twice.
-func pullQueues(o serverOptions, served []engine.Queue) ([]engine.Queue, error) {
+func pullQueues(o serverOptions) ([]engine.Queue, error) {
 	var out []engine.Queue
 	for _, q := range o.httpQueues {
-		if q == loom.DefaultQueue || slices.Contains(o.externalQueues, q) || slices.ContainsFunc(served, func(s engine.Queue) bool { return s.Name == q }) {
+		if q == loom.DefaultQueue || slices.Contains(o.externalQueues, q) {
 			return nil, &usageError{fmt.Errorf("--http-queue %s: the queue is served by the server or by 'loom worker' processes already", q)}
 		}
 		if slices.ContainsFunc(out, func(s engine.Queue) bool { return s.Name == q }) {

@@ -47,6 +47,9 @@ type ClaimParams struct {
 	// Wait is how long to wait for a task when none is ready (a long
 	// poll). Zero returns at once; at most DefaultMaxClaimWait.
 	Wait time.Duration
+	// Stop, when closed, ends the wait at once, with no tasks: a server
+	// shutting down answers its waiting claims. Default nil: never.
+	Stop <-chan struct{}
 }
 
 // PullOutcome is a pull worker's result for one attempt it holds.
@@ -160,6 +163,9 @@ func (e *Engine) Claim(ctx context.Context, p *ClaimParams) ([]*loom.TaskInfo, e
 		case <-ctx.Done():
 			t.Stop()
 			return nil, fmt.Errorf("engine: claim for %s: %w", p.WorkerID, ctx.Err())
+		case <-p.Stop:
+			t.Stop()
+			return nil, nil
 		case <-woken:
 		case <-t.C():
 		}

@@ -13,6 +13,7 @@ package server
 import (
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/loomhq/loom/auth"
 	"github.com/loomhq/loom/engine"
@@ -90,6 +91,9 @@ type Server struct {
 	handler http.Handler
 	// leases signs and checks the worker protocol's lease tokens.
 	leases *leaseSigner
+	// stopWaits, closed by StopWaiting, ends the long polls of claims.
+	stopWaits     chan struct{}
+	stopWaitsOnce sync.Once
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -113,7 +117,8 @@ func New(cfg Config) *Server {
 		panic("server: Config.Engine is required")
 	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, engine: cfg.Engine, logger: cfg.Logger, mux: http.NewServeMux(), leases: newLeaseSigner(cfg.LeaseKey)}
+	s := &Server{cfg: cfg, engine: cfg.Engine, logger: cfg.Logger, mux: http.NewServeMux(),
+		leases: newLeaseSigner(cfg.LeaseKey), stopWaits: make(chan struct{})}
 	s.routes = []route{
 		{http.MethodPost, "/tasks", auth.Operator, s.submitTask},
 		{http.MethodGet, "/tasks", auth.Viewer, s.listTasks},
@@ -160,6 +165,14 @@ func New(cfg Config) *Server {
 	}
 	s.handler = s.withRequestID(s.withAccessLog(s.withRecover(s.withGuard(s.withCanonicalPath(s.mux)))))
 	return s
+}
+
+// StopWaiting answers the claims of HTTP workers that wait for work at
+// once, with no tasks, and those that come later without waiting: call it
+// as the HTTP server shuts down (http.Server.RegisterOnShutdown), so that
+// long polls do not hold the shutdown up. Calling it again does nothing.
+func (s *Server) StopWaiting() {
+	s.stopWaitsOnce.Do(func() { close(s.stopWaits) })
 }
 
 // ServeHTTP serves one request.

@@ -63,7 +63,7 @@ func (s *Server) claimTasks(w http.ResponseWriter, r *http.Request) error {
 	}
 	tasks, err := s.engine.Claim(r.Context(), &engine.ClaimParams{
 		WorkerID: req.WorkerID, Hostname: req.Hostname, Queues: req.Queues, Max: req.Max,
-		Wait: time.Duration(req.WaitMS) * time.Millisecond,
+		Wait: time.Duration(req.WaitMS) * time.Millisecond, Stop: s.stopWaits,
 	})
 	if err != nil {
 		return err

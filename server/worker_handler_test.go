@@ -16,8 +16,8 @@ import (
 )
 
 // setupPull returns a server whose engine leaves queue "py" to pull
-// workers.
-func setupPull(t *testing.T) *env {
+// workers, and its API handler.
+func setupPull(t *testing.T) (*env, *server.Server) {
 	t.Helper()
 	logs := &syncBuffer{}
 	e, err := engine.New(engine.Config{
@@ -31,7 +31,8 @@ func setupPull(t *testing.T) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
-	srv := httptest.NewServer(server.New(server.Config{Engine: e, Logger: slog.New(slog.NewTextHandler(logs, nil))}))
+	api := server.New(server.Config{Engine: e, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	srv := httptest.NewServer(api)
 	t.Cleanup(func() {
 		srv.Close()
 		cancel()
@@ -40,7 +41,7 @@ func setupPull(t *testing.T) *env {
 		}
 		_ = e.Close()
 	})
-	return &env{engine: e, srv: srv, logs: logs}
+	return &env{engine: e, srv: srv, logs: logs}, api
 }
 
 // claimed is the answer of a claim.
@@ -61,7 +62,7 @@ type claimed struct {
 // misplaced one 400, a queue not served by pull workers 422.
 func TestWorkerProtocol(t *testing.T) {
 	t.Parallel()
-	e := setupPull(t)
+	e, _ := setupPull(t)
 	submit := func(body string) string {
 		t.Helper()
 		res := e.do(t, "POST", "/api/v1/tasks", body)
@@ -134,5 +135,22 @@ func TestWorkerProtocol(t *testing.T) {
 	res = e.do(t, "POST", "/api/v1/workers/claim", `{"worker_id":"w1","queues":["default"]}`)
 	if res.status != http.StatusUnprocessableEntity || !strings.Contains(string(res.body), "--http-queue") {
 		t.Fatalf("claim from a queue the server runs: %d %s", res.status, res.body)
+	}
+}
+
+// TestStopWaitingAnswersClaims: a claim waiting for work is answered at
+// once, with no tasks, when the server stops waiting (as it shuts down).
+func TestStopWaitingAnswersClaims(t *testing.T) {
+	t.Parallel()
+	e, api := setupPull(t)
+	answer := make(chan response, 1)
+	go func() {
+		answer <- e.do(t, "POST", "/api/v1/workers/claim", `{"worker_id":"w1","queues":["py"],"wait_ms":60000}`)
+	}()
+	// Whether the claim is waiting yet or not, it gets no work.
+	api.StopWaiting()
+	res := <-answer
+	if res.status != http.StatusOK || !strings.Contains(string(res.body), `"tasks":[]`) {
+		t.Fatalf("the waiting claim: %d %s", res.status, res.body)
 	}
 }

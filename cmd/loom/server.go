@@ -206,21 +206,25 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		authn = serverAuth(st, true)
 	}
 	hosts := o.web.hostsFor(o.addr, ln.Addr())
+	api := server.New(server.Config{
+		Engine:       eng,
+		Logger:       logger,
+		Taskmaster:   tm,
+		Auth:         authn,
+		UI:           ui.New(ui.Config{Engine: eng, Logger: logger, Taskmaster: tm, Auth: authn, AllowedHosts: hosts}),
+		AllowedHosts: hosts,
+		CORSOrigins:  corsOrigins,
+		LeaseKey:     leaseKey(dbo.key),
+	})
 	srv := &http.Server{
-		Handler: server.New(server.Config{
-			Engine:       eng,
-			Logger:       logger,
-			Taskmaster:   tm,
-			Auth:         authn,
-			UI:           ui.New(ui.Config{Engine: eng, Logger: logger, Taskmaster: tm, Auth: authn, AllowedHosts: hosts}),
-			AllowedHosts: hosts,
-			CORSOrigins:  corsOrigins,
-			LeaseKey:     leaseKey(dbo.key),
-		}),
+		Handler:           api,
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	// Claims waiting for work answer at once, so that they do not hold
+	// the shutdown up.
+	srv.RegisterOnShutdown(api.StopWaiting)
 
 	// The engine runs until the HTTP server has stopped, so that requests
 	// in flight at shutdown still reach a working engine.

@@ -64,11 +64,11 @@ func (s *leaseSigner) parse(token string) (workerLease, error) {
 	if !ok {
 		return workerLease{}, bad
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
+	got, err := base64.RawURLEncoding.Strict().DecodeString(sig)
 	if err != nil || !hmac.Equal(got, s.mac(payload)) {
 		return workerLease{}, bad
 	}
-	b, err := base64.RawURLEncoding.DecodeString(payload)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(payload)
 	if err != nil {
 		return workerLease{}, bad
 	}

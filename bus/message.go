@@ -18,7 +18,9 @@ const (
 
 // Message is a task on the bus, in the JSON shape of the task object: seed
 // 003's {type, info, created, result, msg, started, ended} plus what the
-// engine needs (id, queue, attempt, priority, input, output, lease). A worker
+// engine needs (id, queue, attempt, priority, attributes, input, output,
+// lease). docs/worker-protocol.md documents it, and
+// docs/schema/task-message.schema.json is its JSON Schema. A worker
 // in any language can read a ready message and answer with a done one by
 // adding result, msg, started and ended.
 //
@@ -40,6 +42,9 @@ type Message struct {
 	Priority int `json:"priority,omitempty"`
 	// Info is seed 003's free-form information for the worker.
 	Info string `json:"info,omitempty"`
+	// Attributes are the settings the task's creator attached (seed
+	// 002), a JSON object, for the worker to read.
+	Attributes map[string]any `json:"attributes,omitempty"`
 	// Input is the task's input, a JSON value.
 	Input json.RawMessage `json:"input,omitempty"`
 	// Created is when the task was created.

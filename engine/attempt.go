@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/store"
@@ -64,6 +65,13 @@ type outcome struct {
 	retry       *loom.TaskRetry
 	output      loom.Values
 	err         error
+	// msg is the worker's account of a success; started and ended bound
+	// the attempt by the worker's clock. Zero when the worker gave none.
+	msg            string
+	started, ended time.Time
+	// workerID, when set, is the worker that must still hold the attempt
+	// for the outcome to apply (store.Outcome.WorkerID).
+	workerID string
 	// released means the attempt did not run to an end (shutdown): the
 	// task goes back to pending at once. unstarted, with it, means its
 	// handler never started: the attempt does not count.

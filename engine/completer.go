@@ -85,6 +85,12 @@ func (e *Engine) outcomeOf(m *bus.Message) (*outcome, error) {
 		return nil, fmt.Errorf("%w: a result needs the task's id and attempt", ErrInvalid)
 	}
 	o := &outcome{id: m.ID, typ: m.Type, attempt: m.Attempt, maxAttempts: m.MaxAttempts, retry: m.Retry}
+	if m.Started != nil {
+		o.started = *m.Started
+	}
+	if m.Ended != nil {
+		o.ended = *m.Ended
+	}
 	if a := e.inflight.get(store.Lease{ID: m.ID, Attempt: m.Attempt}); a != nil {
 		o.typ, o.maxAttempts, o.retry = a.typ, a.maxAttempts, a.retry
 	}
@@ -93,6 +99,7 @@ func (e *Engine) outcomeOf(m *bus.Message) (*outcome, error) {
 	}
 	switch m.Result {
 	case bus.ResultComplete:
+		o.msg = m.Msg
 		if len(m.Output) > 0 && string(m.Output) != "null" {
 			if err := json.Unmarshal(m.Output, &o.output); err != nil {
 				o.err = loom.Permanent(fmt.Errorf("output is not a JSON object: %w", err))
@@ -269,7 +276,12 @@ func (e *Engine) ended(t *loom.TaskInfo) {
 // decide turns an attempt's result into the store outcome: completed,
 // failed, or pending again at the time the retry policy says.
 func (e *Engine) decide(o *outcome, now time.Time) store.Outcome {
-	out := store.Outcome{ID: o.id, Attempt: o.attempt}
+	out := store.Outcome{ID: o.id, Attempt: o.attempt, WorkerID: o.workerID}
+	if !o.released {
+		// The worker's own account of when it ran is kept; a released
+		// attempt did not run to an end.
+		out.Started, out.Ended = o.started, o.ended
+	}
 	switch {
 	case o.released && o.unstarted:
 		out.Status, out.RetryAt, out.Unstarted = loom.StatusPending, now, true
@@ -279,7 +291,7 @@ func (e *Engine) decide(o *outcome, now time.Time) store.Outcome {
 		out.Status, out.RetryAt, out.Msg = loom.StatusPending, now, "released: worker shut down"
 		return out
 	case o.err == nil:
-		out.Status, out.Output = loom.StatusCompleted, o.output
+		out.Status, out.Output, out.Msg = loom.StatusCompleted, o.output, o.msg
 		if out.Output == nil {
 			out.Output = loom.Values{}
 		}

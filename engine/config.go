@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/loomhq/loom"
@@ -47,6 +48,13 @@ type Config struct {
 	// optional concurrency cap that holds across every engine sharing the
 	// store. Default: the single queue "default" without a cap.
 	Queues []Queue
+	// PullQueues are queues that pull workers serve: workers that claim
+	// tasks through Engine.Claim (the server's HTTP worker protocol) and
+	// report through Heartbeat, AppendLog and Finish, holding the lease of
+	// each attempt themselves. The engine neither dispatches these queues
+	// nor runs them on its embedded worker, and accepts task types it has
+	// no handler for on them. Default none.
+	PullQueues []Queue
 	// Workers is how many handlers the engine's embedded worker runs at
 	// once. Default 4×GOMAXPROCS (handlers are usually I/O-bound). Negative
 	// means none: the engine only dispatches, records and reaps, for
@@ -236,7 +244,7 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: batch sizes must not be negative", ErrInvalid)
 	}
 	seen := make(map[string]bool, len(c.Queues))
-	for _, q := range c.Queues {
+	for _, q := range slices.Concat(c.Queues, c.PullQueues) {
 		if q.Name == "" {
 			return fmt.Errorf("%w: a queue has no name", ErrInvalid)
 		}

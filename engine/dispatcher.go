@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -11,10 +10,10 @@ import (
 	"github.com/loomhq/loom/store"
 )
 
-// notify wakes the dispatcher without blocking; wakes coalesce. On a clock
-// that moves by itself (loom.Holder) a wake holds the clock until the
-// dispatcher has looked for work, so that a fake clock does not skip past
-// the work the wake announced.
+// notify wakes the dispatcher, and the claims of pull workers, without
+// blocking; wakes coalesce. On a clock that moves by itself (loom.Holder)
+// a wake holds the clock until the dispatcher has looked for work, so that
+// a fake clock does not skip past the work the wake announced.
 func (e *Engine) notify() {
 	e.feed.nudge()
 	if e.holder != nil {
@@ -28,6 +27,7 @@ func (e *Engine) notify() {
 	case e.wake <- struct{}{}:
 	default:
 	}
+	e.wakePullers()
 }
 
 // takeWakeHold returns the release of the hold the last wake took (a no-op
@@ -204,17 +204,5 @@ func (e *Engine) claim(ctx context.Context, q Queue, limit int) (int, error) {
 // message is the ready bus message of a claimed attempt: the task object
 // a worker needs, its lease holder in Lease.
 func (e *Engine) message(t *loom.TaskInfo) (bus.Message, error) {
-	m := bus.Message{
-		ID: t.ID, Type: t.Type, Queue: t.Queue, Attempt: t.Attempt, Priority: t.Priority,
-		Info: t.Info, Created: t.Created, Timeout: t.Timeout, MaxAttempts: t.MaxAttempts,
-		Retry: t.Retry, Lease: e.cfg.WorkerID,
-	}
-	if len(t.Input) > 0 {
-		b, err := json.Marshal(t.Input)
-		if err != nil {
-			return m, fmt.Errorf("input of task %s is not JSON: %w", t.ID, err)
-		}
-		m.Input = b
-	}
-	return m, nil
+	return ReadyMessage(t, e.cfg.WorkerID)
 }

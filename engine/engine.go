@@ -81,6 +81,8 @@ type Engine struct {
 	keyed       keyedSteps
 	holderWaits sync.WaitGroup
 	logs        *logBuffer
+	// pull keeps the pull workers seen and wakes their waiting claims.
+	pull pullWorkers
 }
 
 // New returns an engine configured by cfg, with the types in cfg.Handlers
@@ -111,6 +113,10 @@ func New(cfg Config) (*Engine, error) {
 	e.attemptBase, e.stopAttempts = context.WithCancelCause(context.Background())
 	e.external = make(map[string]bool)
 	var local []string
+	for _, q := range cfg.PullQueues {
+		// Types only their workers know are accepted, as on external queues.
+		e.external[q.Name] = true
+	}
 	for _, q := range cfg.Queues {
 		if q.External {
 			e.external[q.Name] = true
@@ -510,7 +516,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	// Starting up is short and is not abandoned half-way: a ctx done
 	// meanwhile makes the shutdown below follow at once.
 	start := context.WithoutCancel(ctx)
-	for _, q := range e.cfg.Queues {
+	for _, q := range slices.Concat(e.cfg.Queues, e.cfg.PullQueues) {
 		if q.Concurrency > 0 {
 			if err := e.store.UpsertQueue(start, store.QueueConfig{Name: q.Name, Concurrency: q.Concurrency}); err != nil {
 				return fmt.Errorf("engine: register queue %q: %w", q.Name, err)

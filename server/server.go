@@ -13,6 +13,7 @@ package server
 import (
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/loomhq/loom/auth"
 	"github.com/loomhq/loom/engine"
@@ -60,6 +61,13 @@ type Config struct {
 	// cross-site writes are not refused. Default none: the API refuses
 	// writes a page of another origin sends.
 	CORSOrigins []string
+	// LeaseKey signs the lease tokens of the HTTP worker protocol
+	// (/api/v1/workers/...), so that a worker can only report on
+	// attempts it was handed. Servers sharing a store must share it.
+	// Default: a random key, so that tokens do not outlive the Server
+	// (a worker whose token is refused after a restart drops its task,
+	// which is re-run once its lease lapses).
+	LeaseKey []byte
 }
 
 func (c Config) withDefaults() Config {
@@ -81,6 +89,11 @@ type Server struct {
 	mux     *http.ServeMux
 	routes  []route
 	handler http.Handler
+	// leases signs and checks the worker protocol's lease tokens.
+	leases *leaseSigner
+	// stopWaits, closed by StopWaiting, ends the long polls of claims.
+	stopWaits     chan struct{}
+	stopWaitsOnce sync.Once
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -104,7 +117,8 @@ func New(cfg Config) *Server {
 		panic("server: Config.Engine is required")
 	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, engine: cfg.Engine, logger: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, engine: cfg.Engine, logger: cfg.Logger, mux: http.NewServeMux(),
+		leases: newLeaseSigner(cfg.LeaseKey), stopWaits: make(chan struct{})}
 	s.routes = []route{
 		{http.MethodPost, "/tasks", auth.Operator, s.submitTask},
 		{http.MethodGet, "/tasks", auth.Viewer, s.listTasks},
@@ -123,6 +137,7 @@ func New(cfg Config) *Server {
 	}
 	s.routes = append(s.routes, s.taskmasterRoutes()...)
 	s.routes = append(s.routes, s.tokenRoutes()...)
+	s.routes = append(s.routes, s.workerRoutes()...)
 	allowed := map[string][]string{}
 	var paths []string
 	for _, rt := range s.routes {
@@ -152,6 +167,14 @@ func New(cfg Config) *Server {
 	}
 	s.handler = s.withRequestID(s.withAccessLog(s.withRecover(s.withGuard(s.withCanonicalPath(s.mux)))))
 	return s
+}
+
+// StopWaiting answers the claims of HTTP workers that wait for work at
+// once, with no tasks, and those that come later without waiting: call it
+// as the HTTP server shuts down (http.Server.RegisterOnShutdown), so that
+// long polls do not hold the shutdown up. Calling it again does nothing.
+func (s *Server) StopWaiting() {
+	s.stopWaitsOnce.Do(func() { close(s.stopWaits) })
 }
 
 // ServeHTTP serves one request.

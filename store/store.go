@@ -201,7 +201,7 @@ type ClaimTasksParams struct {
 	// MaxRunning caps the queue's running tasks; zero means no cap.
 	MaxRunning int
 	// Brief asks for the claimed tasks with only the fields a dispatcher
-	// needs to hand them to workers: ID, Type, Queue, Info, Input,
+	// needs to hand them to workers: ID, Type, Queue, Info, Attributes, Input,
 	// Priority, Created, RunAt, Timeout, Attempt, MaxAttempts and
 	// LeaseExpiries, besides Status, WorkerID, Started and LeaseUntil
 	// which the claim sets; the other fields are zero. Reading every column back costs a claim about
@@ -273,6 +273,18 @@ type Outcome struct {
 	// attempt number back, Attempt going down by one, so that it does not
 	// use the task's budget.
 	Unstarted bool
+	// Started, when set, is when the worker started the attempt, by its
+	// own account: it replaces the task's Started (the claim's time).
+	Started time.Time
+	// Ended, when set on a completed or failed outcome, is when the
+	// worker ended the attempt: the task's Ended is set to it instead of
+	// FinishTasksParams.Now. A pending outcome leaves Ended empty anyway.
+	Ended time.Time
+	// WorkerID, when set, applies the outcome only if the task's attempt
+	// is still claimed by this worker: a result from a worker whose lease
+	// lapsed is refused even when the attempt number, given back by the
+	// lapse, was claimed again by another.
+	WorkerID string
 }
 
 // FinishResult is the effect of one Outcome.

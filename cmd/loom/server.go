@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,7 +42,10 @@ type serverOptions struct {
 	// worker` processes; externalQueues are the queues only they serve.
 	busDir         string
 	externalQueues []string
-	web            webOptions
+	// httpQueues are the queues only workers of the HTTP worker protocol
+	// serve.
+	httpQueues []string
+	web        webOptions
 	// requireAuth turns authentication on before any token exists;
 	// insecureNoAuth allows listening beyond loopback without it.
 	requireAuth    bool
@@ -84,6 +90,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.StringArrayVar(&o.retainQueues, "retain-queue", nil, "QUEUE=DURATION: the queue's own retention instead of --retain; 0 keeps its tasks for ever (repeatable)")
 	f.StringVar(&o.busDir, "bus", "", busFlagHelp+" (default: in-process)")
 	f.StringSliceVar(&o.externalQueues, "external-queue", nil, "a queue only 'loom worker' processes serve (repeatable; needs --bus)")
+	f.StringSliceVar(&o.httpQueues, "http-queue", nil, "a queue only workers of the HTTP worker protocol serve, claiming its tasks under /api/v1/workers (repeatable)")
 	f.StringArrayVar(&o.web.corsOrigins, "cors-origin", nil, "an origin (scheme://host[:port]) whose pages may call the API from a browser (repeatable)")
 	f.StringArrayVar(&o.web.allowedHosts, "allowed-host", nil, "a further name (host[:port]) the server answers to, as behind a proxy or load balancer; the listen address's names are allowed already (repeatable)")
 	f.StringVar(&o.web.tlsCert, "tls-cert", "", "PEM certificate file: serve HTTPS (with --tls-key)")
@@ -109,6 +116,10 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	}
 	if len(o.externalQueues) > 0 && o.busDir == "" {
 		return &usageError{errors.New("--external-queue needs --bus: workers elsewhere reach the server through a shared bus")}
+	}
+	httpQueues, err := pullQueues(o)
+	if err != nil {
+		return err
 	}
 	corsOrigins, err := o.web.check()
 	if err != nil {
@@ -143,6 +154,7 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		return err
 	}
 	cfg.Retain = o.retain
+	cfg.PullQueues = httpQueues
 	cfg.Events = events
 	var flowFiles []*flowfile.File
 	if o.flows != "" {
@@ -209,20 +221,25 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		authn = serverAuth(st, true)
 	}
 	hosts := o.web.hostsFor(o.addr, ln.Addr())
+	api := server.New(server.Config{
+		Engine:       eng,
+		Logger:       logger,
+		Taskmaster:   tm,
+		Auth:         authn,
+		UI:           ui.New(ui.Config{Engine: eng, Logger: logger, Taskmaster: tm, Auth: authn, AllowedHosts: hosts}),
+		AllowedHosts: hosts,
+		CORSOrigins:  corsOrigins,
+		LeaseKey:     leaseKey(dbo.key),
+	})
 	srv := &http.Server{
-		Handler: server.New(server.Config{
-			Engine:       eng,
-			Logger:       logger,
-			Taskmaster:   tm,
-			Auth:         authn,
-			UI:           ui.New(ui.Config{Engine: eng, Logger: logger, Taskmaster: tm, Auth: authn, AllowedHosts: hosts}),
-			AllowedHosts: hosts,
-			CORSOrigins:  corsOrigins,
-		}),
+		Handler:           api,
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	// Claims waiting for work answer at once, so that they do not hold
+	// the shutdown up.
+	srv.RegisterOnShutdown(api.StopWaiting)
 
 	// The engine runs until the HTTP server has stopped, so that requests
 	// in flight at shutdown still reach a working engine.
@@ -303,4 +320,29 @@ func (m *Main) serverBus(ctx context.Context, o serverOptions) (engine.Config, e
 		cfg.Queues = append(cfg.Queues, engine.Queue{Name: q, External: true})
 	}
 	return cfg, nil
+}
+
+// pullQueues returns the --http-queue queues, refusing one the server
+// runs itself (the default queue, an --external-queue) or names twice.
+func pullQueues(o serverOptions) ([]engine.Queue, error) {
+	var out []engine.Queue
+	for _, q := range o.httpQueues {
+		if q == loom.DefaultQueue || slices.Contains(o.externalQueues, q) {
+			return nil, &usageError{fmt.Errorf("--http-queue %s: the queue is served by the server or by 'loom worker' processes already", q)}
+		}
+		if slices.ContainsFunc(out, func(s engine.Queue) bool { return s.Name == q }) {
+			return nil, &usageError{fmt.Errorf("--http-queue %s given twice", q)}
+		}
+		out = append(out, engine.Queue{Name: q})
+	}
+	return out, nil
+}
+
+// leaseKey derives the key that signs the HTTP worker protocol's lease
+// tokens from the server's secret key, so that servers sharing a database
+// and its key accept each other's tokens, and a restart keeps them valid.
+func leaseKey(secret []byte) []byte {
+	h := hmac.New(sha256.New, secret)
+	h.Write([]byte("loom worker lease tokens v1"))
+	return h.Sum(nil)
 }

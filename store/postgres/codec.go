@@ -194,7 +194,7 @@ func scanTasks(rows pgx.Rows, err error) ([]*loom.TaskInfo, error) {
 
 // briefClaimColumns are the columns a brief claim returns (see
 // store.ClaimTasksParams.Brief), in the order scanBriefClaim reads them.
-const briefClaimColumns = `id, type, queue, info, input, priority, created, run_at, timeout, attempt, max_attempts, lease_expiries, retry`
+const briefClaimColumns = `id, type, queue, info, attributes, input, priority, created, run_at, timeout, attempt, max_attempts, lease_expiries, retry`
 
 // briefClaimScanner reads rows of briefClaimColumns as tasks claimed by
 // workerID at started until lease.
@@ -202,16 +202,20 @@ func briefClaimScanner(workerID string, started, lease time.Time) func(scanner) 
 	started, lease = utc(started), utc(lease)
 	return func(sc scanner) (*loom.TaskInfo, error) {
 		var (
-			input, retry            *string
+			attrs, input, retry     *string
 			created, runAt, timeout int64
 		)
 		st, ls := started, lease
 		t := &loom.TaskInfo{Status: loom.StatusRunning, WorkerID: workerID, Started: &st, LeaseUntil: &ls}
-		if err := sc.Scan(&t.ID, &t.Type, &t.Queue, &t.Info, &input, &t.Priority,
+		if err := sc.Scan(&t.ID, &t.Type, &t.Queue, &t.Info, &attrs, &input, &t.Priority,
 			&created, &runAt, &timeout, &t.Attempt, &t.MaxAttempts, &t.LeaseExpiries, &retry); err != nil {
 			return nil, err
 		}
 		t.Created, t.RunAt, t.Timeout = fromNanos(created), fromNanos(runAt), fromNanos(timeout)
+		var err error
+		if t.Attributes, err = decodeMap(attrs); err != nil {
+			return nil, fmt.Errorf("task %s attributes: %w", t.ID, err)
+		}
 		m, err := decodeMap(input)
 		if err != nil {
 			return nil, fmt.Errorf("task %s input: %w", t.ID, err)

@@ -158,7 +158,7 @@ func queryAll[T any](ctx context.Context, tx *sql.Tx, scan func(scanner) (T, err
 
 // briefClaimColumns are the columns a brief claim returns (see
 // store.ClaimTasksParams.Brief), in the order scanBriefClaims reads them.
-const briefClaimColumns = `id, type, queue, info, input, priority, created, run_at, timeout, attempt, max_attempts, lease_expiries, retry`
+const briefClaimColumns = `id, type, queue, info, attributes, input, priority, created, run_at, timeout, attempt, max_attempts, lease_expiries, retry`
 
 // scanBriefClaims reads every row of briefClaimColumns as a task claimed
 // by workerID at started until lease, and closes rows.
@@ -168,15 +168,19 @@ func scanBriefClaims(rows *sql.Rows, workerID string, started, lease time.Time) 
 	var out []*loom.TaskInfo
 	for rows.Next() {
 		var (
-			input, retry            sql.NullString
+			attrs, input, retry     sql.NullString
 			created, runAt, timeout int64
 		)
 		t := &loom.TaskInfo{Status: loom.StatusRunning, WorkerID: workerID, Started: &started, LeaseUntil: &lease}
-		if err := rows.Scan(&t.ID, &t.Type, &t.Queue, &t.Info, &input, &t.Priority,
+		if err := rows.Scan(&t.ID, &t.Type, &t.Queue, &t.Info, &attrs, &input, &t.Priority,
 			&created, &runAt, &timeout, &t.Attempt, &t.MaxAttempts, &t.LeaseExpiries, &retry); err != nil {
 			return nil, err
 		}
 		t.Created, t.RunAt, t.Timeout = fromNanos(created), fromNanos(runAt), fromNanos(timeout)
+		var err error
+		if t.Attributes, err = decodeMap(attrs); err != nil {
+			return nil, fmt.Errorf("task %s attributes: %w", t.ID, err)
+		}
 		m, err := decodeMap(input)
 		if err != nil {
 			return nil, fmt.Errorf("task %s input: %w", t.ID, err)

@@ -33,7 +33,10 @@ import (
 //   - a non-empty Actor of InsertTasks, CancelTask and RetryTask is the
 //     "actor" of their events' Data;
 //   - a lapsed lease's event is "requeued" (or "failed" for a crash
-//     loop), with a Msg that says the lease expired.
+//     loop), with a Msg that says the lease expired;
+//   - an Outcome's Started and Ended replace the claim's and Now, and one
+//     naming a WorkerID applies only while that worker holds the attempt;
+//   - a brief claim returns the tasks' Attributes.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Helper()
 	for _, g := range []struct {

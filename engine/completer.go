@@ -84,6 +84,9 @@ func (e *Engine) outcomeOf(m *bus.Message) (*outcome, error) {
 		return nil, fmt.Errorf("%w: a result needs the task's id and attempt", ErrInvalid)
 	}
 	o := &outcome{id: m.ID, typ: m.Type, attempt: m.Attempt, maxAttempts: m.MaxAttempts}
+	if m.Started != nil && m.Ended != nil {
+		o.ran = m.Ended.Sub(*m.Started)
+	}
 	if a := e.inflight.get(store.Lease{ID: m.ID, Attempt: m.Attempt}); a != nil {
 		o.typ, o.maxAttempts = a.typ, a.maxAttempts
 	}
@@ -138,7 +141,9 @@ func (e *Engine) record(ctx context.Context, batch []*outcome) bool {
 			telling = append(telling, a)
 		}
 	}
+	observe := e.cfg.Metrics.StoreOp("FinishTasks")
 	res, err := e.finish(ctx, outs, started, now)
+	observe(err)
 	if err == nil {
 		// Those not told (the store failed) are told at the heartbeat.
 		for _, a := range telling {
@@ -153,6 +158,7 @@ func (e *Engine) record(ctx context.Context, batch []*outcome) bool {
 		e.notify()
 		return false
 	}
+	e.observeRecorded(batch, res)
 	for _, r := range res {
 		if !r.Applied || r.Task == nil {
 			continue
@@ -220,6 +226,7 @@ func (e *Engine) ended(t *loom.TaskInfo) {
 	if !t.Status.Terminal() {
 		return
 	}
+	e.observeEnded(t)
 	e.waiters.ended(t)
 	if t.ParentID != "" {
 		e.flows.push(t.ParentID)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/bus"
+	"github.com/loomhq/loom/metrics"
 	loomrt "github.com/loomhq/loom/runtime"
 	"github.com/loomhq/loom/store"
 )
@@ -105,6 +106,11 @@ type Config struct {
 	// workers run, so that an alert can say a dependency is down.
 	// Default: none.
 	Events *loom.EventEmitter
+	// Metrics, when set, is fed as tasks move (see package metrics): the
+	// engine makes its queues and registered types known to it, counts
+	// its bus's deliveries, and registers the gauges read from Store and
+	// the breaker state Events carries. Default: none.
+	Metrics *metrics.Metrics
 }
 
 // Queue is a queue an engine serves.

@@ -80,6 +80,7 @@ func (e *Engine) claim(ctx context.Context, q Queue, limit int) (int, error) {
 	e.claimMu.Lock()
 	defer e.claimMu.Unlock()
 	now := e.clock.Now()
+	observe := e.cfg.Metrics.StoreOp("ClaimTasks")
 	tasks, err := e.store.ClaimTasks(ctx, &store.ClaimTasksParams{
 		Queue:      q.Name,
 		Limit:      limit,
@@ -90,9 +91,11 @@ func (e *Engine) claim(ctx context.Context, q Queue, limit int) (int, error) {
 		// The bus message and the flow advancer need only the brief task.
 		Brief: true,
 	})
+	observe(err)
 	if err != nil {
 		return 0, err
 	}
+	e.observeClaimed(tasks, now)
 	msgs := make([]bus.Message, 0, len(tasks))
 	var failed []*outcome
 	for _, t := range tasks {

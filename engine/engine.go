@@ -64,6 +64,8 @@ type Engine struct {
 	waiters  waiterSet
 	flows    advanceQueue
 	logs     *logBuffer
+	// unwatch stops feeding breaker events to Config.Metrics.
+	unwatch func()
 }
 
 // New returns an engine configured by cfg, with the types in cfg.Handlers
@@ -89,6 +91,8 @@ func New(cfg Config) (*Engine, error) {
 		}
 		e.bus, e.ownBus = b, true
 	}
+	e.unwatch = func() {}
+	e.setupMetrics()
 	e.maxLocal = max(cfg.Workers, 0) + 2*cfg.DispatchBatch
 	e.attemptBase, e.stopAttempts = context.WithCancelCause(context.Background())
 	e.external = make(map[string]bool)
@@ -150,6 +154,7 @@ func (e *Engine) Register(t *loom.Task, opts ...RegisterOption) error {
 	}
 	e.types[t.Name] = reg
 	e.mu.Unlock()
+	e.cfg.Metrics.KnowTypes(t.Name)
 	if reg.flow != nil {
 		if err := e.registerSteps(reg.flow, opts); err != nil {
 			e.mu.Lock()
@@ -216,7 +221,7 @@ func (e *Engine) SubmitMany(ctx context.Context, ps []*SubmitParams) ([]SubmitRe
 		}
 		tasks[i] = t
 	}
-	res, err := e.store.InsertTasks(ctx, &store.InsertTasksParams{Tasks: tasks, Now: now, Actor: auth.Actor(ctx)})
+	res, err := e.insertTasks(ctx, &store.InsertTasksParams{Tasks: tasks, Now: now, Actor: auth.Actor(ctx)})
 	if err != nil {
 		return nil, fmt.Errorf("engine: submit %d task(s): %w", len(ps), err)
 	}
@@ -339,6 +344,7 @@ func (e *Engine) Cancel(ctx context.Context, id, reason string) (*loom.TaskInfo,
 	var self *loom.TaskInfo
 	for _, t := range ts {
 		e.inflight.cancelTask(t.ID, loom.ErrCancelled)
+		e.observeEnded(t)
 		e.waiters.ended(t)
 		if t.ID == id {
 			self = t
@@ -622,6 +628,7 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	e.closed = true
+	e.unwatch()
 	e.stopAttempts(ErrClosed)
 	if e.ownBus {
 		if err := e.bus.Close(); err != nil {

@@ -66,6 +66,7 @@ func (e *Engine) registerSteps(f *loom.Flow, opts []RegisterOption) error {
 			e.types[one.Name] = &registration{task: &loom.Task{Name: one.Name, Handler: h, Retry: s.Task.Retry, Timeout: s.Task.Timeout}}
 		}
 		e.mu.Unlock()
+		e.cfg.Metrics.KnowTypes(one.Name)
 	}
 	return nil
 }
@@ -156,7 +157,7 @@ func (e *Engine) advance(ctx context.Context, id string) error {
 		}
 	}
 	if len(inserts) > 0 {
-		if _, err := e.store.InsertTasks(ctx, &store.InsertTasksParams{Tasks: inserts, Now: now}); err != nil {
+		if _, err := e.insertTasks(ctx, &store.InsertTasksParams{Tasks: inserts, Now: now}); err != nil {
 			return err
 		}
 		e.notify()

@@ -41,6 +41,7 @@ type serverOptions struct {
 	// insecureNoAuth allows listening beyond loopback without it.
 	requireAuth    bool
 	insecureNoAuth bool
+	telemetry      telemetryOptions
 }
 
 // shutdownTimeout bounds how long the HTTP server waits for requests in
@@ -69,6 +70,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	}
 	f := cmd.Flags()
 	o.runtimes.addFlags(cmd)
+	o.telemetry.addFlags(cmd)
 	f.StringVar(&o.secretKeyFile, "secret-key-file", "", "file of the 32-byte key sealing trigger and notifier secrets, created when missing (default: the SQLite database's path + .key, or loom.key for PostgreSQL; $"+secretKeyEnv+" instead)")
 	f.StringVar(&o.addr, "addr", "127.0.0.1:7070", "address to listen on")
 	f.StringVar(&o.db, "db", "loom.db", "SQLite database file (or sqlite:FILE), created when missing; or a postgres:// URL")
@@ -107,7 +109,11 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(m.Stderr, nil))
+	tel, err := o.telemetry.start(ctx, m, "loom-server")
+	if err != nil {
+		return err
+	}
+	logger := tel.logger
 	dbo := dbOptions{db: o.db, schema: o.dbSchema, sync: sync}
 	if err := dbo.check(); err != nil {
 		return err
@@ -128,7 +134,7 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	// Breaker events reach the taskmaster, which starts after the engine.
 	events := loom.NewEventEmitter()
 	cfg.Store, cfg.Logger, cfg.Workers, cfg.LeaseDuration = st, logger, o.workers, o.lease
-	cfg.Events = events
+	cfg.Events, cfg.Metrics = events, tel.metrics
 	var flowFiles []*flowfile.File
 	if o.flows != "" {
 		// Their allow_exec patterns are part of the engine's handlers;
@@ -203,12 +209,19 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 			UI:           ui.New(ui.Config{Engine: eng, Logger: logger, Taskmaster: tm, Auth: authn, AllowedHosts: hosts}),
 			AllowedHosts: hosts,
 			CORSOrigins:  corsOrigins,
+			Metrics:      tel.metrics.Handler(),
 		}),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 
+	stopMetrics, err := o.telemetry.serveMetrics(ctx, tel)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	defer func() { _ = stopMetrics() }()
 	// The engine runs until the HTTP server has stopped, so that requests
 	// in flight at shutdown still reach a working engine.
 	engCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))

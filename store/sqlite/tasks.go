@@ -24,10 +24,13 @@ const (
 	listChildrenSQL = `SELECT ` + taskColumns + ` FROM tasks WHERE parent_id = ? ORDER BY created, id`
 )
 
+// insertColumns is how many columns insertTasks writes a row.
+const insertColumns = 24
+
 var insertTasks = newBatched(`INSERT INTO tasks (id, type, queue, info, attributes, input, output, status, result, msg,
 	created, started, ended, timeout, attempt, max_attempts, priority,
-	idempotency_key, parent_id, step, run_at, worker_id, lease_until) VALUES `,
-	`(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	idempotency_key, parent_id, step, run_at, worker_id, lease_until, traceparent) VALUES `,
+	`(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 	` ON CONFLICT DO NOTHING RETURNING id`)
 
 // InsertTasks creates tasks in one transaction; see store.Store. Defaults
@@ -40,7 +43,7 @@ func (s *Store) InsertTasks(ctx context.Context, p *store.InsertTasksParams) ([]
 	}
 	at := now(p.Now)
 	tasks := make([]*loom.TaskInfo, len(p.Tasks))
-	args := make([]any, 0, len(p.Tasks)*23)
+	args := make([]any, 0, len(p.Tasks)*insertColumns)
 	for i, in := range p.Tasks {
 		t, err := withDefaults(in, at)
 		if err != nil {
@@ -60,7 +63,7 @@ func (s *Store) InsertTasks(ctx context.Context, p *store.InsertTasksParams) ([]
 			if err != nil {
 				return err
 			}
-			rows, err := st.QueryContext(ctx, rest[:n*23]...)
+			rows, err := st.QueryContext(ctx, rest[:n*insertColumns]...)
 			if err != nil {
 				return err
 			}
@@ -78,7 +81,7 @@ func (s *Store) InsertTasks(ctx context.Context, p *store.InsertTasksParams) ([]
 			if err := rows.Err(); err != nil {
 				return err
 			}
-			rest = rest[n*23:]
+			rest = rest[n*insertColumns:]
 		}
 		evs := make([]eventRow, 0, len(tasks))
 		counts := countDelta{}
@@ -179,7 +182,7 @@ func appendTaskArgs(args []any, t *loom.TaskInfo) ([]any, error) {
 	}
 	return append(args, t.ID, t.Type, t.Queue, t.Info, attrs, input, output, string(t.Status), string(t.Result), t.Msg,
 		toNanos(t.Created), nullNanos(t.Started), nullNanos(t.Ended), toNanos(t.Timeout), t.Attempt, t.MaxAttempts, t.Priority,
-		nullString(t.IdempotencyKey), nullString(t.ParentID), nullString(t.Step), toNanos(t.RunAt), t.WorkerID, nullNanos(t.LeaseUntil)), nil
+		nullString(t.IdempotencyKey), nullString(t.ParentID), nullString(t.Step), toNanos(t.RunAt), t.WorkerID, nullNanos(t.LeaseUntil), t.TraceParent), nil
 }
 
 // findExisting returns the task that kept t from being inserted: the one

@@ -14,6 +14,7 @@ import (
 	"github.com/loomhq/loom/metrics"
 	loomrt "github.com/loomhq/loom/runtime"
 	"github.com/loomhq/loom/store"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config configures an Engine. Only Store is required; every zero value
@@ -111,6 +112,11 @@ type Config struct {
 	// its bus's deliveries, and registers the gauges read from Store and
 	// the breaker state Events carries. Default: none.
 	Metrics *metrics.Metrics
+	// TracerProvider makes the spans of submits (one per task; a flow's
+	// is the parent of its steps' attempts) and of the embedded workers'
+	// attempts. Default: OpenTelemetry's global provider, a no-op unless
+	// one was installed (telemetry.SetupTracing does, from OTEL_*).
+	TracerProvider trace.TracerProvider
 }
 
 // Queue is a queue an engine serves.

@@ -148,7 +148,7 @@ func (e *Engine) message(t *loom.TaskInfo) (bus.Message, error) {
 	m := bus.Message{
 		ID: t.ID, Type: t.Type, Queue: t.Queue, Attempt: t.Attempt, Priority: t.Priority,
 		Info: t.Info, Created: t.Created, Timeout: t.Timeout, MaxAttempts: t.MaxAttempts,
-		Lease: e.cfg.WorkerID,
+		Lease: e.cfg.WorkerID, TraceParent: t.TraceParent,
 	}
 	if len(t.Input) > 0 {
 		b, err := json.Marshal(t.Input)

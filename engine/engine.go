@@ -15,6 +15,8 @@ import (
 	"github.com/loomhq/loom/bus"
 	"github.com/loomhq/loom/bus/memory"
 	"github.com/loomhq/loom/store"
+	"github.com/loomhq/loom/telemetry"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Engine is loom's durable runtime over one store. Create it with New,
@@ -27,6 +29,7 @@ type Engine struct {
 	store  store.Store
 	clock  loom.Clock
 	logger *slog.Logger
+	tracer trace.Tracer
 
 	mu      sync.RWMutex
 	types   map[string]*registration
@@ -80,6 +83,7 @@ func New(cfg Config) (*Engine, error) {
 		store:  cfg.Store,
 		clock:  cfg.Clock,
 		logger: cfg.Logger,
+		tracer: telemetry.Tracer(cfg.TracerProvider),
 		types:  make(map[string]*registration),
 		wake:   make(chan struct{}, 1),
 	}
@@ -112,7 +116,7 @@ func New(cfg Config) (*Engine, error) {
 		w := newWorker(WorkerConfig{
 			Bus: e.bus, Queues: local, Concurrency: cfg.Workers, AckWait: cfg.AckWait,
 			ShutdownTimeout: cfg.ShutdownTimeout, Clock: cfg.Clock, Logger: cfg.Logger,
-			LogWriter: e.logs.writer, Events: cfg.Events,
+			LogWriter: e.logs.writer, Events: cfg.Events, TracerProvider: cfg.TracerProvider,
 		}.withDefaults(), e.lookup)
 		w.attemptCtx = e.attemptContext
 		w.owns = e.ownsAttempt
@@ -214,20 +218,25 @@ func (e *Engine) SubmitMany(ctx context.Context, ps []*SubmitParams) ([]SubmitRe
 	}
 	now := e.clock.Now()
 	tasks := make([]*loom.TaskInfo, len(ps))
+	spans := make([]trace.Span, 0, len(ps))
 	for i, p := range ps {
 		t, err := e.taskInfo(p, now)
 		if err != nil {
+			endSpans(spans, err)
 			return nil, err
 		}
 		tasks[i] = t
+		spans = append(spans, e.startSubmitSpan(ctx, t))
 	}
 	res, err := e.insertTasks(ctx, &store.InsertTasksParams{Tasks: tasks, Now: now, Actor: auth.Actor(ctx)})
 	if err != nil {
+		endSpans(spans, err)
 		return nil, fmt.Errorf("engine: submit %d task(s): %w", len(ps), err)
 	}
 	out := make([]SubmitResult, len(res))
 	for i, r := range res {
 		out[i] = SubmitResult{Task: r.Task, Created: !r.Existing}
+		endSubmitSpan(spans[i], r)
 	}
 	e.notify()
 	return out, nil

@@ -153,6 +153,7 @@ func (e *Engine) advance(ctx context.Context, id string) error {
 				Type: e.stepType(f, s), Queue: parent.Queue, ParentID: id, Step: name,
 				Input: in, Priority: parent.Priority, Timeout: parent.Timeout,
 				MaxAttempts: maxAttemptsOf(s.Task), Attributes: parent.Attributes,
+				TraceParent: parent.TraceParent,
 			})
 		}
 	}

@@ -16,6 +16,8 @@ import (
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/bus"
 	loomrt "github.com/loomhq/loom/runtime"
+	"github.com/loomhq/loom/telemetry"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // WorkerBus is the part of a bus a worker needs: ready tasks in, done tasks
@@ -71,6 +73,11 @@ type WorkerConfig struct {
 	// types: breaker state lives in the process that runs the handler.
 	// Default: none.
 	Events *loom.EventEmitter
+	// TracerProvider makes a span for every attempt, the child of the
+	// span its message's TraceParent names; the handler's context carries
+	// it (an http task sends it on as a traceparent header). Default:
+	// OpenTelemetry's global provider, a no-op unless one was installed.
+	TracerProvider trace.TracerProvider
 }
 
 // withDefaults returns c with every zero field set to its default.
@@ -129,6 +136,7 @@ func (c WorkerConfig) validate() error {
 type Worker struct {
 	cfg    WorkerConfig
 	lookup func(typ string) *registration
+	tracer trace.Tracer
 
 	// attemptCtx, set for an engine's embedded workers, returns the context
 	// the engine cancels the attempt with (task cancelled, lease lost,
@@ -219,7 +227,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 // newWorker returns a worker that finds its task types with lookup; cfg
 // has its defaults.
 func newWorker(cfg WorkerConfig, lookup func(string) *registration) *Worker {
-	w := &Worker{cfg: cfg, lookup: lookup, running: make(map[attemptKey]*runningAttempt)}
+	w := &Worker{cfg: cfg, lookup: lookup, running: make(map[attemptKey]*runningAttempt), tracer: telemetry.Tracer(cfg.TracerProvider)}
 	w.freed = make([]chan struct{}, len(cfg.Queues))
 	for i := range w.freed {
 		w.freed[i] = make(chan struct{}, 1)
@@ -527,7 +535,9 @@ func (w *Worker) run(m *bus.Message, started time.Time) (loom.Values, error) {
 	ctx = loom.ContextWithAttempt(ctx, loom.AttemptInfo{RunID: m.ID, Attempt: m.Attempt, MaxAttempts: m.MaxAttempts})
 	ctx = loom.ContextWithLogWriter(ctx, w.cfg.LogWriter(m.ID, m.Attempt))
 
+	ctx, span := startAttemptSpan(ctx, w.tracer, m)
 	out, err := w.callHandler(ctx, reg, in)
+	endSpan(span, err)
 	switch {
 	case err == nil && ctx.Err() == nil:
 		return out, nil

@@ -16,6 +16,7 @@ package metrics
 
 import (
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -66,6 +67,9 @@ type Metrics struct {
 	storeOps    *prometheus.HistogramVec
 	breaker     *prometheus.GaugeVec
 
+	// names are the metric names loom registers, for Names.
+	names []string
+
 	mu      sync.RWMutex
 	types   map[string]bool
 	queues  map[string]bool
@@ -81,9 +85,11 @@ func New() *Metrics {
 		queues: make(map[string]bool),
 	}
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		m.names = append(m.names, prometheus.BuildFQName(Namespace, "", name))
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help}, labels)
 	}
 	histogram := func(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+		m.names = append(m.names, prometheus.BuildFQName(Namespace, "", name))
 		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: name, Help: help, Buckets: buckets}, labels)
 	}
 	m.submitted = counter("tasks_submitted_total", "Tasks created: submitted through the API or a taskmaster, and flow steps.", "type", "queue")
@@ -92,6 +98,7 @@ func New() *Metrics {
 	m.retries = counter("task_retries_total", "Failed attempts that go back to pending for another attempt.", "type")
 	m.attempt = histogram("attempt_duration_seconds", "How long attempts ran on their worker, by result (complete, error).", attemptBuckets, "type", "result")
 	m.latency = histogram("task_start_latency_seconds", "From a task's submit (or its run_at, when later) to its first attempt being handed to a worker.", latencyBuckets, "queue")
+	m.names = append(m.names, "loom_leases_reaped_total", "loom_breaker_state")
 	m.reaped = prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "leases_reaped_total",
 		Help: "Running attempts whose lease lapsed without a result and which the reaper took back."})
 	m.deliveries = counter("bus_deliveries_total", "Messages received from the bus: ready tasks by workers (stream ready), results by engines (stream done).", "stream", "queue")
@@ -103,6 +110,29 @@ func New() *Metrics {
 		m.deliveries, m.redelivered, m.storeOps, m.breaker,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// Names lists the names of loom's own metrics (not the Go and process
+// collectors'), whether or not they have a series yet: a labelled metric
+// shows in the exposition only once something was counted under a label.
+// The store gauges are listed once WatchStore registered them, and
+// loom_build_info once SetBuildInfo did.
+func (m *Metrics) Names() []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return slices.Clone(m.names)
+}
+
+// SetBuildInfo registers loom_build_info, always 1, whose labels name the
+// running build: version, commit and Go version. Call it once.
+func (m *Metrics) SetBuildInfo(version, commit, goVersion string) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "build_info", Help: "Always 1; the labels name the running build.",
+		ConstLabels: prometheus.Labels{"version": version, "commit": commit, "goversion": goVersion},
+	}, func() float64 { return 1 }))
+	m.mu.Lock()
+	m.names = append(m.names, "loom_build_info")
+	m.mu.Unlock()
 }
 
 // Registry is where the metrics are registered; add collectors of your

@@ -123,6 +123,10 @@ func (m *Metrics) WatchStore(cfg StoreConfig) {
 		errors:        desc("store_scrape_errors_total", "Refreshes of the store gauges that failed; the previous values were served."),
 	}
 	m.reg.MustRegister(c)
+	m.mu.Lock()
+	m.names = append(m.names, "loom_queue_depth", "loom_queue_oldest_pending_age_seconds", "loom_attempts_running",
+		"loom_workers_alive", "loom_alerts_open", "loom_schedules_late", "loom_checks_late", "loom_store_scrape_errors_total")
+	m.mu.Unlock()
 }
 
 // Describe sends the descriptors of every gauge.

@@ -12,7 +12,6 @@ import (
 
 	"github.com/loomhq/loom/metrics"
 	"github.com/loomhq/loom/telemetry"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 )
 
@@ -58,10 +57,7 @@ func (o telemetryOptions) start(ctx context.Context, m *Main, service string) (*
 	}
 	met := metrics.New()
 	v := currentVersion()
-	met.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: metrics.Namespace, Name: "build_info", Help: "Always 1; the labels name the running build.",
-		ConstLabels: prometheus.Labels{"version": v.Version, "commit": v.Commit, "goversion": v.Go},
-	}, func() float64 { return 1 }))
+	met.SetBuildInfo(v.Version, v.Commit, v.Go)
 	return &telemetryRun{logger: logger, metrics: met}, nil
 }
 

@@ -72,3 +72,11 @@ func startAttemptSpan(ctx context.Context, tracer trace.Tracer, m *bus.Message) 
 	return tracer.Start(ctx, spanAttempt+m.Type, trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(attrTaskID.String(m.ID), attrType.String(m.Type), attrQueue.String(m.Queue), attrAttempt.Int(m.Attempt)))
 }
+
+// logContext is the context a worker logs about m's attempt with: a
+// telemetry.LogHandler adds its task id, attempt and trace id to the line
+// (the lines name the task as "task" too, for loggers without one).
+func logContext(m *bus.Message) context.Context {
+	ctx := telemetry.WithTraceParent(context.Background(), m.TraceParent)
+	return loom.ContextWithAttempt(ctx, loom.AttemptInfo{RunID: m.ID, Attempt: m.Attempt, MaxAttempts: m.MaxAttempts})
+}

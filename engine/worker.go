@@ -387,7 +387,7 @@ func (w *Worker) settle(d bus.Delivery, ack bool) {
 		if !ack {
 			w.handBack(d)
 		} else if err := d.Ack(context.Background()); err != nil && !errors.Is(err, bus.ErrClosed) {
-			w.cfg.Logger.Warn("engine: worker: acknowledge task", "task", d.ID, "err", err)
+			w.cfg.Logger.WarnContext(logContext(&d.Message), "engine: worker: acknowledge task", "task", d.ID, "err", err)
 		}
 	}
 }
@@ -400,7 +400,7 @@ func (w *Worker) handBack(d bus.Delivery) {
 		settle = func() error { return d.Ack(context.Background()) }
 	}
 	if err := settle(); err != nil && !errors.Is(err, bus.ErrClosed) {
-		w.cfg.Logger.Warn("engine: worker: hand back task", "task", d.ID, "err", err)
+		w.cfg.Logger.WarnContext(logContext(&d.Message), "engine: worker: hand back task", "task", d.ID, "err", err)
 	}
 }
 
@@ -448,7 +448,7 @@ func (w *Worker) runDelivery(d bus.Delivery) {
 	ctx := context.Background()
 	if perr := w.cfg.Bus.PublishDone(ctx, done); perr != nil {
 		if !errors.Is(perr, bus.ErrClosed) {
-			w.cfg.Logger.Error("engine: worker: publish result", "task", m.ID, "attempt", m.Attempt, "err", perr)
+			w.cfg.Logger.ErrorContext(logContext(m), "engine: worker: publish result", "task", m.ID, "attempt", m.Attempt, "err", perr)
 		}
 		w.settle(d, false)
 		return
@@ -480,7 +480,7 @@ func (w *Worker) keepAlive(d bus.Delivery) (stop func()) {
 			return
 		}
 		if err := d.InProgress(context.Background()); err != nil && !errors.Is(err, bus.ErrClosed) {
-			w.cfg.Logger.Warn("engine: worker: extend task's delivery", "task", d.ID, "err", err)
+			w.cfg.Logger.WarnContext(logContext(&d.Message), "engine: worker: extend task's delivery", "task", d.ID, "err", err)
 		}
 		t.Reset(every)
 	})

@@ -207,3 +207,34 @@ func TestTraceParentReachesHTTPTask(t *testing.T) {
 		t.Errorf("traceparent the server got = %q, want %q (the attempt's span in the client's trace)", header, want)
 	}
 }
+
+// TestTraceParentTravelsWithTracingOff: with no tracer provider (the
+// global no-op), a submitter's trace context still reaches the server an
+// http task calls.
+func TestTraceParentTravelsWithTracingOff(t *testing.T) {
+	t.Parallel()
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case got <- r.Header.Get("traceparent"):
+		default:
+		}
+	}))
+	defer srv.Close()
+	te := setup(t, nil, engine.Config{Handlers: map[string]loom.Handler{"http": httprt.New(httprt.Config{})}})
+	const caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	ctx := telemetry.WithTraceParent(context.Background(), caller)
+	info, _, err := te.Submit(ctx, &engine.SubmitParams{Type: "http", Input: loom.Values{"url": srv.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.TraceParent != caller {
+		t.Errorf("task traceparent = %q, want the caller's %q", info.TraceParent, caller)
+	}
+	if done := te.wait(t, info.ID); done.Status != loom.StatusCompleted {
+		t.Fatalf("http task %s: %s", done.Status, done.Msg)
+	}
+	if h := <-got; h != caller {
+		t.Errorf("traceparent the server got = %q, want %q", h, caller)
+	}
+}

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestServerMetrics: GET /metrics on the main listener needs a token
@@ -84,5 +88,71 @@ func TestLogFormatFlag(t *testing.T) {
 	_, errOut, code := runMainEnv(t, nil, "server", "--log-format", "xml", "--db", filepath.Join(t.TempDir(), "loom.db"))
 	if code != 2 || !strings.Contains(errOut, "--log-format") {
 		t.Errorf("--log-format xml: exit %d, %q", code, errOut)
+	}
+}
+
+// TestServerJSONLogs: with --log-format json every line is a JSON object,
+// and an API request's line names the trace of its traceparent header;
+// --metrics-listen beyond loopback logs a warning.
+func TestServerJSONLogs(t *testing.T) {
+	var logs syncBuffer
+	m := NewMain()
+	m.Stdout, m.Stderr = &logs, &logs
+	m.Getenv = func(string) string { return "" }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	err := m.ParseFlags(ctx, []string{"server", "--addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "loom.db"),
+		"--workers", "-1", "--log-format", "json", "--metrics-listen", "0.0.0.0:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	url := ""
+	for deadline := time.Now().Add(20 * time.Second); url == ""; time.Sleep(20 * time.Millisecond) {
+		for _, l := range strings.Split(logs.String(), "\n") {
+			var rec map[string]any
+			if json.Unmarshal([]byte(l), &rec) == nil && rec["msg"] == "loom server listening" {
+				url, _ = rec["url"].(string)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not start:\n%s", logs.String())
+		}
+	}
+	const trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	req, _ := http.NewRequest("GET", url+"/api/v1/tasks", nil)
+	req.Header.Set("traceparent", "00-"+trace+"-00f067aa0ba902b7-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("server Run: %v", err)
+	}
+	if err := m.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	var traced, warned bool
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Errorf("log line is not JSON: %q", l)
+			continue
+		}
+		if rec["msg"] == "http request" && rec["trace_id"] == trace {
+			traced = true
+		}
+		if rec["level"] == "WARN" && strings.Contains(fmt.Sprint(rec["msg"]), "--metrics-listen") {
+			warned = true
+		}
+	}
+	if !traced {
+		t.Errorf("no request line with trace_id %s:\n%s", trace, logs.String())
+	}
+	if !warned {
+		t.Errorf("--metrics-listen 0.0.0.0 logged no warning:\n%s", logs.String())
 	}
 }

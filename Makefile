@@ -11,8 +11,13 @@ test:
 bench:
 	cd bench && go run . $(BENCH_FLAGS)
 
+# VERSION and COMMIT default to git's answers; loom reads the build's own
+# information when they are empty.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+
 build:
-	go build -o bin/loom ./cmd/loom
+	go build -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o bin/loom ./cmd/loom
 
 run:
 	go run ./cmd/loom server

@@ -49,6 +49,11 @@ type TaskInfo struct {
 	// or hung before it had a result. An attempt that had not started gave
 	// its number back; too many that had make the engine fail the task.
 	LeaseExpiries int `json:"lease_expiries,omitempty"`
+	// TraceParent is the W3C Trace Context (traceparent header value) of
+	// the span that created the task: its attempts' spans are children of
+	// it, on any machine, and a flow's steps carry their flow's. Empty
+	// when tracing is off.
+	TraceParent string `json:"traceparent,omitempty"`
 	// Priority orders tasks within a queue: higher runs first. Default 0.
 	Priority int `json:"priority"`
 	// IdempotencyKey, when set, makes a second submit with the same key

@@ -85,6 +85,13 @@ type Message struct {
 	// Milliseconds, not a Go duration, so workers in any language can set it.
 	RetryAfterMS int64 `json:"retry_after_ms,omitempty"`
 
+	// TraceParent is the W3C Trace Context (a traceparent header's value)
+	// of the task's span, on a ready message: a worker starts the
+	// attempt's span as its child, and passes it on to what the attempt
+	// calls. Optional: empty when tracing is off, and a worker that does
+	// not trace may ignore it.
+	TraceParent string `json:"traceparent,omitempty"`
+
 	// Lease is set by the engine when it hands the attempt out and must come
 	// back unchanged on the done message; buses never look inside it.
 	Lease string `json:"lease,omitempty"`

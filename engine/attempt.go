@@ -76,6 +76,9 @@ type outcome struct {
 	// task goes back to pending at once. unstarted, with it, means its
 	// handler never started: the attempt does not count.
 	released, unstarted bool
+	// ran is how long the attempt ran, as its worker reported (zero when
+	// unknown).
+	ran time.Duration
 }
 
 // inflightSet tracks the attempts this engine holds, for heartbeats,

@@ -68,7 +68,10 @@ func (b *logBuffer) flush(ctx context.Context) {
 	if len(chunks) == 0 {
 		return
 	}
-	if err := b.e.store.AppendLogs(ctx, chunks); err != nil {
+	observe := b.e.cfg.Metrics.StoreOp("AppendLogs")
+	err := b.e.store.AppendLogs(ctx, chunks)
+	observe(err)
+	if err != nil {
 		b.e.logger.Error("engine: append attempt logs", "chunks", len(chunks), "err", err)
 	}
 }

@@ -91,6 +91,9 @@ func (e *Engine) outcomeOf(m *bus.Message) (*outcome, error) {
 	if m.Ended != nil {
 		o.ended = *m.Ended
 	}
+	if m.Started != nil && m.Ended != nil {
+		o.ran = m.Ended.Sub(*m.Started)
+	}
 	if a := e.inflight.get(store.Lease{ID: m.ID, Attempt: m.Attempt}); a != nil {
 		o.typ, o.maxAttempts, o.retry = a.typ, a.maxAttempts, a.retry
 	}
@@ -159,7 +162,9 @@ func (e *Engine) record(ctx context.Context, batch []*outcome) bool {
 			wake = true
 		}
 	}
+	observe := e.cfg.Metrics.StoreOp("FinishTasks")
 	res, err := e.finish(ctx, outs, started, now)
+	observe(err)
 	if err == nil {
 		// Those not told (the store failed) are told at the heartbeat.
 		for _, a := range telling {
@@ -174,6 +179,7 @@ func (e *Engine) record(ctx context.Context, batch []*outcome) bool {
 		e.notify()
 		return false
 	}
+	e.observeRecorded(batch, res)
 	var byID map[string]*store.Outcome
 	for _, r := range res {
 		if !r.Applied || r.Task == nil {
@@ -266,6 +272,7 @@ func (e *Engine) ended(t *loom.TaskInfo) {
 	if !t.Status.Terminal() {
 		return
 	}
+	e.observeEnded(t)
 	e.waiters.ended(t)
 	e.feed.nudge()
 	if t.ParentID != "" {

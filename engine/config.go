@@ -12,8 +12,10 @@ import (
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/bus"
+	"github.com/loomhq/loom/metrics"
 	loomrt "github.com/loomhq/loom/runtime"
 	"github.com/loomhq/loom/store"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config configures an Engine. Only Store is required; every zero value
@@ -129,6 +131,16 @@ type Config struct {
 	// them, so one may arrive after Wait or Execute returned. Default:
 	// none.
 	Events *loom.EventEmitter
+	// Metrics, when set, is fed as tasks move (see package metrics): the
+	// engine makes its queues and registered types known to it, counts
+	// its bus's deliveries, and registers the gauges read from Store and
+	// the breaker state Events carries. Default: none.
+	Metrics *metrics.Metrics
+	// TracerProvider makes the spans of submits (one per task; a flow's
+	// is the parent of its steps' attempts) and of the embedded workers'
+	// attempts. Default: OpenTelemetry's global provider, a no-op unless
+	// one was installed (telemetry.SetupTracing does, from OTEL_*).
+	TracerProvider trace.TracerProvider
 }
 
 // Queue is a queue an engine serves.

@@ -136,6 +136,7 @@ func (e *Engine) claim(ctx context.Context, q Queue, limit int) (int, error) {
 	e.claimMu.Lock()
 	defer e.claimMu.Unlock()
 	now := e.clock.Now()
+	observe := e.cfg.Metrics.StoreOp("ClaimTasks")
 	tasks, err := e.store.ClaimTasks(ctx, &store.ClaimTasksParams{
 		Queue:      q.Name,
 		Limit:      limit,
@@ -146,12 +147,14 @@ func (e *Engine) claim(ctx context.Context, q Queue, limit int) (int, error) {
 		// The bus message and the flow advancer need only the brief task.
 		Brief: true,
 	})
+	observe(err)
 	if err != nil {
 		return 0, err
 	}
 	if len(tasks) > 0 {
 		e.feed.nudge()
 	}
+	e.observeClaimed(tasks, now)
 	msgs := make([]bus.Message, 0, len(tasks))
 	var failed []*outcome
 	for _, t := range tasks {

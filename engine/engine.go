@@ -15,6 +15,8 @@ import (
 	"github.com/loomhq/loom/bus"
 	"github.com/loomhq/loom/bus/memory"
 	"github.com/loomhq/loom/store"
+	"github.com/loomhq/loom/telemetry"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Engine is loom's durable runtime over one store. Create it with New,
@@ -27,6 +29,7 @@ type Engine struct {
 	store  store.Store
 	clock  loom.Clock
 	logger *slog.Logger
+	tracer trace.Tracer
 
 	mu      sync.RWMutex
 	types   map[string]*registration
@@ -83,6 +86,8 @@ type Engine struct {
 	logs        *logBuffer
 	// pull keeps the pull workers seen and wakes their waiting claims.
 	pull pullWorkers
+	// unwatch stops feeding breaker events to Config.Metrics.
+	unwatch func()
 }
 
 // New returns an engine configured by cfg, with the types in cfg.Handlers
@@ -97,6 +102,7 @@ func New(cfg Config) (*Engine, error) {
 		store:  cfg.Store,
 		clock:  cfg.Clock,
 		logger: cfg.Logger,
+		tracer: telemetry.Tracer(cfg.TracerProvider),
 		types:  make(map[string]*registration),
 		wake:   make(chan struct{}, 1),
 	}
@@ -109,6 +115,8 @@ func New(cfg Config) (*Engine, error) {
 		}
 		e.bus, e.ownBus = b, true
 	}
+	e.unwatch = func() {}
+	e.setupMetrics()
 	e.maxLocal = max(cfg.Workers, 0) + 2*cfg.DispatchBatch
 	e.attemptBase, e.stopAttempts = context.WithCancelCause(context.Background())
 	e.external = make(map[string]bool)
@@ -133,7 +141,7 @@ func New(cfg Config) (*Engine, error) {
 		w := newWorker(WorkerConfig{
 			Bus: e.bus, Queues: local, Concurrency: cfg.Workers, AckWait: cfg.AckWait,
 			ShutdownTimeout: cfg.ShutdownTimeout, Clock: cfg.Clock, Logger: cfg.Logger,
-			LogWriter: e.logs.writer, Events: cfg.Events,
+			LogWriter: e.logs.writer, Events: cfg.Events, TracerProvider: cfg.TracerProvider,
 		}.withDefaults(), e.lookup)
 		w.attemptCtx = e.attemptContext
 		w.owns = e.ownsAttempt
@@ -175,6 +183,7 @@ func (e *Engine) Register(t *loom.Task, opts ...RegisterOption) error {
 	}
 	e.types[t.Name] = reg
 	e.mu.Unlock()
+	e.cfg.Metrics.KnowTypes(t.Name)
 	if reg.flow != nil {
 		if err := e.registerSteps(reg.flow, opts); err != nil {
 			e.mu.Lock()
@@ -234,20 +243,25 @@ func (e *Engine) SubmitMany(ctx context.Context, ps []*SubmitParams) ([]SubmitRe
 	}
 	now := e.clock.Now()
 	tasks := make([]*loom.TaskInfo, len(ps))
+	spans := make([]trace.Span, 0, len(ps))
 	for i, p := range ps {
 		t, err := e.taskInfo(p, now)
 		if err != nil {
+			endSpans(spans, err)
 			return nil, err
 		}
 		tasks[i] = t
+		spans = append(spans, e.startSubmitSpan(ctx, t))
 	}
-	res, err := e.store.InsertTasks(ctx, &store.InsertTasksParams{Tasks: tasks, Now: now, Actor: auth.Actor(ctx)})
+	res, err := e.insertTasks(ctx, &store.InsertTasksParams{Tasks: tasks, Now: now, Actor: auth.Actor(ctx)})
 	if err != nil {
+		endSpans(spans, err)
 		return nil, fmt.Errorf("engine: submit %d task(s): %w", len(ps), err)
 	}
 	out := make([]SubmitResult, len(res))
 	for i, r := range res {
 		out[i] = SubmitResult{Task: r.Task, Created: !r.Existing}
+		endSubmitSpan(spans[i], r)
 	}
 	e.notify()
 	return out, nil
@@ -372,6 +386,7 @@ func (e *Engine) Cancel(ctx context.Context, id, reason string) (*loom.TaskInfo,
 	var self *loom.TaskInfo
 	for _, t := range ts {
 		e.inflight.cancelTask(t.ID, loom.ErrCancelled)
+		e.observeEnded(t)
 		e.waiters.ended(t)
 		if t.ID == id {
 			self = t
@@ -682,6 +697,7 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	e.closed = true
+	e.unwatch()
 	e.stopAttempts(ErrClosed)
 	// A wake Run never acted on must not hold a fake clock for good.
 	e.takeWakeHold()()

@@ -79,6 +79,7 @@ func (e *Engine) registerSteps(f *loom.Flow, opts []RegisterOption) error {
 				queue: loom.DefaultQueue, fanOut: &fo, item: s.Task}
 		}
 		e.mu.Unlock()
+		e.cfg.Metrics.KnowTypes(one.Name)
 	}
 	return nil
 }
@@ -222,7 +223,7 @@ func (e *Engine) loadRun(ctx context.Context, id string) (*flowRun, error) {
 // A child that exists already means another engine advanced the flow:
 // errStaleRun.
 func (e *Engine) insertChildren(ctx context.Context, r *flowRun, ts []*loom.TaskInfo) error {
-	res, err := e.store.InsertTasks(ctx, &store.InsertTasksParams{Tasks: ts, Now: e.clock.Now()})
+	res, err := e.insertTasks(ctx, &store.InsertTasksParams{Tasks: ts, Now: e.clock.Now()})
 	if err != nil {
 		return err
 	}
@@ -285,6 +286,7 @@ func (e *Engine) advanceFlow(ctx context.Context, r *flowRun) error {
 			Type: typ, Queue: e.stepQueue(typ, parent.Queue), ParentID: parent.ID, Step: name,
 			Input: in, Priority: parent.Priority, Timeout: parent.Timeout,
 			MaxAttempts: e.stepAttempts(s), Attributes: parent.Attributes, IdempotencyKey: key,
+			TraceParent: parent.TraceParent,
 		})
 	}
 	if len(inserts) > 0 {

@@ -40,11 +40,13 @@ func (e *Engine) extendLeases(ctx context.Context) {
 	if len(leases) == 0 {
 		return
 	}
+	observe := e.cfg.Metrics.StoreOp("ExtendLeases")
 	res, err := e.store.ExtendLeases(ctx, &store.ExtendLeasesParams{
 		Leases:     leases,
 		LeaseUntil: leaseUntil(e.cfg.LeaseDuration),
 		WorkerID:   e.cfg.WorkerID,
 	})
+	observe(err)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.logger.Error("engine: extend leases", "n", len(leases), "err", err)

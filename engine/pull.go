@@ -376,7 +376,7 @@ func ReadyMessage(t *loom.TaskInfo, lease string) (bus.Message, error) {
 	m := bus.Message{
 		ID: t.ID, Type: t.Type, Queue: t.Queue, Attempt: t.Attempt, Priority: t.Priority,
 		Info: t.Info, Attributes: t.Attributes, Created: t.Created, Timeout: t.Timeout, MaxAttempts: t.MaxAttempts,
-		Retry: t.Retry, Lease: lease,
+		Retry: t.Retry, Lease: lease, TraceParent: t.TraceParent,
 	}
 	if len(t.Input) > 0 {
 		b, err := json.Marshal(t.Input)

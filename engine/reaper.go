@@ -75,7 +75,9 @@ func (e *Engine) reapOnce(ctx context.Context) time.Time {
 func (e *Engine) reapBatch(ctx context.Context, now time.Time) bool {
 	e.claimMu.Lock()
 	defer e.claimMu.Unlock()
+	observe := e.cfg.Metrics.StoreOp("ReapTasks")
 	res, err := e.store.ReapTasks(ctx, &store.ReapTasksParams{Now: now, LeaseNow: time.Now(), Limit: 1000, MaxLostRuns: e.cfg.MaxLeaseExpiries})
+	observe(err)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.logger.Error("engine: reap tasks", "err", err)
@@ -86,6 +88,7 @@ func (e *Engine) reapBatch(ctx context.Context, now time.Time) bool {
 		e.inflight.cancelTask(t.ID, errExpired)
 		e.ended(t)
 	}
+	e.cfg.Metrics.Reaped(len(res.Lapsed))
 	for _, l := range res.Lapsed {
 		// Our own attempt, if it still runs, lost its lease.
 		e.inflight.lose(l)

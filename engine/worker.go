@@ -17,6 +17,8 @@ import (
 	"github.com/loomhq/loom/bus"
 	"github.com/loomhq/loom/bus/memory"
 	loomrt "github.com/loomhq/loom/runtime"
+	"github.com/loomhq/loom/telemetry"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // WorkerBus is the part of a bus a worker needs: ready tasks in, done tasks
@@ -72,6 +74,11 @@ type WorkerConfig struct {
 	// types: breaker state lives in the process that runs the handler.
 	// Default: none.
 	Events *loom.EventEmitter
+	// TracerProvider makes a span for every attempt, the child of the
+	// span its message's TraceParent names; the handler's context carries
+	// it (an http task sends it on as a traceparent header). Default:
+	// OpenTelemetry's global provider, a no-op unless one was installed.
+	TracerProvider trace.TracerProvider
 }
 
 // withDefaults returns c with every zero field set to its default.
@@ -130,6 +137,7 @@ func (c WorkerConfig) validate() error {
 type Worker struct {
 	cfg    WorkerConfig
 	lookup func(typ string) *registration
+	tracer trace.Tracer
 
 	// attemptCtx, set for an engine's embedded workers, returns the context
 	// the engine cancels the attempt with (task cancelled, lease lost,
@@ -222,7 +230,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 // newWorker returns a worker that finds its task types with lookup; cfg
 // has its defaults.
 func newWorker(cfg WorkerConfig, lookup func(string) *registration) *Worker {
-	w := &Worker{cfg: cfg, lookup: lookup, running: make(map[attemptKey]*runningAttempt)}
+	w := &Worker{cfg: cfg, lookup: lookup, running: make(map[attemptKey]*runningAttempt), tracer: telemetry.Tracer(cfg.TracerProvider)}
 	w.freed = make([]chan struct{}, len(cfg.Queues))
 	for i := range w.freed {
 		w.freed[i] = make(chan struct{}, 1)
@@ -414,7 +422,7 @@ func (w *Worker) handBack(d bus.Delivery) {
 		settle = func() error { return d.Ack(context.Background()) }
 	}
 	if err := settle(); err != nil && !errors.Is(err, bus.ErrClosed) {
-		w.cfg.Logger.Warn("engine: worker: hand back task", "task", d.ID, "err", err)
+		w.cfg.Logger.WarnContext(logContext(&d.Message), "engine: worker: hand back task", "task", d.ID, "err", err)
 	}
 }
 
@@ -465,7 +473,7 @@ func (w *Worker) runDelivery(d bus.Delivery) {
 	}
 	if perr := w.cfg.Bus.PublishDone(context.Background(), done); perr != nil {
 		if !errors.Is(perr, bus.ErrClosed) {
-			w.cfg.Logger.Error("engine: worker: publish result", "task", m.ID, "attempt", m.Attempt, "err", perr)
+			w.cfg.Logger.ErrorContext(logContext(m), "engine: worker: publish result", "task", m.ID, "attempt", m.Attempt, "err", perr)
 		}
 		w.settle(d, false)
 		return
@@ -497,7 +505,7 @@ func (w *Worker) keepAlive(d bus.Delivery) (stop func()) {
 			return
 		}
 		if err := d.InProgress(context.Background()); err != nil && !errors.Is(err, bus.ErrClosed) {
-			w.cfg.Logger.Warn("engine: worker: extend task's delivery", "task", d.ID, "err", err)
+			w.cfg.Logger.WarnContext(logContext(&d.Message), "engine: worker: extend task's delivery", "task", d.ID, "err", err)
 		}
 		t.Reset(every)
 	})
@@ -555,9 +563,11 @@ func (w *Worker) run(m *bus.Message, started time.Time) (loom.Values, error) {
 	// A clock hold the attempt carries (see Engine.attemptContext) is let
 	// go if the handler blocks for long on something other than the clock,
 	// and taken again once it returns, for the recording of its result.
+	ctx, span := startAttemptSpan(ctx, w.tracer, m)
 	stopPatience := loom.ClockHoldFrom(ctx).PauseAfter(handlerHoldLimit)
 	out, err := w.callHandler(ctx, reg, in)
 	stopPatience()
+	endSpan(span, err)
 	switch {
 	case err == nil && ctx.Err() == nil:
 		return out, nil

@@ -28,6 +28,9 @@ const DefaultMaxBodyBytes = 1 << 20
 // APIPrefix is where the API is mounted, the base of every API path.
 const APIPrefix = "/api/v1"
 
+// MetricsPath is where Config.Metrics is served.
+const MetricsPath = "/metrics"
+
 // Config configures the handler New returns. Only Engine is required.
 type Config struct {
 	// Engine runs and keeps the tasks the API exposes. Required.
@@ -56,6 +59,11 @@ type Config struct {
 	// accepted (the server cannot know its names; `loom server` fills
 	// them in from its listen address).
 	AllowedHosts []string
+	// Metrics, when set, is served at GET /metrics (outside the API
+	// prefix, where Prometheus looks by default) to the viewer role: a
+	// scraper sends a viewer token while authentication is on. Default:
+	// /metrics is 404.
+	Metrics http.Handler
 	// CORSOrigins are other origins (scheme://host[:port]) whose pages may
 	// call the API from a browser: they get CORS answers, and their
 	// cross-site writes are not refused. Default none: the API refuses
@@ -154,6 +162,15 @@ func New(cfg Config) *Server {
 	// it only catches the methods no route takes.
 	for _, p := range paths {
 		s.mux.Handle(APIPrefix+p, s.wrap(methodNotAllowed(allowed[p])))
+	}
+	if cfg.Metrics != nil {
+		rt := route{http.MethodGet, MetricsPath, auth.Viewer, func(w http.ResponseWriter, r *http.Request) error {
+			cfg.Metrics.ServeHTTP(w, r)
+			return nil
+		}}
+		authed := rt
+		authed.handler = s.authorize(rt)
+		s.mux.Handle(rt.method+" "+MetricsPath, s.wrap(guardRoute(authed)))
 	}
 	s.mux.Handle(APIPrefix+"/", s.wrap(func(http.ResponseWriter, *http.Request) error {
 		return errorf(errRouteNotFound, "no such API path")

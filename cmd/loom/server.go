@@ -50,6 +50,7 @@ type serverOptions struct {
 	// insecureNoAuth allows listening beyond loopback without it.
 	requireAuth    bool
 	insecureNoAuth bool
+	telemetry      telemetryOptions
 }
 
 // shutdownTimeout bounds how long the HTTP server waits for requests in
@@ -78,6 +79,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	}
 	f := cmd.Flags()
 	o.runtimes.addFlags(cmd)
+	o.telemetry.addFlags(cmd)
 	f.StringVar(&o.secretKeyFile, "secret-key-file", "", "file of the 32-byte key sealing trigger and notifier secrets, created when missing (default: the SQLite database's path + .key, or loom.key for PostgreSQL; $"+secretKeyEnv+" instead)")
 	f.StringVar(&o.addr, "addr", "127.0.0.1:7070", "address to listen on")
 	f.StringVar(&o.db, "db", "loom.db", "SQLite database file (or sqlite:FILE), created when missing; or a postgres:// URL")
@@ -129,7 +131,11 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(m.Stderr, nil))
+	tel, err := o.telemetry.start(ctx, m, "loom-server")
+	if err != nil {
+		return err
+	}
+	logger := tel.logger
 	dbo := dbOptions{db: o.db, schema: o.dbSchema, sync: sync}
 	if err := dbo.check(); err != nil {
 		return err
@@ -155,7 +161,7 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	}
 	cfg.Retain = o.retain
 	cfg.PullQueues = httpQueues
-	cfg.Events = events
+	cfg.Events, cfg.Metrics = events, tel.metrics
 	var flowFiles []*flowfile.File
 	if o.flows != "" {
 		// Their allow_exec patterns are part of the engine's handlers;
@@ -230,6 +236,7 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		AllowedHosts: hosts,
 		CORSOrigins:  corsOrigins,
 		LeaseKey:     leaseKey(dbo.key),
+		Metrics:      tel.metrics.Handler(),
 	})
 	srv := &http.Server{
 		Handler:           api,
@@ -241,6 +248,12 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	// the shutdown up.
 	srv.RegisterOnShutdown(api.StopWaiting)
 
+	stopMetrics, err := o.telemetry.serveMetrics(ctx, tel)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	defer func() { _ = stopMetrics() }()
 	// The engine runs until the HTTP server has stopped, so that requests
 	// in flight at shutdown still reach a working engine.
 	engCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))

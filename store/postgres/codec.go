@@ -95,7 +95,7 @@ func encodeJSON(v any) (string, error) {
 // taskColumns are the columns scanTask reads, in order.
 const taskColumns = `id, type, queue, info, attributes, input, output, status, result, msg,
 	created, started, ended, timeout, attempt, max_attempts, priority,
-	idempotency_key, parent_id, step, run_at, worker_id, lease_until, lease_expiries, retry`
+	idempotency_key, parent_id, step, run_at, worker_id, lease_until, lease_expiries, retry, traceparent`
 
 // qualified returns columns, a comma-separated list, each prefixed with
 // alias: for statements that join another relation with the same names.
@@ -122,7 +122,7 @@ func scanTask(sc scanner) (*loom.TaskInfo, error) {
 	)
 	err := sc.Scan(&t.ID, &t.Type, &t.Queue, &t.Info, &attrs, &input, &output, &status, &result, &t.Msg,
 		&created, &started, &ended, &timeout, &t.Attempt, &t.MaxAttempts, &t.Priority,
-		&idemKey, &parentID, &step, &runAt, &t.WorkerID, &leaseUntil, &t.LeaseExpiries, &retry)
+		&idemKey, &parentID, &step, &runAt, &t.WorkerID, &leaseUntil, &t.LeaseExpiries, &retry, &t.TraceParent)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +194,7 @@ func scanTasks(rows pgx.Rows, err error) ([]*loom.TaskInfo, error) {
 
 // briefClaimColumns are the columns a brief claim returns (see
 // store.ClaimTasksParams.Brief), in the order scanBriefClaim reads them.
-const briefClaimColumns = `id, type, queue, info, attributes, input, priority, created, run_at, timeout, attempt, max_attempts, lease_expiries, retry`
+const briefClaimColumns = `id, type, queue, info, attributes, input, priority, created, run_at, timeout, attempt, max_attempts, lease_expiries, retry, traceparent`
 
 // briefClaimScanner reads rows of briefClaimColumns as tasks claimed by
 // workerID at started until lease.
@@ -208,7 +208,7 @@ func briefClaimScanner(workerID string, started, lease time.Time) func(scanner) 
 		st, ls := started, lease
 		t := &loom.TaskInfo{Status: loom.StatusRunning, WorkerID: workerID, Started: &st, LeaseUntil: &ls}
 		if err := sc.Scan(&t.ID, &t.Type, &t.Queue, &t.Info, &attrs, &input, &t.Priority,
-			&created, &runAt, &timeout, &t.Attempt, &t.MaxAttempts, &t.LeaseExpiries, &retry); err != nil {
+			&created, &runAt, &timeout, &t.Attempt, &t.MaxAttempts, &t.LeaseExpiries, &retry, &t.TraceParent); err != nil {
 			return nil, err
 		}
 		t.Created, t.RunAt, t.Timeout = fromNanos(created), fromNanos(runAt), fromNanos(timeout)

@@ -28,16 +28,16 @@ const (
 // flow step is taken is skipped.
 const insertTasksSQL = `INSERT INTO tasks (id, type, queue, info, attributes, input, output, status, result, msg,
 	created, started, ended, timeout, attempt, max_attempts, priority,
-	idempotency_key, parent_id, step, run_at, worker_id, lease_until, retry)
+	idempotency_key, parent_id, step, run_at, worker_id, lease_until, retry, traceparent)
 SELECT id, type, queue, info, attributes, input, output, status, result, msg,
 	created, started, ended, timeout, attempt, max_attempts, priority,
-	idempotency_key, parent_id, step, run_at, worker_id, lease_until, retry
+	idempotency_key, parent_id, step, run_at, worker_id, lease_until, retry, traceparent
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
 	$9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::int[], $16::int[],
 	$17::int[], $18::text[], $19::text[], $20::text[], $21::bigint[], $22::text[], $23::bigint[], $24::text[])
 	WITH ORDINALITY AS v(id, type, queue, info, attributes, input, output, status, result, msg,
 	created, started, ended, timeout, attempt, max_attempts, priority,
-	idempotency_key, parent_id, step, run_at, worker_id, lease_until, retry, ord)
+	idempotency_key, parent_id, step, run_at, worker_id, lease_until, retry, traceparent, ord)
 ORDER BY ord
 ON CONFLICT DO NOTHING
 RETURNING id`
@@ -45,6 +45,7 @@ RETURNING id`
 // taskArrays are the columns of a batch of tasks to insert.
 type taskArrays struct {
 	id, typ, queue, info, status, result, msg, workerID []string
+	traceparent                                         []string
 	attrs, input, output, key, parentID, step, retry    []*string
 	created, timeout, runAt                             []int64
 	started, ended, leaseUntil                          []*int64
@@ -92,13 +93,14 @@ func (a *taskArrays) add(t *loom.TaskInfo) error {
 		return fmt.Errorf("retry: %w", err)
 	}
 	a.retry = append(a.retry, retry)
+	a.traceparent = append(a.traceparent, t.TraceParent)
 	return nil
 }
 
 func (a *taskArrays) args() []any {
 	return []any{a.id, a.typ, a.queue, a.info, a.attrs, a.input, a.output, a.status, a.result, a.msg,
 		a.created, a.started, a.ended, a.timeout, a.attempt, a.maxAttempts, a.priority,
-		a.key, a.parentID, a.step, a.runAt, a.workerID, a.leaseUntil, a.retry}
+		a.key, a.parentID, a.step, a.runAt, a.workerID, a.leaseUntil, a.retry, a.traceparent}
 }
 
 // InsertTasks creates tasks in one transaction with one statement; see

@@ -80,7 +80,7 @@ func encodeJSON(v any) (string, error) {
 // taskColumns are the columns scanTask reads, in order.
 const taskColumns = `id, type, queue, info, attributes, input, output, status, result, msg,
 	created, started, ended, timeout, attempt, max_attempts, priority,
-	idempotency_key, parent_id, step, run_at, worker_id, lease_until, lease_expiries, retry`
+	idempotency_key, parent_id, step, run_at, worker_id, lease_until, lease_expiries, retry, traceparent`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -97,7 +97,7 @@ func scanTask(sc scanner) (*loom.TaskInfo, error) {
 	)
 	err := sc.Scan(&t.ID, &t.Type, &t.Queue, &t.Info, &attrs, &input, &output, &status, &result, &t.Msg,
 		&created, &started, &ended, &timeout, &t.Attempt, &t.MaxAttempts, &t.Priority,
-		&idemKey, &parentID, &step, &runAt, &t.WorkerID, &leaseUntil, &t.LeaseExpiries, &retry)
+		&idemKey, &parentID, &step, &runAt, &t.WorkerID, &leaseUntil, &t.LeaseExpiries, &retry, &t.TraceParent)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +158,7 @@ func queryAll[T any](ctx context.Context, tx *sql.Tx, scan func(scanner) (T, err
 
 // briefClaimColumns are the columns a brief claim returns (see
 // store.ClaimTasksParams.Brief), in the order scanBriefClaims reads them.
-const briefClaimColumns = `id, type, queue, info, attributes, input, priority, created, run_at, timeout, attempt, max_attempts, lease_expiries, retry`
+const briefClaimColumns = `id, type, queue, info, attributes, input, priority, created, run_at, timeout, attempt, max_attempts, lease_expiries, retry, traceparent`
 
 // scanBriefClaims reads every row of briefClaimColumns as a task claimed
 // by workerID at started until lease, and closes rows.
@@ -173,7 +173,7 @@ func scanBriefClaims(rows *sql.Rows, workerID string, started, lease time.Time) 
 		)
 		t := &loom.TaskInfo{Status: loom.StatusRunning, WorkerID: workerID, Started: &started, LeaseUntil: &lease}
 		if err := rows.Scan(&t.ID, &t.Type, &t.Queue, &t.Info, &attrs, &input, &t.Priority,
-			&created, &runAt, &timeout, &t.Attempt, &t.MaxAttempts, &t.LeaseExpiries, &retry); err != nil {
+			&created, &runAt, &timeout, &t.Attempt, &t.MaxAttempts, &t.LeaseExpiries, &retry, &t.TraceParent); err != nil {
 			return nil, err
 		}
 		t.Created, t.RunAt, t.Timeout = fromNanos(created), fromNanos(runAt), fromNanos(timeout)

@@ -25,11 +25,11 @@ const (
 )
 
 // taskArgs is how many arguments one task of insertTasks takes.
-const taskArgs = 24
+const taskArgs = 25
 
 var insertTasks = newBatched(`INSERT INTO tasks (id, type, queue, info, attributes, input, output, status, result, msg,
 	created, started, ended, timeout, attempt, max_attempts, priority,
-	idempotency_key, parent_id, step, run_at, worker_id, lease_until, retry) VALUES `,
+	idempotency_key, parent_id, step, run_at, worker_id, lease_until, retry, traceparent) VALUES `,
 	`(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 	` ON CONFLICT DO NOTHING RETURNING id`)
 
@@ -186,7 +186,7 @@ func appendTaskArgs(args []any, t *loom.TaskInfo) ([]any, error) {
 	}
 	return append(args, t.ID, t.Type, t.Queue, t.Info, attrs, input, output, string(t.Status), string(t.Result), t.Msg,
 		toNanos(t.Created), nullNanos(t.Started), nullNanos(t.Ended), toNanos(t.Timeout), t.Attempt, t.MaxAttempts, t.Priority,
-		nullString(t.IdempotencyKey), nullString(t.ParentID), nullString(t.Step), toNanos(t.RunAt), t.WorkerID, nullNanos(t.LeaseUntil), retry), nil
+		nullString(t.IdempotencyKey), nullString(t.ParentID), nullString(t.Step), toNanos(t.RunAt), t.WorkerID, nullNanos(t.LeaseUntil), retry, t.TraceParent), nil
 }
 
 // findExisting returns the task that kept t from being inserted: the one

@@ -60,6 +60,27 @@ var taskTests = []test{
 		require.Len(t, brief, 1)
 		require.Equal(t, retry, brief[0].Retry, "brief claim")
 	}},
+	{"TraceParentKept", func(t *testing.T, s store.Store) {
+		// The trace context a task was created in comes back from every
+		// read, a brief claim included: the dispatcher puts it on the bus.
+		const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+		traced := insert(t, s, &loom.TaskInfo{Type: "traced", Queue: "tq", TraceParent: tp}, &loom.TaskInfo{Type: "plain", Queue: "tq"})
+		require.Equal(t, tp, traced[0].TraceParent)
+		require.Equal(t, tp, get(t, s, traced[0].ID).TraceParent)
+		require.Empty(t, get(t, s, traced[1].ID).TraceParent)
+		claimed, err := s.ClaimTasks(ctx(t), &store.ClaimTasksParams{
+			Queue: "tq", Limit: 2, WorkerID: "w", Now: at(time.Second), LeaseUntil: at(time.Minute), Brief: true,
+		})
+		require.NoError(t, err)
+		require.Len(t, claimed, 2)
+		for _, c := range claimed {
+			if c.ID == traced[0].ID {
+				require.Equal(t, tp, c.TraceParent)
+			} else {
+				require.Empty(t, c.TraceParent)
+			}
+		}
+	}},
 	{"InsertKeepsFields", func(t *testing.T, s store.Store) {
 		id := uuid.Must(uuid.NewV7()).String()
 		in := &loom.TaskInfo{

@@ -7,7 +7,7 @@ import (
 )
 
 // reap fails expired tasks and re-queues tasks whose lease lapsed, every
-// ReapInterval, until ctx is done.
+// ReapInterval while this engine leads (Config.Leads), until ctx is done.
 func (e *Engine) reap(ctx context.Context) {
 	for {
 		t := e.clock.NewTimer(e.cfg.ReapInterval)
@@ -17,7 +17,9 @@ func (e *Engine) reap(ctx context.Context) {
 			return
 		case <-t.C():
 		}
-		e.reapOnce(ctx)
+		if e.cfg.Leads == nil || e.cfg.Leads() {
+			e.reapOnce(ctx)
+		}
 	}
 }
 

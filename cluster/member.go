@@ -32,9 +32,11 @@ var ErrInvalid = errors.New("cluster: invalid config")
 type Config struct {
 	// Store keeps the servers and the lease. Required.
 	Store store.ClusterStore
-	// ID names this server among those sharing the database. Default the
-	// hostname, the process id and a random suffix, so that a restarted
-	// server is a new one.
+	// ID names this server among those sharing the database. Default
+	// the hostname and Addr, which no other live server can share, so
+	// that a server restarted after a crash is known again and need not
+	// wait for the lease of its previous life to lapse (without Addr, the
+	// hostname, the process id and a random suffix).
 	ID string
 	// Hostname is shown beside the server. Default os.Hostname().
 	Hostname string
@@ -57,6 +59,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.Hostname == "" {
 		c.Hostname, _ = os.Hostname()
+	}
+	if c.ID == "" && c.Addr != "" {
+		c.ID = c.Hostname + "/" + c.Addr
 	}
 	if c.ID == "" {
 		b := make([]byte, 3)
@@ -134,12 +139,16 @@ func (m *Member) Leading() bool { return m.leading.Load() }
 // cancelled when the lead is lost (another server took it, or the lease
 // could not be renewed in time) or ctx is done, and waits for lead to
 // return before campaigning again, so that this server never runs two
-// leads at once. On the way out it resigns and forgets the server, so
-// another takes over at once. It returns nil once stopped; it may be
+// leads at once. It first resigns a lead its ID may hold from a previous
+// life of the server. On the way out it resigns and forgets the server,
+// so another takes over at once. It returns nil once stopped; it may be
 // called once.
 func (m *Member) Run(ctx context.Context, lead func(ctx context.Context)) error {
 	if m.ran.Swap(true) {
 		return errors.New("cluster: Run called twice")
+	}
+	if err := m.st.ResignLeader(ctx, m.cfg.Role, m.cfg.ID); err != nil && ctx.Err() == nil {
+		m.logger.Error("cluster: resign a previous lead", "err", err)
 	}
 	renew := m.cfg.Lease / 3
 	var (

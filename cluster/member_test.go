@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -39,6 +40,20 @@ func (c *cutStore) CampaignLeader(ctx context.Context, p *store.CampaignLeaderPa
 		return nil, errCut
 	}
 	return c.ClusterStore.CampaignLeader(ctx, p)
+}
+
+func (c *cutStore) ResignLeader(ctx context.Context, role, holder string) error {
+	if c.cut.Load() {
+		return errCut
+	}
+	return c.ClusterStore.ResignLeader(ctx, role, holder)
+}
+
+func (c *cutStore) DeleteServer(ctx context.Context, id string) error {
+	if c.cut.Load() {
+		return errCut
+	}
+	return c.ClusterStore.DeleteServer(ctx, id)
 }
 
 type fixture struct {
@@ -181,6 +196,26 @@ func TestOneLeaderAndHandover(t *testing.T) {
 	require.Equal(t, int32(1), f.most.Load(), "never two leads at once")
 }
 
+func TestRestartedServerLeadsAtOnce(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	cut := &cutStore{ClusterStore: f.st}
+	a, stop := f.start(cut, "a")
+	f.settle(1)
+	require.True(t, a.Leading())
+	// It dies without a word: its lease stays in the database.
+	cut.cut.Store(true)
+	stop()
+	require.True(t, f.clock.Now().Before(f.leader().LeaseUntil))
+	// Back under the same id, it need not wait for that lease to lapse.
+	a, _ = f.start(f.st, "a")
+	f.settle(1)
+	require.True(t, a.Leading())
+	l := f.leader()
+	require.Equal(t, int64(2), l.Term, "a new life is a new term")
+	require.True(t, l.Since.Equal(f.clock.Now()))
+}
+
 func TestConfig(t *testing.T) {
 	t.Parallel()
 	_, err := cluster.New(cluster.Config{})
@@ -191,6 +226,11 @@ func TestConfig(t *testing.T) {
 	m, err := cluster.New(cluster.Config{Store: f.st})
 	require.NoError(t, err)
 	require.NotEmpty(t, m.ID())
+	host, err := os.Hostname()
+	require.NoError(t, err)
+	m, err = cluster.New(cluster.Config{Store: f.st, Addr: "10.0.0.1:7070"})
+	require.NoError(t, err)
+	require.Equal(t, host+"/10.0.0.1:7070", m.ID(), "a server's id is its host and address")
 	require.Equal(t, cluster.DefaultLease, m.Lease())
 	require.False(t, m.Leading())
 }

@@ -15,6 +15,7 @@ import (
 	"net/http"
 
 	"github.com/loomhq/loom/auth"
+	"github.com/loomhq/loom/cluster"
 	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/taskmaster"
 )
@@ -60,6 +61,10 @@ type Config struct {
 	// cross-site writes are not refused. Default none: the API refuses
 	// writes a page of another origin sends.
 	CORSOrigins []string
+	// Cluster, when set, answers GET /api/v1/servers with the servers
+	// sharing the database and their leader. Default nil: that route
+	// answers 503.
+	Cluster *cluster.Member
 }
 
 func (c Config) withDefaults() Config {
@@ -116,6 +121,7 @@ func New(cfg Config) *Server {
 		{http.MethodGet, "/tasks/{id}/children", auth.Viewer, s.taskChildren},
 		{http.MethodGet, "/queues", auth.Viewer, s.listQueues},
 		{http.MethodGet, "/types", auth.Viewer, s.listTypes},
+		{http.MethodGet, "/servers", auth.Viewer, s.listServers},
 		{http.MethodGet, "/healthz", auth.Public, s.healthz},
 		{http.MethodGet, "/openapi.json", auth.Public, s.openAPI},
 	}

@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/cluster"
 	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/flowfile"
 	"github.com/loomhq/loom/server"
+	"github.com/loomhq/loom/store"
 	"github.com/loomhq/loom/ui"
 	"github.com/spf13/cobra"
 )
@@ -32,6 +34,9 @@ type serverOptions struct {
 	flows    string
 	workers  int
 	lease    time.Duration
+	// leaderLease is how long the leader of the servers sharing the
+	// database leads unless it renews (package cluster).
+	leaderLease time.Duration
 	// busDir, when set, is the bus (see parseBus) shared with `loom
 	// worker` processes; externalQueues are the queues only they serve.
 	busDir         string
@@ -77,6 +82,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.StringVar(&o.flows, "flows", "", "directory of flow files to register")
 	f.IntVar(&o.workers, "workers", 0, "embedded worker goroutines (default 4×CPUs; negative: none)")
 	f.DurationVar(&o.lease, "lease", engine.DefaultLeaseDuration, "how long a running task's worker may go silent before the task is re-queued")
+	f.DurationVar(&o.leaderLease, "leader-lease", cluster.DefaultLease, "servers sharing a database elect a leader that runs schedules, backfills, checks, the reaper and alert delivery; how long the others wait for a dead leader before one takes over")
 	f.StringVar(&o.busDir, "bus", "", busFlagHelp+" (default: in-process)")
 	f.StringSliceVar(&o.externalQueues, "external-queue", nil, "a queue only 'loom worker' processes serve (repeatable; needs --bus)")
 	f.StringArrayVar(&o.web.corsOrigins, "cors-origin", nil, "an origin (scheme://host[:port]) whose pages may call the API from a browser (repeatable)")
@@ -129,6 +135,9 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	events := loom.NewEventEmitter()
 	cfg.Store, cfg.Logger, cfg.Workers, cfg.LeaseDuration = st, logger, o.workers, o.lease
 	cfg.Events = events
+	// Only the elected leader reaps; member is set before the engine runs.
+	var member *cluster.Member
+	cfg.Leads = func() bool { return member.Leading() }
 	var flowFiles []*flowfile.File
 	if o.flows != "" {
 		// Their allow_exec patterns are part of the engine's handlers;
@@ -152,7 +161,7 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		return fmt.Errorf("start engine: %w", err)
 	}
 	m.onClose(eng.Close)
-	tm, err := startTaskmaster(eng, st, logger, o.runtimes.notifierClient())
+	tm, err := startTaskmaster(eng, st, logger, o.runtimes.notifierClient(), isPostgresURL(o.db))
 	if err != nil {
 		return err
 	}
@@ -194,13 +203,18 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		authn = serverAuth(st, true)
 	}
 	hosts := o.web.hostsFor(o.addr, ln.Addr())
+	if member, err = joinCluster(st, ln.Addr().String(), o.leaderLease, logger); err != nil {
+		_ = ln.Close()
+		return err
+	}
 	srv := &http.Server{
 		Handler: server.New(server.Config{
 			Engine:       eng,
 			Logger:       logger,
 			Taskmaster:   tm,
 			Auth:         authn,
-			UI:           ui.New(ui.Config{Engine: eng, Logger: logger, Taskmaster: tm, Auth: authn, AllowedHosts: hosts}),
+			UI:           ui.New(ui.Config{Engine: eng, Logger: logger, Taskmaster: tm, Auth: authn, AllowedHosts: hosts, Cluster: member}),
+			Cluster:      member,
 			AllowedHosts: hosts,
 			CORSOrigins:  corsOrigins,
 		}),
@@ -215,8 +229,15 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	defer stopEngine()
 	engDone := make(chan error, 1)
 	go func() { engDone <- eng.Run(engCtx) }()
+	// The taskmaster runs on the leader only, once per term of lead.
 	tmDone := make(chan error, 1)
-	go func() { tmDone <- tm.Run(engCtx) }()
+	go func() {
+		tmDone <- member.Run(engCtx, func(ctx context.Context) {
+			if err := tm.Run(ctx); err != nil {
+				logger.Error("taskmaster", "err", err)
+			}
+		})
+	}()
 	serveDone := make(chan error, 1)
 	scheme := "http"
 	if tlsConfig != nil {
@@ -288,4 +309,18 @@ func (m *Main) serverBus(ctx context.Context, o serverOptions) (engine.Config, e
 		cfg.Queues = append(cfg.Queues, engine.Queue{Name: q, External: true})
 	}
 	return cfg, nil
+}
+
+// joinCluster makes this server a member of those sharing its database,
+// which elect the leader that runs the singleton work.
+func joinCluster(st store.Store, addr string, lease time.Duration, logger *slog.Logger) (*cluster.Member, error) {
+	cs, ok := st.(store.ClusterStore)
+	if !ok {
+		return nil, fmt.Errorf("join cluster: the store %T keeps no servers", st)
+	}
+	m, err := cluster.New(cluster.Config{Store: cs, Addr: addr, Lease: lease, Logger: logger})
+	if err != nil {
+		return nil, &usageError{fmt.Errorf("--leader-lease: %w", err)}
+	}
+	return m, nil
 }

@@ -201,7 +201,7 @@ func (m *Member) Run(ctx context.Context, lead func(ctx context.Context)) error 
 			if leadCancel != nil {
 				wait = min(renew, deadline.Sub(m.clock.Now())/2)
 			}
-		case l.Leads(m.cfg.ID, now):
+		case l.Leads(m.cfg.ID, m.clock.Now()):
 			deadline = l.LeaseUntil
 			if leadCancel == nil {
 				m.logger.Info("cluster: leading", "server", m.cfg.ID, "since", l.Since, "term", l.Term)

@@ -26,13 +26,13 @@ func (s *Store) UpsertServer(ctx context.Context, sv store.ServerInfo) error {
 		n := toNanos(sv.Started)
 		started = &n
 	}
-	_, err := s.db().Exec(ctx, `INSERT INTO servers (id, hostname, addr, started, last_heartbeat)
+	_, err := s.cluster.Exec(ctx, `INSERT INTO servers (id, hostname, addr, started, last_heartbeat)
 		VALUES ($1, $2, $3, coalesce($4::bigint, $5::bigint), $5::bigint)
 		ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, addr = excluded.addr,
 			started = coalesce($4::bigint, servers.started), last_heartbeat = excluded.last_heartbeat`,
 		sv.ID, sv.Hostname, sv.Addr, started, toNanos(beat))
 	if err != nil {
-		return fmt.Errorf("upsert server %s: %w", sv.ID, err)
+		return fmt.Errorf("upsert server %s: %w", sv.ID, mapErr(err))
 	}
 	return nil
 }
@@ -88,8 +88,10 @@ func (s *Store) CampaignLeader(ctx context.Context, p *store.CampaignLeaderParam
 	if err := store.ValidateCampaign(p); err != nil {
 		return nil, err
 	}
+	// Read committed: the SELECT sees the row as the upsert left it, or
+	// as the leader that kept it last wrote it.
 	var l *store.Leader
-	err := s.write(ctx, func(tx pgx.Tx) error {
+	err := pgx.BeginTxFunc(ctx, s.cluster, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, campaignSQL, p.Role, p.Holder, toNanos(p.Now), toNanos(p.LeaseUntil)); err != nil {
 			return err
 		}
@@ -98,16 +100,16 @@ func (s *Store) CampaignLeader(ctx context.Context, p *store.CampaignLeaderParam
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("campaign for %s as %s: %w", p.Role, p.Holder, err)
+		return nil, fmt.Errorf("campaign for %s as %s: %w", p.Role, p.Holder, mapErr(err))
 	}
 	return l, nil
 }
 
 // ResignLeader ends holder's lease on role, if it holds it.
 func (s *Store) ResignLeader(ctx context.Context, role, holder string) error {
-	_, err := s.db().Exec(ctx, `UPDATE leaders SET holder = '', lease_until = 0 WHERE role = $1 AND holder = $2`, role, holder)
+	_, err := s.cluster.Exec(ctx, `UPDATE leaders SET holder = '', lease_until = 0 WHERE role = $1 AND holder = $2`, role, holder)
 	if err != nil {
-		return fmt.Errorf("resign %s as %s: %w", role, holder, err)
+		return fmt.Errorf("resign %s as %s: %w", role, holder, mapErr(err))
 	}
 	return nil
 }

@@ -79,6 +79,11 @@ type Config struct {
 	// ReapInterval is how often the reaper fails expired tasks and
 	// re-queues tasks whose lease lapsed. Default 1s.
 	ReapInterval time.Duration
+	// Leads, when set, says whether this engine's server leads the
+	// servers sharing its store (package cluster): only the leader reaps,
+	// so that one reaper runs however many servers there are. Default
+	// nil: this engine always reaps.
+	Leads func() bool
 	// MaxLeaseExpiries is how many times a task's started attempts may
 	// lose their lease without a result (the process running the handler
 	// died or hung) before the reaper fails the task instead of

@@ -8,12 +8,13 @@ import (
 	"github.com/loomhq/loom/store"
 )
 
-// reap fails expired tasks and re-queues tasks whose lease lapsed until
-// ctx is done. Leases lapse in real time (they say whether a process is
-// alive), so it looks every ReapInterval of real time; tasks expire on the
-// engine's Clock, so it also wakes at the next task Timeout on that clock.
-// A test's fake clock then skips straight to the next expiry rather than
-// crawling through ReapInterval ticks.
+// reap fails expired tasks and re-queues tasks whose lease lapsed while
+// this engine leads (Config.Leads), until ctx is done. Leases lapse in
+// real time (they say whether a process is alive), so it looks every
+// ReapInterval of real time; tasks expire on the engine's Clock, so it
+// also wakes at the next task Timeout on that clock. A test's fake clock
+// then skips straight to the next expiry rather than crawling through
+// ReapInterval ticks.
 func (e *Engine) reap(ctx context.Context) {
 	var last time.Time // the clock time of the last reap
 	// pass holds the clock from a wake until the next wait has its timer
@@ -52,7 +53,13 @@ func (e *Engine) reap(ctx context.Context) {
 			dueRelease()
 			return
 		}
-		last = e.reapOnce(ctx)
+		if e.cfg.Leads == nil || e.cfg.Leads() {
+			last = e.reapOnce(ctx)
+		} else {
+			// Another engine reaps: a timeout due now is its to clear, and
+			// waits for the poll here rather than spinning.
+			last = e.clock.Now()
+		}
 		dueRelease()
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/loomhq/loom/auth"
+	"github.com/loomhq/loom/cluster"
 	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/taskmaster"
 )
@@ -76,6 +77,10 @@ type Config struct {
 	// (a worker whose token is refused after a restart drops its task,
 	// which is re-run once its lease lapses).
 	LeaseKey []byte
+	// Cluster, when set, answers GET /api/v1/servers with the servers
+	// sharing the database and their leader. Default nil: that route
+	// answers 503.
+	Cluster *cluster.Member
 }
 
 func (c Config) withDefaults() Config {
@@ -140,6 +145,7 @@ func New(cfg Config) *Server {
 		{http.MethodGet, "/tasks/{id}/children", auth.Viewer, s.taskChildren},
 		{http.MethodGet, "/queues", auth.Viewer, s.listQueues},
 		{http.MethodGet, "/types", auth.Viewer, s.listTypes},
+		{http.MethodGet, "/servers", auth.Viewer, s.listServers},
 		{http.MethodGet, "/healthz", auth.Public, s.healthz},
 		{http.MethodGet, "/openapi.json", auth.Public, s.openAPI},
 	}

@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/cluster"
 	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/flowfile"
 	"github.com/loomhq/loom/server"
+	"github.com/loomhq/loom/store"
 	"github.com/loomhq/loom/ui"
 	"github.com/spf13/cobra"
 )
@@ -38,6 +40,9 @@ type serverOptions struct {
 	flows    string
 	workers  int
 	lease    time.Duration
+	// leaderLease is how long the leader of the servers sharing the
+	// database leads unless it renews (package cluster).
+	leaderLease time.Duration
 	// busDir, when set, is the bus (see parseBus) shared with `loom
 	// worker` processes; externalQueues are the queues only they serve.
 	busDir         string
@@ -90,6 +95,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.DurationVar(&o.lease, "lease", engine.DefaultLeaseDuration, "how long a running task's worker may go silent before the task is re-queued")
 	f.DurationVar(&o.retain, "retain", 0, "delete ended tasks, with their steps, logs and events, this long after they ended, e.g. 720h (default: keep for ever)")
 	f.StringArrayVar(&o.retainQueues, "retain-queue", nil, "QUEUE=DURATION: the queue's own retention instead of --retain; 0 keeps its tasks for ever (repeatable)")
+	f.DurationVar(&o.leaderLease, "leader-lease", cluster.DefaultLease, "servers sharing a database elect a leader that runs schedules, backfills, checks, the reaper and alert delivery; how long the others wait for a dead leader before one takes over")
 	f.StringVar(&o.busDir, "bus", "", busFlagHelp+" (default: in-process)")
 	f.StringSliceVar(&o.externalQueues, "external-queue", nil, "a queue only 'loom worker' processes serve (repeatable; needs --bus)")
 	f.StringSliceVar(&o.httpQueues, "http-queue", nil, "a queue only workers of the HTTP worker protocol serve, claiming its tasks under /api/v1/workers (repeatable)")
@@ -162,6 +168,9 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	cfg.Retain = o.retain
 	cfg.PullQueues = httpQueues
 	cfg.Events, cfg.Metrics = events, tel.metrics
+	// Only the elected leader reaps; member is set before the engine runs.
+	var member *cluster.Member
+	cfg.Leads = func() bool { return member.Leading() }
 	var flowFiles []*flowfile.File
 	if o.flows != "" {
 		// Their allow_exec patterns are part of the engine's handlers;
@@ -185,7 +194,7 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		return fmt.Errorf("start engine: %w", err)
 	}
 	m.onClose(eng.Close)
-	tm, err := startTaskmaster(eng, st, logger, o.runtimes.notifierClient())
+	tm, err := startTaskmaster(eng, st, logger, o.runtimes.notifierClient(), isPostgresURL(o.db))
 	if err != nil {
 		return err
 	}
@@ -227,12 +236,17 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		authn = serverAuth(st, true)
 	}
 	hosts := o.web.hostsFor(o.addr, ln.Addr())
+	if member, err = joinCluster(st, ln.Addr().String(), o.leaderLease, logger); err != nil {
+		_ = ln.Close()
+		return err
+	}
 	api := server.New(server.Config{
 		Engine:       eng,
 		Logger:       logger,
 		Taskmaster:   tm,
 		Auth:         authn,
-		UI:           ui.New(ui.Config{Engine: eng, Logger: logger, Taskmaster: tm, Auth: authn, AllowedHosts: hosts}),
+		UI:           ui.New(ui.Config{Engine: eng, Logger: logger, Taskmaster: tm, Auth: authn, AllowedHosts: hosts, Cluster: member}),
+		Cluster:      member,
 		AllowedHosts: hosts,
 		CORSOrigins:  corsOrigins,
 		LeaseKey:     leaseKey(dbo.key),
@@ -260,8 +274,15 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	defer stopEngine()
 	engDone := make(chan error, 1)
 	go func() { engDone <- eng.Run(engCtx) }()
+	// The taskmaster runs on the leader only, once per term of lead.
 	tmDone := make(chan error, 1)
-	go func() { tmDone <- tm.Run(engCtx) }()
+	go func() {
+		tmDone <- member.Run(engCtx, func(ctx context.Context) {
+			if err := tm.Run(ctx); err != nil {
+				logger.Error("taskmaster", "err", err)
+			}
+		})
+	}()
 	serveDone := make(chan error, 1)
 	scheme := "http"
 	if tlsConfig != nil {
@@ -358,4 +379,18 @@ func leaseKey(secret []byte) []byte {
 	h := hmac.New(sha256.New, secret)
 	h.Write([]byte("loom worker lease tokens v1"))
 	return h.Sum(nil)
+}
+
+// joinCluster makes this server a member of those sharing its database,
+// which elect the leader that runs the singleton work.
+func joinCluster(st store.Store, addr string, lease time.Duration, logger *slog.Logger) (*cluster.Member, error) {
+	cs, ok := st.(store.ClusterStore)
+	if !ok {
+		return nil, fmt.Errorf("join cluster: the store %T keeps no servers", st)
+	}
+	m, err := cluster.New(cluster.Config{Store: cs, Addr: addr, Lease: lease, Logger: logger})
+	if err != nil {
+		return nil, &usageError{fmt.Errorf("--leader-lease: %w", err)}
+	}
+	return m, nil
 }

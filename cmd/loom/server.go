@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -236,7 +238,7 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		authn = serverAuth(st, true)
 	}
 	hosts := o.web.hostsFor(o.addr, ln.Addr())
-	if member, err = joinCluster(st, ln.Addr().String(), o.leaderLease, logger); err != nil {
+	if member, err = joinCluster(st, serverID(o.db, ln.Addr().String()), ln.Addr().String(), o.leaderLease, logger); err != nil {
 		_ = ln.Close()
 		return err
 	}
@@ -381,14 +383,33 @@ func leaseKey(secret []byte) []byte {
 	return h.Sum(nil)
 }
 
+// serverID names this server among those sharing its database. On
+// SQLite, whose file only servers of this machine can open, it is the
+// machine and the file, whatever port the server listens on: a server
+// restarted after a crash, on any port, is known again and leads at once
+// instead of waiting out the lease of its previous life. On PostgreSQL it
+// is the machine and the listen address, which no other live server can
+// share.
+func serverID(db, addr string) string {
+	host, _ := os.Hostname()
+	if isPostgresURL(db) {
+		return host + "/" + addr
+	}
+	path := sqlitePath(db)
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return host + "/sqlite:" + path
+}
+
 // joinCluster makes this server a member of those sharing its database,
 // which elect the leader that runs the singleton work.
-func joinCluster(st store.Store, addr string, lease time.Duration, logger *slog.Logger) (*cluster.Member, error) {
+func joinCluster(st store.Store, id, addr string, lease time.Duration, logger *slog.Logger) (*cluster.Member, error) {
 	cs, ok := st.(store.ClusterStore)
 	if !ok {
 		return nil, fmt.Errorf("join cluster: the store %T keeps no servers", st)
 	}
-	m, err := cluster.New(cluster.Config{Store: cs, Addr: addr, Lease: lease, Logger: logger})
+	m, err := cluster.New(cluster.Config{Store: cs, ID: id, Addr: addr, Lease: lease, Logger: logger})
 	if err != nil {
 		return nil, &usageError{fmt.Errorf("--leader-lease: %w", err)}
 	}

@@ -34,7 +34,7 @@ SELECT id, type, queue, info, attributes, input, output, status, result, msg,
 	idempotency_key, parent_id, step, run_at, worker_id, lease_until, retry, traceparent
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
 	$9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::int[], $16::int[],
-	$17::int[], $18::text[], $19::text[], $20::text[], $21::bigint[], $22::text[], $23::bigint[], $24::text[])
+	$17::int[], $18::text[], $19::text[], $20::text[], $21::bigint[], $22::text[], $23::bigint[], $24::text[], $25::text[])
 	WITH ORDINALITY AS v(id, type, queue, info, attributes, input, output, status, result, msg,
 	created, started, ended, timeout, attempt, max_attempts, priority,
 	idempotency_key, parent_id, step, run_at, worker_id, lease_until, retry, traceparent, ord)

@@ -30,7 +30,7 @@ const taskArgs = 25
 var insertTasks = newBatched(`INSERT INTO tasks (id, type, queue, info, attributes, input, output, status, result, msg,
 	created, started, ended, timeout, attempt, max_attempts, priority,
 	idempotency_key, parent_id, step, run_at, worker_id, lease_until, retry, traceparent) VALUES `,
-	`(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	`(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 	` ON CONFLICT DO NOTHING RETURNING id`)
 
 // InsertTasks creates tasks in one transaction; see store.Store. Defaults

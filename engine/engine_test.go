@@ -131,11 +131,12 @@ func TestTaskTimeoutStopsHandler(t *testing.T) {
 	}))
 	te := setup(t, nil, engine.Config{}, slow)
 	begin := time.Now()
-	got := te.wait(t, te.submit(t, &engine.SubmitParams{Type: "slow", Timeout: 500 * time.Millisecond}).ID)
+	// Long enough that the handler starts first on a loaded machine.
+	got := te.wait(t, te.submit(t, &engine.SubmitParams{Type: "slow", Timeout: 2 * time.Second}).ID)
 	if got.Status != loom.StatusFailed || got.Result != loom.ResultError {
 		t.Fatalf("status %s, want failed", got.Status)
 	}
-	if d := time.Since(begin); d < 500*time.Millisecond {
+	if d := time.Since(begin); d < 2*time.Second {
 		t.Fatalf("failed after %s, before its timeout", d)
 	}
 	select {

@@ -207,7 +207,7 @@ func (e *Engine) claimPull(ctx context.Context, p *ClaimParams, limit int) ([]*l
 		now := e.clock.Now()
 		tasks, err := e.store.ClaimTasks(ctx, &store.ClaimTasksParams{
 			Queue: q.Name, Limit: limit - len(out), WorkerID: p.WorkerID, Now: now,
-			LeaseUntil: now.Add(e.cfg.LeaseDuration), MaxRunning: q.Concurrency, Brief: true,
+			LeaseUntil: leaseUntil(e.cfg.LeaseDuration), MaxRunning: q.Concurrency, Brief: true,
 		})
 		if err != nil {
 			return out, fmt.Errorf("engine: claim %s for %s: %w", q.Name, p.WorkerID, err)
@@ -246,7 +246,8 @@ func (e *Engine) claimPull(ctx context.Context, p *ClaimParams, limit int) ([]*l
 // Heartbeat extends the lease of an attempt the pull worker holds by
 // LeaseDuration from now and returns the new lease end, or ErrStaleLease.
 func (e *Engine) Heartbeat(ctx context.Context, workerID string, l store.Lease) (time.Time, error) {
-	until := e.clock.Now().Add(e.cfg.LeaseDuration)
+	// Leases count real time, whatever the engine's clock (see heartbeat).
+	until := leaseUntil(e.cfg.LeaseDuration)
 	res, err := e.store.ExtendLeases(ctx, &store.ExtendLeasesParams{Leases: []store.Lease{l}, LeaseUntil: until, WorkerID: workerID})
 	if err != nil {
 		return time.Time{}, fmt.Errorf("engine: heartbeat of %s attempt %d: %w", l.ID, l.Attempt, err)

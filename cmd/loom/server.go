@@ -167,6 +167,7 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		return fmt.Errorf("start engine: %w", err)
 	}
 	m.onClose(eng.Close)
+	o.runtimes.reapContainers(ctx, eng, logger)
 	tm, err := startTaskmaster(eng, st, logger, o.runtimes.notifierClient())
 	if err != nil {
 		return err

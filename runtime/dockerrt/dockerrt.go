@@ -119,17 +119,15 @@ func NewClient() (*client.Client, error) {
 // Handler runs the container its input names; see the package
 // documentation. It is safe for concurrent use.
 type Handler struct {
-	cfg     Config
-	mu      sync.Mutex
-	cli     *client.Client
-	initErr error
+	cfg Config
 }
 
 var _ loom.Handler = (*Handler)(nil)
 
-// New returns a Handler configured by cfg. Without cfg.Client, the client is
-// made from the environment on first use, so that registering the type
-// costs nothing on a machine that never runs a container.
+// New returns a Handler configured by cfg. Without cfg.Client, each task
+// makes its client from the environment and closes it when it ends, so
+// that registering the type costs nothing on a machine that never runs a
+// container and no connection outlives a task.
 func New(cfg Config) *Handler {
 	if cfg.MaxOutput <= 0 {
 		cfg.MaxOutput = DefaultMaxOutput
@@ -137,16 +135,7 @@ func New(cfg Config) *Handler {
 	if cfg.KillGrace <= 0 {
 		cfg.KillGrace = DefaultKillGrace
 	}
-	return &Handler{cfg: cfg, cli: cfg.Client}
-}
-
-func (h *Handler) client() (*client.Client, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.cli == nil && h.initErr == nil {
-		h.cli, h.initErr = NewClient()
-	}
-	return h.cli, h.initErr
+	return &Handler{cfg: cfg}
 }
 
 // Input is the input of a docker task.
@@ -262,9 +251,12 @@ func (h *Handler) Handle(ctx context.Context, v loom.Values) (loom.Values, error
 	if in.network() != "none" && !h.cfg.AllowNetwork {
 		return nil, loom.Permanent(fmt.Errorf("docker: network %q: %w (containers run without one here)", in.Network, ErrNetworkNotAllowed))
 	}
-	cli, err := h.client()
-	if err != nil {
-		return nil, err
+	cli := h.cfg.Client
+	if cli == nil {
+		if cli, err = NewClient(); err != nil {
+			return nil, err
+		}
+		defer cli.Close()
 	}
 	runCtx := ctx
 	if in.Timeout > 0 {
@@ -458,10 +450,11 @@ func (h *Handler) remove(cli *client.Client, id string) {
 }
 
 // Reap removes, running or not, every container labelled by this runtime
-// whose task running reports as no longer running, and returns how many it
-// removed. A loom worker or server calls it when it starts, so that a
-// process killed mid-run leaves no container behind once one starts again.
-func Reap(ctx context.Context, cli *client.Client, running func(ctx context.Context, taskID string) (bool, error)) (int, error) {
+// whose attempt running reports as no longer running, and returns how many
+// it removed. A loom server calls it when it starts, so that a process
+// killed mid-run leaves no container behind once the server starts again.
+// An attempt label that is not a number is passed as 0.
+func Reap(ctx context.Context, cli *client.Client, running func(ctx context.Context, taskID string, attempt int) (bool, error)) (int, error) {
 	list, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", LabelTask))})
 	if err != nil {
 		return 0, fmt.Errorf("list loom containers: %w", err)
@@ -470,7 +463,8 @@ func Reap(ctx context.Context, cli *client.Client, running func(ctx context.Cont
 	var errs []error
 	for _, c := range list {
 		task := c.Labels[LabelTask]
-		alive, err := running(ctx, task)
+		attempt, _ := strconv.Atoi(c.Labels[LabelAttempt])
+		alive, err := running(ctx, task, attempt)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("task %s: %w", task, err))
 			continue

@@ -68,7 +68,7 @@ func importImage(t *testing.T, cli *client.Client) {
 			return
 		}
 		var bin string
-		if bin, err = exec.LookPath("busybox"); err != nil {
+		if bin, err = exec.LookPath("/bin/busybox"); err != nil {
 			return
 		}
 		var body []byte

@@ -48,7 +48,7 @@ func (t Tasks) Lookup(taskType string) (*loom.Task, bool) {
 //
 // Static "input:" values are merged under the values the step receives:
 // where both have a key, the received (required) value wins. A "type: exec"
-// step receives only the inputs it requires (none without "requires:"),
+// or "type: docker" step receives only the inputs it requires (none without "requires:"),
 // so the command stays the one the file names unless the file wires it. A step with
 // static input wraps its task's handler, so a nested flow given static input
 // runs as a plain handler.
@@ -56,6 +56,10 @@ func (t Tasks) Lookup(taskType string) (*loom.Task, bool) {
 // Errors are *Error: an unknown task type at the step's type line, and what
 // loom.NewFlow rejects (a cycle, a duplicate provided key) at the line of
 // the step it names.
+// dockerType is the docker runtime's type name (dockerrt.TypeName), spelt
+// here so that flow files do not pull in the Docker client.
+const dockerType = "docker"
+
 func (f *File) Build(reg Resolver) (*loom.Task, error) {
 	execH := runtimeOf(reg, execrt.TypeName, execrt.New(execrt.Config{}))
 	httpH := runtimeOf(reg, httprt.TypeName, httprt.New(httprt.Config{}))
@@ -66,10 +70,11 @@ func (f *File) Build(reg Resolver) (*loom.Task, error) {
 			return nil, err
 		}
 		requires := maps.Clone(s.Requires)
-		if s.Type == execrt.TypeName && requires == nil {
+		if (s.Type == execrt.TypeName || s.Type == dockerType) && requires == nil {
 			// Without requires a step receives every input the flow was
 			// given, and what it receives wins over its static input: a
-			// submitter's "command" would replace the operator's.
+			// submitter's "command" (or "image") would replace the
+			// operator's.
 			requires = map[string]string{}
 		}
 		step := loom.Step{

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/flowfile"
 	"github.com/loomhq/loom/runtime/dockerrt"
 )
 
@@ -297,5 +298,32 @@ func TestSafeDefaults(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !loom.IsPermanent(err) {
 			t.Errorf("input %v: error %v, want a permanent error containing %q", tc.in, err, tc.want)
 		}
+	}
+}
+
+// TestFlowStep: a flow file's "type: docker" step runs its container, and
+// the flow's input cannot replace the image or command the file names.
+func TestFlowStep(t *testing.T) {
+	cli := dockerClient(t)
+	f, err := flowfile.Parse("f.yaml", []byte(`name: boxed
+steps:
+  - name: run
+    type: docker
+    input: {image: "`+testImage+`", command: [echo, from the file]}
+    provides: {stdout: said}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := f.Build(flowfile.Tasks{dockerrt.TypeName: loom.NewTask(dockerrt.TypeName, dockerrt.New(dockerrt.Config{Client: cli}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := loom.NewSyncExecutor(loom.Config{}).Execute(t.Context(), task, loom.Values{"command": []string{"sh", "-c", "echo replaced"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Output["said"] != "from the file\n" {
+		t.Errorf("flow output %v, want the file's command's stdout", res.Output)
 	}
 }

@@ -327,3 +327,18 @@ steps:
 		t.Errorf("flow output %v, want the file's command's stdout", res.Output)
 	}
 }
+
+// TestOutputKeepsTail: the output's stdout is the last MaxOutput bytes;
+// the log has all of it.
+func TestOutputKeepsTail(t *testing.T) {
+	cli := dockerClient(t)
+	h := dockerrt.New(dockerrt.Config{Client: cli, MaxOutput: 5})
+	log := &attemptLog{}
+	out, err := h.Handle(attemptCtx(context.Background(), taskID(t), log), loom.Values{"image": testImage, "command": []string{"echo", "hello world"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out["stdout"] != "orld\n" || log.String() != "hello world\n" {
+		t.Errorf("stdout %q, log %q", out["stdout"], log.String())
+	}
+}

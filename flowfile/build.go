@@ -32,6 +32,10 @@ func (t Tasks) Lookup(taskType string) (*loom.Task, bool) {
 	return task, ok && task != nil
 }
 
+// dockerType is the docker runtime's type name (dockerrt.TypeName), spelt
+// here so that flow files do not pull in the Docker client.
+const dockerType = "docker"
+
 // Build turns f into a flow: a *loom.Task named f.Name, whose timeout is
 // f.Timeout, ready to run on any executor or to register with a server.
 // Each step's task is named "<flow>/<step>", so the engine runs every step
@@ -56,10 +60,6 @@ func (t Tasks) Lookup(taskType string) (*loom.Task, bool) {
 // Errors are *Error: an unknown task type at the step's type line, and what
 // loom.NewFlow rejects (a cycle, a duplicate provided key) at the line of
 // the step it names.
-// dockerType is the docker runtime's type name (dockerrt.TypeName), spelt
-// here so that flow files do not pull in the Docker client.
-const dockerType = "docker"
-
 func (f *File) Build(reg Resolver) (*loom.Task, error) {
 	execH := runtimeOf(reg, execrt.TypeName, execrt.New(execrt.Config{}))
 	httpH := runtimeOf(reg, httprt.TypeName, httprt.New(httprt.Config{}))

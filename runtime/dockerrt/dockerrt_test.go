@@ -1,13 +1,10 @@
 package dockerrt_test
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
 	"io"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -15,90 +12,22 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"go.uber.org/goleak"
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/flowfile"
 	"github.com/loomhq/loom/runtime/dockerrt"
+	"github.com/loomhq/loom/runtime/dockerrt/dockertest"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// testImage is imported from busybox-static by the tests themselves: no
-// registry is needed.
-const testImage = "loom-test-busybox:1"
+const testImage = dockertest.Image
 
-// dockerClient returns a client of a reachable daemon holding testImage.
-// Without a daemon the test is skipped, unless CI is set: CI must run it.
-func dockerClient(t *testing.T) *client.Client {
-	t.Helper()
-	cli, err := dockerrt.NewClient()
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err = cli.Ping(ctx)
-		cancel()
-		if err != nil {
-			cli.Close()
-		}
-	}
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("docker daemon not reachable under CI: %v", err)
-		}
-		t.Skipf("docker daemon not reachable (set CI to make this fatal): %v", err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	importImage(t, cli)
-	return cli
-}
-
-var importOnce sync.Once
-
-// importImage imports a root filesystem of busybox-static and links to it
-// as testImage, once per test binary.
-func importImage(t *testing.T, cli *client.Client) {
-	t.Helper()
-	var err error
-	importOnce.Do(func() {
-		ctx := context.Background()
-		if _, ierr := cli.ImageInspect(ctx, testImage); ierr == nil {
-			return
-		}
-		var bin string
-		if bin, err = exec.LookPath("/bin/busybox"); err != nil {
-			return
-		}
-		var body []byte
-		if body, err = os.ReadFile(bin); err != nil {
-			return
-		}
-		var buf bytes.Buffer
-		tw := tar.NewWriter(&buf)
-		_ = tw.WriteHeader(&tar.Header{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0o755})
-		_ = tw.WriteHeader(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(body))})
-		_, _ = tw.Write(body)
-		for _, name := range []string{"sh", "echo", "sleep", "cat"} {
-			_ = tw.WriteHeader(&tar.Header{Name: "bin/" + name, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777})
-		}
-		if err = tw.Close(); err != nil {
-			return
-		}
-		var rc io.ReadCloser
-		rc, err = cli.ImageImport(ctx, image.ImportSource{Source: &buf, SourceName: "-"}, testImage, image.ImportOptions{})
-		if err != nil {
-			return
-		}
-		_, err = io.Copy(io.Discard, rc)
-		rc.Close()
-	})
-	if err != nil {
-		t.Fatalf("import %s from busybox (install busybox-static): %v", testImage, err)
-	}
-}
+func dockerClient(t *testing.T) *client.Client { return dockertest.Client(t) }
 
 // attemptLog is a log a test can read while the container runs.
 type attemptLog struct {

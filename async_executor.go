@@ -41,6 +41,9 @@ func startAsync(ctx context.Context, x *executor, t *Task, in Values, opts []Run
 	if err != nil {
 		return nil, err
 	}
+	if m.id == "" {
+		m.id = newRunID()
+	}
 	h := newHandle(m.id)
 	go func() { h.finish(x.execute(ctx, t, in, &m)) }()
 	return h, nil

@@ -178,3 +178,124 @@ func BenchmarkParallelFlowVsPool(b *testing.B) {
 	b.ReportMetric(float64(pool)/n/1000, "pool-ns/func")
 	b.ReportMetric(float64(flowed)/float64(max(pool, 1)), "x-pool")
 }
+
+// poolTime runs the plain pool over n calls and returns how long it took.
+func poolTime(n, workers int) time.Duration {
+	start := time.Now()
+	goroutinePool(n, workers)
+	return time.Since(start)
+}
+
+// reportVsPool reports a loom figure per unit beside the pool's per call
+// and their ratio: the measure of the library's overhead.
+func reportVsPool(b *testing.B, loomTime, pool time.Duration, units int, name string) {
+	n := float64(b.N) * float64(units)
+	b.ReportMetric(float64(loomTime)/n, name+"-ns")
+	b.ReportMetric(float64(pool)/n, "pool-ns/func")
+	b.ReportMetric(float64(loomTime)/float64(max(pool, 1)), "x-pool")
+}
+
+// BenchmarkParallelExecuteVsPool calls ParallelExecutor.Execute on a no-op
+// task 1,000 times from as many goroutines as the pool has workers, beside
+// the pool running 1,000 no-op calls, in one process.
+func BenchmarkParallelExecuteVsPool(b *testing.B) {
+	ex := loom.NewParallelExecutor(loom.Config{})
+	task := loom.NewTask("noop", noop)
+	ctx := context.Background()
+	workers := 2 * runtime.GOMAXPROCS(0)
+	const n = 1000
+	var pool, executed time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		pool += poolTime(n, workers)
+		start := time.Now()
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for i := w; i < n; i += workers {
+					if _, err := ex.Execute(ctx, task, nil); err != nil {
+						b.Error(err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		executed += time.Since(start)
+	}
+	reportVsPool(b, executed, pool, n, "execute")
+}
+
+// BenchmarkParallelStartWaitVsPool starts 1,000 no-op tasks on a
+// ParallelExecutor and waits for them all, beside the pool.
+func BenchmarkParallelStartWaitVsPool(b *testing.B) {
+	ex := loom.NewParallelExecutor(loom.Config{})
+	task := loom.NewTask("noop", noop)
+	ctx := context.Background()
+	workers := 2 * runtime.GOMAXPROCS(0)
+	const n = 1000
+	hs := make([]loom.Handle, n)
+	var pool, started time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		pool += poolTime(n, workers)
+		start := time.Now()
+		for i := range hs {
+			h, err := ex.Start(ctx, task, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			hs[i] = h
+		}
+		for _, h := range hs {
+			if _, err := h.Wait(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		started += time.Since(start)
+	}
+	reportVsPool(b, started, pool, n, "startwait")
+}
+
+// BenchmarkFanOutVsPool runs a flow of one fan-out step over 1,000 items
+// on a ParallelExecutor, beside the pool running 1,000 no-op calls.
+func BenchmarkFanOutVsPool(b *testing.B) {
+	ex := loom.NewParallelExecutor(loom.Config{})
+	flow, err := loom.NewFlow("fan", loom.FlowDef{Inputs: []string{"items"}, Steps: []loom.Step{{
+		Name: "each", Task: loom.NewTask("item", noop), FanOut: &loom.FanOut{Over: "items"},
+	}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 1000
+	items := make([]any, n)
+	for i := range items {
+		items[i] = i
+	}
+	in := loom.Values{"items": items}
+	ctx := context.Background()
+	workers := 2 * runtime.GOMAXPROCS(0)
+	var pool, fanned time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		pool += poolTime(n, workers)
+		start := time.Now()
+		if _, err := ex.Execute(ctx, flow, in); err != nil {
+			b.Fatal(err)
+		}
+		fanned += time.Since(start)
+	}
+	reportVsPool(b, fanned, pool, n, "item")
+}
+
+// BenchmarkTaskRun is Task.Run of a no-op: the quickest way to run one
+// task, a fresh default SyncExecutor each call.
+func BenchmarkTaskRun(b *testing.B) {
+	task := loom.NewTask("noop", noop)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := task.Run(ctx, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

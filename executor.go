@@ -2,12 +2,16 @@ package loom
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 )
 
 // Executor runs tasks and flows. Every executor applies the same task
 // policies (retry, circuit breaker, timeout, idempotency), records the same
-// state and emits the same events; they differ only in where the work runs:
+// state and emits the same events; the conformance suite in
+// loomtest/executortest states that contract and every executor passes
+// it, with the few differences its Capabilities name. They differ in
+// where the work runs:
 //
 //   - SyncExecutor: in the calling goroutine, flow steps one at a time in
 //     order;
@@ -47,11 +51,11 @@ type Config struct {
 	Clock Clock
 	// Events receives every task, flow and breaker event. Default: none.
 	Events *EventEmitter
-	// State records each run and each flow step. Default: in-memory
-	// state private to the executor that keeps the last 4,096 finished
-	// runs (so a long-lived executor does not grow without bound), and a
-	// MemoryState for idempotency records. Pass a StateManager to read
-	// runs back or to make them durable.
+	// State records each run and each flow step. Default: a MemoryState
+	// private to the executor for idempotency records only; runs and
+	// steps nobody could read back are not recorded, which keeps a
+	// long-lived executor from growing. Pass a StateManager to read runs
+	// back or to make them durable.
 	State StateManager
 	// Logger logs attempts and failures. Default slog.Default().
 	Logger *slog.Logger
@@ -82,4 +86,46 @@ func WithRunID(id string) RunOption { return func(o *runOptions) { o.runID = id 
 // (the defaults of Idempotency apply).
 func WithIdempotencyKey(key string) RunOption {
 	return func(o *runOptions) { o.idempotencyKey = key }
+}
+
+// RunSpec is what a task's settings and a run's options say about one run:
+// its id and its idempotency key. Executors outside this package (the
+// engine's DistributedExecutor) read it through ResolveRun, so that every
+// executor names and keys runs alike.
+type RunSpec struct {
+	// RunID is the id WithRunID gave; empty means the executor picks one.
+	RunID string
+	// IdempotencyKey is the run's key: WithIdempotencyKey's, else the one
+	// Task.Idempotency derives; empty when the run has none.
+	IdempotencyKey string
+	// Idempotency holds the settings that govern the key, defaults filled
+	// in (Window 24 hours, LockTTL 15 minutes); zero when the run has no
+	// key.
+	Idempotency Idempotency
+}
+
+// ResolveRun returns the RunSpec of a run of t with inputs in under opts.
+// It fails when t is not runnable (no name or handler) or its Idempotency
+// cannot derive a key from in.
+func ResolveRun(t *Task, in Values, opts ...RunOption) (RunSpec, error) {
+	m, err := prepare(t, opts)
+	if err != nil {
+		return RunSpec{}, err
+	}
+	spec := RunSpec{}
+	if len(opts) > 0 {
+		o := new(runOptions)
+		for _, opt := range opts {
+			opt(o)
+		}
+		spec.RunID = o.runID
+	}
+	key, idem, keyed, err := idempotencyKey(t, in, m.key)
+	if err != nil {
+		return RunSpec{}, fmt.Errorf("loom: task %q: %w", t.Name, err)
+	}
+	if keyed {
+		spec.IdempotencyKey, spec.Idempotency = key, *idem
+	}
+	return spec, nil
 }

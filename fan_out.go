@@ -3,8 +3,11 @@ package loom
 import (
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
+	"strconv"
 	"sync"
+	"sync/atomic"
 )
 
 // runFanOut runs a fan-out step: s.Task once per item of the list at input
@@ -43,9 +46,11 @@ func (x *executor) runFanOut(ctx context.Context, s *Step, in Values, m *runMeta
 	defer cancel()
 	results := make([]*Result, len(items))
 	runItem := func(k int) {
-		itemIn := base.Clone()
+		itemIn := make(Values, len(base)+1)
+		maps.Copy(itemIn, base)
 		itemIn[fo.As] = items[k]
-		im := &runMeta{id: fmt.Sprintf("%s[%d]", m.id, k), flowRun: m.flowRun, step: fmt.Sprintf("%s[%d]", s.Name, k), item: true}
+		idx := "[" + strconv.Itoa(k) + "]"
+		im := &runMeta{id: m.id + idx, flowRun: m.flowRun, step: s.Name + idx, item: true}
 		r, err := x.run(ictx, s.Task, itemIn, im)
 		if err != nil {
 			now := x.cfg.Clock.Now()
@@ -69,24 +74,30 @@ func (x *executor) runFanOut(ctx context.Context, s *Step, in Values, m *runMeta
 			x.withSlot(ictx, func() { runItem(k) })
 		}
 	} else {
-		next := make(chan int)
+		// Each of limit goroutines takes the next item by counting, not
+		// from a feeder, and keeps its slot for a few items in a row: no
+		// hand-over between goroutines and little contention on the slots
+		// per item, while other runs still get slots between the rounds.
+		const itemsPerSlot = 16
+		var next atomic.Int64
 		var wg sync.WaitGroup
 		for range min(limit, len(items)) {
 			wg.Go(func() {
-				for k := range next {
-					x.withSlot(ictx, func() { runItem(k) })
+				for more := true; more; {
+					x.withSlot(ictx, func() {
+						for range itemsPerSlot {
+							k := int(next.Add(1) - 1)
+							if k >= len(items) || ictx.Err() != nil {
+								more = false
+								return
+							}
+							runItem(k)
+						}
+					})
+					more = more && ictx.Err() == nil
 				}
 			})
 		}
-	feed:
-		for k := range items {
-			select {
-			case next <- k:
-			case <-ictx.Done():
-				break feed
-			}
-		}
-		close(next)
 		wg.Wait()
 	}
 

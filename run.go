@@ -2,13 +2,16 @@ package loom
 
 import (
 	"context"
+	cryptorand "crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
+	mathrand "math/rand/v2"
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -23,7 +26,7 @@ const idempotencyPoll = 50 * time.Millisecond
 func (c Config) withDefaults(parallelism int) Config {
 	c.Clock = clockOrDefault(c.Clock)
 	if c.State == nil {
-		c.State = newPrivateState(privateStateRuns)
+		c.State = newPrivateState()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -34,77 +37,34 @@ func (c Config) withDefaults(parallelism int) Config {
 	return c
 }
 
-// privateStateRuns is how many ended runs an executor's private state
-// remembers.
-const privateStateRuns = 4096
-
-// privateState is the state of an executor given none: runs are recorded
-// as in a MemoryState, but only the last few thousand ended ones are kept,
-// since nothing outside the executor can read them and a long-lived
-// executor must not grow without bound. Idempotency records are a
-// MemoryState's, so keys work as documented.
+// privateState is the state of an executor given none. Nothing outside
+// the executor can read it, and the executor never reads runs back, so it
+// records no runs or steps at all: saving them would cost every run time
+// and memory for nothing. Idempotency records are a MemoryState's, so keys
+// work as documented; its maps are made on first use, so that an executor
+// made for one run (Task.Run) costs little.
 type privateState struct {
 	*MemoryState
-	mu    sync.Mutex
-	runs  map[string]RunState
-	ended []string // ring of ended run ids, oldest at next
-	next  int
 }
 
-func newPrivateState(keep int) *privateState {
-	return &privateState{MemoryState: NewMemoryState(), runs: make(map[string]RunState), ended: make([]string, 0, keep)}
-}
+func newPrivateState() privateState { return privateState{MemoryState: &MemoryState{}} }
 
-var _ StateManager = (*privateState)(nil)
+var _ StateManager = privateState{}
 
-// SaveRun keeps run as given: the executor never changes what it saved.
-func (s *privateState) SaveRun(_ context.Context, run RunState) error {
+// SaveRun records nothing: see privateState.
+func (privateState) SaveRun(_ context.Context, run RunState) error {
 	if run.RunID == "" {
 		return errors.New("save run: empty run id")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old, existed := s.runs[run.RunID]
-	if run.Steps == nil {
-		run.Steps = old.Steps
-	}
-	s.runs[run.RunID] = run
-	if run.Status.Terminal() && !(existed && old.Status.Terminal()) {
-		if len(s.ended) < cap(s.ended) {
-			s.ended = append(s.ended, run.RunID)
-		} else {
-			delete(s.runs, s.ended[s.next])
-			s.ended[s.next] = run.RunID
-			s.next = (s.next + 1) % len(s.ended)
-		}
-	}
 	return nil
 }
 
-func (s *privateState) SaveStep(_ context.Context, runID string, step StepState) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	run, ok := s.runs[runID]
-	if !ok {
-		return fmt.Errorf("save step %s of run %s: %w", step.Name, runID, ErrNotFound)
-	}
-	if run.Steps == nil {
-		run.Steps = make(map[string]StepState)
-		s.runs[runID] = run
-	}
-	run.Steps[step.Name] = step
-	return nil
-}
+// SaveStep records nothing: see privateState.
+func (privateState) SaveStep(context.Context, string, StepState) error { return nil }
 
-func (s *privateState) LoadRun(_ context.Context, runID string) (RunState, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	run, ok := s.runs[runID]
-	if !ok {
-		return RunState{}, fmt.Errorf("load run %s: %w", runID, ErrNotFound)
-	}
-	run.Steps = maps.Clone(run.Steps)
-	return run, nil
+// LoadRun finds nothing: see privateState.
+func (privateState) LoadRun(_ context.Context, runID string) (RunState, error) {
+	return RunState{}, fmt.Errorf("load run %s: %w", runID, ErrNotFound)
 }
 
 // defaultParallelism is ParallelExecutor's default Parallelism.
@@ -130,6 +90,29 @@ type slotKey struct{}
 func (x *executor) holdsSlot(ctx context.Context) bool {
 	h, _ := ctx.Value(slotKey{}).(*executor)
 	return h == x
+}
+
+// attemptContext is the context of an attempt: the AttemptInfo that
+// Attempt reads and, for a handler holding a slot, that slot's executor
+// (slotKey). It is one allocation where context.WithValue would take
+// three, on the path every run takes.
+type attemptContext struct {
+	context.Context
+	info AttemptInfo
+	slot *executor
+}
+
+// Value answers attemptKey and slotKey, and asks the parent for the rest.
+func (c *attemptContext) Value(key any) any {
+	switch key.(type) {
+	case attemptKey:
+		return c.info
+	case slotKey:
+		if c.slot != nil {
+			return c.slot
+		}
+	}
+	return c.Context.Value(key)
 }
 
 func newExecutor(cfg Config, parallelism int) *executor {
@@ -161,12 +144,55 @@ func (m *runMeta) event(typ EventType, t *Task, attempt int) Event {
 	return Event{Type: typ, RunID: m.id, FlowRunID: m.flowRun, Task: t.Name, Step: m.step, Attempt: attempt}
 }
 
-func newRunID() string {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return uuid.NewString()
+// runIDSources are the random sources of run ids: ChaCha8 generators
+// seeded from crypto/rand, one per goroutine at a time, so that an id costs
+// no system call and no lock beyond the UUIDv7 clock's.
+var runIDSources = sync.Pool{New: func() any {
+	var seed [32]byte
+	_, _ = cryptorand.Read(seed[:])
+	return mathrand.NewChaCha8(seed)
+}}
+
+// newRunID returns a new UUIDv7: ordered by the millisecond it was made
+// in (random within it), unique, not a secret.
+func newRunID() string { return newRunIDAt(time.Now()) }
+
+// newRunIDAt is newRunID for a run made at, a time read from the system
+// clock: a run reads the clock once for its id and its start.
+func newRunIDAt(at time.Time) string {
+	src := runIDSources.Get().(*mathrand.ChaCha8)
+	randB := src.Uint64()
+	runIDSources.Put(src)
+	var u uuid.UUID
+	// 48 bits of Unix milliseconds, the version (7), 12 bits of sub-
+	// millisecond time or sequence; the variant (10) and 62 random bits.
+	t := uint64(runIDTime(at))
+	binary.BigEndian.PutUint64(u[0:8], t>>12<<16|0x7000|t&0x0fff)
+	binary.BigEndian.PutUint64(u[8:16], randB&^(3<<62)|2<<62)
+	return u.String()
+}
+
+// lastRunIDTime is the time field of the latest run id, so that ids made
+// in one process increase even within a millisecond.
+var lastRunIDTime atomic.Int64
+
+// runIDTime is at as milliseconds shifted left by 12 plus the fraction of
+// the millisecond in 12 bits (UUIDv7's method 3), above every earlier
+// one.
+func runIDTime(at time.Time) int64 {
+	nano := at.UnixNano()
+	milli := nano / 1e6
+	base := milli<<12 + (nano-milli*1e6)>>8
+	for {
+		last := lastRunIDTime.Load()
+		next := base
+		if next <= last {
+			next = last + 1
+		}
+		if lastRunIDTime.CompareAndSwap(last, next) {
+			return next
+		}
 	}
-	return id.String()
 }
 
 func checkTask(t *Task) error {
@@ -182,6 +208,8 @@ func checkTask(t *Task) error {
 }
 
 // prepare validates t and resolves the run options of a top-level run.
+// The run id stays empty unless given: run makes one as it starts, and a
+// caller that needs it sooner calls newRunID.
 func prepare(t *Task, opts []RunOption) (runMeta, error) {
 	if err := checkTask(t); err != nil {
 		return runMeta{}, err
@@ -193,9 +221,6 @@ func prepare(t *Task, opts []RunOption) (runMeta, error) {
 			opt(o)
 		}
 		m.id, m.key = o.runID, o.idempotencyKey
-	}
-	if m.id == "" {
-		m.id = newRunID()
 	}
 	return m, nil
 }
@@ -229,7 +254,15 @@ func (x *executor) execute(ctx context.Context, t *Task, in Values, m *runMeta) 
 // the Result.
 func (x *executor) run(ctx context.Context, t *Task, in Values, m *runMeta) (*Result, error) {
 	clock := x.cfg.Clock
-	res := &Result{RunID: m.id, Name: m.name(t), Started: clock.Now()}
+	started := clock.Now()
+	if m.id == "" {
+		at := started
+		if _, system := clock.(SystemClock); !system {
+			at = time.Now()
+		}
+		m.id = newRunIDAt(at)
+	}
+	res := &Result{RunID: m.id, Name: m.name(t), Started: started}
 
 	key, idem, keyed, err := idempotencyKey(t, in, m.key)
 	if err != nil {
@@ -251,7 +284,12 @@ func (x *executor) run(ctx context.Context, t *Task, in Values, m *runMeta) (*Re
 		}
 	}
 
-	sctx := context.WithoutCancel(ctx)
+	// State is saved even once ctx is done, except in the private state,
+	// which records no runs and so needs no context of its own.
+	sctx := ctx
+	if _, private := x.cfg.State.(privateState); !private || keyed {
+		sctx = context.WithoutCancel(ctx)
+	}
 	if err := x.record(sctx, t, in, m, res, StatusRunning); err != nil && m.flowRun == "" {
 		if keyed {
 			x.releaseKey(sctx, key)
@@ -340,19 +378,31 @@ func (x *executor) attempt(ctx context.Context, t *Task, fl *Flow, isFlow bool, 
 	}
 
 	actx := ctx
+	if !isFlow {
+		// A clock that moves by itself (a test's fake clock) stays still
+		// while the handler works, so that its timeout does not pass
+		// during real work; Sleep lets go while it waits, and a handler
+		// blocked on something else lets go after handlerHoldLimit.
+		var hold *ClockHold
+		if actx, hold = HoldClock(actx, x.cfg.Clock); hold != nil {
+			stop := hold.PauseAfter(handlerHoldLimit)
+			defer func() { stop(); hold.Release() }()
+		}
+	}
 	if t.Timeout > 0 {
 		var cancel context.CancelFunc
-		actx, cancel = WithTimeout(ctx, x.cfg.Clock, t.Timeout)
+		actx, cancel = WithTimeout(actx, x.cfg.Clock, t.Timeout)
 		defer cancel()
 	}
 	maxAttempts := 1
 	if t.Retry != nil && t.Retry.MaxAttempts > 1 {
 		maxAttempts = t.Retry.MaxAttempts
 	}
-	actx = ContextWithAttempt(actx, AttemptInfo{RunID: m.id, Attempt: attempt, MaxAttempts: maxAttempts})
+	ac := &attemptContext{Context: actx, info: AttemptInfo{RunID: m.id, Attempt: attempt, MaxAttempts: maxAttempts}}
 	if x.slots != nil && !isFlow {
-		actx = context.WithValue(actx, slotKey{}, x)
+		ac.slot = x
 	}
+	actx = ac
 
 	if isFlow {
 		if x.cfg.Events != nil {

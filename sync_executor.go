@@ -31,6 +31,9 @@ func (e *SyncExecutor) Start(ctx context.Context, t *Task, in Values, opts ...Ru
 	if err != nil {
 		return nil, err
 	}
+	if m.id == "" {
+		m.id = newRunID()
+	}
 	h := newHandle(m.id)
 	h.finish(e.x.execute(ctx, t, in, &m))
 	return h, nil

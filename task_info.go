@@ -42,10 +42,18 @@ type TaskInfo struct {
 	Attempt int `json:"attempt"`
 	// MaxAttempts is how many attempts the task may have. Default 1.
 	MaxAttempts int `json:"max_attempts"`
+	// Retry is the task's own retry policy, when its creator set one: how
+	// long its retries wait (the type's RetryPolicy otherwise).
+	Retry *TaskRetry `json:"retry,omitempty"`
 	// LeaseExpiries is how often the task's lease expired: its worker died
 	// or hung before it had a result. An attempt that had not started gave
 	// its number back; too many that had make the engine fail the task.
 	LeaseExpiries int `json:"lease_expiries,omitempty"`
+	// TraceParent is the W3C Trace Context (traceparent header value) of
+	// the span that created the task: its attempts' spans are children of
+	// it, on any machine, and a flow's steps carry their flow's. Empty
+	// when tracing is off.
+	TraceParent string `json:"traceparent,omitempty"`
 	// Priority orders tasks within a queue: higher runs first. Default 0.
 	Priority int `json:"priority"`
 	// IdempotencyKey, when set, makes a second submit with the same key
@@ -87,6 +95,10 @@ func (t *TaskInfo) Clone() *TaskInfo {
 	c.Attributes = cloneJSONMap(t.Attributes)
 	c.Input = Values(cloneJSONMap(t.Input))
 	c.Output = Values(cloneJSONMap(t.Output))
+	if t.Retry != nil {
+		r := *t.Retry
+		c.Retry = &r
+	}
 	return &c
 }
 

@@ -3,6 +3,8 @@ package bus
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -87,4 +89,56 @@ func (d Delivery) InProgress(ctx context.Context) error {
 		return errNoAcknowledger
 	}
 	return d.ack.InProgress(ctx)
+}
+
+// ackAllParallel is how many acknowledgements AckAll has in flight at once.
+const ackAllParallel = 64
+
+// ManyAcknowledger is an Acknowledger whose backend acknowledges many
+// deliveries in one call. AckAll hands the first delivery's acknowledger
+// every acknowledger of the batch, itself among them; AckMany returns one
+// error per acknowledger, nil where it acknowledged, and settles those it
+// cannot batch (another backend's) one at a time.
+type ManyAcknowledger interface {
+	Acknowledger
+	AckMany(ctx context.Context, as []Acknowledger) []error
+}
+
+// AckAll acknowledges every delivery of ds, as Ack on each would, in one
+// call where the backend can (ManyAcknowledger), else with up to 64
+// acknowledgements in flight at once: on a network bus, where each is a
+// round trip to the server, a batch costs a few round trips instead of one
+// each. It waits for them all and returns the errors of those that failed,
+// joined; a delivery whose Ack failed is delivered again after its AckWait,
+// as after a failed Ack.
+func AckAll(ctx context.Context, ds []Delivery) error {
+	if len(ds) == 1 {
+		return ds[0].Ack(ctx)
+	}
+	if m, ok := ds[0].ack.(ManyAcknowledger); ok {
+		as := make([]Acknowledger, len(ds))
+		for i, d := range ds {
+			if d.ack == nil {
+				return errNoAcknowledger
+			}
+			as[i] = d.ack
+		}
+		return errors.Join(m.AckMany(ctx, as)...)
+	}
+	errs := make([]error, len(ds))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(ackAllParallel, len(ds)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(ds) {
+					return
+				}
+				errs[i] = ds[i].Ack(ctx)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

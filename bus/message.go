@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/loomhq/loom"
 )
 
 // The values of Message.Result, as seed 003 names them.
@@ -16,7 +18,9 @@ const (
 
 // Message is a task on the bus, in the JSON shape of the task object: seed
 // 003's {type, info, created, result, msg, started, ended} plus what the
-// engine needs (id, queue, attempt, priority, input, output, lease). A worker
+// engine needs (id, queue, attempt, priority, attributes, input, output,
+// lease). docs/worker-protocol.md documents it, and
+// docs/schema/task-message.schema.json is its JSON Schema. A worker
 // in any language can read a ready message and answer with a done one by
 // adding result, msg, started and ended.
 //
@@ -38,6 +42,9 @@ type Message struct {
 	Priority int `json:"priority,omitempty"`
 	// Info is seed 003's free-form information for the worker.
 	Info string `json:"info,omitempty"`
+	// Attributes are the settings the task's creator attached (seed
+	// 002), a JSON object, for the worker to read.
+	Attributes map[string]any `json:"attributes,omitempty"`
 	// Input is the task's input, a JSON value.
 	Input json.RawMessage `json:"input,omitempty"`
 	// Created is when the task was created.
@@ -62,6 +69,10 @@ type Message struct {
 	// MaxAttempts is the task's attempt budget, so that a handler can tell
 	// its last attempt; zero when unknown.
 	MaxAttempts int `json:"max_attempts,omitempty"`
+	// Retry is the task's own retry policy, if it has one; a worker
+	// sends it back with the result, so that whichever engine records
+	// the result waits as the task asked.
+	Retry *loom.TaskRetry `json:"retry,omitempty"`
 	// Permanent, on a done message with Result ResultError, says that no
 	// retry can help (bad input, the task's deadline passed): the engine
 	// then fails the task without spending its remaining attempts. Workers
@@ -73,6 +84,13 @@ type Message struct {
 	// cool-down). The retry policy's own backoff applies when it is longer.
 	// Milliseconds, not a Go duration, so workers in any language can set it.
 	RetryAfterMS int64 `json:"retry_after_ms,omitempty"`
+
+	// TraceParent is the W3C Trace Context (a traceparent header's value)
+	// of the task's span, on a ready message: a worker starts the
+	// attempt's span as its child, and passes it on to what the attempt
+	// calls. Optional: empty when tracing is off, and a worker that does
+	// not trace may ignore it.
+	TraceParent string `json:"traceparent,omitempty"`
 
 	// Lease is set by the engine when it hands the attempt out and must come
 	// back unchanged on the done message; buses never look inside it.

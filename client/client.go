@@ -62,6 +62,10 @@ type SubmitRequest struct {
 	// IdempotencyKey makes a second submit with the same key return the
 	// first task instead of creating another.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// Retry, when set, is how long the task's retries wait, in place of
+	// its type's policy; MaxAttempts (its own or its type's) must be 2 or
+	// more.
+	Retry *loom.TaskRetry `json:"retry,omitempty"`
 }
 
 // Submit creates a task. created is false when the idempotency key was

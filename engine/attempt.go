@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/store"
@@ -24,6 +25,8 @@ type attempt struct {
 	lease       store.Lease
 	typ         string
 	maxAttempts int
+	// retry is the task's own retry policy, nil for its type's.
+	retry *loom.TaskRetry
 	// local is true when the attempt went to a queue this engine's own
 	// workers serve: its handler runs here, and a shutdown releases it.
 	local bool
@@ -39,6 +42,11 @@ type attempt struct {
 	// stops it (task cancelled, lease lost, shutdown).
 	ctx    context.Context
 	cancel context.CancelCauseFunc
+	// hold keeps a clock that moves by itself still from the claim until
+	// the outcome is recorded, except while the handler waits on the
+	// clock (loom.Sleep) or has run longer than handlerHoldLimit; nil on
+	// other clocks.
+	hold *loom.ClockHold
 }
 
 // stop cancels the attempt's context with cause, if it has one.
@@ -54,12 +62,23 @@ type outcome struct {
 	typ         string
 	attempt     int
 	maxAttempts int
+	retry       *loom.TaskRetry
 	output      loom.Values
 	err         error
+	// msg is the worker's account of a success; started and ended bound
+	// the attempt by the worker's clock. Zero when the worker gave none.
+	msg            string
+	started, ended time.Time
+	// workerID, when set, is the worker that must still hold the attempt
+	// for the outcome to apply (store.Outcome.WorkerID).
+	workerID string
 	// released means the attempt did not run to an end (shutdown): the
 	// task goes back to pending at once. unstarted, with it, means its
 	// handler never started: the attempt does not count.
 	released, unstarted bool
+	// ran is how long the attempt ran, as its worker reported (zero when
+	// unknown).
+	ran time.Duration
 }
 
 // inflightSet tracks the attempts this engine holds, for heartbeats,
@@ -94,6 +113,7 @@ func (s *inflightSet) remove(l store.Lease) {
 			delete(s.byID, l.ID)
 		}
 		a.stop(nil)
+		a.hold.Release()
 	}
 	empty := len(s.m) == 0
 	s.mu.Unlock()

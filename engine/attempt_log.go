@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/loomhq/loom/store"
 )
@@ -67,7 +68,10 @@ func (b *logBuffer) flush(ctx context.Context) {
 	if len(chunks) == 0 {
 		return
 	}
-	if err := b.e.store.AppendLogs(ctx, chunks); err != nil {
+	observe := b.e.cfg.Metrics.StoreOp("AppendLogs")
+	err := b.e.store.AppendLogs(ctx, chunks)
+	observe(err)
+	if err != nil {
 		b.e.logger.Error("engine: append attempt logs", "chunks", len(chunks), "err", err)
 	}
 }
@@ -75,13 +79,14 @@ func (b *logBuffer) flush(ctx context.Context) {
 // run flushes periodically until ctx is done, then once more.
 func (b *logBuffer) run(ctx context.Context) {
 	for {
-		t := b.e.clock.NewTimer(b.e.cfg.LogFlushInterval)
+		// Output waits in memory for real time, whatever the clock.
+		t := time.NewTimer(b.e.cfg.LogFlushInterval)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			b.flush(context.WithoutCancel(ctx))
 			return
-		case <-t.C():
+		case <-t.C:
 			b.flush(ctx)
 			// Handlers that started while no outcome was recorded.
 			b.e.markStarted(ctx, b.e.starts.take())

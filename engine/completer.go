@@ -65,14 +65,15 @@ func (e *Engine) recordDeliveries(ctx context.Context, ds []bus.Delivery) {
 		batch = append(batch, o)
 	}
 	ok := len(batch) == 0 || e.record(ctx, batch)
-	for _, d := range ds {
-		var err error
-		if ok {
-			err = d.Ack(ctx)
-		} else {
-			err = d.Nack(ctx, time.Second)
+	if ok {
+		// All at once: on a network bus each is a round trip.
+		if err := bus.AckAll(ctx, ds); err != nil && !errors.Is(err, bus.ErrClosed) && ctx.Err() == nil {
+			e.logger.Warn("engine: acknowledge results", "n", len(ds), "err", err)
 		}
-		if err != nil && !errors.Is(err, bus.ErrClosed) && ctx.Err() == nil {
+		return
+	}
+	for _, d := range ds {
+		if err := d.Nack(ctx, time.Second); err != nil && !errors.Is(err, bus.ErrClosed) && ctx.Err() == nil {
 			e.logger.Warn("engine: settle result", "task", d.ID, "err", err)
 		}
 	}
@@ -83,15 +84,25 @@ func (e *Engine) outcomeOf(m *bus.Message) (*outcome, error) {
 	if m.ID == "" || m.Attempt < 1 {
 		return nil, fmt.Errorf("%w: a result needs the task's id and attempt", ErrInvalid)
 	}
-	o := &outcome{id: m.ID, typ: m.Type, attempt: m.Attempt, maxAttempts: m.MaxAttempts}
+	o := &outcome{id: m.ID, typ: m.Type, attempt: m.Attempt, maxAttempts: m.MaxAttempts, retry: m.Retry}
+	if m.Started != nil {
+		o.started = *m.Started
+	}
+	if m.Ended != nil {
+		o.ended = *m.Ended
+	}
+	if m.Started != nil && m.Ended != nil {
+		o.ran = m.Ended.Sub(*m.Started)
+	}
 	if a := e.inflight.get(store.Lease{ID: m.ID, Attempt: m.Attempt}); a != nil {
-		o.typ, o.maxAttempts = a.typ, a.maxAttempts
+		o.typ, o.maxAttempts, o.retry = a.typ, a.maxAttempts, a.retry
 	}
 	if o.maxAttempts < 1 {
 		o.maxAttempts = 1
 	}
 	switch m.Result {
 	case bus.ResultComplete:
+		o.msg = m.Msg
 		if len(m.Output) > 0 && string(m.Output) != "null" {
 			if err := json.Unmarshal(m.Output, &o.output); err != nil {
 				o.err = loom.Permanent(fmt.Errorf("output is not a JSON object: %w", err))
@@ -117,6 +128,9 @@ func (e *Engine) outcomeOf(m *bus.Message) (*outcome, error) {
 // reports whether the store took them; if not, their leases lapse and the
 // reaper re-queues the tasks.
 func (e *Engine) record(ctx context.Context, batch []*outcome) bool {
+	// The waiters, flows and dispatcher told at the end take holds of
+	// their own before this one is let go.
+	defer loom.Hold(e.clock)()
 	// Logs first, so a task's log is complete when it is seen ended.
 	e.logs.flush(ctx)
 	now := e.clock.Now()
@@ -138,7 +152,19 @@ func (e *Engine) record(ctx context.Context, batch []*outcome) bool {
 			telling = append(telling, a)
 		}
 	}
+	// The dispatcher needs waking only if it stopped claiming for want of
+	// capacity (its own, or a queue's cap), or a task goes back to
+	// pending: a wake that finds nothing to claim costs a write
+	// transaction.
+	wake := e.inflight.len() >= e.maxLocal || e.held.Load()
+	for i := range outs {
+		if outs[i].Status == loom.StatusPending {
+			wake = true
+		}
+	}
+	observe := e.cfg.Metrics.StoreOp("FinishTasks")
 	res, err := e.finish(ctx, outs, started, now)
+	observe(err)
 	if err == nil {
 		// Those not told (the store failed) are told at the heartbeat.
 		for _, a := range telling {
@@ -153,14 +179,40 @@ func (e *Engine) record(ctx context.Context, batch []*outcome) bool {
 		e.notify()
 		return false
 	}
+	e.observeRecorded(batch, res)
+	var byID map[string]*store.Outcome
 	for _, r := range res {
 		if !r.Applied || r.Task == nil {
 			continue
 		}
 		e.recorded.Add(1)
-		e.ended(e.whole(ctx, r.Task))
+		t := r.Task
+		if t.ParentID != "" && t.Status.Terminal() {
+			// A brief task lacks what its flow needs of it: the outcome
+			// has it.
+			if byID == nil {
+				byID = make(map[string]*store.Outcome, len(outs))
+				for i := range outs {
+					byID[outs[i].ID] = &outs[i]
+				}
+			}
+			if o := byID[t.ID]; o != nil {
+				if t.Output == nil {
+					t.Output = o.Output
+				}
+				if t.Msg == "" {
+					t.Msg = o.Msg
+				}
+			}
+			if t.Ended == nil {
+				t.Ended = &now
+			}
+		}
+		e.ended(e.whole(ctx, t))
 	}
-	e.notify()
+	if wake {
+		e.notify()
+	}
 	return true
 }
 
@@ -220,16 +272,23 @@ func (e *Engine) ended(t *loom.TaskInfo) {
 	if !t.Status.Terminal() {
 		return
 	}
+	e.observeEnded(t)
 	e.waiters.ended(t)
+	e.feed.nudge()
 	if t.ParentID != "" {
-		e.flows.push(t.ParentID)
+		e.flows.pushEnded(t)
 	}
 }
 
 // decide turns an attempt's result into the store outcome: completed,
 // failed, or pending again at the time the retry policy says.
 func (e *Engine) decide(o *outcome, now time.Time) store.Outcome {
-	out := store.Outcome{ID: o.id, Attempt: o.attempt}
+	out := store.Outcome{ID: o.id, Attempt: o.attempt, WorkerID: o.workerID}
+	if !o.released {
+		// The worker's own account of when it ran is kept; a released
+		// attempt did not run to an end.
+		out.Started, out.Ended = o.started, o.ended
+	}
 	switch {
 	case o.released && o.unstarted:
 		out.Status, out.RetryAt, out.Unstarted = loom.StatusPending, now, true
@@ -239,7 +298,7 @@ func (e *Engine) decide(o *outcome, now time.Time) store.Outcome {
 		out.Status, out.RetryAt, out.Msg = loom.StatusPending, now, "released: worker shut down"
 		return out
 	case o.err == nil:
-		out.Status, out.Output = loom.StatusCompleted, o.output
+		out.Status, out.Output, out.Msg = loom.StatusCompleted, o.output, o.msg
 		if out.Output == nil {
 			out.Output = loom.Values{}
 		}
@@ -253,6 +312,10 @@ func (e *Engine) decide(o *outcome, now time.Time) store.Outcome {
 	policy := defaultRetry
 	if reg := e.lookup(o.typ); reg != nil && reg.task.Retry != nil {
 		policy = *reg.task.Retry
+	}
+	if o.retry != nil {
+		// The task's own policy, set by whoever submitted it.
+		policy = *o.retry.Policy(o.maxAttempts)
 	}
 	// The task object's budget governs how many; the policy how long.
 	policy.MaxAttempts = o.maxAttempts

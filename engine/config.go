@@ -7,12 +7,15 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/bus"
+	"github.com/loomhq/loom/metrics"
 	loomrt "github.com/loomhq/loom/runtime"
 	"github.com/loomhq/loom/store"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config configures an Engine. Only Store is required; every zero value
@@ -47,6 +50,13 @@ type Config struct {
 	// optional concurrency cap that holds across every engine sharing the
 	// store. Default: the single queue "default" without a cap.
 	Queues []Queue
+	// PullQueues are queues that pull workers serve: workers that claim
+	// tasks through Engine.Claim (the server's HTTP worker protocol) and
+	// report through Heartbeat, AppendLog and Finish, holding the lease of
+	// each attempt themselves. The engine neither dispatches these queues
+	// nor runs them on its embedded worker, and accepts task types it has
+	// no handler for on them. Default none.
+	PullQueues []Queue
 	// Workers is how many handlers the engine's embedded worker runs at
 	// once. Default 4×GOMAXPROCS (handlers are usually I/O-bound). Negative
 	// means none: the engine only dispatches, records and reaps, for
@@ -69,6 +79,11 @@ type Config struct {
 	// ReapInterval is how often the reaper fails expired tasks and
 	// re-queues tasks whose lease lapsed. Default 1s.
 	ReapInterval time.Duration
+	// Leads, when set, says whether this engine's server leads the
+	// servers sharing its store (package cluster): only the leader reaps,
+	// so that one reaper runs however many servers there are. Default
+	// nil: this engine always reaps.
+	Leads func() bool
 	// MaxLeaseExpiries is how many times a task's started attempts may
 	// lose their lease without a result (the process running the handler
 	// died or hung) before the reaper fails the task instead of
@@ -108,11 +123,29 @@ type Config struct {
 	// It is where a server keeps submitted tasks to what its operator
 	// allowed, such as exec commands. Default: every task is admitted.
 	Admit func(p *SubmitParams) error
-	// Events receives the circuit breaker events (breaker.opened,
+	// Events receives the library's task and flow events (task.started,
+	// task.retrying, task.completed, task.failed, task.cancelled,
+	// task.skipped, task.replayed, flow.started, flow.completed,
+	// flow.failed) of every task in the store, derived from the store's
+	// event log as it grows from Run on (see event_feed.go for the
+	// mapping), and the circuit breaker events (breaker.opened,
 	// breaker.half_open, breaker.closed) of the task types the embedded
-	// workers run, so that an alert can say a dependency is down.
-	// Default: none.
+	// workers run. So loom.EventEmitter.On and Chan, loom.TriggerTask and
+	// loomtest.Recorder work on durable runs as on the library's
+	// executors; the events of a run are emitted after the store recorded
+	// them, so one may arrive after Wait or Execute returned. Default:
+	// none.
 	Events *loom.EventEmitter
+	// Metrics, when set, is fed as tasks move (see package metrics): the
+	// engine makes its queues and registered types known to it, counts
+	// its bus's deliveries, and registers the gauges read from Store and
+	// the breaker state Events carries. Default: none.
+	Metrics *metrics.Metrics
+	// TracerProvider makes the spans of submits (one per task; a flow's
+	// is the parent of its steps' attempts) and of the embedded workers'
+	// attempts. Default: OpenTelemetry's global provider, a no-op unless
+	// one was installed (telemetry.SetupTracing does, from OTEL_*).
+	TracerProvider trace.TracerProvider
 }
 
 // Queue is a queue an engine serves.
@@ -228,7 +261,7 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: batch sizes must not be negative", ErrInvalid)
 	}
 	seen := make(map[string]bool, len(c.Queues))
-	for _, q := range c.Queues {
+	for _, q := range slices.Concat(c.Queues, c.PullQueues) {
 		if q.Name == "" {
 			return fmt.Errorf("%w: a queue has no name", ErrInvalid)
 		}

@@ -2,35 +2,74 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/bus"
 	"github.com/loomhq/loom/store"
 )
 
-// notify wakes the dispatcher without blocking; wakes coalesce.
+// notify wakes the dispatcher, and the claims of pull workers, without
+// blocking; wakes coalesce. On a clock that moves by itself (loom.Holder)
+// a wake holds the clock until the dispatcher has looked for work, so that
+// a fake clock does not skip past the work the wake announced.
 func (e *Engine) notify() {
+	e.feed.nudge()
+	if e.holder != nil {
+		e.wakeMu.Lock()
+		if e.wakeHold == nil {
+			e.wakeHold = e.holder.Hold()
+		}
+		e.wakeMu.Unlock()
+	}
 	select {
 	case e.wake <- struct{}{}:
 	default:
 	}
+	e.wakePullers()
+}
+
+// takeWakeHold returns the release of the hold the last wake took (a no-op
+// when none is out); the dispatcher calls it once it has acted on the wake.
+func (e *Engine) takeWakeHold() func() {
+	if e.holder == nil {
+		return func() {}
+	}
+	e.wakeMu.Lock()
+	defer e.wakeMu.Unlock()
+	release := e.wakeHold
+	e.wakeHold = nil
+	if release == nil {
+		return func() {}
+	}
+	return release
 }
 
 // dispatch claims ready tasks in batches and publishes them to the bus
 // (flow parents go to the flow advancer instead) until ctx is done. It sleeps when
 // there is nothing to claim: until woken, until the next pending task's
-// RunAt, or at most PollInterval.
+// RunAt on the engine's clock, or PollInterval of real time (a task
+// another process made ready). On a fake clock it therefore sleeps
+// straight to the next retry or delayed start.
 func (e *Engine) dispatch(ctx context.Context) {
+	defer func() { e.takeWakeHold()() }()
 	queues := make([]string, len(e.cfg.Queues))
 	for i, q := range e.cfg.Queues {
 		queues[i] = q.Name
 	}
+	// pass holds the clock from one wake through the pass it starts, until
+	// the next wait has its timer: a fake clock must not skip ahead while
+	// the timer of the next due task is being replaced.
+	pass := func() {}
+	defer func() { pass() }()
 	for {
 		if ctx.Err() != nil {
 			return
 		}
+		wakeRelease, passRelease := e.takeWakeHold(), pass
+		release := func() { wakeRelease(); passRelease() }
+		pass = func() {}
 		full := false
 		for _, q := range e.cfg.Queues {
 			free := e.maxLocal - e.inflight.len()
@@ -49,27 +88,44 @@ func (e *Engine) dispatch(ctx context.Context) {
 			}
 		}
 		if full && e.inflight.len() < e.maxLocal {
+			release()
 			continue
 		}
-		wait := e.cfg.PollInterval
+		var due <-chan time.Time
+		var dueTimer loom.Timer
+		dueRelease := func() {}
 		if e.inflight.len() < e.maxLocal {
 			at, ok, err := e.store.NextRunAt(ctx, queues)
 			if err != nil && ctx.Err() == nil {
 				e.logger.Error("engine: next run time", "err", err)
 			}
-			if d := at.Sub(e.clock.Now()); ok && d > 0 && d < wait {
-				wait = d
+			// Due tasks the claims left (a capped or paused queue) may be
+			// claimable once a running one ends; until then they wait for
+			// a wake or the poll, not a spin.
+			e.held.Store(ok && !at.After(e.clock.Now()))
+			if d := at.Sub(e.clock.Now()); ok && d > 0 {
+				// Held from its firing until the wake below holds the
+				// clock for the claim.
+				dueTimer, dueRelease = loom.NewHeldTimer(e.clock, d)
+				due = dueTimer.C()
 			}
 		}
-		t := e.clock.NewTimer(wait)
+		poll := time.NewTimer(e.cfg.PollInterval)
+		release()
 		select {
 		case <-ctx.Done():
-			t.Stop()
-			return
 		case <-e.wake:
-		case <-t.C():
+		case <-due:
+			// Woken by the clock: hold it while claiming what fell due.
+			e.notify()
+		case <-poll.C:
 		}
-		t.Stop()
+		pass = loom.Hold(e.clock)
+		poll.Stop()
+		if dueTimer != nil {
+			dueTimer.Stop()
+		}
+		dueRelease()
 	}
 }
 
@@ -80,19 +136,25 @@ func (e *Engine) claim(ctx context.Context, q Queue, limit int) (int, error) {
 	e.claimMu.Lock()
 	defer e.claimMu.Unlock()
 	now := e.clock.Now()
+	observe := e.cfg.Metrics.StoreOp("ClaimTasks")
 	tasks, err := e.store.ClaimTasks(ctx, &store.ClaimTasksParams{
 		Queue:      q.Name,
 		Limit:      limit,
 		WorkerID:   e.cfg.WorkerID,
 		Now:        now,
-		LeaseUntil: now.Add(e.cfg.LeaseDuration),
+		LeaseUntil: leaseUntil(e.cfg.LeaseDuration),
 		MaxRunning: q.Concurrency,
 		// The bus message and the flow advancer need only the brief task.
 		Brief: true,
 	})
+	observe(err)
 	if err != nil {
 		return 0, err
 	}
+	if len(tasks) > 0 {
+		e.feed.nudge()
+	}
+	e.observeClaimed(tasks, now)
 	msgs := make([]bus.Message, 0, len(tasks))
 	var failed []*outcome
 	for _, t := range tasks {
@@ -104,7 +166,7 @@ func (e *Engine) claim(ctx context.Context, q Queue, limit int) (int, error) {
 			failed = append(failed, &outcome{id: t.ID, typ: t.Type, attempt: t.Attempt, maxAttempts: t.MaxAttempts,
 				err: loom.Permanent(fmt.Errorf("%w %q", ErrUnknownType, t.Type))})
 			continue
-		case reg != nil && reg.flow != nil:
+		case reg != nil && reg.advanced():
 			e.startFlow(ctx, t)
 			continue
 		}
@@ -115,9 +177,12 @@ func (e *Engine) claim(ctx context.Context, q Queue, limit int) (int, error) {
 			continue
 		}
 		a := &attempt{lease: store.Lease{ID: t.ID, Attempt: t.Attempt}, typ: t.Type,
-			maxAttempts: t.MaxAttempts, local: !q.External, suspect: t.LeaseExpiries > 0}
+			maxAttempts: t.MaxAttempts, retry: t.Retry, local: !q.External, suspect: t.LeaseExpiries > 0}
 		if a.local {
 			a.ctx, a.cancel = context.WithCancelCause(e.attemptBase)
+			if e.holder != nil {
+				a.ctx, a.hold = loom.HoldClock(a.ctx, e.holder)
+			}
 		}
 		e.inflight.add(a)
 		msgs = append(msgs, m)
@@ -142,17 +207,5 @@ func (e *Engine) claim(ctx context.Context, q Queue, limit int) (int, error) {
 // message is the ready bus message of a claimed attempt: the task object
 // a worker needs, its lease holder in Lease.
 func (e *Engine) message(t *loom.TaskInfo) (bus.Message, error) {
-	m := bus.Message{
-		ID: t.ID, Type: t.Type, Queue: t.Queue, Attempt: t.Attempt, Priority: t.Priority,
-		Info: t.Info, Created: t.Created, Timeout: t.Timeout, MaxAttempts: t.MaxAttempts,
-		Lease: e.cfg.WorkerID,
-	}
-	if len(t.Input) > 0 {
-		b, err := json.Marshal(t.Input)
-		if err != nil {
-			return m, fmt.Errorf("input of task %s is not JSON: %w", t.ID, err)
-		}
-		m.Input = b
-	}
-	return m, nil
+	return ReadyMessage(t, e.cfg.WorkerID)
 }

@@ -79,8 +79,25 @@
 // steps are child tasks, created as they become ready. The parent's state
 // is a pure function of its children's, so an engine that restarts on the
 // same store resumes every running flow from where it stopped without
-// re-running completed steps.
+// re-running completed steps. Between restarts the engine keeps each
+// running flow's state in memory and updates it from the steps that end,
+// so advancing a flow costs the steps that changed, not its length.
+//
+// A step with a FanOut is a parent task too: each item of its list is a
+// child task of the step's task type (named step[k], the item in its
+// input), at most Parallelism unended at a time, each retried by its own
+// policy; after a crash only the items that had not completed run again.
+// A flow that fails runs the Compensate tasks of its completed steps, last
+// completed first, each once, as child tasks named step.compensate.
 //
 // DistributedExecutor puts the engine behind the loom.Executor interface,
 // so code written against an in-process executor runs durably unchanged.
+// It passes the executor conformance suite (loomtest/executortest) over
+// every store, with the differences that suite's Capabilities state: a
+// run id names one run only (a second run with it returns the first),
+// compensations (Step.Compensate) do not run, and a fan-out step runs as
+// one task whose items have no events of their own and run one at a
+// time. Values cross JSON on the way: read them with the typed accessors
+// of loom.Values (Int, Map, List...), which answer alike on every
+// executor.
 package engine

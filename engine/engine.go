@@ -15,6 +15,8 @@ import (
 	"github.com/loomhq/loom/bus"
 	"github.com/loomhq/loom/bus/memory"
 	"github.com/loomhq/loom/store"
+	"github.com/loomhq/loom/telemetry"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Engine is loom's durable runtime over one store. Create it with New,
@@ -27,6 +29,7 @@ type Engine struct {
 	store  store.Store
 	clock  loom.Clock
 	logger *slog.Logger
+	tracer trace.Tracer
 
 	mu      sync.RWMutex
 	types   map[string]*registration
@@ -37,6 +40,12 @@ type Engine struct {
 	// wake nudges the dispatcher: a task was submitted, capacity freed, a
 	// retry fell due.
 	wake chan struct{}
+	// holder is the clock when it moves by itself (a test's fake clock),
+	// else nil; wakeHold holds it from a wake until the dispatcher acted
+	// on it (see notify).
+	holder   loom.Holder
+	wakeMu   sync.Mutex
+	wakeHold func()
 	// bus carries claimed attempts to workers and results back; ownBus
 	// says the engine made it and closes it.
 	bus    bus.Bus
@@ -54,6 +63,11 @@ type Engine struct {
 	// the recording of the previous one.
 	maxLocal int
 
+	// held is set by the dispatcher when tasks were due that its claims
+	// did not take (a queue's concurrency cap, a pause): an ended task may
+	// have made room for them.
+	held atomic.Bool
+
 	// recorded counts outcomes the store applied, for Bench.
 	recorded atomic.Int64
 
@@ -63,7 +77,17 @@ type Engine struct {
 	inflight inflightSet
 	waiters  waiterSet
 	flows    advanceQueue
-	logs     *logBuffer
+	feed     eventFeed
+	runs     flowRuns
+	// keyed and holderWaits track flows waiting for the task holding a
+	// step's idempotency key (see step_key.go).
+	keyed       keyedSteps
+	holderWaits sync.WaitGroup
+	logs        *logBuffer
+	// pull keeps the pull workers seen and wakes their waiting claims.
+	pull pullWorkers
+	// unwatch stops feeding breaker events to Config.Metrics.
+	unwatch func()
 }
 
 // New returns an engine configured by cfg, with the types in cfg.Handlers
@@ -78,9 +102,11 @@ func New(cfg Config) (*Engine, error) {
 		store:  cfg.Store,
 		clock:  cfg.Clock,
 		logger: cfg.Logger,
+		tracer: telemetry.Tracer(cfg.TracerProvider),
 		types:  make(map[string]*registration),
 		wake:   make(chan struct{}, 1),
 	}
+	e.holder, _ = cfg.Clock.(loom.Holder)
 	e.bus = cfg.Bus
 	if e.bus == nil {
 		b, err := memory.New(memory.Config{AckWait: cfg.AckWait})
@@ -89,10 +115,16 @@ func New(cfg Config) (*Engine, error) {
 		}
 		e.bus, e.ownBus = b, true
 	}
+	e.unwatch = func() {}
+	e.setupMetrics()
 	e.maxLocal = max(cfg.Workers, 0) + 2*cfg.DispatchBatch
 	e.attemptBase, e.stopAttempts = context.WithCancelCause(context.Background())
 	e.external = make(map[string]bool)
 	var local []string
+	for _, q := range cfg.PullQueues {
+		// Types only their workers know are accepted, as on external queues.
+		e.external[q.Name] = true
+	}
 	for _, q := range cfg.Queues {
 		if q.External {
 			e.external[q.Name] = true
@@ -102,13 +134,14 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.inflight.init()
 	e.waiters.init()
-	e.flows.init()
+	e.flows.init(e.holder)
+	e.feed.init()
 	e.logs = newLogBuffer(e)
 	if cfg.Workers >= 0 && len(local) > 0 {
 		w := newWorker(WorkerConfig{
 			Bus: e.bus, Queues: local, Concurrency: cfg.Workers, AckWait: cfg.AckWait,
 			ShutdownTimeout: cfg.ShutdownTimeout, Clock: cfg.Clock, Logger: cfg.Logger,
-			LogWriter: e.logs.writer, Events: cfg.Events,
+			LogWriter: e.logs.writer, Events: cfg.Events, TracerProvider: cfg.TracerProvider,
 		}.withDefaults(), e.lookup)
 		w.attemptCtx = e.attemptContext
 		w.owns = e.ownsAttempt
@@ -150,6 +183,7 @@ func (e *Engine) Register(t *loom.Task, opts ...RegisterOption) error {
 	}
 	e.types[t.Name] = reg
 	e.mu.Unlock()
+	e.cfg.Metrics.KnowTypes(t.Name)
 	if reg.flow != nil {
 		if err := e.registerSteps(reg.flow, opts); err != nil {
 			e.mu.Lock()
@@ -209,20 +243,25 @@ func (e *Engine) SubmitMany(ctx context.Context, ps []*SubmitParams) ([]SubmitRe
 	}
 	now := e.clock.Now()
 	tasks := make([]*loom.TaskInfo, len(ps))
+	spans := make([]trace.Span, 0, len(ps))
 	for i, p := range ps {
 		t, err := e.taskInfo(p, now)
 		if err != nil {
+			endSpans(spans, err)
 			return nil, err
 		}
 		tasks[i] = t
+		spans = append(spans, e.startSubmitSpan(ctx, t))
 	}
-	res, err := e.store.InsertTasks(ctx, &store.InsertTasksParams{Tasks: tasks, Now: now, Actor: auth.Actor(ctx)})
+	res, err := e.insertTasks(ctx, &store.InsertTasksParams{Tasks: tasks, Now: now, Actor: auth.Actor(ctx)})
 	if err != nil {
+		endSpans(spans, err)
 		return nil, fmt.Errorf("engine: submit %d task(s): %w", len(ps), err)
 	}
 	out := make([]SubmitResult, len(res))
 	for i, r := range res {
 		out[i] = SubmitResult{Task: r.Task, Created: !r.Existing}
+		endSubmitSpan(spans[i], r)
 	}
 	e.notify()
 	return out, nil
@@ -261,10 +300,15 @@ func (e *Engine) taskInfo(p *SubmitParams, now time.Time) (*loom.TaskInfo, error
 	if err := p.Validate(now); err != nil {
 		return nil, err
 	}
+	if reg.flow != nil {
+		if err := checkInputs(p.Type, reg.flow, p.Input); err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+	}
 	t := &loom.TaskInfo{
 		ID: p.ID, Type: p.Type, Queue: p.Queue, Info: p.Info, Attributes: p.Attributes,
 		Input: p.Input, Status: loom.StatusPending, Created: now, RunAt: p.RunAt,
-		Priority: p.Priority, IdempotencyKey: p.IdempotencyKey, MaxAttempts: p.MaxAttempts,
+		Priority: p.Priority, IdempotencyKey: p.IdempotencyKey, MaxAttempts: p.MaxAttempts, Retry: p.Retry,
 	}
 	if t.Queue == "" {
 		t.Queue = reg.queue
@@ -279,6 +323,9 @@ func (e *Engine) taskInfo(p *SubmitParams, now time.Time) (*loom.TaskInfo, error
 	t.Timeout = now.Add(timeout)
 	if t.MaxAttempts == 0 {
 		t.MaxAttempts = maxAttemptsOf(reg.task)
+	}
+	if t.Retry != nil && t.MaxAttempts < 2 {
+		return nil, fmt.Errorf("%w: a retry policy needs max_attempts of 2 or more; the task has %d attempt", ErrInvalid, t.MaxAttempts)
 	}
 	return t, nil
 }
@@ -339,16 +386,19 @@ func (e *Engine) Cancel(ctx context.Context, id, reason string) (*loom.TaskInfo,
 	var self *loom.TaskInfo
 	for _, t := range ts {
 		e.inflight.cancelTask(t.ID, loom.ErrCancelled)
+		e.observeEnded(t)
 		e.waiters.ended(t)
 		if t.ID == id {
 			self = t
 		} else if t.ParentID != "" && t.ParentID != id {
-			e.flows.push(t.ParentID)
+			e.flows.pushEnded(t)
 		}
 	}
+	e.runs.drop(id)
 	if self != nil && self.ParentID != "" {
-		e.flows.push(self.ParentID)
+		e.flows.pushEnded(self)
 	}
+	e.feed.nudge()
 	if self == nil {
 		return e.Get(ctx, id)
 	}
@@ -382,6 +432,10 @@ func (e *Engine) Retry(ctx context.Context, id string, input loom.Values) (*loom
 		if err := e.retrySteps(ctx, t, reg.flow, input); err != nil {
 			return nil, fmt.Errorf("engine: retry steps of %s: %w", id, err)
 		}
+	} else if reg != nil && reg.fanOut != nil {
+		if err := e.retryItems(ctx, t.ID); err != nil {
+			return nil, fmt.Errorf("engine: retry items of %s: %w", id, err)
+		}
 	}
 	t, err = e.store.RetryTask(ctx, &store.RetryTaskParams{ID: id, Input: input, Now: e.clock.Now(), Actor: auth.Actor(ctx)})
 	if err != nil {
@@ -406,7 +460,8 @@ func (e *Engine) Wait(ctx context.Context, id string) (*loom.TaskInfo, error) {
 		if t.Status.Terminal() {
 			return t, nil
 		}
-		timer := e.clock.NewTimer(e.cfg.PollInterval)
+		// The poll is for tasks ended by another process: real time.
+		timer := time.NewTimer(e.cfg.PollInterval)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -414,7 +469,7 @@ func (e *Engine) Wait(ctx context.Context, id string) (*loom.TaskInfo, error) {
 		case t := <-ch:
 			timer.Stop()
 			return t, nil
-		case <-timer.C():
+		case <-timer.C:
 		}
 	}
 }
@@ -476,7 +531,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	// Starting up is short and is not abandoned half-way: a ctx done
 	// meanwhile makes the shutdown below follow at once.
 	start := context.WithoutCancel(ctx)
-	for _, q := range e.cfg.Queues {
+	for _, q := range slices.Concat(e.cfg.Queues, e.cfg.PullQueues) {
 		if q.Concurrency > 0 {
 			if err := e.store.UpsertQueue(start, store.QueueConfig{Name: q.Name, Concurrency: q.Concurrency}); err != nil {
 				return fmt.Errorf("engine: register queue %q: %w", q.Name, err)
@@ -488,6 +543,14 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	if err := e.resumeFlows(start); err != nil {
 		return err
+	}
+	var feedFrom int64
+	if e.cfg.Events != nil {
+		// The feed emits what happens from now on, not the store's history.
+		var err error
+		if feedFrom, err = e.latestEventSeq(start); err != nil {
+			return fmt.Errorf("engine: find the newest event: %w", err)
+		}
 	}
 	results, err := e.bus.ConsumeDone(start, bus.ConsumeOptions{Group: ResultGroup, AckWait: e.cfg.AckWait})
 	if err != nil {
@@ -514,6 +577,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	goFn(&bgWG, func() { e.heartbeat(bg) })
 	goFn(&bgWG, func() { e.reap(ctx) })
 	goFn(&bgWG, func() { e.retain(ctx) })
+	if e.cfg.Events != nil {
+		goFn(&bgWG, func() { e.feedEvents(bg, feedFrom) })
+	}
 	workErr := make(chan error, 1)
 	if e.worker != nil {
 		goFn(&workWG, func() { workErr <- e.worker.Run(ctx) })
@@ -538,11 +604,19 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.releaseLocal(bg)
 	stopBG()
 	bgWG.Wait()
+	e.holderWaits.Wait()
 	if err := e.store.DeleteWorker(context.WithoutCancel(ctx), e.cfg.WorkerID); err != nil {
 		e.logger.Warn("engine: unregister worker", "err", err)
 	}
 	return nil
 }
+
+// handlerHoldLimit is how long of real time a running handler holds a
+// clock that moves by itself (loom.Holder, a test's fake clock under
+// AutoAdvance): long enough for the real calls of a test (an HTTP request
+// to a local server), short enough that a handler waiting for its context
+// to time out still sees the timeout soon.
+const handlerHoldLimit = 250 * time.Millisecond
 
 // ResultGroup is the consumer group in which engines take done tasks off
 // the bus. Other listeners (a taskmaster that starts work when work
@@ -623,7 +697,10 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	e.closed = true
+	e.unwatch()
 	e.stopAttempts(ErrClosed)
+	// A wake Run never acted on must not hold a fake clock for good.
+	e.takeWakeHold()()
 	if e.ownBus {
 		if err := e.bus.Close(); err != nil {
 			return fmt.Errorf("engine: close bus: %w", err)

@@ -312,3 +312,34 @@ func TestDistributedExecutorTask(t *testing.T) {
 		t.Fatalf("failing: res=%+v err=%v", res, err)
 	}
 }
+
+func TestOnlyTheLeaderReaps(t *testing.T) {
+	t.Parallel()
+	var leads atomic.Bool
+	asked := make(chan struct{}, 100)
+	te := setup(t, nil, engine.Config{Leads: func() bool {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		return leads.Load()
+	}}, noop("later"))
+	info := te.submit(t, &engine.SubmitParams{Type: "later", RunAt: time.Now().Add(time.Hour), Timeout: time.Millisecond})
+	time.Sleep(2 * time.Millisecond) // past its timeout
+	// Three reaper rounds ask and find this server following: the
+	// expired task is left to the leader.
+	for range 3 {
+		<-asked
+	}
+	got, err := te.Get(t.Context(), info.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != loom.StatusPending {
+		t.Fatalf("a follower reaped: the task is %s", got.Status)
+	}
+	leads.Store(true)
+	if got = te.wait(t, info.ID); got.Status != loom.StatusFailed {
+		t.Fatalf("got %s once leading, want failed", got.Status)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/auth"
@@ -24,22 +25,33 @@ import (
 // after a restart for every running flow, after a retry. Re-inserting a
 // step that exists is a no-op in the store.
 
-// flowStepType is the task type of a fan-out step of a flow: one task that
-// maps the step's task over the list, in-process, through the library.
-func flowStepType(flow, step string) string { return flow + "/" + step }
+// flowStepType is the task type of a fan-out step of a flow: flow/step[],
+// a name no step's own task has (flow files name theirs flow/step), so
+// that the step's task stays the type its items run.
+func flowStepType(flow, step string) string { return flow + "/" + step + "[]" }
 
 // registerSteps registers the tasks a flow's steps run.
 func (e *Engine) registerSteps(f *loom.Flow, opts []RegisterOption) error {
 	for _, name := range f.Order() {
 		s, _ := f.Step(name)
+		if s.Compensate != nil {
+			if err := e.Register(s.Compensate, opts...); err != nil {
+				return fmt.Errorf("flow %q step %q compensation: %w", f.Name(), name, err)
+			}
+		}
 		if s.FanOut == nil {
-			if err := e.Register(s.Task, opts...); err != nil {
+			if err := e.Register(s.Task, append(slices.Clip(opts), viaFlow)...); err != nil {
 				return fmt.Errorf("flow %q step %q: %w", f.Name(), name, err)
 			}
 			continue
 		}
-		// The fan-out runs as one task: a one-step flow of the library
-		// whose input is the step's input.
+		// Each item runs as a task of the step's type; the step's own
+		// task is advanced by the engine (see fan_out.go). Its handler,
+		// the library's in-process fan-out, is what a plain call of the
+		// type would run.
+		if err := e.Register(s.Task, opts...); err != nil {
+			return fmt.Errorf("flow %q step %q: %w", f.Name(), name, err)
+		}
 		fo := *s.FanOut
 		inputs := []string{fo.Over}
 		for k := range s.Requires {
@@ -63,9 +75,11 @@ func (e *Engine) registerSteps(f *loom.Flow, opts []RegisterOption) error {
 		})
 		e.mu.Lock()
 		if _, ok := e.types[one.Name]; !ok {
-			e.types[one.Name] = &registration{task: &loom.Task{Name: one.Name, Handler: h, Retry: s.Task.Retry, Timeout: s.Task.Timeout}}
+			e.types[one.Name] = &registration{task: &loom.Task{Name: one.Name, Handler: h, Timeout: s.Task.Timeout},
+				queue: loom.DefaultQueue, fanOut: &fo, item: s.Task}
 		}
 		e.mu.Unlock()
+		e.cfg.Metrics.KnowTypes(one.Name)
 	}
 	return nil
 }
@@ -74,127 +88,301 @@ func (e *Engine) registerSteps(f *loom.Flow, opts []RegisterOption) error {
 // so it is stretched to the flow's deadline, and the flow is advanced.
 func (e *Engine) startFlow(ctx context.Context, t *loom.TaskInfo) {
 	_, err := e.store.ExtendLeases(ctx, &store.ExtendLeasesParams{
-		Leases:     []store.Lease{{ID: t.ID, Attempt: t.Attempt}},
-		LeaseUntil: t.Timeout,
+		Leases: []store.Lease{{ID: t.ID, Attempt: t.Attempt}},
+		// Until the flow expires, counted in real time as leases are.
+		LeaseUntil: leaseUntil(t.Timeout.Sub(e.clock.Now())),
 	})
 	if err != nil {
 		e.logger.Error("engine: extend flow lease", "task", t.ID, "err", err)
 	}
+	e.runs.drop(t.ID)
 	e.flows.push(t.ID)
 }
 
 // advanceFlows advances the flows pushed on e.flows until ctx is done.
 func (e *Engine) advanceFlows(ctx context.Context) {
+	defer e.flows.releaseHold()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-e.flows.signal:
 		}
-		for _, id := range e.flows.take() {
-			if err := e.advance(ctx, id); err != nil && ctx.Err() == nil {
-				e.logger.Error("engine: advance flow", "task", id, "err", err)
+		items, release := e.flows.take()
+		for _, it := range items {
+			if err := e.advance(ctx, it.id, it.ended); err != nil && ctx.Err() == nil {
+				e.logger.Error("engine: advance flow", "task", it.id, "err", err)
 			}
 		}
+		release()
 	}
 }
 
-// advance creates the flow's ready steps, records skipped ones, and ends
-// the flow once its steps have.
-func (e *Engine) advance(ctx context.Context, id string) error {
+// advance takes in the children of flow id that ended and moves the flow
+// on: it creates ready steps, records skipped ones, runs compensations
+// and ends the flow once its steps have. It works on the flow's run kept
+// in memory, loaded from the store when there is none or it is stale.
+func (e *Engine) advance(ctx context.Context, id string, ended []*loom.TaskInfo) error {
+	r := e.runs.get(id)
+	for _, c := range ended {
+		if r != nil && !r.apply(c) {
+			e.runs.drop(id)
+			r = nil
+		}
+	}
+	fresh := r == nil
+	if fresh {
+		var err error
+		if r, err = e.loadRun(ctx, id); err != nil || r == nil {
+			return err
+		}
+		e.runs.put(r)
+	}
+	known := len(r.children)
+	var err error
+	if r.fan != nil {
+		err = e.advanceFanOut(ctx, r)
+	} else {
+		err = e.advanceFlow(ctx, r)
+	}
+	if err == nil && !fresh && len(r.children) == known && e.runs.get(id) == r && r.waiting() {
+		// Nothing to do until a child ends: make sure none ended that
+		// another engine recorded, or the flow would wait for ever.
+		err = e.checkRunning(ctx, r)
+	}
+	if errors.Is(err, errStaleRun) {
+		e.runs.drop(id)
+		e.flows.push(id)
+		return nil
+	}
+	return err
+}
+
+// checkRunning compares the children r believes are running with the
+// store's: errStaleRun if one ended there. It costs the flow's running
+// children, read only when the flow waits.
+func (e *Engine) checkRunning(ctx context.Context, r *flowRun) error {
+	want := make(map[string]bool)
+	for _, c := range r.children {
+		if !c.status.Terminal() {
+			want[c.id] = true
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	page, err := e.store.ListTasks(ctx, &store.ListTasksParams{
+		ParentID: r.parent.ID, Status: []loom.Status{loom.StatusPending, loom.StatusRunning}, Limit: len(want) + 1,
+	})
+	if err != nil {
+		return err
+	}
+	if len(page.Tasks) != len(want) {
+		return errStaleRun
+	}
+	for _, t := range page.Tasks {
+		if !want[t.ID] {
+			return errStaleRun
+		}
+	}
+	return nil
+}
+
+// errStaleRun says a flow's run in memory missed what another engine did.
+var errStaleRun = errors.New("flow run is stale")
+
+// loadRun reads a running flow and its children; nil if it does not run
+// (any more) or is not a flow of this engine's.
+func (e *Engine) loadRun(ctx context.Context, id string) (*flowRun, error) {
 	parent, err := e.store.GetTask(ctx, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if parent.Status != loom.StatusRunning {
-		return nil
+		return nil, nil
 	}
 	reg := e.lookup(parent.Type)
-	if reg == nil || reg.flow == nil {
-		return nil
+	if reg == nil || !reg.advanced() {
+		return nil, nil
 	}
-	f := reg.flow
 	children, err := e.store.ListChildren(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	r := newFlowRun(parent)
+	if reg.fanOut != nil {
+		newFanOutRun(r, reg, children)
+		return r, nil
+	}
+	r.flow = reg.flow
+	r.load(children)
+	return r, nil
+}
+
+// insertChildren creates children of r's parent and records them in r.
+// A child that exists already means another engine advanced the flow:
+// errStaleRun.
+func (e *Engine) insertChildren(ctx context.Context, r *flowRun, ts []*loom.TaskInfo) error {
+	res, err := e.insertTasks(ctx, &store.InsertTasksParams{Tasks: ts, Now: e.clock.Now()})
 	if err != nil {
 		return err
 	}
-	done := make(map[string]loom.StepOutcome, len(children))
-	byStep := make(map[string]*loom.TaskInfo, len(children))
-	for _, c := range children {
-		if c.Step == "" {
-			continue
+	e.notify()
+	stale, keyed := false, false
+	for i, ir := range res {
+		if ir.Existing {
+			if held := ir.Task; ts[i].IdempotencyKey != "" && held != nil && (held.ParentID != r.parent.ID || held.Step != ts[i].Step) {
+				// Another task holds the step's key: settleKeyedSteps
+				// decides what the step becomes.
+				keyed = true
+				continue
+			}
+			stale = true
 		}
-		done[c.Step] = loom.StepOutcome{Status: c.Status, Output: c.Output}
-		byStep[c.Step] = c
+		r.add(ir.Task)
 	}
-	plan := f.Ready(parent.Input, done)
+	if stale {
+		return errStaleRun
+	}
+	if keyed && r.flow != nil {
+		// The run in memory believes those steps started; the store knows
+		// better. The next advance, which settleKeyedSteps asks for once
+		// the step can go on, reads the flow afresh.
+		e.runs.drop(r.parent.ID)
+		return e.settleKeyedSteps(ctx, r.flow, r.parent, ts, res)
+	}
+	return nil
+}
+
+// advanceFlow creates the flow's ready steps, records skipped ones, and
+// ends the flow once its steps have (after compensating, if it failed).
+func (e *Engine) advanceFlow(ctx context.Context, r *flowRun) error {
+	f, parent := r.flow, r.parent
+	plan := r.state.Next()
 	now := e.clock.Now()
 	var inserts []*loom.TaskInfo
 	for _, sk := range plan.Skip {
 		s, _ := f.Step(sk.Name)
 		ended := now
 		inserts = append(inserts, &loom.TaskInfo{
-			Type: e.stepType(f, s), Queue: parent.Queue, ParentID: id, Step: sk.Name,
+			Type: e.stepType(f, s), Queue: parent.Queue, ParentID: parent.ID, Step: sk.Name,
 			Status: loom.StatusSkipped, Result: loom.ResultComplete, Msg: "skipped: " + sk.Reason,
 			Started: &ended, Ended: &ended, Timeout: parent.Timeout, MaxAttempts: 1,
 		})
-		done[sk.Name] = loom.StepOutcome{Status: loom.StatusSkipped}
 	}
-	if len(plan.Run) > 0 {
-		data := f.Data(parent.Input, done)
-		for _, name := range plan.Run {
-			s, _ := f.Step(name)
-			in, err := f.StepInput(name, data)
-			if err != nil {
-				return e.endFlow(ctx, parent, loom.StatusFailed, nil, err.Error())
-			}
-			inserts = append(inserts, &loom.TaskInfo{
-				Type: e.stepType(f, s), Queue: parent.Queue, ParentID: id, Step: name,
-				Input: in, Priority: parent.Priority, Timeout: parent.Timeout,
-				MaxAttempts: maxAttemptsOf(s.Task), Attributes: parent.Attributes,
-			})
+	for _, name := range plan.Run {
+		s, _ := f.Step(name)
+		in, err := r.state.Input(name)
+		if err != nil {
+			return e.endFlow(ctx, parent, loom.StatusFailed, nil, err.Error())
 		}
+		key, _, err := stepKey(s, in)
+		if err != nil {
+			return e.endFlow(ctx, parent, loom.StatusFailed, nil, err.Error())
+		}
+		r.state.Start(name)
+		typ := e.stepType(f, s)
+		inserts = append(inserts, &loom.TaskInfo{
+			Type: typ, Queue: e.stepQueue(typ, parent.Queue), ParentID: parent.ID, Step: name,
+			Input: in, Priority: parent.Priority, Timeout: parent.Timeout,
+			MaxAttempts: e.stepAttempts(s), Attributes: parent.Attributes, IdempotencyKey: key,
+			TraceParent: parent.TraceParent,
+		})
 	}
 	if len(inserts) > 0 {
-		if _, err := e.store.InsertTasks(ctx, &store.InsertTasksParams{Tasks: inserts, Now: now}); err != nil {
+		if err := e.insertChildren(ctx, r, inserts); err != nil {
 			return err
 		}
-		e.notify()
-		if len(plan.Run) == 0 {
-			// Only skips: decide again with them recorded.
-			e.flows.push(id)
-		}
-		return nil
 	}
 	if plan.Done {
 		if plan.Status == loom.StatusCompleted {
-			return e.endFlow(ctx, parent, loom.StatusCompleted, f.Data(nil, done), "")
+			return e.endFlow(ctx, parent, loom.StatusCompleted, r.state.Output().Clone(), "")
+		}
+		if waiting, err := e.compensate(ctx, r); err != nil || waiting {
+			return err
+		}
+		byStep := make(map[string]*loom.TaskInfo, len(r.children))
+		for name, c := range r.children {
+			byStep[name] = c.info()
 		}
 		return e.endFlow(ctx, parent, loom.StatusFailed, nil, failedStepMsg(f.Order(), byStep))
 	}
 	// A step failed while others still run: stop them; the flow ends when
 	// they have.
-	if len(plan.Cancel) > 0 || failedStepMsg(f.Order(), byStep) != "" {
-		cancelled := false
-		for _, c := range children {
-			if c.Status.Terminal() {
-				continue
-			}
-			ts, err := e.store.CancelTask(ctx, &store.CancelTaskParams{ID: c.ID, Reason: "a sibling step failed", Now: now})
-			if err != nil && !errors.Is(err, store.ErrConflict) {
-				return err
-			}
-			for _, t := range ts {
-				e.inflight.cancelTask(t.ID, loom.ErrCancelled)
-				e.waiters.ended(t)
-			}
-			cancelled = true
-		}
-		if cancelled {
-			e.flows.push(id)
-		}
+	if r.state.Halted() {
+		return e.cancelChildren(ctx, r, "a sibling step failed")
 	}
 	return nil
+}
+
+// cancelChildren cancels r's children that have not ended and takes in
+// what that changed.
+func (e *Engine) cancelChildren(ctx context.Context, r *flowRun, reason string) error {
+	now := e.clock.Now()
+	var running []string
+	for _, c := range r.children {
+		if !c.status.Terminal() {
+			running = append(running, c.id)
+		}
+	}
+	changed := false
+	for _, id := range running {
+		ts, err := e.store.CancelTask(ctx, &store.CancelTaskParams{ID: id, Reason: reason, Now: now})
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+		for _, t := range ts {
+			changed = true
+			e.inflight.cancelTask(t.ID, loom.ErrCancelled)
+			e.waiters.ended(t)
+			if t.ParentID == r.parent.ID {
+				r.apply(t)
+			} else if t.ParentID != "" {
+				e.flows.pushEnded(t)
+			}
+		}
+	}
+	if changed {
+		e.flows.push(r.parent.ID)
+	}
+	return nil
+}
+
+// compensate runs the Compensate tasks of a failed flow's completed
+// steps, last completed first, one at a time, each as a child task named
+// after its step with ".compensate". It reports whether one is still to
+// run or running. Each is created once, so a crash between them runs
+// none twice: the run loaded afresh finds those that exist.
+func (e *Engine) compensate(ctx context.Context, r *flowRun) (waiting bool, err error) {
+	for _, name := range r.state.Compensations() {
+		c := r.children[name+compensateSuffix]
+		if c != nil {
+			if !c.status.Terminal() {
+				return true, nil
+			}
+			continue
+		}
+		s, _ := r.flow.Step(name)
+		err := e.insertChildren(ctx, r, []*loom.TaskInfo{{
+			Type: s.Compensate.Name, Queue: r.parent.Queue, ParentID: r.parent.ID, Step: name + compensateSuffix,
+			Input: r.state.CompensationInput(name), Priority: r.parent.Priority, Timeout: r.parent.Timeout,
+			MaxAttempts: maxAttemptsOf(s.Compensate), Attributes: r.parent.Attributes,
+		}})
+		return true, err
+	}
+	return false, nil
+}
+
+// compensateSuffix ends the step name of a compensation's child task.
+const compensateSuffix = ".compensate"
+
+// stepAttempts is the attempt budget of a step's child task.
+// A fan-out step has one: its items are retried, each by its own policy.
+func (e *Engine) stepAttempts(s loom.Step) int {
+	if s.FanOut != nil {
+		return 1
+	}
+	return maxAttemptsOf(s.Task)
 }
 
 // stepType is the task type a step's child task runs.
@@ -243,6 +431,7 @@ func (e *Engine) endFlow(ctx context.Context, parent *loom.TaskInfo, st loom.Sta
 	if out == nil && st == loom.StatusCompleted {
 		out = loom.Values{}
 	}
+	e.runs.drop(parent.ID)
 	res, err := e.store.FinishTasks(ctx, &store.FinishTasksParams{
 		Outcomes: []store.Outcome{{ID: parent.ID, Attempt: parent.Attempt, Status: st, Output: out, Msg: msg}},
 		Now:      e.clock.Now(),
@@ -268,7 +457,7 @@ func (e *Engine) resumeFlows(ctx context.Context) error {
 			return fmt.Errorf("engine: resume flows: %w", err)
 		}
 		for _, t := range page.Tasks {
-			if reg := e.lookup(t.Type); reg != nil && reg.flow != nil {
+			if reg := e.lookup(t.Type); reg != nil && reg.advanced() {
 				e.flows.push(t.ID)
 			}
 		}
@@ -284,6 +473,7 @@ func (e *Engine) resumeFlows(ctx context.Context) error {
 // saved outputs of its completed steps. Steps downstream of them that were
 // never created are created by advance once the flow runs again.
 func (e *Engine) retrySteps(ctx context.Context, parent *loom.TaskInfo, f *loom.Flow, input loom.Values) error {
+	e.runs.drop(parent.ID)
 	if input == nil {
 		input = parent.Input
 	}
@@ -306,7 +496,32 @@ func (e *Engine) retrySteps(ctx context.Context, parent *loom.TaskInfo, f *loom.
 		if err != nil {
 			in = nil // keep the step's old input
 		}
+		if s, ok := f.Step(c.Step); ok && s.FanOut != nil {
+			if err := e.retryItems(ctx, c.ID); err != nil {
+				return err
+			}
+		}
 		if _, err := e.store.RetryTask(ctx, &store.RetryTaskParams{ID: c.ID, Input: in, Now: e.clock.Now(), Actor: auth.Actor(ctx)}); err != nil && !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	return nil
+}
+
+// retryItems puts a fan-out step's failed and cancelled items back to
+// pending, so that retrying the step re-runs only them; items it never
+// created are created when it runs again.
+func (e *Engine) retryItems(ctx context.Context, id string) error {
+	e.runs.drop(id)
+	items, err := e.store.ListChildren(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, c := range items {
+		if c.Status != loom.StatusFailed && c.Status != loom.StatusCancelled {
+			continue
+		}
+		if _, err := e.store.RetryTask(ctx, &store.RetryTaskParams{ID: c.ID, Now: e.clock.Now(), Actor: auth.Actor(ctx)}); err != nil && !errors.Is(err, store.ErrConflict) {
 			return err
 		}
 	}

@@ -237,3 +237,31 @@ func TestDistributedExecutorFlow(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 }
+
+// TestFlowSubmitChecksInputs refuses a flow submitted without an input it
+// declares, with a typed error naming it, and creates nothing.
+func TestFlowSubmitChecksInputs(t *testing.T) {
+	t.Parallel()
+	x := newETL(t)
+	te := newTestEngine(t, nil, engine.Config{}, x.flow)
+	_, _, err := te.Submit(context.Background(), &engine.SubmitParams{Type: "etl", Input: loom.Values{"other": 1}})
+	var missing *engine.MissingInputError
+	if !errors.As(err, &missing) || !errors.Is(err, engine.ErrInvalid) {
+		t.Fatalf("submit without data_source: %v, want a MissingInputError matching ErrInvalid", err)
+	}
+	if missing.Flow != "etl" || len(missing.Inputs) != 1 || missing.Inputs[0] != "data_source" {
+		t.Fatalf("error %+v", missing)
+	}
+	if want := `engine: flow "etl": missing input "data_source"`; err.Error() != want {
+		t.Fatalf("error %q, want %q", err, want)
+	}
+	page, err := te.List(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Tasks) != 0 {
+		t.Fatalf("%d task(s) created", len(page.Tasks))
+	}
+	// A null input counts as given: the flow decides what it means.
+	te.submit(t, &engine.SubmitParams{Type: "etl", Input: loom.Values{"data_source": nil}})
+}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"time"
 
 	"github.com/loomhq/loom/store"
 )
@@ -14,16 +15,17 @@ import (
 // keep a live attempt from starting a second time. A worker that vanishes
 // stops extending, and the bus hands its task to another worker after the
 // AckWait; an engine that vanishes stops extending, and the reaper of
-// another engine re-queues its tasks. The two beat apart because they
-// count different time: the bus real time, leases the engine's Clock.
+// another engine re-queues its tasks. Both count real time, whatever the
+// engine's Clock: a lease says whether a process is alive, and a test's
+// fake clock skipping a day must not make a live engine look dead.
 func (e *Engine) heartbeat(ctx context.Context) {
 	for {
-		t := e.clock.NewTimer(e.cfg.HeartbeatInterval)
+		t := time.NewTimer(e.cfg.HeartbeatInterval)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
-		case <-t.C():
+		case <-t.C:
 		}
 		e.extendLeases(ctx)
 		e.markStarted(ctx, e.inflight.unmarked())
@@ -38,11 +40,13 @@ func (e *Engine) extendLeases(ctx context.Context) {
 	if len(leases) == 0 {
 		return
 	}
+	observe := e.cfg.Metrics.StoreOp("ExtendLeases")
 	res, err := e.store.ExtendLeases(ctx, &store.ExtendLeasesParams{
 		Leases:     leases,
-		LeaseUntil: e.clock.Now().Add(e.cfg.LeaseDuration),
+		LeaseUntil: leaseUntil(e.cfg.LeaseDuration),
 		WorkerID:   e.cfg.WorkerID,
 	})
+	observe(err)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.logger.Error("engine: extend leases", "n", len(leases), "err", err)
@@ -89,3 +93,7 @@ func (e *Engine) markStarted(ctx context.Context, as []*attempt) {
 		}
 	}
 }
+
+// leaseUntil is when a lease taken or extended now for d lapses: leases
+// count real time (see heartbeat and store.ReapTasksParams.LeaseNow).
+func leaseUntil(d time.Duration) time.Time { return time.Now().Add(d) }

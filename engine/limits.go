@@ -46,6 +46,11 @@ func (p *SubmitParams) Validate(now time.Time) error {
 		return fmt.Errorf("%w: run_at %s is not between %s and %s", ErrInvalid,
 			p.RunAt.Format(time.RFC3339), store.MinTime.Format(time.RFC3339), store.MaxTime.Format(time.RFC3339))
 	}
+	if p.Retry != nil {
+		if err := p.Retry.Policy(2).Validate(); err != nil {
+			return fmt.Errorf("%w: retry: %w", ErrInvalid, err)
+		}
+	}
 	if p.Timeout < 0 {
 		return fmt.Errorf("%w: timeout %s is negative", ErrInvalid, p.Timeout)
 	}

@@ -28,6 +28,9 @@ func (e *Engine) retain(ctx context.Context) {
 			return
 		case <-t.C():
 		}
+		if e.cfg.Leads != nil && !e.cfg.Leads() {
+			continue // the leader prunes
+		}
 		if n, err := e.applyRetention(ctx); err != nil {
 			if ctx.Err() == nil {
 				e.logger.Error("engine: retention", "err", err)

@@ -35,6 +35,11 @@ type SubmitParams struct {
 	// MaxAttempts overrides the attempt budget; default the type's
 	// RetryPolicy.MaxAttempts, at least 1.
 	MaxAttempts int
+	// Retry, when set, is how long this task's retries wait, in place of
+	// its type's RetryPolicy delays; the task needs MaxAttempts (its own
+	// or its type's) of 2 or more for it to matter, and is refused
+	// otherwise.
+	Retry *loom.TaskRetry
 }
 
 // SubmitResult is the outcome of one submit in SubmitMany.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 
 	"github.com/loomhq/loom/store"
 )
@@ -11,9 +12,9 @@ import (
 // well (store.WorkListener); it returns when ctx is done. Without it a
 // task submitted through another process would wait for the next poll.
 func (e *Engine) listenForWork(ctx context.Context, l store.WorkListener) {
-	queues := make([]string, len(e.cfg.Queues))
-	for i, q := range e.cfg.Queues {
-		queues[i] = q.Name
+	var queues []string
+	for _, q := range slices.Concat(e.cfg.Queues, e.cfg.PullQueues) {
+		queues = append(queues, q.Name)
 	}
 	if err := l.ListenForWork(ctx, queues, e.notify); err != nil && ctx.Err() == nil {
 		e.logger.Error("engine: listen for work", "err", err)

@@ -15,7 +15,10 @@ import (
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/bus"
+	"github.com/loomhq/loom/bus/memory"
 	loomrt "github.com/loomhq/loom/runtime"
+	"github.com/loomhq/loom/telemetry"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // WorkerBus is the part of a bus a worker needs: ready tasks in, done tasks
@@ -71,6 +74,11 @@ type WorkerConfig struct {
 	// types: breaker state lives in the process that runs the handler.
 	// Default: none.
 	Events *loom.EventEmitter
+	// TracerProvider makes a span for every attempt, the child of the
+	// span its message's TraceParent names; the handler's context carries
+	// it (an http task sends it on as a traceparent header). Default:
+	// OpenTelemetry's global provider, a no-op unless one was installed.
+	TracerProvider trace.TracerProvider
 }
 
 // withDefaults returns c with every zero field set to its default.
@@ -129,6 +137,7 @@ func (c WorkerConfig) validate() error {
 type Worker struct {
 	cfg    WorkerConfig
 	lookup func(typ string) *registration
+	tracer trace.Tracer
 
 	// attemptCtx, set for an engine's embedded workers, returns the context
 	// the engine cancels the attempt with (task cancelled, lease lost,
@@ -154,6 +163,8 @@ type Worker struct {
 	freed    []chan struct{}
 	jobs     chan job
 	stopping atomic.Bool
+	// results carries the handlers' done messages to publishResults.
+	results chan result
 
 	// running holds the attempts whose handlers run here, with any further
 	// deliveries of the same attempt that arrived meanwhile (the bus
@@ -219,7 +230,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 // newWorker returns a worker that finds its task types with lookup; cfg
 // has its defaults.
 func newWorker(cfg WorkerConfig, lookup func(string) *registration) *Worker {
-	w := &Worker{cfg: cfg, lookup: lookup, running: make(map[attemptKey]*runningAttempt)}
+	w := &Worker{cfg: cfg, lookup: lookup, running: make(map[attemptKey]*runningAttempt), tracer: telemetry.Tracer(cfg.TracerProvider)}
 	w.freed = make([]chan struct{}, len(cfg.Queues))
 	for i := range w.freed {
 		w.freed[i] = make(chan struct{}, 1)
@@ -261,6 +272,19 @@ func (w *Worker) Run(ctx context.Context) error {
 			defer recvWG.Done()
 			w.receive(ctx, w.cfg.Queues[i], c, w.freed[i])
 		}()
+	}
+	if _, inProcess := w.cfg.Bus.(*memory.Bus); !inProcess {
+		// Over a network bus results go out in batches (publishResults);
+		// in process a publish costs less than the hand-over would.
+		w.results = make(chan result, w.cfg.Concurrency)
+		published := make(chan struct{})
+		go func() {
+			defer close(published)
+			w.publishResults(w.results)
+		}()
+		// After the handlers: they hand their results over until they
+		// return.
+		defer func() { close(w.results); <-published }()
 	}
 	for range w.cfg.Concurrency {
 		poolWG.Add(1)
@@ -363,6 +387,18 @@ func (w *Worker) join(j job) bool {
 // settle acknowledges d, or hands it back, together with the duplicates of
 // its attempt that arrived while it ran.
 func (w *Worker) settle(d bus.Delivery, ack bool) {
+	for _, d := range w.release(d) {
+		if !ack {
+			w.handBack(d)
+		} else if err := d.Ack(context.Background()); err != nil && !errors.Is(err, bus.ErrClosed) {
+			w.cfg.Logger.Warn("engine: worker: acknowledge task", "task", d.ID, "err", err)
+		}
+	}
+}
+
+// release forgets d's attempt as running here and returns d with the
+// duplicates of it that arrived while it ran, for the caller to settle.
+func (w *Worker) release(d bus.Delivery) []bus.Delivery {
 	k := attemptKey{d.ID, d.Attempt}
 	w.mu.Lock()
 	r := w.running[k]
@@ -375,13 +411,7 @@ func (w *Worker) settle(d bus.Delivery, ack bool) {
 		}
 		ds = append(ds, r.dups...)
 	}
-	for _, d := range ds {
-		if !ack {
-			w.handBack(d)
-		} else if err := d.Ack(context.Background()); err != nil && !errors.Is(err, bus.ErrClosed) {
-			w.cfg.Logger.Warn("engine: worker: acknowledge task", "task", d.ID, "err", err)
-		}
-	}
+	return ds
 }
 
 // handBack returns a task to the bus without a result, or drops it if the
@@ -392,7 +422,7 @@ func (w *Worker) handBack(d bus.Delivery) {
 		settle = func() error { return d.Ack(context.Background()) }
 	}
 	if err := settle(); err != nil && !errors.Is(err, bus.ErrClosed) {
-		w.cfg.Logger.Warn("engine: worker: hand back task", "task", d.ID, "err", err)
+		w.cfg.Logger.WarnContext(logContext(&d.Message), "engine: worker: hand back task", "task", d.ID, "err", err)
 	}
 }
 
@@ -437,10 +467,13 @@ func (w *Worker) runDelivery(d bus.Delivery) {
 			done.RetryAfterMS = int64((hint.RetryAfter() + time.Millisecond - 1) / time.Millisecond)
 		}
 	}
-	ctx := context.Background()
-	if perr := w.cfg.Bus.PublishDone(ctx, done); perr != nil {
+	if w.results != nil {
+		w.report(done, d)
+		return
+	}
+	if perr := w.cfg.Bus.PublishDone(context.Background(), done); perr != nil {
 		if !errors.Is(perr, bus.ErrClosed) {
-			w.cfg.Logger.Error("engine: worker: publish result", "task", m.ID, "attempt", m.Attempt, "err", perr)
+			w.cfg.Logger.ErrorContext(logContext(m), "engine: worker: publish result", "task", m.ID, "attempt", m.Attempt, "err", perr)
 		}
 		w.settle(d, false)
 		return
@@ -472,7 +505,7 @@ func (w *Worker) keepAlive(d bus.Delivery) (stop func()) {
 			return
 		}
 		if err := d.InProgress(context.Background()); err != nil && !errors.Is(err, bus.ErrClosed) {
-			w.cfg.Logger.Warn("engine: worker: extend task's delivery", "task", d.ID, "err", err)
+			w.cfg.Logger.WarnContext(logContext(&d.Message), "engine: worker: extend task's delivery", "task", d.ID, "err", err)
 		}
 		t.Reset(every)
 	})
@@ -527,7 +560,14 @@ func (w *Worker) run(m *bus.Message, started time.Time) (loom.Values, error) {
 	ctx = loom.ContextWithAttempt(ctx, loom.AttemptInfo{RunID: m.ID, Attempt: m.Attempt, MaxAttempts: m.MaxAttempts})
 	ctx = loom.ContextWithLogWriter(ctx, w.cfg.LogWriter(m.ID, m.Attempt))
 
+	// A clock hold the attempt carries (see Engine.attemptContext) is let
+	// go if the handler blocks for long on something other than the clock,
+	// and taken again once it returns, for the recording of its result.
+	ctx, span := startAttemptSpan(ctx, w.tracer, m)
+	stopPatience := loom.ClockHoldFrom(ctx).PauseAfter(handlerHoldLimit)
 	out, err := w.callHandler(ctx, reg, in)
+	stopPatience()
+	endSpan(span, err)
 	switch {
 	case err == nil && ctx.Err() == nil:
 		return out, nil

@@ -88,6 +88,18 @@ func (f *File) Build(reg Resolver) (*loom.Task, error) {
 			fo := *s.FanOut
 			step.FanOut = &fo
 		}
+		if s.If != "" {
+			cond, err := parseCondition(s.If)
+			if err != nil {
+				return nil, &Error{File: f.Filename, Line: s.ifLine, Step: s.Name, Msg: "if: bad condition: " + templateMessage(err)}
+			}
+			step.If = func(data loom.Values) bool { return holds(cond, data) }
+		}
+		if s.Compensate != nil {
+			if step.Compensate, err = f.stepTask(s.Compensate, reg, execH, httpH); err != nil {
+				return nil, err
+			}
+		}
 		def.Steps = append(def.Steps, step)
 	}
 	flow, err := loom.NewFlow(f.Name, def)

@@ -75,8 +75,18 @@ type Step struct {
 	Timeout time.Duration
 	// FanOut, when set, runs the step once per item of a list.
 	FanOut *loom.FanOut
+	// If, when set, is the step's condition: a text/template pipeline
+	// (`.full`, `eq .mode "full"`) over the flow's data, the step skipped
+	// unless it is true (loom.Step's If). Empty means always run.
+	If string
+	// Compensate, when set, is what undoes the step if the flow fails
+	// after it completed (loom.Step's Compensate): a step of its own kind
+	// (exec, http or type, with input, retry and timeout) whose input is
+	// the step's input merged with its output.
+	Compensate *Step
 
 	typeLine int // the line of the type key, for an unknown type
+	ifLine   int // the line of the if key
 }
 
 // Parse parses and checks the flow file data, naming it filename in errors.

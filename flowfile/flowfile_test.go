@@ -180,7 +180,7 @@ steps:
 		{"step without a name", head + "    exec: [true]\n  - exec: [true]\n", `f.yaml:6: steps[1]: name is required`},
 		{"bad step name", "name: f\nsteps:\n  - name: a/b\n", `f.yaml:3: steps[0].name: "a/b" is not a valid name: use letters, digits, '_', '-' and '.', at most 128`},
 		{"duplicate step name", head + "    exec: [true]\n  - name: s\n    exec: [true]\n", `f.yaml:6: step "s": duplicate step name (first on line 4)`},
-		{"unknown step field", head + "    exec: [true]\n    retries: 3\n", `f.yaml:6: step "s": unknown field "retries" (want one of name, exec, http, type, input, requires, provides, depends_on, retry, timeout, fan_out)`},
+		{"unknown step field", head + "    exec: [true]\n    retries: 3\n", `f.yaml:6: step "s": unknown field "retries" (want one of name, exec, http, type, input, requires, provides, depends_on, retry, timeout, fan_out, if, compensate)`},
 		{"no kind", head + "    provides: {a: b}\n", `f.yaml:4: step "s": needs one of exec, http or type`},
 		{"two kinds", head + "    exec: [true]\n    http: {url: 'http://x'}\n", `f.yaml:6: step "s": has both exec and http; a step runs exactly one of exec, http or type`},
 		{"three kinds", head + "    type: t\n    exec: [true]\n    http: {url: 'http://x'}\n", `f.yaml:6: step "s": has both type and exec; a step runs exactly one of exec, http or type`},

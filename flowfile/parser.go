@@ -33,13 +33,14 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 // The fields each level of a flow file may have, in the order error
 // messages list them.
 var (
-	fileFields   = []string{"name", "description", "inputs", "timeout", "schedule", "allow_exec", "steps"}
-	stepFields   = []string{"name", "exec", "http", "type", "input", "requires", "provides", "depends_on", "retry", "timeout", "fan_out"}
-	kindFields   = []string{"exec", "http", "type"}
-	execFields   = []string{"command", "env", "dir", "stdin", "timeout"}
-	httpFields   = []string{"method", "url", "headers", "body", "timeout"}
-	retryFields  = []string{"max_attempts", "initial_delay", "backoff_factor", "max_delay", "jitter"}
-	fanOutFields = []string{"over", "as", "parallelism", "on_failure"}
+	fileFields       = []string{"name", "description", "inputs", "timeout", "schedule", "allow_exec", "steps"}
+	stepFields       = []string{"name", "exec", "http", "type", "input", "requires", "provides", "depends_on", "retry", "timeout", "fan_out", "if", "compensate"}
+	compensateFields = []string{"exec", "http", "type", "input", "retry", "timeout"}
+	kindFields       = []string{"exec", "http", "type"}
+	execFields       = []string{"command", "env", "dir", "stdin", "timeout"}
+	httpFields       = []string{"method", "url", "headers", "body", "timeout"}
+	retryFields      = []string{"max_attempts", "initial_delay", "backoff_factor", "max_delay", "jitter"}
+	fanOutFields     = []string{"over", "as", "parallelism", "on_failure"}
 )
 
 // httpMethods are the methods an http step may use: those net/http names.
@@ -692,6 +693,17 @@ func (p *parser) stepAt(n *yaml.Node, i int, f *File, provided map[string]bool, 
 			return nil, nil, err
 		}
 	}
+	if c, ok := fs["if"]; ok {
+		if s.If, err = p.condition(c.val, provided); err != nil {
+			return nil, nil, err
+		}
+		s.ifLine = c.val.Line
+	}
+	if c, ok := fs["compensate"]; ok {
+		if s.Compensate, err = p.compensation(c.val, s); err != nil {
+			return nil, nil, err
+		}
+	}
 	// Keys this step provides are available to the steps after it.
 	for _, key := range s.Provides {
 		provided[key] = true
@@ -985,4 +997,71 @@ func (p *parser) fanOut(n *yaml.Node, inputs map[string]bool) (*loom.FanOut, err
 		return nil, p.errorf(overNode, "fan_out.over: %q is not an input of the step (%s)", fo.Over, inputList(inputs))
 	}
 	return fo, nil
+}
+
+// condition parses an if: expression, a text/template pipeline such as
+// `.full` or `eq .mode "full"`, checking that the keys it reads are flow
+// inputs or keys earlier steps provide.
+func (p *parser) condition(n *yaml.Node, provided map[string]bool) (string, error) {
+	expr, err := p.nonEmpty(n, "if")
+	if err != nil {
+		return "", err
+	}
+	if strings.Contains(expr, "{{") || strings.Contains(expr, "}}") {
+		return "", p.errorf(n, "if: write the condition without {{ }}, as in `eq .mode \"full\"`")
+	}
+	t, err := parseCondition(expr)
+	if err != nil {
+		return "", p.errorf(n, "if: bad condition: %s", templateMessage(err))
+	}
+	for _, ref := range references(t) {
+		if !provided[ref] {
+			return "", p.errorf(n, "if: condition uses .%s, which is not a flow input or a key an earlier step provides", ref)
+		}
+	}
+	return expr, nil
+}
+
+// compensation parses a compensate: mapping, which runs one of exec, http
+// or type, with optional input, retry and timeout, like a step. Its
+// templates may use the step's inputs and outputs, which are known only
+// at run time, so their names are not checked.
+func (p *parser) compensation(n *yaml.Node, step *Step) (*Step, error) {
+	fields, err := p.mapping(n, "compensate")
+	if err != nil {
+		return nil, err
+	}
+	if err := p.allowed(fields, "compensate", compensateFields); err != nil {
+		return nil, err
+	}
+	fs := byName(fields)
+	c := &Step{Name: step.Name + ".compensate", Line: n.Line}
+	if in, ok := fs["input"]; ok {
+		v, err := p.value(in.val, "compensate.input", false, 0)
+		if err != nil {
+			return nil, err
+		}
+		m, isMap := v.(map[string]any)
+		if !isMap {
+			return nil, p.errorf(in.val, "compensate.input: want a mapping of input names to values")
+		}
+		c.Input = loom.Values(m)
+	}
+	known := p.known
+	p.known = nil
+	defer func() { p.known = known }()
+	if err := p.kind(n, fs, c); err != nil {
+		return nil, err
+	}
+	if r, ok := fs["retry"]; ok {
+		if c.Retry, err = p.retry(r.val); err != nil {
+			return nil, err
+		}
+	}
+	if t, ok := fs["timeout"]; ok {
+		if c.Timeout, err = p.positive(t.val, "compensate.timeout"); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
 }

@@ -30,6 +30,24 @@ func parseTemplate(s string) (*template.Template, error) {
 	return template.New("").Funcs(funcs).Option("missingkey=error").Parse(s)
 }
 
+// parseCondition parses an if: expression as the pipeline of a template
+// that renders "true" when the pipeline's value is true in text/template's
+// sense (not false, 0, nil or empty). A key that is not set reads as
+// empty.
+func parseCondition(expr string) (*template.Template, error) {
+	return template.New("").Funcs(funcs).Parse("{{if " + expr + "}}true{{end}}")
+}
+
+// holds evaluates a condition parsed by parseCondition against data; one
+// that cannot be evaluated (it compares a key that is not set) is false.
+func holds(t *template.Template, data loom.Values) bool {
+	var b strings.Builder
+	if err := t.Execute(&b, map[string]any(data)); err != nil {
+		return false
+	}
+	return b.String() == "true"
+}
+
 var templatePrefixRE = regexp.MustCompile(`^template: [^:]*:\d+:(\d+:)? ?(executing "[^"]*" )?`)
 
 // templateMessage strips text/template's "template: name:line:" prefix,

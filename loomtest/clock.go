@@ -17,10 +17,13 @@ type FakeClock struct {
 	mu     sync.Mutex
 	now    time.Time
 	timers []*fakeTimer
-	added  chan struct{} // closed and replaced whenever a timer is added
+	holds  int // work in flight (loom.Holder): AutoAdvance waits
+	// changed is closed and replaced whenever a timer is added or a hold
+	// taken or released.
+	changed chan struct{}
 }
 
-var _ loom.Clock = (*FakeClock)(nil)
+var _ loom.Holder = (*FakeClock)(nil)
 
 // NewFakeClock returns a clock that reads start. A zero start means
 // 2026-01-01T00:00:00Z, so that tests print stable times.
@@ -28,7 +31,7 @@ func NewFakeClock(start time.Time) *FakeClock {
 	if start.IsZero() {
 		start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
-	return &FakeClock{now: start, added: make(chan struct{})}
+	return &FakeClock{now: start, changed: make(chan struct{})}
 }
 
 // Now returns the clock's current time.
@@ -50,9 +53,69 @@ func (c *FakeClock) NewTimer(d time.Duration) loom.Timer {
 		return t
 	}
 	c.timers = append(c.timers, t)
-	close(c.added)
-	c.added = make(chan struct{})
+	c.changedLocked()
 	return t
+}
+
+func (c *FakeClock) changedLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// Hold tells the clock that work is in flight: AutoAdvance does not move
+// time until every hold is released. The durable engine holds its clock
+// while it records results, dispatches and advances flows, and while a
+// handler runs (but not while the handler waits in loom.Sleep), so that a
+// deadline does not pass during real work. Advance and Set ignore holds.
+func (c *FakeClock) Hold() (release func()) {
+	c.mu.Lock()
+	c.holds++
+	c.changedLocked()
+	c.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			c.mu.Lock()
+			c.holds--
+			c.changedLocked()
+			c.mu.Unlock()
+		})
+	}
+}
+
+// NewHeldTimer is NewTimer whose firing holds the clock until release is
+// called (see loom.Holder): AutoAdvance then cannot move on before the
+// code woken by the timer has run.
+func (c *FakeClock) NewHeldTimer(d time.Duration) (loom.Timer, func()) {
+	lt := c.NewTimer(d)
+	t := lt.(*fakeTimer)
+	c.mu.Lock()
+	if t.fired {
+		// Fired at once (d <= 0): it holds from now.
+		c.holds++
+		t.holding = true
+		c.changedLocked()
+	} else {
+		t.holdOnFire = true
+	}
+	c.mu.Unlock()
+	return t, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		t.holdOnFire = false
+		if t.holding {
+			t.holding = false
+			c.holds--
+			c.changedLocked()
+		}
+	}
+}
+
+// Holds returns how many holds are out.
+func (c *FakeClock) Holds() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.holds
 }
 
 // Advance moves the clock forward by d, firing every timer that falls due,
@@ -82,6 +145,11 @@ func (c *FakeClock) advanceTo(end time.Time) {
 			}
 			t.fired = true
 			t.ch <- c.now
+			if t.holdOnFire {
+				t.holdOnFire, t.holding = false, true
+				c.holds++
+				c.changedLocked()
+			}
 			continue
 		}
 		keep = append(keep, t)
@@ -103,7 +171,7 @@ func (c *FakeClock) Timers() int {
 func (c *FakeClock) WaitForTimers(ctx context.Context, n int) error {
 	for {
 		c.mu.Lock()
-		have, added := len(c.timers), c.added
+		have, added := len(c.timers), c.changed
 		c.mu.Unlock()
 		if have >= n {
 			return nil
@@ -121,6 +189,10 @@ func (c *FakeClock) WaitForTimers(ctx context.Context, n int) error {
 func (c *FakeClock) AdvanceToNext() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.advanceToNextLocked()
+}
+
+func (c *FakeClock) advanceToNextLocked() bool {
 	if len(c.timers) == 0 {
 		return false
 	}
@@ -135,11 +207,14 @@ func (c *FakeClock) AdvanceToNext() bool {
 }
 
 // AutoAdvance skips time for the code under test: until ctx is done or the
-// returned stop is called, whenever timers are waiting and none was added
-// for settle (of real time; default 2ms), it moves the clock to the earliest
-// one. A flow with retries, backoff, timeouts and breakers then runs in
-// milliseconds. Timers fire in deadline order, so a task timeout still
-// fires before a longer sleep in the handler.
+// returned stop is called, whenever timers are waiting, no hold is out
+// (Hold) and nothing changed (no timer added, no hold taken or released)
+// for settle of real time (default 2ms), it moves the clock to the
+// earliest timer. A flow with retries, backoff, timeouts and breakers then
+// runs in milliseconds. Timers fire in deadline order, so a task timeout
+// still fires before a longer sleep in the handler; and a timeout does not
+// fire while code that holds the clock (the durable engine recording a
+// result, a handler in an HTTP call) is still at work.
 func (c *FakeClock) AutoAdvance(ctx context.Context, settle time.Duration) (stop func()) {
 	if settle <= 0 {
 		settle = 2 * time.Millisecond
@@ -148,20 +223,33 @@ func (c *FakeClock) AutoAdvance(ctx context.Context, settle time.Duration) (stop
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(settle)
-		defer tick.Stop()
+		quiet := time.NewTimer(settle)
+		defer quiet.Stop()
 		for {
 			c.mu.Lock()
-			added := c.added
+			changed, idle := c.changed, c.holds == 0 && len(c.timers) > 0
 			c.mu.Unlock()
+			if !idle {
+				select {
+				case <-ctx.Done():
+					return
+				case <-changed:
+					continue
+				}
+			}
+			quiet.Reset(settle)
 			select {
 			case <-ctx.Done():
 				return
-			case <-added:
+			case <-changed:
 				continue // something is still setting up waits: let it settle
-			case <-tick.C:
-				c.AdvanceToNext()
+			case <-quiet.C:
 			}
+			c.mu.Lock()
+			if c.changed == changed && c.holds == 0 {
+				c.advanceToNextLocked()
+			}
+			c.mu.Unlock()
 		}
 	}()
 	return func() { cancel(); <-done }
@@ -172,6 +260,9 @@ type fakeTimer struct {
 	when  time.Time
 	ch    chan time.Time
 	fired bool
+	// holdOnFire makes the timer hold the clock when it fires; holding
+	// says it does, until its release (NewHeldTimer).
+	holdOnFire, holding bool
 }
 
 func (t *fakeTimer) C() <-chan time.Time { return t.ch }

@@ -12,7 +12,9 @@ import (
 // Recorder keeps every event an EventEmitter delivers, so a test can say
 // which tasks and steps ran, how often, and how they ended, without
 // reaching into the executor. Attach one with Record (or NewRecorder) and
-// pass the same emitter in loom.Config.Events. It is safe for concurrent
+// pass the same emitter in loom.Config.Events, or in engine.Config.Events
+// for durable runs (their events may arrive just after Execute returned:
+// wait for the one you assert on with WaitFor). It is safe for concurrent
 // use, so it works with executors that run steps in parallel.
 //
 // Names are a step's name for events about a flow step, and the task's (or

@@ -72,16 +72,23 @@ var matrix = map[string]string{
 	"GET /tokens":                    "admin",
 	"POST /tokens/{name}/revoke":     "admin",
 	"DELETE /tokens/{name}":          "admin",
+
+	// The HTTP worker protocol.
+	"POST /workers/claim":                "worker",
+	"POST /workers/tasks/{id}/heartbeat": "worker",
+	"POST /workers/tasks/{id}/logs":      "worker",
+	"POST /workers/tasks/{id}/complete":  "worker",
+	"POST /workers/tasks/{id}/fail":      "worker",
 }
 
 // allowed are the token roles each level admits. worker is in none but
-// public: it may claim, heartbeat and complete, for which the API has no
-// routes.
+// public and its own: it may claim, heartbeat and complete, nothing else.
 var allowed = map[string][]string{
 	"public":   {"admin", "operator", "viewer", "worker"},
 	"viewer":   {"admin", "operator", "viewer"},
 	"operator": {"admin", "operator"},
 	"admin":    {"admin"},
+	"worker":   {"admin", "worker"},
 }
 
 // authEnv is a server with taskmasters and authentication on, with one

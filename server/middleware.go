@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/loomhq/loom/telemetry"
 )
 
 // RequestIDHeader carries a request's id: taken from the request when the
@@ -31,7 +33,12 @@ func (s *Server) withRequestID(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set(RequestIDHeader, id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		// A caller's trace context (W3C traceparent) is the parent of what
+		// the request starts, such as a submit's span, and names the trace
+		// in the request's log lines.
+		ctx = telemetry.WithTraceParent(ctx, r.Header.Get(telemetry.TraceParentHeader))
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

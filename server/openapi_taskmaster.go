@@ -19,12 +19,22 @@ var openAPITaskmaster []byte
 //go:embed openapi_tokens.json
 var openAPITokens []byte
 
+// openAPIWorkers documents the HTTP worker protocol, merged like
+// openAPITaskmaster.
+//
+//go:embed openapi_workers.json
+var openAPIWorkers []byte
+
 // openAPIMerged is the served document: openapi.json with the
-// taskmaster's and the tokens' paths and schemas added.
+// taskmaster's, the tokens' and the worker protocol's paths and schemas
+// added.
 var openAPIMerged = sync.OnceValue(func() []byte {
 	b, err := mergeOpenAPI(openAPIDocument, openAPITaskmaster)
 	if err == nil {
 		b, err = mergeOpenAPI(b, openAPITokens)
+	}
+	if err == nil {
+		b, err = mergeOpenAPI(b, openAPIWorkers)
 	}
 	if err != nil {
 		panic(fmt.Sprintf("server: embedded OpenAPI documents do not merge: %v", err))

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/cluster"
 	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/store"
 )
@@ -114,6 +115,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 	doc := loadOpenAPI(t)
 	for schema, v := range map[string]any{
 		"Task":          loom.TaskInfo{},
+		"TaskRetry":     loom.TaskRetry{},
 		"SubmitRequest": submitRequest{},
 		"CancelRequest": cancelRequest{},
 		"RetryRequest":  retryRequest{},
@@ -126,6 +128,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"EventList":     eventList{},
 		"QueueList":     queueList{},
 		"TypeList":      typeList{},
+		"ServerList":    cluster.Status{},
+		"Leader":        store.Leader{},
 		"Health":        health{},
 		"Error":         errorBody{},
 	} {
@@ -138,6 +142,11 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 	slices.Sort(queue)
 	if got := schemaProperties(t, doc, "Queue"); !slices.Equal(got, queue) {
 		t.Errorf("schema Queue has properties %v, want %v", got, queue)
+	}
+	server := append(jsonFields(store.ServerInfo{}), "leader", "leader_since")
+	slices.Sort(server)
+	if got := schemaProperties(t, doc, "Server"); !slices.Equal(got, server) {
+		t.Errorf("schema Server has properties %v, want %v", got, server)
 	}
 }
 

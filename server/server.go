@@ -13,8 +13,10 @@ package server
 import (
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/loomhq/loom/auth"
+	"github.com/loomhq/loom/cluster"
 	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/taskmaster"
 )
@@ -26,6 +28,9 @@ const DefaultMaxBodyBytes = 1 << 20
 
 // APIPrefix is where the API is mounted, the base of every API path.
 const APIPrefix = "/api/v1"
+
+// MetricsPath is where Config.Metrics is served.
+const MetricsPath = "/metrics"
 
 // Config configures the handler New returns. Only Engine is required.
 type Config struct {
@@ -55,11 +60,27 @@ type Config struct {
 	// accepted (the server cannot know its names; `loom server` fills
 	// them in from its listen address).
 	AllowedHosts []string
+	// Metrics, when set, is served at GET /metrics (outside the API
+	// prefix, where Prometheus looks by default) to the viewer role: a
+	// scraper sends a viewer token while authentication is on. Default:
+	// /metrics is 404.
+	Metrics http.Handler
 	// CORSOrigins are other origins (scheme://host[:port]) whose pages may
 	// call the API from a browser: they get CORS answers, and their
 	// cross-site writes are not refused. Default none: the API refuses
 	// writes a page of another origin sends.
 	CORSOrigins []string
+	// LeaseKey signs the lease tokens of the HTTP worker protocol
+	// (/api/v1/workers/...), so that a worker can only report on
+	// attempts it was handed. Servers sharing a store must share it.
+	// Default: a random key, so that tokens do not outlive the Server
+	// (a worker whose token is refused after a restart drops its task,
+	// which is re-run once its lease lapses).
+	LeaseKey []byte
+	// Cluster, when set, answers GET /api/v1/servers with the servers
+	// sharing the database and their leader. Default nil: that route
+	// answers 503.
+	Cluster *cluster.Member
 }
 
 func (c Config) withDefaults() Config {
@@ -81,6 +102,11 @@ type Server struct {
 	mux     *http.ServeMux
 	routes  []route
 	handler http.Handler
+	// leases signs and checks the worker protocol's lease tokens.
+	leases *leaseSigner
+	// stopWaits, closed by StopWaiting, ends the long polls of claims.
+	stopWaits     chan struct{}
+	stopWaitsOnce sync.Once
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -104,7 +130,8 @@ func New(cfg Config) *Server {
 		panic("server: Config.Engine is required")
 	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, engine: cfg.Engine, logger: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, engine: cfg.Engine, logger: cfg.Logger, mux: http.NewServeMux(),
+		leases: newLeaseSigner(cfg.LeaseKey), stopWaits: make(chan struct{})}
 	s.routes = []route{
 		{http.MethodPost, "/tasks", auth.Operator, s.submitTask},
 		{http.MethodGet, "/tasks", auth.Viewer, s.listTasks},
@@ -118,11 +145,13 @@ func New(cfg Config) *Server {
 		{http.MethodGet, "/tasks/{id}/children", auth.Viewer, s.taskChildren},
 		{http.MethodGet, "/queues", auth.Viewer, s.listQueues},
 		{http.MethodGet, "/types", auth.Viewer, s.listTypes},
+		{http.MethodGet, "/servers", auth.Viewer, s.listServers},
 		{http.MethodGet, "/healthz", auth.Public, s.healthz},
 		{http.MethodGet, "/openapi.json", auth.Public, s.openAPI},
 	}
 	s.routes = append(s.routes, s.taskmasterRoutes()...)
 	s.routes = append(s.routes, s.tokenRoutes()...)
+	s.routes = append(s.routes, s.workerRoutes()...)
 	allowed := map[string][]string{}
 	var paths []string
 	for _, rt := range s.routes {
@@ -140,6 +169,15 @@ func New(cfg Config) *Server {
 	for _, p := range paths {
 		s.mux.Handle(APIPrefix+p, s.wrap(methodNotAllowed(allowed[p])))
 	}
+	if cfg.Metrics != nil {
+		rt := route{http.MethodGet, MetricsPath, auth.Viewer, func(w http.ResponseWriter, r *http.Request) error {
+			cfg.Metrics.ServeHTTP(w, r)
+			return nil
+		}}
+		authed := rt
+		authed.handler = s.authorize(rt)
+		s.mux.Handle(rt.method+" "+MetricsPath, s.wrap(guardRoute(authed)))
+	}
 	s.mux.Handle(APIPrefix+"/", s.wrap(func(http.ResponseWriter, *http.Request) error {
 		return errorf(errRouteNotFound, "no such API path")
 	}))
@@ -152,6 +190,14 @@ func New(cfg Config) *Server {
 	}
 	s.handler = s.withRequestID(s.withAccessLog(s.withRecover(s.withGuard(s.withCanonicalPath(s.mux)))))
 	return s
+}
+
+// StopWaiting answers the claims of HTTP workers that wait for work at
+// once, with no tasks, and those that come later without waiting: call it
+// as the HTTP server shuts down (http.Server.RegisterOnShutdown), so that
+// long polls do not hold the shutdown up. Calling it again does nothing.
+func (s *Server) StopWaiting() {
+	s.stopWaitsOnce.Do(func() { close(s.stopWaits) })
 }
 
 // ServeHTTP serves one request.

@@ -59,6 +59,13 @@ func TestSubmitRejectsMalformedBodies(t *testing.T) {
 		{"bad timeout", `{"type":"echo","timeout":"soon"}`, 400, "invalid", "timeout"},
 		{"past timeout", `{"type":"echo","timeout":"2001-01-01T00:00:00Z"}`, 422, "invalid", "not in the future"},
 		{"too large", `{"type":"echo","info":"` + strings.Repeat("x", 300) + `"}`, 413, "too_large", "256 bytes"},
+		{"retry without initial delay", `{"type":"echo","max_attempts":3,"retry":{"backoff_factor":2}}`, 422, "invalid", `"retry.initial_delay" is required`},
+		{"retry delay not a duration", `{"type":"echo","max_attempts":3,"retry":{"initial_delay":"soon"}}`, 422, "invalid", `"retry.initial_delay": "soon" is not a duration`},
+		{"retry delay negative", `{"type":"echo","max_attempts":3,"retry":{"initial_delay":"-1s"}}`, 422, "invalid", `"retry.initial_delay": -1s is negative`},
+		{"retry factor below 1", `{"type":"echo","max_attempts":3,"retry":{"initial_delay":"1s","backoff_factor":0.5}}`, 422, "invalid", `"retry.backoff_factor": 0.5 is below 1`},
+		{"retry jitter over 1", `{"type":"echo","max_attempts":3,"retry":{"initial_delay":"1s","jitter":1.5}}`, 422, "invalid", `"retry.jitter": 1.5 is not between 0 and 1`},
+		{"retry cap below delay", `{"type":"echo","max_attempts":3,"retry":{"initial_delay":"1m","max_delay":"1s"}}`, 422, "invalid", `"retry.max_delay": 1s is shorter than initial_delay 1m0s`},
+		{"retry unknown field", `{"type":"echo","retry":{"initial":"1s"}}`, 400, "invalid", `unknown field "initial"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -389,4 +396,44 @@ func TestQueuesAndTypes(t *testing.T) {
 	if !slices.Equal(types.Types, []string{"echo", "exec", "fail", "http"}) {
 		t.Errorf("types %v, want [echo exec fail http]", types.Types)
 	}
+}
+
+// TestSubmitRetryPolicyAndFlowInputs submits tasks with a retry policy of
+// their own, which the task object keeps, and a flow without an input it
+// declares, which is refused naming the input.
+func TestSubmitRetryPolicyAndFlowInputs(t *testing.T) {
+	t.Parallel()
+	greet, err := loom.NewFlow("greet", loom.FlowDef{Inputs: []string{"who", "greeting"}, Steps: []loom.Step{
+		{Task: loom.NewTask("say", loom.HandlerFunc(func(_ context.Context, in loom.Values) (loom.Values, error) { return in, nil }))},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handlers := testHandlers()
+	handlers["greet"] = greet.Handler
+	e := setupWithStore(t, openStore(t), handlers, false, server.Config{})
+
+	got := e.do(t, "POST", "/api/v1/tasks",
+		`{"type":"echo","max_attempts":4,"retry":{"initial_delay":"2s","backoff_factor":2,"max_delay":"5m","jitter":0.2}}`).task(t, 201)
+	want := &loom.TaskRetry{InitialDelay: loom.Duration(2 * time.Second), BackoffFactor: 2, MaxDelay: loom.Duration(5 * time.Minute), Jitter: 0.2}
+	if got.Retry == nil || *got.Retry != *want {
+		t.Fatalf("task retry %+v, want %+v", got.Retry, want)
+	}
+	var raw struct {
+		Retry map[string]any `json:"retry"`
+	}
+	e.do(t, "GET", "/api/v1/tasks/"+got.ID, "").decode(t, &raw)
+	if raw.Retry["initial_delay"] != "2s" || raw.Retry["max_delay"] != "5m0s" {
+		t.Errorf("stored retry reads %v, want durations as strings", raw.Retry)
+	}
+	msg := e.do(t, "POST", "/api/v1/tasks", `{"type":"echo","retry":{"initial_delay":"2s"}}`).wantError(t, 422, "invalid")
+	if !strings.Contains(msg, "needs max_attempts of 2 or more") {
+		t.Errorf("a retry policy for one attempt: %q", msg)
+	}
+
+	msg = e.do(t, "POST", "/api/v1/tasks", `{"type":"greet","input":{"who":"ann"}}`).wantError(t, 422, "invalid")
+	if !strings.Contains(msg, `flow "greet": missing input "greeting"`) {
+		t.Errorf("a flow without an input: %q", msg)
+	}
+	e.do(t, "POST", "/api/v1/tasks", `{"type":"greet","input":{"who":"ann","greeting":"hi"}}`).task(t, 201)
 }

@@ -25,6 +25,56 @@ type submitRequest struct {
 	Timeout        string     `json:"timeout"`
 	RunAt          *time.Time `json:"run_at"`
 	IdempotencyKey string     `json:"idempotency_key"`
+	// Retry is how long the task's retries wait (see loom.TaskRetry).
+	Retry *retryPolicyRequest `json:"retry"`
+}
+
+// retryPolicyRequest is the "retry" object of a submit: loom.TaskRetry
+// with its durations as the client wrote them, so that a bad one is
+// answered naming its field.
+type retryPolicyRequest struct {
+	InitialDelay  string  `json:"initial_delay"`
+	BackoffFactor float64 `json:"backoff_factor"`
+	MaxDelay      string  `json:"max_delay"`
+	Jitter        float64 `json:"jitter"`
+}
+
+// policy checks the request's retry policy, naming the field at fault.
+func (r *retryPolicyRequest) policy() (*loom.TaskRetry, error) {
+	duration := func(field, s string) (time.Duration, error) {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return 0, errorf(errUnprocessable, `field "retry.%s": %q is not a duration like "2s" or "5m"`, field, s)
+		}
+		if d < 0 {
+			return 0, errorf(errUnprocessable, `field "retry.%s": %s is negative`, field, s)
+		}
+		return d, nil
+	}
+	if strings.TrimSpace(r.InitialDelay) == "" {
+		return nil, errorf(errUnprocessable, `field "retry.initial_delay" is required: the wait before the second attempt, like "2s"`)
+	}
+	initial, err := duration("initial_delay", r.InitialDelay)
+	if err != nil {
+		return nil, err
+	}
+	var maxDelay time.Duration
+	if r.MaxDelay != "" {
+		if maxDelay, err = duration("max_delay", r.MaxDelay); err != nil {
+			return nil, err
+		}
+		if maxDelay < initial {
+			return nil, errorf(errUnprocessable, `field "retry.max_delay": %s is shorter than initial_delay %s`, maxDelay, initial)
+		}
+	}
+	if f := r.BackoffFactor; f != 0 && f < 1 {
+		return nil, errorf(errUnprocessable, `field "retry.backoff_factor": %g is below 1 (1 or 0 means fixed delays, 2 doubles them)`, f)
+	}
+	if j := r.Jitter; j < 0 || j > 1 {
+		return nil, errorf(errUnprocessable, `field "retry.jitter": %g is not between 0 and 1 (0.2 spreads each delay by ±20%%)`, j)
+	}
+	return &loom.TaskRetry{InitialDelay: loom.Duration(initial), BackoffFactor: r.BackoffFactor,
+		MaxDelay: loom.Duration(maxDelay), Jitter: r.Jitter}, nil
 }
 
 // params checks the request and turns it into the engine's parameters.
@@ -55,6 +105,13 @@ func (req *submitRequest) params(now time.Time) (*engine.SubmitParams, error) {
 	}
 	if req.RunAt != nil {
 		p.RunAt = *req.RunAt
+	}
+	if req.Retry != nil {
+		r, err := req.Retry.policy()
+		if err != nil {
+			return nil, err
+		}
+		p.Retry = r
 	}
 	if req.Timeout != "" {
 		d, err := parseTimeout(req.Timeout, now)

@@ -81,6 +81,14 @@ type Store interface {
 	// a fresh attempt budget (optionally with new input). Retrying a task
 	// that is pending, running or completed is ErrConflict.
 	RetryTask(ctx context.Context, p *RetryTaskParams) (*loom.TaskInfo, error)
+	// ReleaseTaskKey takes an idempotency key away from the ended task
+	// that holds it, so that a new task can be created with the key: the
+	// executor does so when the key's dedup window has passed or a failed
+	// run released it. The task keeps its history; the release appends a
+	// "key_released" event with the key as its Msg. A task that has not
+	// ended is ErrConflict; one that does not hold the key (any more) is
+	// left alone and is no error.
+	ReleaseTaskKey(ctx context.Context, p *ReleaseTaskKeyParams) error
 	// ReapTasks fails tasks past their Timeout and re-queues running tasks
 	// whose lease lapsed, returning what it changed. Every lapse adds one
 	// to the task's LeaseExpiries. A lapsed attempt that was never marked
@@ -92,6 +100,10 @@ type Store interface {
 	// NextRunAt returns the earliest RunAt among pending tasks of the
 	// queues (all queues when empty); ok is false when there are none.
 	NextRunAt(ctx context.Context, queues []string) (at time.Time, ok bool, err error)
+	// NextTimeout returns the earliest Timeout among tasks that have not
+	// ended, when the reaper next has one to fail; ok is false when there
+	// are none.
+	NextTimeout(ctx context.Context) (at time.Time, ok bool, err error)
 
 	// AppendLogs appends captured output to attempts' logs.
 	AppendLogs(ctx context.Context, chunks []LogChunk) error
@@ -189,7 +201,7 @@ type ClaimTasksParams struct {
 	// MaxRunning caps the queue's running tasks; zero means no cap.
 	MaxRunning int
 	// Brief asks for the claimed tasks with only the fields a dispatcher
-	// needs to hand them to workers: ID, Type, Queue, Info, Input,
+	// needs to hand them to workers: ID, Type, Queue, Info, Attributes, Input,
 	// Priority, Created, RunAt, Timeout, Attempt, MaxAttempts and
 	// LeaseExpiries, besides Status, WorkerID, Started and LeaseUntil
 	// which the claim sets; the other fields are zero. Reading every column back costs a claim about
@@ -261,6 +273,18 @@ type Outcome struct {
 	// attempt number back, Attempt going down by one, so that it does not
 	// use the task's budget.
 	Unstarted bool
+	// Started, when set, is when the worker started the attempt, by its
+	// own account: it replaces the task's Started (the claim's time).
+	Started time.Time
+	// Ended, when set on a completed or failed outcome, is when the
+	// worker ended the attempt: the task's Ended is set to it instead of
+	// FinishTasksParams.Now. A pending outcome leaves Ended empty anyway.
+	Ended time.Time
+	// WorkerID, when set, applies the outcome only if the task's attempt
+	// is still claimed by this worker: a result from a worker whose lease
+	// lapsed is refused even when the attempt number, given back by the
+	// lapse, was claimed again by another.
+	WorkerID string
 }
 
 // FinishResult is the effect of one Outcome.
@@ -292,9 +316,23 @@ type RetryTaskParams struct {
 	Actor string
 }
 
+// ReleaseTaskKeyParams name the key to release and the task holding it.
+type ReleaseTaskKeyParams struct {
+	// Key is the idempotency key. Required.
+	Key string
+	// TaskID is the task that holds it. Required.
+	TaskID string
+	Now    time.Time
+}
+
 // ReapTasksParams say what the reaper considers expired.
 type ReapTasksParams struct {
+	// Now is the time task Timeouts are compared to.
 	Now time.Time
+	// LeaseNow is the time leases (LeaseUntil) are compared to; zero
+	// means Now. The engine counts leases in real time whatever its Clock,
+	// since a lease says whether a process is alive.
+	LeaseNow time.Time
 	// Limit bounds how many tasks one call changes. Default 1000.
 	Limit int
 	// MaxLostRuns is how many started attempts of a task may lose their

@@ -36,7 +36,9 @@ const (
 // its regular run would have, so that repeating a backfill creates
 // nothing new. Progress is stored after every batch; a restart resumes
 // from it. A rate over MaxBackfillRate, or a range holding more than
-// MaxBackfillRuns runs, is refused with ErrInvalid.
+// MaxBackfillRuns runs, is refused with ErrInvalid. An Elected
+// Taskmaster whose server does not lead only stores the backfill: the
+// leader's Run starts it.
 func (t *Taskmaster) StartBackfill(ctx context.Context, b *store.Backfill) (*store.Backfill, error) {
 	def, _, err := t.backfillSource(ctx, b)
 	if err != nil {
@@ -68,7 +70,12 @@ func (t *Taskmaster) StartBackfill(ctx context.Context, b *store.Backfill) (*sto
 		return nil, fmt.Errorf("taskmaster: %w", err)
 	}
 	out := *b
-	t.startBackfill(b)
+	t.mu.Lock()
+	standby := t.cfg.Elected && !t.active
+	t.mu.Unlock()
+	if !standby {
+		t.startBackfill(b)
+	}
 	return &out, nil
 }
 
@@ -134,7 +141,9 @@ func (t *Taskmaster) backfillSource(ctx context.Context, b *store.Backfill) (sch
 func (t *Taskmaster) resumeBackfills(ctx context.Context) {
 	bs, err := t.st.ListBackfills(ctx)
 	if err != nil {
-		t.logger.Error("taskmaster: list backfills", "err", err)
+		if ctx.Err() == nil {
+			t.logger.Error("taskmaster: list backfills", "err", err)
+		}
 		return
 	}
 	for _, b := range bs {
@@ -144,9 +153,17 @@ func (t *Taskmaster) resumeBackfills(ctx context.Context) {
 	}
 }
 
+// watchBackfills starts, every BackfillPoll, the backfills other servers
+// stored while this one leads.
+func (t *Taskmaster) watchBackfills(ctx context.Context) {
+	for t.sleep(ctx, t.cfg.BackfillPoll, nil) {
+		t.resumeBackfills(ctx)
+	}
+}
+
 func (t *Taskmaster) startBackfill(b *store.Backfill) {
 	t.mu.Lock()
-	if t.running[b.ID] != nil {
+	if t.running[b.ID] != nil || t.bfCtx.Err() != nil {
 		t.mu.Unlock()
 		return
 	}

@@ -38,6 +38,7 @@ const (
 	DefaultDeliveryTimeout  = 10 * time.Second
 	DefaultMaxBacklog       = 100
 	DefaultWebhookWindow    = 24 * time.Hour
+	DefaultBackfillPoll     = 5 * time.Second
 )
 
 // Config configures a Taskmaster. Engine and Store are required; every
@@ -81,6 +82,16 @@ type Config struct {
 	// signatures are remembered for as long as their timestamp is
 	// accepted. Default 24h.
 	WebhookWindow time.Duration
+	// Elected says that this Taskmaster runs only while its server leads
+	// the servers sharing the store (package cluster): Run is called once
+	// per term of lead, and StartBackfill on a server that does not lead
+	// stores the backfill for the leader, whose Run looks for new ones
+	// every BackfillPoll. Default false: one server, and StartBackfill
+	// starts the backfill at once.
+	Elected bool
+	// BackfillPoll is how often an Elected Taskmaster's Run looks for
+	// backfills stored by other servers. Default 5s.
+	BackfillPoll time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -113,6 +124,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WebhookWindow <= 0 {
 		c.WebhookWindow = DefaultWebhookWindow
+	}
+	if c.BackfillPoll <= 0 {
+		c.BackfillPoll = DefaultBackfillPoll
 	}
 	return c
 }
@@ -153,9 +167,11 @@ type Taskmaster struct {
 	mu   sync.Mutex
 	open map[string]bool
 
-	// backfills run under bfCtx, cancelled when Run ends; running holds
-	// the cancel functions of those under way, by id, so that none runs
-	// twice and a cancel stops one at once.
+	// backfills run under bfCtx, cancelled when Run ends (and made anew
+	// when Run starts again); running holds the cancel functions of those
+	// under way, by id, so that none runs twice and a cancel stops one at
+	// once. active is true while Run runs.
+	active    bool
 	backfills sync.WaitGroup
 	bfCtx     context.Context
 	bfCancel  context.CancelFunc
@@ -186,18 +202,32 @@ func New(cfg Config) (*Taskmaster, error) {
 // Run runs the scheduler, the event-log follower, the check watcher, the
 // backlog watcher, the notifier and unfinished backfills until ctx is
 // done, then waits for them to stop. It returns nil after a clean stop.
+// It may be called again once it returned (an Elected Taskmaster's next
+// term of lead), never twice at once.
 func (t *Taskmaster) Run(ctx context.Context) error {
+	t.mu.Lock()
+	if t.bfCtx.Err() != nil {
+		t.bfCtx, t.bfCancel = context.WithCancel(context.Background())
+	}
+	t.active = true
+	bfCancel := t.bfCancel
+	t.mu.Unlock()
 	// Backfills started through StartBackfill before or while Run starts
 	// stop with it too, whichever way it returns.
-	stop := context.AfterFunc(ctx, t.bfCancel)
+	stop := context.AfterFunc(ctx, bfCancel)
 	defer stop()
 	defer t.backfills.Wait()
+	defer func() {
+		t.mu.Lock()
+		t.active = false
+		t.mu.Unlock()
+		bfCancel()
+	}()
 	alerts, err := t.st.ListAlerts(ctx, &store.ListAlertsParams{OpenOnly: true, Limit: 10000})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
-		t.bfCancel()
 		return fmt.Errorf("taskmaster: load open alerts: %w", err)
 	}
 	t.mu.Lock()
@@ -206,7 +236,11 @@ func (t *Taskmaster) Run(ctx context.Context) error {
 	}
 	t.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){t.runScheduler, t.runFollower, t.runChecks, t.runBacklog, t.runNotifier} {
+	loops := []func(context.Context){t.runScheduler, t.runFollower, t.runChecks, t.runBacklog, t.runNotifier}
+	if t.cfg.Elected {
+		loops = append(loops, t.watchBackfills)
+	}
+	for _, loop := range loops {
 		wg.Go(func() { loop(ctx) })
 	}
 	t.resumeBackfills(ctx)

@@ -2,6 +2,8 @@ package ui_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,10 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/schedule"
 	"github.com/loomhq/loom/store"
+	"github.com/loomhq/loom/store/postgres"
 	"github.com/loomhq/loom/store/sqlite"
 	"github.com/loomhq/loom/taskmaster"
 	"github.com/loomhq/loom/ui"
@@ -40,43 +45,124 @@ const benchSteps = 200
 // in the store.
 const benchBudget = 100 * time.Millisecond
 
-// benchDB is the SQLite store the rendering benchmarks share: filled once
-// per test binary, in a temporary directory TestMain removes, since
-// inserting 100,000 tasks takes far longer than rendering any page.
-var benchDB struct {
+// benchPGTasks is how many tasks the rendering benchmarks put in
+// PostgreSQL (when LOOM_TEST_POSTGRES_URL is set): 1,000,000, or
+// LOOM_UI_BENCH_PG_TASKS.
+var benchPGTasks = func() int {
+	if n, err := strconv.Atoi(os.Getenv("LOOM_UI_BENCH_PG_TASKS")); err == nil && n > benchSteps+1 {
+		return n
+	}
+	return 1_000_000
+}()
+
+// benchStore is a store the rendering benchmarks share: filled once per
+// test binary (a SQLite file in a temporary directory, or a PostgreSQL
+// schema) and removed by TestMain, since inserting the tasks takes far
+// longer than rendering any page. Only benchmarks fill one: a plain test
+// run seeds nothing.
+type benchStore struct {
 	once   sync.Once
-	dir    string
-	st     *sqlite.Store
+	tasks  int
+	st     store.TaskmasterStore
 	h      http.Handler
 	flowID string
 	fill   time.Duration
 	err    error
+	// remove deletes what open made.
+	remove func()
 }
 
-// closeBenchDB closes and removes the benchmarks' store, if one was made.
+var (
+	benchDB = &benchStore{tasks: benchTasks}
+	benchPG = &benchStore{tasks: benchPGTasks}
+)
+
+// closeBenchDB closes and removes the benchmarks' stores, if any was made.
 func closeBenchDB() {
-	if benchDB.st != nil {
-		_ = benchDB.st.Close()
-	}
-	if benchDB.dir != "" {
-		_ = os.RemoveAll(benchDB.dir)
+	for _, bs := range []*benchStore{benchDB, benchPG} {
+		if bs.st != nil {
+			_ = bs.st.Close()
+		}
+		if bs.remove != nil {
+			bs.remove()
+		}
 	}
 }
 
-// benchUI returns the UI over the shared benchmark store, and the id of
-// its flow of benchSteps steps.
+// benchUI returns the UI over the shared SQLite benchmark store, and the
+// id of its flow of benchSteps steps.
 func benchUI(b *testing.B) (http.Handler, string) {
 	b.Helper()
-	benchDB.once.Do(func() {
+	return benchDB.ui(b, openBenchSQLite)
+}
+
+// ui fills bs once with open and returns its UI and flow id.
+func (bs *benchStore) ui(b *testing.B, open func(bs *benchStore) error) (http.Handler, string) {
+	b.Helper()
+	bs.once.Do(func() {
 		start := time.Now()
-		benchDB.err = openBenchDB()
-		benchDB.fill = time.Since(start)
+		bs.err = open(bs)
+		if bs.err == nil {
+			bs.h, bs.flowID, bs.err = fillBench(context.Background(), bs.st, bs.tasks)
+		}
+		bs.fill = time.Since(start)
 	})
-	if benchDB.err != nil {
-		b.Fatal(benchDB.err)
+	if bs.err != nil {
+		b.Fatal(bs.err)
 	}
-	b.Logf("store of %d tasks filled in %s", benchTasks, benchDB.fill.Round(time.Millisecond))
-	return benchDB.h, benchDB.flowID
+	b.Logf("store of %d tasks filled in %s", bs.tasks, bs.fill.Round(time.Millisecond))
+	return bs.h, bs.flowID
+}
+
+// benchBoth runs bench over the SQLite store (named sqlite) and, when
+// LOOM_TEST_POSTGRES_URL is set, over PostgreSQL with benchPGTasks tasks
+// (named postgres).
+func benchBoth(b *testing.B, bench func(b *testing.B, h http.Handler, flowID string)) {
+	b.Run("sqlite", func(b *testing.B) {
+		h, id := benchUI(b)
+		bench(b, h, id)
+	})
+	url := os.Getenv("LOOM_TEST_POSTGRES_URL")
+	if url == "" {
+		return
+	}
+	b.Run("postgres", func(b *testing.B) {
+		h, id := benchPG.ui(b, func(bs *benchStore) error { return openBenchPG(bs, url) })
+		bench(b, h, id)
+	})
+}
+
+func openBenchSQLite(bs *benchStore) error {
+	dir, err := os.MkdirTemp("", "loom-ui-bench-")
+	if err != nil {
+		return err
+	}
+	bs.remove = func() { _ = os.RemoveAll(dir) }
+	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(dir, "loom.db")})
+	if err != nil {
+		return err
+	}
+	bs.st = st
+	return nil
+}
+
+func openBenchPG(bs *benchStore, url string) error {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "loom_ui_bench_" + hex.EncodeToString(b)
+	bs.remove = func() {
+		ctx := context.Background()
+		if conn, err := pgx.Connect(ctx, url); err == nil {
+			_, _ = conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
+			_ = conn.Close(ctx)
+		}
+	}
+	st, err := postgres.Open(context.Background(), postgres.Config{URL: url, Schema: schema})
+	if err != nil {
+		return err
+	}
+	bs.st = st
+	return nil
 }
 
 // benchFlow is a flow of n steps in ranks of 20, each step after the one
@@ -110,19 +196,10 @@ const benchSchedules = 50
 // steps after it never ran.
 const benchFailedStep = 170
 
-func openBenchDB() error {
-	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "loom-ui-bench-")
-	if err != nil {
-		return err
-	}
-	benchDB.dir = dir
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "loom.db")})
-	if err != nil {
-		return err
-	}
-	benchDB.st = st
-
+// fillBench puts tasks tasks in st (among them a flow of benchSteps
+// steps, whose id it returns) and benchSchedules schedules, and returns
+// the UI over it.
+func fillBench(ctx context.Context, st store.TaskmasterStore, tasks int) (http.Handler, string, error) {
 	now := time.Now()
 	statuses := []loom.Status{loom.StatusCompleted, loom.StatusCompleted, loom.StatusCompleted, loom.StatusFailed, loom.StatusPending, loom.StatusRunning}
 	batch := make([]*loom.TaskInfo, 0, 1000)
@@ -134,7 +211,7 @@ func openBenchDB() error {
 		batch = batch[:0]
 		return err
 	}
-	n := benchTasks - 1 - benchSteps
+	n := tasks - 1 - benchSteps
 	for i := range n {
 		created := now.Add(-time.Duration(n-i) * time.Second)
 		t := &loom.TaskInfo{
@@ -158,19 +235,19 @@ func openBenchDB() error {
 		batch = append(batch, t)
 		if len(batch) == cap(batch) {
 			if err := flush(); err != nil {
-				return err
+				return nil, "", err
 			}
 		}
 	}
 	if err := flush(); err != nil {
-		return err
+		return nil, "", err
 	}
 
 	res, err := st.InsertTasks(ctx, &store.InsertTasksParams{Now: now, Tasks: []*loom.TaskInfo{{
 		Type: "bigflow", Status: loom.StatusRunning, Created: now.Add(-time.Minute), RunAt: now.Add(-time.Minute), Attempt: 1,
 	}}})
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	flowID := res[0].Task.ID
 	for i := range benchSteps {
@@ -189,34 +266,33 @@ func openBenchDB() error {
 		batch = append(batch, t)
 	}
 	if err := flush(); err != nil {
-		return err
+		return nil, "", err
 	}
 
 	e, err := engine.New(engine.Config{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	flow, err := benchFlow(benchSteps)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	if err := e.Register(flow); err != nil {
-		return err
+		return nil, "", err
 	}
 	tm, err := taskmaster.New(taskmaster.Config{Engine: e, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	if err := benchSchedulesOf(ctx, st, tm); err != nil {
-		return err
+		return nil, "", err
 	}
-	benchDB.h, benchDB.flowID = ui.New(ui.Config{Engine: e, Taskmaster: tm}), flowID
-	return nil
+	return ui.New(ui.Config{Engine: e, Taskmaster: tm}), flowID, nil
 }
 
 // benchSchedulesOf creates benchSchedules schedules in time zones around
 // the world, each with one of the store's tasks as its last run.
-func benchSchedulesOf(ctx context.Context, st *sqlite.Store, tm *taskmaster.Taskmaster) error {
+func benchSchedulesOf(ctx context.Context, st store.TaskmasterStore, tm *taskmaster.Taskmaster) error {
 	zones := []string{"", "Europe/Paris", "America/New_York", "Asia/Tokyo", "Australia/Sydney"}
 	crons := []string{"*/5 * * * *", "30 2 * * *", "0 9 * * 1-5", "@every 90s", "0 0 1 * *"}
 	last, err := st.ListTasks(ctx, &store.ListTasksParams{Limit: benchSchedules})
@@ -266,65 +342,74 @@ func benchGet(b *testing.B, h http.Handler, path string, budget time.Duration) {
 // BenchmarkTaskListFirstPage renders the task list's first page with
 // 100,000 tasks in the store.
 func BenchmarkTaskListFirstPage(b *testing.B) {
-	h, _ := benchUI(b)
-	benchGet(b, h, "/tasks", benchBudget)
+	benchBoth(b, func(b *testing.B, h http.Handler, _ string) {
+		benchGet(b, h, "/tasks", benchBudget)
+	})
 }
 
 // BenchmarkTaskListFiltered renders the first page of failed tasks of one
 // type among 100,000.
 func BenchmarkTaskListFiltered(b *testing.B) {
-	h, _ := benchUI(b)
-	benchGet(b, h, "/tasks?status=failed&type=type-3", benchBudget)
+	benchBoth(b, func(b *testing.B, h http.Handler, _ string) {
+		benchGet(b, h, "/tasks?status=failed&type=type-3", benchBudget)
+	})
 }
 
 // BenchmarkTaskListRareType renders the first page of a type with one
 // task among all of them: the list must not walk every task to find it.
 func BenchmarkTaskListRareType(b *testing.B) {
-	h, _ := benchUI(b)
-	benchGet(b, h, "/tasks?type=bigflow", benchBudget)
+	benchBoth(b, func(b *testing.B, h http.Handler, _ string) {
+		benchGet(b, h, "/tasks?type=bigflow", benchBudget)
+	})
 }
 
 // BenchmarkTaskListNoMatch renders the empty first page of a status no
 // task has (cancelled).
 func BenchmarkTaskListNoMatch(b *testing.B) {
-	h, _ := benchUI(b)
-	benchGet(b, h, "/tasks?status=cancelled", benchBudget)
+	benchBoth(b, func(b *testing.B, h http.Handler, _ string) {
+		benchGet(b, h, "/tasks?status=cancelled", benchBudget)
+	})
 }
 
 // BenchmarkFlowDetail200Steps renders the detail of a flow of 200 steps,
 // one failed and the two it blocked never created, with 100,000 tasks in
 // the store.
 func BenchmarkFlowDetail200Steps(b *testing.B) {
-	h, id := benchUI(b)
-	benchGet(b, h, "/tasks/"+id, benchBudget)
+	benchBoth(b, func(b *testing.B, h http.Handler, id string) {
+		benchGet(b, h, "/tasks/"+id, benchBudget)
+	})
 }
 
 // BenchmarkOverview renders the overview (counts by queue and status, the
 // last hour's chart) with 100,000 tasks in the store.
 func BenchmarkOverview(b *testing.B) {
-	h, _ := benchUI(b)
-	benchGet(b, h, "/", benchBudget)
+	benchBoth(b, func(b *testing.B, h http.Handler, _ string) {
+		benchGet(b, h, "/", benchBudget)
+	})
 }
 
 // BenchmarkQueues renders the queues page (counts, rates, latencies) with
 // 100,000 tasks in the store.
 func BenchmarkQueues(b *testing.B) {
-	h, _ := benchUI(b)
-	benchGet(b, h, "/queues", benchBudget)
+	benchBoth(b, func(b *testing.B, h http.Handler, _ string) {
+		benchGet(b, h, "/queues", benchBudget)
+	})
 }
 
 // BenchmarkSchedules renders the schedules page (50 schedules, each with
 // its next five fire times in its own zone and its last run) with
 // 100,000 tasks in the store.
 func BenchmarkSchedules(b *testing.B) {
-	h, _ := benchUI(b)
-	benchGet(b, h, "/schedules", benchBudget)
+	benchBoth(b, func(b *testing.B, h http.Handler, _ string) {
+		benchGet(b, h, "/schedules", benchBudget)
+	})
 }
 
 // BenchmarkScheduleDetail renders one schedule's detail, whose recent
 // runs the store finds by idempotency key among 100,000 tasks; no budget
 // yet, since that search scans the tasks.
 func BenchmarkScheduleDetail(b *testing.B) {
-	h, _ := benchUI(b)
-	benchGet(b, h, "/schedules/schedule-01", 0)
+	benchBoth(b, func(b *testing.B, h http.Handler, _ string) {
+		benchGet(b, h, "/schedules/schedule-01", 0)
+	})
 }

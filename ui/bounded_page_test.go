@@ -121,7 +121,7 @@ func TestFlowWithManyStepsRendersBounded(t *testing.T) {
 		t.Fatalf("the page of a flow of %d steps is %d bytes, want under 512 KB", n, len(body))
 	}
 	t.Logf("a flow of %d steps renders as %d bytes", n, len(body))
-	mustContain(t, body, "5000 of 10000 done", "Showing the first 200 of 10000 steps",
+	mustContain(t, body, "5000 of 10000 done", "Showing the latest 200 of 10000 steps",
 		`href="/tasks?parent=`+flowID+`&amp;steps=1"`, "and 4980 more")
 	if got := strings.Count(body, `data-step="`); got != 200 {
 		t.Errorf("%d steps drawn, want 200", got)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/engine"
 )
 
 // flowSteps are a flow definition's steps in the order it runs them
@@ -102,6 +103,9 @@ type flowView struct {
 	Ticks    []axisTick
 	Counts   map[string]int
 	Complete int
+	// Latest is true when Steps are the newest of more steps than are
+	// drawn, rather than the first.
+	Latest bool
 }
 
 // buildFlowView joins a flow's definition (f, when the type is registered
@@ -260,6 +264,21 @@ func buildFlowView(base string, parent *loom.TaskInfo, f *loom.Flow, children []
 		fv.Blocked, fv.MoreBlocked = fv.Blocked[:maxFlowNames], len(fv.Blocked)-maxFlowNames
 	}
 	return fv
+}
+
+// countAll takes the counts of every child when the view was built from
+// only some of them (the newest maxFlowSteps of a fan-out of thousands).
+func (fv *flowView) countAll(sum *engine.ChildSummary) {
+	if !sum.Truncated() {
+		return
+	}
+	fv.Latest = true
+	fv.Total = max(fv.Total, sum.Total)
+	fv.Complete = sum.Counts[loom.StatusCompleted] + sum.Counts[loom.StatusSkipped]
+	for st, n := range sum.Counts {
+		fv.Counts[string(st)] = n
+	}
+	fv.MoreFailed = max(sum.Counts[loom.StatusFailed]-len(fv.Failed), 0)
 }
 
 // defGraph draws a flow definition without a run.

@@ -41,9 +41,10 @@ func (u *UI) parseTemplates() map[string]*template.Template {
 		"statusClassOf": func(s any) string {
 			return statusClass(fmt.Sprint(s))
 		},
-		"shortID": shortID,
-		"ptr":     func(t time.Time) *time.Time { return &t },
-		"hasTM":   func() bool { return u.tm != nil },
+		"shortID":    shortID,
+		"ptr":        func(t time.Time) *time.Time { return &t },
+		"hasTM":      func() bool { return u.tm != nil },
+		"hasCluster": func() bool { return u.cfg.Cluster != nil },
 		// can, signedIn and role are bound per role by rolePages; these
 		// are what a UI without authentication shows.
 		"can":      func(string) bool { return true },
@@ -75,7 +76,7 @@ func (u *UI) parseTemplates() map[string]*template.Template {
 	}
 	maps.Copy(funcs, u.csrf.funcs())
 	pages := []string{"overview", "tasks", "task", "queues", "workers", "types", "type", "submit", "error", "bulk", "compare",
-		"schedules", "schedule", "triggers", "checks", "alerts"}
+		"schedules", "schedule", "triggers", "checks", "alerts", "servers"}
 	out := make(map[string]*template.Template, len(pages))
 	for _, name := range pages {
 		t := template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS,

@@ -160,11 +160,11 @@ func (u *UI) fingerprint(ctx context.Context, id string) (fp string, active bool
 	if err != nil {
 		return "", false, err
 	}
-	cs, err := u.engine.Children(ctx, id)
+	sum, err := u.engine.ChildSummary(ctx, id, maxFlowSteps)
 	if err != nil {
 		return "", false, err
 	}
-	return taskFingerprint(t, cs), !t.Status.Terminal(), nil
+	return taskFingerprint(t, sum.Children), !t.Status.Terminal(), nil
 }
 
 func taskFingerprint(t *loom.TaskInfo, children []*loom.TaskInfo) string {

@@ -100,12 +100,14 @@ func (u *UI) taskDetail(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	info, _ := u.engine.TypeInfo(t.Type)
-	children, err := u.engine.Children(ctx, id)
+	sum, err := u.engine.ChildSummary(ctx, id, maxFlowSteps)
 	if err != nil {
 		return err
 	}
+	children := sum.Children
 	if info.Flow != nil || len(children) > 0 {
 		d.Flow = buildFlowView(u.cfg.BasePath, t, info.Flow, children, u.cfg.Now())
+		d.Flow.countAll(sum)
 	}
 
 	attempt, pinned := t.Attempt, false

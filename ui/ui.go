@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/loomhq/loom/auth"
+	"github.com/loomhq/loom/cluster"
 	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/internal/errtext"
 	"github.com/loomhq/loom/taskmaster"
@@ -57,6 +58,10 @@ type Config struct {
 	// rebinding). An entry with a port matches that port only; one
 	// without matches any port. Default empty: every Host is served.
 	AllowedHosts []string
+	// Cluster, when set, adds the page of the servers sharing the
+	// database, which one leads and since when. Default nil: the page
+	// is left out of the navigation and answers 404.
+	Cluster *cluster.Member
 }
 
 // DefaultLivePollInterval is how often, by default, an open event stream
@@ -128,6 +133,7 @@ func New(cfg Config) *UI {
 	u.mux.HandleFunc("POST /tasks/{id}/signal", u.wrap(u.needTM(u.signalTask)))
 	u.mux.HandleFunc("GET /queues", u.wrap(u.queues))
 	u.mux.HandleFunc("GET /workers", u.wrap(u.workers))
+	u.mux.HandleFunc("GET /servers", u.wrap(u.servers))
 	u.mux.HandleFunc("GET /types", u.wrap(u.types))
 	u.mux.HandleFunc("GET /types/{name}", u.wrap(u.typeDetail))
 	u.mux.HandleFunc("GET /submit", u.wrap(u.submitForm))

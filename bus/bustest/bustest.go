@@ -52,6 +52,7 @@ func Run(t *testing.T, newBus func(t *testing.T) bus.Bus) {
 		{"RedeliverToOtherConsumer", testRedeliverToOtherConsumer},
 		{"NackRedelivers", testNackRedelivers},
 		{"AckPreventsRedelivery", testAckPreventsRedelivery},
+		{"AckAll", testAckAll},
 		{"SettleOnce", testSettleOnce},
 		{"StaleAck", testStaleAck},
 		{"StaleSettle", testStaleSettle},
@@ -518,6 +519,20 @@ func testAckPreventsRedelivery(t *testing.T, b bus.Bus) {
 	c := consume(t, b, q, bus.ConsumeOptions{AckWait: ackWait})
 	publish(t, b, q, messages(0, 3)...)
 	receiveN(t, c, 3, true)
+	expectNothing(t, c)
+}
+
+func testAckAll(t *testing.T, b bus.Bus) {
+	q := queueName(t, "q")
+	c := consume(t, b, q, bus.ConsumeOptions{AckWait: ackWait})
+	publish(t, b, q, messages(0, 100)...)
+	ds := receiveN(t, c, 100, false)
+	if err := bus.AckAll(testContext(t), ds); err != nil {
+		t.Fatalf("AckAll: %v", err)
+	}
+	if err := ds[0].Ack(testContext(t)); err != nil {
+		t.Errorf("Ack after AckAll: %v, want nil", err)
+	}
 	expectNothing(t, c)
 }
 

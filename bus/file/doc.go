@@ -15,8 +15,11 @@
 // appended by other processes are noticed by polling, which happens only
 // while a Receive is waiting. Several processes may publish to one
 // directory (each batch is one append), but a group's consumers must share
-// one Bus: two processes consuming the same group would each deliver every
-// line.
+// one Bus: a Bus holds an exclusive lock (flock) on the offsets file of
+// each group it consumes, and a second Bus, in this process or another,
+// that consumes the same group fails with ErrGroupLocked rather than
+// deliver every line a second time. The lock goes with the Bus's Close or
+// its process's exit.
 //
 // Stream, made by NewStream, speaks the same JSON lines over an io.Reader
 // and io.Writer, typically stdin and stdout: a worker in any language reads

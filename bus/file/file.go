@@ -13,6 +13,13 @@ import (
 	"github.com/loomhq/loom/bus/internal/inproc"
 )
 
+// ErrGroupLocked is returned by Consume and ConsumeDone when another Bus,
+// in this process or another, consumes the same group of the same file:
+// the group's offsets file is locked by it. Two consumers of one group
+// would each deliver every line, so the second is refused. Stop the other
+// consumer, or share its Bus.
+var ErrGroupLocked = errors.New("the consumer group is in use by another process or Bus on this directory (its offsets file is locked); a file bus serves a group from one Bus at a time: stop the other consumer, or use a NATS or Redis bus for several workers")
+
 // DefaultPollInterval is how often a waiting Receive looks for lines that
 // another process appended, when Config.PollInterval is zero.
 const DefaultPollInterval = 25 * time.Millisecond

@@ -422,3 +422,50 @@ func BenchmarkFilePublishReceive(b *testing.B) {
 	defer bs.Close()
 	bustest.BenchPublishReceive(b, bs)
 }
+
+// TestSecondBusOfAGroupIsRefused: a group consumed through one Bus cannot
+// be consumed through another on the same directory (as a second `loom
+// worker` would), so no line is delivered to both; other groups, and the
+// same group once the first Bus is closed, are served.
+func TestSecondBusOfAGroupIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	ctx := testContext(t)
+	first := setup(t, dir)
+	if err := first.Publish(ctx, "q", task(1)); err != nil {
+		t.Fatal(err)
+	}
+	c := consume(t, first, "q", bus.ConsumeOptions{})
+	if _, err := first.ConsumeDone(ctx, bus.ConsumeOptions{Group: "engine"}); err != nil {
+		t.Fatal(err)
+	}
+	second := setup(t, dir)
+	for name, consume := range map[string]func() error{
+		"queue": func() error { _, err := second.Consume(ctx, "q", bus.ConsumeOptions{}); return err },
+		"done":  func() error { _, err := second.ConsumeDone(ctx, bus.ConsumeOptions{Group: "engine"}); return err },
+	} {
+		err := consume()
+		if !errors.Is(err, file.ErrGroupLocked) {
+			t.Fatalf("%s: second Bus consuming the same group: got %v, want ErrGroupLocked", name, err)
+		}
+		if !strings.Contains(err.Error(), filepath.Join(dir, ".offsets")) {
+			t.Errorf("%s: error does not name the offsets file: %v", name, err)
+		}
+	}
+	// Another group of the same queue is another reader.
+	audit := consume(t, second, "q", bus.ConsumeOptions{Group: "audit"})
+	if ids, _ := receiveIDs(t, audit, 1); ids[0] != "t1" {
+		t.Fatalf("audit group got %v", ids)
+	}
+	if ids, _ := receiveIDs(t, c, 1); ids[0] != "t1" {
+		t.Fatalf("first consumer got %v", ids)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The lock went with the first Bus; t1 was never acknowledged, so the
+	// group delivers it again, now through the second Bus only.
+	again := consume(t, second, "q", bus.ConsumeOptions{})
+	if ids, _ := receiveIDs(t, again, 1); ids[0] != "t1" {
+		t.Fatalf("after the first Bus closed got %v", ids)
+	}
+}

@@ -40,6 +40,10 @@ func openSource(path, offPath, queue string, sync bool) (*source, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := lockGroup(of); err != nil {
+		of.Close()
+		return nil, fmt.Errorf("lock %s: %w", offPath, err)
+	}
 	committed, canonical, err := readOffset(of)
 	if err != nil {
 		of.Close()

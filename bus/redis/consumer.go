@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -28,6 +29,9 @@ type consumer struct {
 	group   string
 	name    string
 	ackWait time.Duration
+	// lastClaim is when Receive last looked for entries past their
+	// AckWait, in Unix nanoseconds.
+	lastClaim atomic.Int64
 
 	ctx    context.Context // cancelled by Close and by the bus's Close
 	cancel context.CancelFunc
@@ -45,21 +49,29 @@ func (c *consumer) Receive(ctx context.Context, n int) ([]bus.Delivery, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		// Entries nacked with a delay longer than the AckWait: keep them
-		// from being claimed until they are due.
-		if err := holdDelayed.Run(ctx, c.b.rdb, []string{c.key, c.delayedKey()}, c.group, c.ackWait.Milliseconds()).Err(); err != nil {
-			return nil, c.fail(ctx, err)
-		}
-		claimed, _, err := c.b.rdb.XAutoClaim(ctx, &goredis.XAutoClaimArgs{
-			Stream: c.key, Group: c.group, Consumer: c.name, MinIdle: c.ackWait, Start: "0-0", Count: int64(n),
-		}).Result()
-		if err != nil && !isNoGroup(err) {
-			return nil, c.fail(ctx, err)
-		}
-		if len(claimed) > 0 {
-			return c.deliveries(claimed, true)
-		}
 		block := min(c.b.cfg.MaxBlock, c.ackWait/4)
+		// Look for entries past their AckWait once a block period, not at
+		// every read: the scan of the group's pending entries costs the
+		// server more the more are in flight, and two round trips.
+		if now := time.Now().UnixNano(); now-c.lastClaim.Load() >= int64(block) {
+			c.lastClaim.Store(now)
+			// Entries nacked with a delay longer than the AckWait: keep
+			// them from being claimed until they are due.
+			if err := holdDelayed.Run(ctx, c.b.rdb, []string{c.key, c.delayedKey()}, c.group, c.ackWait.Milliseconds()).Err(); err != nil {
+				return nil, c.fail(ctx, err)
+			}
+			claimed, _, err := c.b.rdb.XAutoClaim(ctx, &goredis.XAutoClaimArgs{
+				Stream: c.key, Group: c.group, Consumer: c.name, MinIdle: c.ackWait, Start: "0-0", Count: int64(n),
+			}).Result()
+			if err != nil && !isNoGroup(err) {
+				return nil, c.fail(ctx, err)
+			}
+			if len(claimed) > 0 {
+				// More may be due: look again at the next read.
+				c.lastClaim.Store(0)
+				return c.deliveries(claimed, true)
+			}
+		}
 		if dl, ok := ctx.Deadline(); ok {
 			block = min(block, time.Until(dl))
 		}
@@ -156,6 +168,56 @@ func (a *acker) Ack(ctx context.Context) error {
 	a.settled = true
 	return nil
 }
+
+// AckMany implements bus.ManyAcknowledger: one XACK for the deliveries of
+// each consumer group among as.
+func (a *acker) AckMany(ctx context.Context, as []bus.Acknowledger) []error {
+	errs := make([]error, len(as))
+	if a.c.b.closed() {
+		for i := range errs {
+			errs[i] = bus.ErrClosed
+		}
+		return errs
+	}
+	type stream struct{ key, group string }
+	byStream := map[stream][]int{}
+	mine := make([]*acker, len(as))
+	for i, x := range as {
+		o, ok := x.(*acker)
+		if !ok || o.c.b != a.c.b {
+			errs[i] = x.Ack(ctx)
+			continue
+		}
+		// Settled now, so that a Nack meanwhile changes nothing; unsettled
+		// again should the XACK fail.
+		o.mu.Lock()
+		if !o.settled {
+			o.settled = true
+			mine[i] = o
+			k := stream{o.c.key, o.c.group}
+			byStream[k] = append(byStream[k], i)
+		}
+		o.mu.Unlock()
+	}
+	for k, is := range byStream {
+		ids := make([]string, len(is))
+		for j, i := range is {
+			ids[j] = mine[i].id
+		}
+		if err := a.c.b.rdb.XAck(ctx, k.key, k.group, ids...).Err(); err != nil {
+			err = fmt.Errorf("redis bus: ack %d entries of %s: %w", len(ids), k.key, a.c.b.wrap(err))
+			for _, i := range is {
+				mine[i].mu.Lock()
+				mine[i].settled = false
+				mine[i].mu.Unlock()
+				errs[i] = err
+			}
+		}
+	}
+	return errs
+}
+
+var _ bus.ManyAcknowledger = (*acker)(nil)
 
 // Nack implements bus.Acknowledger.
 func (a *acker) Nack(ctx context.Context, delay time.Duration) error {

@@ -32,7 +32,9 @@ func (m *Main) newRootCommand() *cobra.Command {
 'loom tasks'. 'loom run' runs one flow file to completion without a server.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       currentVersion().String(),
 	}
+	root.SetVersionTemplate("loom {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	serverURL := client.DefaultBaseURL
 	if env := m.Getenv("LOOM_SERVER"); env != "" {
@@ -51,7 +53,7 @@ func (m *Main) newRootCommand() *cobra.Command {
 		m.newBackupCommand(),
 		m.newPruneCommand(),
 	)
-	root.AddCommand(m.newSchedulesCommand(g), m.newTriggersCommand(g), m.newNotifiersCommand(g), m.newChecksCommand(g), m.newAlertsCommand(g), m.newEventCommand(g), m.newSignalCommand(g), m.newTokensCommand(g))
+	root.AddCommand(m.newSchedulesCommand(g), m.newTriggersCommand(g), m.newNotifiersCommand(g), m.newChecksCommand(g), m.newAlertsCommand(g), m.newEventCommand(g), m.newSignalCommand(g), m.newTokensCommand(g), m.newVersionCommand(g))
 	return root
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"time"
 
 	"github.com/loomhq/loom"
@@ -32,12 +33,12 @@ func (p *progress) update(task *loom.TaskInfo, steps []*loom.TaskInfo) {
 		if name == "" {
 			name = s.Type
 		}
-		state := stateOf(s)
-		if p.steps[s.ID] == state {
+		key := changeKey(s)
+		if p.steps[s.ID] == key {
 			continue
 		}
-		p.steps[s.ID] = state
-		p.printf("  step %-20s %s", name, state)
+		p.steps[s.ID] = key
+		p.printf("  step %-20s %s", name, stateOf(s))
 	}
 	if task.Status.Terminal() {
 		p.printTask(task)
@@ -45,10 +46,16 @@ func (p *progress) update(task *loom.TaskInfo, steps []*loom.TaskInfo) {
 }
 
 func (p *progress) printTask(task *loom.TaskInfo) {
-	if state := stateOf(task); state != p.task {
-		p.task = state
-		p.printf("%s %s: %s", task.Type, task.ID, state)
+	if key := changeKey(task); key != p.task {
+		p.task = key
+		p.printf("%s %s: %s", task.Type, task.ID, stateOf(task))
 	}
+}
+
+// changeKey is what, changed, makes a task's state worth a new line; the
+// countdown to a retry is not.
+func changeKey(t *loom.TaskInfo) string {
+	return fmt.Sprint(t.Status, t.Attempt, t.MaxAttempts, t.Msg, t.RunAt.UnixNano())
 }
 
 func (p *progress) printf(format string, args ...any) {
@@ -56,20 +63,35 @@ func (p *progress) printf(format string, args ...any) {
 	fmt.Fprintf(p.w, "%7s  %s\n", elapsed, fmt.Sprintf(format, args...))
 }
 
-// stateOf is the status in words: with the attempt while running or
-// retrying, and the message once failed.
+// stateOf is the status in words: a running task's attempt out of its
+// budget; a task waiting to retry, the attempt that failed, its error and
+// when the retry is due; an ended one's message.
 func stateOf(t *loom.TaskInfo) string {
 	switch {
 	case t.Status == loom.StatusRunning && t.MaxAttempts > 1:
 		return fmt.Sprintf("running (attempt %d of %d)", t.Attempt, t.MaxAttempts)
 	case t.Status == loom.StatusPending && t.Attempt > 0:
-		return fmt.Sprintf("pending (retry after attempt %d: %s)", t.Attempt, t.Msg)
+		return fmt.Sprintf("attempt %d of %d failed: %s; retry due %s", t.Attempt, t.MaxAttempts,
+			retryPrefix.ReplaceAllString(t.Msg, ""), dueIn(t.RunAt))
 	case t.Status == loom.StatusFailed || t.Status == loom.StatusCancelled:
 		if t.Msg != "" {
 			return fmt.Sprintf("%s: %s", t.Status, t.Msg)
 		}
 	}
 	return string(t.Status)
+}
+
+// retryPrefix is what the engine puts before the error of an attempt that
+// will be retried; stateOf says it its own way.
+var retryPrefix = regexp.MustCompile(`^attempt \d+ failed, retrying in [^:]*: `)
+
+// dueIn says when a retry is due: the time of day and how long from now.
+func dueIn(at time.Time) string {
+	d := time.Until(at).Round(time.Second)
+	if d <= 0 {
+		return "now"
+	}
+	return fmt.Sprintf("at %s (in %s)", at.Local().Format(time.TimeOnly), d)
 }
 
 // outcome turns an ended task into the command's result: nil when it

@@ -2,18 +2,25 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/cluster"
 	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/flowfile"
 	"github.com/loomhq/loom/server"
+	"github.com/loomhq/loom/store"
 	"github.com/loomhq/loom/ui"
 	"github.com/spf13/cobra"
 )
@@ -35,15 +42,22 @@ type serverOptions struct {
 	flows    string
 	workers  int
 	lease    time.Duration
+	// leaderLease is how long the leader of the servers sharing the
+	// database leads unless it renews (package cluster).
+	leaderLease time.Duration
 	// busDir, when set, is the bus (see parseBus) shared with `loom
 	// worker` processes; externalQueues are the queues only they serve.
 	busDir         string
 	externalQueues []string
-	web            webOptions
+	// httpQueues are the queues only workers of the HTTP worker protocol
+	// serve.
+	httpQueues []string
+	web        webOptions
 	// requireAuth turns authentication on before any token exists;
 	// insecureNoAuth allows listening beyond loopback without it.
 	requireAuth    bool
 	insecureNoAuth bool
+	telemetry      telemetryOptions
 }
 
 // shutdownTimeout bounds how long the HTTP server waits for requests in
@@ -72,6 +86,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	}
 	f := cmd.Flags()
 	o.runtimes.addFlags(cmd)
+	o.telemetry.addFlags(cmd)
 	f.StringVar(&o.secretKeyFile, "secret-key-file", "", "file of the 32-byte key sealing trigger and notifier secrets, created when missing (default: the SQLite database's path + .key, or loom.key for PostgreSQL; $"+secretKeyEnv+" instead)")
 	f.StringVar(&o.addr, "addr", "127.0.0.1:7070", "address to listen on")
 	f.StringVar(&o.db, "db", "loom.db", "SQLite database file (or sqlite:FILE), created when missing; or a postgres:// URL")
@@ -82,8 +97,10 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.DurationVar(&o.lease, "lease", engine.DefaultLeaseDuration, "how long a running task's worker may go silent before the task is re-queued")
 	f.DurationVar(&o.retain, "retain", 0, "delete ended tasks, with their steps, logs and events, this long after they ended, e.g. 720h (default: keep for ever)")
 	f.StringArrayVar(&o.retainQueues, "retain-queue", nil, "QUEUE=DURATION: the queue's own retention instead of --retain; 0 keeps its tasks for ever (repeatable)")
+	f.DurationVar(&o.leaderLease, "leader-lease", cluster.DefaultLease, "servers sharing a database elect a leader that runs schedules, backfills, checks, the reaper and alert delivery; how long the others wait for a dead leader before one takes over")
 	f.StringVar(&o.busDir, "bus", "", busFlagHelp+" (default: in-process)")
 	f.StringSliceVar(&o.externalQueues, "external-queue", nil, "a queue only 'loom worker' processes serve (repeatable; needs --bus)")
+	f.StringSliceVar(&o.httpQueues, "http-queue", nil, "a queue only workers of the HTTP worker protocol serve, claiming its tasks under /api/v1/workers (repeatable)")
 	f.StringArrayVar(&o.web.corsOrigins, "cors-origin", nil, "an origin (scheme://host[:port]) whose pages may call the API from a browser (repeatable)")
 	f.StringArrayVar(&o.web.allowedHosts, "allowed-host", nil, "a further name (host[:port]) the server answers to, as behind a proxy or load balancer; the listen address's names are allowed already (repeatable)")
 	f.StringVar(&o.web.tlsCert, "tls-cert", "", "PEM certificate file: serve HTTPS (with --tls-key)")
@@ -110,6 +127,10 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	if len(o.externalQueues) > 0 && o.busDir == "" {
 		return &usageError{errors.New("--external-queue needs --bus: workers elsewhere reach the server through a shared bus")}
 	}
+	httpQueues, err := pullQueues(o)
+	if err != nil {
+		return err
+	}
 	corsOrigins, err := o.web.check()
 	if err != nil {
 		return err
@@ -118,7 +139,11 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(m.Stderr, nil))
+	tel, err := o.telemetry.start(ctx, m, "loom-server")
+	if err != nil {
+		return err
+	}
+	logger := tel.logger
 	dbo := dbOptions{db: o.db, schema: o.dbSchema, sync: sync}
 	if err := dbo.check(); err != nil {
 		return err
@@ -143,7 +168,11 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		return err
 	}
 	cfg.Retain = o.retain
-	cfg.Events = events
+	cfg.PullQueues = httpQueues
+	cfg.Events, cfg.Metrics = events, tel.metrics
+	// Only the elected leader reaps; member is set before the engine runs.
+	var member *cluster.Member
+	cfg.Leads = func() bool { return member.Leading() }
 	var flowFiles []*flowfile.File
 	if o.flows != "" {
 		// Their allow_exec patterns are part of the engine's handlers;
@@ -168,7 +197,7 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	}
 	m.onClose(eng.Close)
 	o.runtimes.reapContainers(ctx, eng, logger)
-	tm, err := startTaskmaster(eng, st, logger, o.runtimes.notifierClient())
+	tm, err := startTaskmaster(eng, st, logger, o.runtimes.notifierClient(), isPostgresURL(o.db))
 	if err != nil {
 		return err
 	}
@@ -210,29 +239,53 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		authn = serverAuth(st, true)
 	}
 	hosts := o.web.hostsFor(o.addr, ln.Addr())
+	if member, err = joinCluster(st, serverID(o.db, ln.Addr().String()), ln.Addr().String(), o.leaderLease, logger); err != nil {
+		_ = ln.Close()
+		return err
+	}
+	api := server.New(server.Config{
+		Engine:       eng,
+		Logger:       logger,
+		Taskmaster:   tm,
+		Auth:         authn,
+		UI:           ui.New(ui.Config{Engine: eng, Logger: logger, Taskmaster: tm, Auth: authn, AllowedHosts: hosts, Cluster: member}),
+		Cluster:      member,
+		AllowedHosts: hosts,
+		CORSOrigins:  corsOrigins,
+		LeaseKey:     leaseKey(dbo.key),
+		Metrics:      tel.metrics.Handler(),
+	})
 	srv := &http.Server{
-		Handler: server.New(server.Config{
-			Engine:       eng,
-			Logger:       logger,
-			Taskmaster:   tm,
-			Auth:         authn,
-			UI:           ui.New(ui.Config{Engine: eng, Logger: logger, Taskmaster: tm, Auth: authn, AllowedHosts: hosts}),
-			AllowedHosts: hosts,
-			CORSOrigins:  corsOrigins,
-		}),
+		Handler:           api,
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	// Claims waiting for work answer at once, so that they do not hold
+	// the shutdown up.
+	srv.RegisterOnShutdown(api.StopWaiting)
 
+	stopMetrics, err := o.telemetry.serveMetrics(ctx, tel)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	defer func() { _ = stopMetrics() }()
 	// The engine runs until the HTTP server has stopped, so that requests
 	// in flight at shutdown still reach a working engine.
 	engCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopEngine()
 	engDone := make(chan error, 1)
 	go func() { engDone <- eng.Run(engCtx) }()
+	// The taskmaster runs on the leader only, once per term of lead.
 	tmDone := make(chan error, 1)
-	go func() { tmDone <- tm.Run(engCtx) }()
+	go func() {
+		tmDone <- member.Run(engCtx, func(ctx context.Context) {
+			if err := tm.Run(ctx); err != nil {
+				logger.Error("taskmaster", "err", err)
+			}
+		})
+	}()
 	serveDone := make(chan error, 1)
 	scheme := "http"
 	if tlsConfig != nil {
@@ -304,4 +357,62 @@ func (m *Main) serverBus(ctx context.Context, o serverOptions) (engine.Config, e
 		cfg.Queues = append(cfg.Queues, engine.Queue{Name: q, External: true})
 	}
 	return cfg, nil
+}
+
+// pullQueues returns the --http-queue queues, refusing one the server
+// runs itself (the default queue, an --external-queue) or names twice.
+func pullQueues(o serverOptions) ([]engine.Queue, error) {
+	var out []engine.Queue
+	for _, q := range o.httpQueues {
+		if q == loom.DefaultQueue || slices.Contains(o.externalQueues, q) {
+			return nil, &usageError{fmt.Errorf("--http-queue %s: the queue is served by the server or by 'loom worker' processes already", q)}
+		}
+		if slices.ContainsFunc(out, func(s engine.Queue) bool { return s.Name == q }) {
+			return nil, &usageError{fmt.Errorf("--http-queue %s given twice", q)}
+		}
+		out = append(out, engine.Queue{Name: q})
+	}
+	return out, nil
+}
+
+// leaseKey derives the key that signs the HTTP worker protocol's lease
+// tokens from the server's secret key, so that servers sharing a database
+// and its key accept each other's tokens, and a restart keeps them valid.
+func leaseKey(secret []byte) []byte {
+	h := hmac.New(sha256.New, secret)
+	h.Write([]byte("loom worker lease tokens v1"))
+	return h.Sum(nil)
+}
+
+// serverID names this server among those sharing its database. On
+// SQLite, whose file only servers of this machine can open, it is the
+// machine and the file, whatever port the server listens on: a server
+// restarted after a crash, on any port, is known again and leads at once
+// instead of waiting out the lease of its previous life. On PostgreSQL it
+// is the machine and the listen address, which no other live server can
+// share.
+func serverID(db, addr string) string {
+	host, _ := os.Hostname()
+	if isPostgresURL(db) {
+		return host + "/" + addr
+	}
+	path := sqlitePath(db)
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return host + "/sqlite:" + path
+}
+
+// joinCluster makes this server a member of those sharing its database,
+// which elect the leader that runs the singleton work.
+func joinCluster(st store.Store, id, addr string, lease time.Duration, logger *slog.Logger) (*cluster.Member, error) {
+	cs, ok := st.(store.ClusterStore)
+	if !ok {
+		return nil, fmt.Errorf("join cluster: the store %T keeps no servers", st)
+	}
+	m, err := cluster.New(cluster.Config{Store: cs, ID: id, Addr: addr, Lease: lease, Logger: logger})
+	if err != nil {
+		return nil, &usageError{fmt.Errorf("--leader-lease: %w", err)}
+	}
+	return m, nil
 }

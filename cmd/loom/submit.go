@@ -19,6 +19,7 @@ func (m *Main) newSubmitCommand(g *globals) *cobra.Command {
 		req   client.SubmitRequest
 		input string
 		wait  bool
+		retry retryFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "submit TYPE [INPUT]",
@@ -33,6 +34,9 @@ completed. INPUT (or --input) is the task's input, a JSON object.`,
 				return err
 			}
 			req.Type, req.Input = args[0], in
+			if req.Retry, err = retry.policy(cmd); err != nil {
+				return err
+			}
 			c := g.client()
 			task, created, err := c.Submit(cmd.Context(), &req)
 			if err != nil {
@@ -62,7 +66,37 @@ completed. INPUT (or --input) is the task's input, a JSON object.`,
 	f.IntVar(&req.MaxAttempts, "max-attempts", 0, "attempt budget (default: the type's retry policy)")
 	f.StringVar(&req.Timeout, "timeout", "", `expiry: a duration like "30m" or an RFC 3339 time (default 6h)`)
 	f.BoolVar(&wait, "wait", false, "follow the task until it ends; exit non-zero unless it completed")
+	retry.register(cmd)
 	return cmd
+}
+
+// retryFlags are submit's flags for the task's own retry policy.
+type retryFlags struct {
+	backoff, maxBackoff time.Duration
+	factor, jitter      float64
+}
+
+func (r *retryFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.DurationVar(&r.backoff, "backoff", 0, "the task's own retry policy: wait this long before the first retry, e.g. 2s (needs --max-attempts 2 or more, or the type's)")
+	f.Float64Var(&r.factor, "backoff-factor", 0, "with --backoff: multiply the wait by this after each retry, e.g. 2 (default: fixed waits)")
+	f.DurationVar(&r.maxBackoff, "max-backoff", 0, "with --backoff: the longest any one wait may be, e.g. 5m")
+	f.Float64Var(&r.jitter, "jitter", 0, "with --backoff: spread each wait by up to this fraction, both ways (0.2: ±20%)")
+}
+
+// policy returns the retry policy the flags ask for, nil for none, or a
+// usage error; the server checks the values.
+func (r *retryFlags) policy(cmd *cobra.Command) (*loom.TaskRetry, error) {
+	if !cmd.Flags().Changed("backoff") {
+		for _, name := range []string{"backoff-factor", "max-backoff", "jitter"} {
+			if cmd.Flags().Changed(name) {
+				return nil, &usageError{fmt.Errorf("--%s needs --backoff, the wait before the first retry", name)}
+			}
+		}
+		return nil, nil
+	}
+	return &loom.TaskRetry{InitialDelay: loom.Duration(r.backoff), BackoffFactor: r.factor,
+		MaxDelay: loom.Duration(r.maxBackoff), Jitter: r.jitter}, nil
 }
 
 // follow polls a task until it ends, printing its progress, and returns

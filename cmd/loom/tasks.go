@@ -155,6 +155,9 @@ func printTask(w io.Writer, t *loom.TaskInfo) {
 	row("result", string(t.Result))
 	row("msg", t.Msg)
 	row("attempt", fmt.Sprintf("%d of %d", t.Attempt, t.MaxAttempts))
+	if r := t.Retry; r != nil {
+		row("retry", retryText(r))
+	}
 	row("priority", fmt.Sprint(t.Priority))
 	row("parent", t.ParentID)
 	row("step", t.Step)
@@ -345,4 +348,20 @@ only on tasks that have failed since.`,
 	cmd.Flags().StringVar(&input, "input", "", "replace the task's input with this JSON object")
 	bf.add(cmd, "failed")
 	return cmd
+}
+
+// retryText is a task's own retry policy in words, as submit's flags
+// spell it.
+func retryText(r *loom.TaskRetry) string {
+	s := "backoff " + r.InitialDelay.String()
+	if r.BackoffFactor > 1 {
+		s += fmt.Sprintf(", factor %g", r.BackoffFactor)
+	}
+	if r.MaxDelay > 0 {
+		s += ", max " + r.MaxDelay.String()
+	}
+	if r.Jitter > 0 {
+		s += fmt.Sprintf(", jitter %g", r.Jitter)
+	}
+	return s
 }

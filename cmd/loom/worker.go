@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/engine"
+	"github.com/loomhq/loom/metrics"
 	"github.com/loomhq/loom/taskmaster"
 	"github.com/spf13/cobra"
 )
@@ -19,6 +19,7 @@ type workerOptions struct {
 	flows       string
 	concurrency int
 	runtimes    runtimeOptions
+	telemetry   telemetryOptions
 }
 
 func (m *Main) newWorkerCommand() *cobra.Command {
@@ -47,6 +48,7 @@ running tasks finish, then hand the rest back.`,
 	f.StringVar(&o.flows, "flows", "", "directory of flow files whose steps this worker runs")
 	f.IntVar(&o.concurrency, "concurrency", 0, "tasks run at once (default 4×CPUs)")
 	o.runtimes.addFlags(cmd)
+	o.telemetry.addFlags(cmd)
 	return cmd
 }
 
@@ -60,7 +62,11 @@ func (m *Main) runWorker(ctx context.Context, o workerOptions) error {
 	if err := o.runtimes.validate(); err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(m.Stderr, nil))
+	tel, err := o.telemetry.start(ctx, m, "loom-worker")
+	if err != nil {
+		return err
+	}
+	logger := tel.logger
 	var tasks []*loom.Task
 	if o.flows != "" {
 		files, err := loadFlowDir(o.flows)
@@ -83,12 +89,24 @@ func (m *Main) runWorker(ctx context.Context, o workerOptions) error {
 		return fmt.Errorf("open bus %s: %w", spec, err)
 	}
 	m.onClose(b.Close)
+	tel.metrics.KnowQueues(o.queues...)
+	for _, t := range tasks {
+		tel.metrics.KnowTypes(t.Name)
+	}
+	stopMetrics, err := o.telemetry.serveMetrics(ctx, tel)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = stopMetrics() }()
 	handlers, err := o.runtimes.handlers()
 	if err != nil {
 		return err
 	}
+	for name := range handlers {
+		tel.metrics.KnowTypes(name)
+	}
 	w, err := engine.NewWorker(engine.WorkerConfig{
-		Bus: b, Queues: o.queues, Handlers: handlers, Tasks: tasks, Concurrency: o.concurrency, Logger: logger,
+		Bus: metrics.InstrumentBus(b, tel.metrics), Queues: o.queues, Handlers: handlers, Tasks: tasks, Concurrency: o.concurrency, Logger: logger,
 	})
 	if err != nil {
 		return &usageError{err}
@@ -110,8 +128,8 @@ func serverOnlyWait() *loom.Task {
 	}))
 }
 
-// stepTasks returns the tasks a worker runs for flows: every step's task,
-// through nested flows, each once. The flows themselves are advanced by
+// stepTasks returns the tasks a worker runs for flows: every step's task
+// and compensation, through nested flows, each once. The flows themselves are advanced by
 // the server.
 func stepTasks(flows []*loom.Task) []*loom.Task {
 	seen := map[string]bool{}
@@ -129,6 +147,9 @@ func stepTasks(flows []*loom.Task) []*loom.Task {
 		for _, info := range f.Steps() {
 			if s, ok := f.Step(info.Name); ok {
 				walk(s.Task)
+				if s.Compensate != nil {
+					walk(s.Compensate)
+				}
 			}
 		}
 	}

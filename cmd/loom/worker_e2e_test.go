@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -122,6 +123,13 @@ func testWorkerProcess(t *testing.T, bin, dir, busDir string) {
 		if s.Queue != "remote" || s.Status != loom.StatusCompleted {
 			t.Errorf("step %s: %s on queue %s", s.Step, s.Status, s.Queue)
 		}
+	}
+	// A fan-out's items are tasks of their own on the worker, each with
+	// its item in its input for the step's templates.
+	etl := submit("etl", loom.Values{"records": []string{"alpha", "beta", "gamma"}})
+	waitEnded(t, srv.url, etl)
+	if got := get(etl); got.Status != loom.StatusCompleted || !strings.Contains(fmt.Sprint(got.Output["report"]), "ALPHA") {
+		t.Fatalf("fan-out on the worker: %s %q %v", got.Status, got.Msg, got.Output)
 	}
 	if err := stop(); err != nil {
 		t.Fatalf("worker stop: %v", err)

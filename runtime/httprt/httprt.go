@@ -43,6 +43,8 @@ import (
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/internal/netguard"
 	"github.com/loomhq/loom/runtime/internal/strict"
+	"github.com/loomhq/loom/telemetry"
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // TypeName is the task type every loom server registers this runtime under,
@@ -276,6 +278,11 @@ func newRequest(ctx context.Context, in Input) (*http.Request, error) {
 	}
 	if jsonBody && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if req.Header.Get(telemetry.TraceParentHeader) == "" {
+		// The server sees the attempt's span as its caller's, so its own
+		// spans join the task's trace.
+		telemetry.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	}
 	return req, nil
 }

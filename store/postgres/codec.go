@@ -95,7 +95,7 @@ func encodeJSON(v any) (string, error) {
 // taskColumns are the columns scanTask reads, in order.
 const taskColumns = `id, type, queue, info, attributes, input, output, status, result, msg,
 	created, started, ended, timeout, attempt, max_attempts, priority,
-	idempotency_key, parent_id, step, run_at, worker_id, lease_until, lease_expiries`
+	idempotency_key, parent_id, step, run_at, worker_id, lease_until, lease_expiries, retry, traceparent`
 
 // qualified returns columns, a comma-separated list, each prefixed with
 // alias: for statements that join another relation with the same names.
@@ -118,10 +118,11 @@ func scanTask(sc scanner) (*loom.TaskInfo, error) {
 		created, timeout, runAt    int64
 		started, ended, leaseUntil *int64
 		idemKey, parentID, step    *string
+		retry                      *string
 	)
 	err := sc.Scan(&t.ID, &t.Type, &t.Queue, &t.Info, &attrs, &input, &output, &status, &result, &t.Msg,
 		&created, &started, &ended, &timeout, &t.Attempt, &t.MaxAttempts, &t.Priority,
-		&idemKey, &parentID, &step, &runAt, &t.WorkerID, &leaseUntil, &t.LeaseExpiries)
+		&idemKey, &parentID, &step, &runAt, &t.WorkerID, &leaseUntil, &t.LeaseExpiries, &retry, &t.TraceParent)
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +149,9 @@ func scanTask(sc scanner) (*loom.TaskInfo, error) {
 		return nil, fmt.Errorf("task %s output: %w", t.ID, err)
 	}
 	t.Output = loom.Values(m)
+	if t.Retry, err = decodeRetry(retry); err != nil {
+		return nil, fmt.Errorf("task %s retry: %w", t.ID, err)
+	}
 	return &t, nil
 }
 
@@ -190,7 +194,7 @@ func scanTasks(rows pgx.Rows, err error) ([]*loom.TaskInfo, error) {
 
 // briefClaimColumns are the columns a brief claim returns (see
 // store.ClaimTasksParams.Brief), in the order scanBriefClaim reads them.
-const briefClaimColumns = `id, type, queue, info, input, priority, created, run_at, timeout, attempt, max_attempts, lease_expiries`
+const briefClaimColumns = `id, type, queue, info, attributes, input, priority, created, run_at, timeout, attempt, max_attempts, lease_expiries, retry, traceparent`
 
 // briefClaimScanner reads rows of briefClaimColumns as tasks claimed by
 // workerID at started until lease.
@@ -198,21 +202,28 @@ func briefClaimScanner(workerID string, started, lease time.Time) func(scanner) 
 	started, lease = utc(started), utc(lease)
 	return func(sc scanner) (*loom.TaskInfo, error) {
 		var (
-			input                   *string
+			attrs, input, retry     *string
 			created, runAt, timeout int64
 		)
 		st, ls := started, lease
 		t := &loom.TaskInfo{Status: loom.StatusRunning, WorkerID: workerID, Started: &st, LeaseUntil: &ls}
-		if err := sc.Scan(&t.ID, &t.Type, &t.Queue, &t.Info, &input, &t.Priority,
-			&created, &runAt, &timeout, &t.Attempt, &t.MaxAttempts, &t.LeaseExpiries); err != nil {
+		if err := sc.Scan(&t.ID, &t.Type, &t.Queue, &t.Info, &attrs, &input, &t.Priority,
+			&created, &runAt, &timeout, &t.Attempt, &t.MaxAttempts, &t.LeaseExpiries, &retry, &t.TraceParent); err != nil {
 			return nil, err
 		}
 		t.Created, t.RunAt, t.Timeout = fromNanos(created), fromNanos(runAt), fromNanos(timeout)
+		var err error
+		if t.Attributes, err = decodeMap(attrs); err != nil {
+			return nil, fmt.Errorf("task %s attributes: %w", t.ID, err)
+		}
 		m, err := decodeMap(input)
 		if err != nil {
 			return nil, fmt.Errorf("task %s input: %w", t.ID, err)
 		}
 		t.Input = loom.Values(m)
+		if t.Retry, err = decodeRetry(retry); err != nil {
+			return nil, fmt.Errorf("task %s retry: %w", t.ID, err)
+		}
 		return t, nil
 	}
 }
@@ -234,4 +245,29 @@ func scanBriefFinished(sc scanner) (*loom.TaskInfo, error) {
 	}
 	t.Status, t.ParentID = loom.Status(status), deref(parentID)
 	return &t, nil
+}
+
+// encodeRetry is a task's retry policy as stored: JSON, or NULL for none.
+func encodeRetry(r *loom.TaskRetry) (*string, error) {
+	if r == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	s := string(b)
+	return &s, nil
+}
+
+// decodeRetry reads a stored retry policy; NULL is none.
+func decodeRetry(s *string) (*loom.TaskRetry, error) {
+	if s == nil || *s == "" {
+		return nil, nil
+	}
+	r := new(loom.TaskRetry)
+	if err := json.Unmarshal([]byte(*s), r); err != nil {
+		return nil, err
+	}
+	return r, nil
 }

@@ -216,17 +216,22 @@ func updateLeases(ctx context.Context, tx pgx.Tx, leases []store.Lease, workerID
 }
 
 // finishSQL applies outcomes given as one array per column to the tasks
-// still running in that attempt, with one statement for the batch.
+// still running in that attempt (by that worker, when one is named), with
+// one statement for the batch.
 const finishSQL = `UPDATE tasks t
 	SET status = v.status, result = v.result, msg = v.msg, output = v.output, ended = v.ended,
-		run_at = coalesce(v.run_at, t.run_at), lease_until = NULL, attempt = t.attempt - v.back
-	FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::int[])
-		AS v(id, attempt, status, result, msg, output, ended, run_at, back)
+		run_at = coalesce(v.run_at, t.run_at), lease_until = NULL, attempt = t.attempt - v.back,
+		started = coalesce(v.started, t.started)
+	FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::int[],
+		$10::bigint[], $11::text[])
+		AS v(id, attempt, status, result, msg, output, ended, run_at, back, started, worker)
 	WHERE t.id = v.id AND t.attempt = v.attempt AND t.status = 'running'
+		AND (v.worker = '' OR t.worker_id = v.worker)
 	RETURNING `
 
 // FinishTasks records attempt outcomes; see store.Store. A completed
-// outcome sets Result "complete", a failed one "error"; both set Ended Now.
+// outcome sets Result "complete", a failed one "error"; both set Ended to
+// the outcome's Ended, or Now.
 // A pending outcome puts the task back to wait until RetryAt (Now when
 // zero), and announces its queue to ListenForWork; an Unstarted one also
 // gives its attempt number back. An outcome for a task that does not
@@ -244,7 +249,8 @@ func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]
 		ids, statuses, results, msgs []string
 		outputs                      []*string
 		attempts, backs              []int32
-		endeds, runAts               []*int64
+		endeds, runAts, starteds     []*int64
+		workers                      []string
 	)
 	evs := make([]eventRow, len(p.Outcomes))
 	// first[i] is false for an outcome whose task an earlier outcome of
@@ -264,9 +270,9 @@ func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]
 		)
 		switch o.Status {
 		case loom.StatusCompleted:
-			result, ended, ev.typ = string(loom.ResultComplete), &atNanos, eventCompleted
+			result, ended, ev.typ = string(loom.ResultComplete), endedAt(o, atNanos), eventCompleted
 		case loom.StatusFailed:
-			result, ended, ev.typ = string(loom.ResultError), &atNanos, eventFailed
+			result, ended, ev.typ = string(loom.ResultError), endedAt(o, atNanos), eventFailed
 		case loom.StatusPending:
 			retryAt := o.RetryAt
 			if retryAt.IsZero() {
@@ -294,6 +300,12 @@ func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]
 		ids, attempts, statuses = append(ids, o.ID), append(attempts, int32(o.Attempt)), append(statuses, string(o.Status))
 		results, msgs, outputs = append(results, result), append(msgs, o.Msg), append(outputs, output)
 		endeds, runAts, backs = append(endeds, ended), append(runAts, runAt), append(backs, back)
+		var started *int64
+		if !o.Started.IsZero() {
+			n := toNanos(o.Started)
+			started = &n
+		}
+		starteds, workers = append(starteds, started), append(workers, o.WorkerID)
 	}
 	out := make([]store.FinishResult, len(p.Outcomes))
 	err := s.write(ctx, func(tx pgx.Tx) error {
@@ -304,7 +316,7 @@ func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]
 		if p.Brief {
 			q, scan = finishSQL+qualified("t", briefFinishColumns), scanBriefFinished
 		}
-		tasks, err := queryAll(ctx, tx, scan, q, ids, attempts, statuses, results, msgs, outputs, endeds, runAts, backs)
+		tasks, err := queryAll(ctx, tx, scan, q, ids, attempts, statuses, results, msgs, outputs, endeds, runAts, backs, starteds, workers)
 		if err != nil {
 			return err
 		}
@@ -355,6 +367,11 @@ func (s *Store) ReapTasks(ctx context.Context, p *store.ReapTasksParams) (*store
 		limit = 1000
 	}
 	at := toNanos(now(p.Now))
+	// Leases lapse on their own clock (see ReapTasksParams.LeaseNow).
+	leaseAt := at
+	if !p.LeaseNow.IsZero() {
+		leaseAt = toNanos(p.LeaseNow)
+	}
 	var res *store.ReapResult
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		res = &store.ReapResult{}
@@ -382,7 +399,7 @@ func (s *Store) ReapTasks(ctx context.Context, p *store.ReapTasksParams) (*store
 			evs = append(evs, eventRow{taskID: t.ID, typ: eventExpired, time: at, attempt: t.Attempt, status: t.Status, msg: expiredMsg})
 		}
 		if left := limit - len(res.Expired); left > 0 {
-			lapsed, err := reapLapsed(ctx, tx, at, left, p.MaxLostRuns, res)
+			lapsed, err := reapLapsed(ctx, tx, leaseAt, left, p.MaxLostRuns, res)
 			if err != nil {
 				return fmt.Errorf("requeue: %w", err)
 			}
@@ -516,4 +533,26 @@ func (s *Store) NextRunAt(ctx context.Context, queues []string) (time.Time, bool
 		return time.Time{}, false, nil
 	}
 	return fromNanos(*at), true, nil
+}
+
+// NextTimeout returns the earliest Timeout among tasks that have not ended.
+func (s *Store) NextTimeout(ctx context.Context) (time.Time, bool, error) {
+	var at *int64
+	if err := s.db().QueryRow(ctx, `SELECT min(timeout) FROM tasks WHERE ended IS NULL`).Scan(&at); err != nil {
+		return time.Time{}, false, fmt.Errorf("next task timeout: %w", err)
+	}
+	if at == nil {
+		return time.Time{}, false, nil
+	}
+	return fromNanos(*at), true, nil
+}
+
+// endedAt is when o's attempt ended, in nanoseconds: the worker's own time
+// when it gave one, else now.
+func endedAt(o store.Outcome, now int64) *int64 {
+	if o.Ended.IsZero() {
+		return &now
+	}
+	n := toNanos(o.Ended)
+	return &n
 }

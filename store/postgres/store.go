@@ -36,8 +36,10 @@ var (
 // concurrent use, and several Stores (in one process or many) may share a
 // schema.
 type Store struct {
-	pool   *pgxpool.Pool
-	schema string
+	pool *pgxpool.Pool
+	// cluster is the one connection of the ClusterStore methods.
+	cluster *pgxpool.Pool
+	schema  string
 	// channel is the LISTEN/NOTIFY channel announcing work in this schema.
 	channel string
 	logger  *slog.Logger
@@ -74,12 +76,23 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store: %w", err)
 	}
-	s := &Store{pool: pool, schema: schema, channel: workChannel(schema), logger: cfg.Logger}
+	// The servers' heartbeats and the leader's lease go through a
+	// connection of their own, so that a pool busy with tasks does not
+	// make a leader miss its renewal. It connects on first use.
+	cc := pc.Copy()
+	cc.MaxConns, cc.MinConns = 1, 0
+	clusterPool, err := pgxpool.NewWithConfig(ctx, cc)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres store: %w", err)
+	}
+	s := &Store{pool: pool, cluster: clusterPool, schema: schema, channel: workChannel(schema), logger: cfg.Logger}
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
+		clusterPool.Close()
 		return nil, fmt.Errorf("open postgres store in schema %s: %w", schema, err)
 	}
 	if cfg.SecretKey != nil {
@@ -88,6 +101,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		if err != nil {
 			pool.Close()
+			clusterPool.Close()
 			return nil, fmt.Errorf("open postgres store in schema %s: %w", schema, err)
 		}
 	}
@@ -106,9 +120,10 @@ func workChannel(schema string) string {
 	return ch
 }
 
-// Close releases the connection pool.
+// Close releases the connection pools.
 func (s *Store) Close() error {
 	s.pool.Close()
+	s.cluster.Close()
 	return nil
 }
 

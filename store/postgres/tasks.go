@@ -28,16 +28,16 @@ const (
 // flow step is taken is skipped.
 const insertTasksSQL = `INSERT INTO tasks (id, type, queue, info, attributes, input, output, status, result, msg,
 	created, started, ended, timeout, attempt, max_attempts, priority,
-	idempotency_key, parent_id, step, run_at, worker_id, lease_until)
+	idempotency_key, parent_id, step, run_at, worker_id, lease_until, retry, traceparent)
 SELECT id, type, queue, info, attributes, input, output, status, result, msg,
 	created, started, ended, timeout, attempt, max_attempts, priority,
-	idempotency_key, parent_id, step, run_at, worker_id, lease_until
+	idempotency_key, parent_id, step, run_at, worker_id, lease_until, retry, traceparent
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
 	$9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::int[], $16::int[],
-	$17::int[], $18::text[], $19::text[], $20::text[], $21::bigint[], $22::text[], $23::bigint[])
+	$17::int[], $18::text[], $19::text[], $20::text[], $21::bigint[], $22::text[], $23::bigint[], $24::text[], $25::text[])
 	WITH ORDINALITY AS v(id, type, queue, info, attributes, input, output, status, result, msg,
 	created, started, ended, timeout, attempt, max_attempts, priority,
-	idempotency_key, parent_id, step, run_at, worker_id, lease_until, ord)
+	idempotency_key, parent_id, step, run_at, worker_id, lease_until, retry, traceparent, ord)
 ORDER BY ord
 ON CONFLICT DO NOTHING
 RETURNING id`
@@ -45,7 +45,8 @@ RETURNING id`
 // taskArrays are the columns of a batch of tasks to insert.
 type taskArrays struct {
 	id, typ, queue, info, status, result, msg, workerID []string
-	attrs, input, output, key, parentID, step           []*string
+	traceparent                                         []string
+	attrs, input, output, key, parentID, step, retry    []*string
 	created, timeout, runAt                             []int64
 	started, ended, leaseUntil                          []*int64
 	attempt, maxAttempts, priority                      []int32
@@ -87,13 +88,19 @@ func (a *taskArrays) add(t *loom.TaskInfo) error {
 	a.runAt = append(a.runAt, toNanos(t.RunAt))
 	a.workerID = append(a.workerID, t.WorkerID)
 	a.leaseUntil = append(a.leaseUntil, nullNanos(t.LeaseUntil))
+	retry, err := encodeRetry(t.Retry)
+	if err != nil {
+		return fmt.Errorf("retry: %w", err)
+	}
+	a.retry = append(a.retry, retry)
+	a.traceparent = append(a.traceparent, t.TraceParent)
 	return nil
 }
 
 func (a *taskArrays) args() []any {
 	return []any{a.id, a.typ, a.queue, a.info, a.attrs, a.input, a.output, a.status, a.result, a.msg,
 		a.created, a.started, a.ended, a.timeout, a.attempt, a.maxAttempts, a.priority,
-		a.key, a.parentID, a.step, a.runAt, a.workerID, a.leaseUntil}
+		a.key, a.parentID, a.step, a.runAt, a.workerID, a.leaseUntil, a.retry, a.traceparent}
 }
 
 // InsertTasks creates tasks in one transaction with one statement; see
@@ -495,4 +502,33 @@ func (s *Store) RetryTask(ctx context.Context, p *store.RetryTaskParams) (*loom.
 		return nil, fmt.Errorf("retry task %s: %w", p.ID, err)
 	}
 	return out, nil
+}
+
+// ReleaseTaskKey clears the idempotency key of the ended task holding it;
+// see store.Store.
+func (s *Store) ReleaseTaskKey(ctx context.Context, p *store.ReleaseTaskKeyParams) error {
+	if p.Key == "" || p.TaskID == "" {
+		return fmt.Errorf("release idempotency key: key and task id are required: %w", store.ErrInvalid)
+	}
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		var status string
+		err := tx.QueryRow(ctx, `SELECT status FROM tasks WHERE id = $1 AND idempotency_key = $2 FOR UPDATE`, p.TaskID, p.Key).Scan(&status)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if st := loom.Status(status); !st.Terminal() {
+			return fmt.Errorf("task is %s: %w", status, store.ErrConflict)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE tasks SET idempotency_key = NULL WHERE id = $1`, p.TaskID); err != nil {
+			return err
+		}
+		return s.appendEvents(ctx, tx, []eventRow{{taskID: p.TaskID, typ: eventKeyFreed, time: toNanos(now(p.Now)), status: loom.Status(status), msg: p.Key}})
+	})
+	if err != nil {
+		return fmt.Errorf("release idempotency key %q of task %s: %w", p.Key, p.TaskID, err)
+	}
+	return nil
 }

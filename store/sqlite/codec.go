@@ -80,7 +80,7 @@ func encodeJSON(v any) (string, error) {
 // taskColumns are the columns scanTask reads, in order.
 const taskColumns = `id, type, queue, info, attributes, input, output, status, result, msg,
 	created, started, ended, timeout, attempt, max_attempts, priority,
-	idempotency_key, parent_id, step, run_at, worker_id, lease_until, lease_expiries`
+	idempotency_key, parent_id, step, run_at, worker_id, lease_until, lease_expiries, retry, traceparent`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -93,10 +93,11 @@ func scanTask(sc scanner) (*loom.TaskInfo, error) {
 		created, timeout, runAt    int64
 		started, ended, leaseUntil sql.NullInt64
 		idemKey, parentID, step    sql.NullString
+		retry                      sql.NullString
 	)
 	err := sc.Scan(&t.ID, &t.Type, &t.Queue, &t.Info, &attrs, &input, &output, &status, &result, &t.Msg,
 		&created, &started, &ended, &timeout, &t.Attempt, &t.MaxAttempts, &t.Priority,
-		&idemKey, &parentID, &step, &runAt, &t.WorkerID, &leaseUntil, &t.LeaseExpiries)
+		&idemKey, &parentID, &step, &runAt, &t.WorkerID, &leaseUntil, &t.LeaseExpiries, &retry, &t.TraceParent)
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +124,9 @@ func scanTask(sc scanner) (*loom.TaskInfo, error) {
 		return nil, fmt.Errorf("task %s output: %w", t.ID, err)
 	}
 	t.Output = loom.Values(m)
+	if t.Retry, err = decodeRetry(retry.String); err != nil {
+		return nil, fmt.Errorf("task %s retry: %w", t.ID, err)
+	}
 	return &t, nil
 }
 
@@ -154,7 +158,7 @@ func queryAll[T any](ctx context.Context, tx *sql.Tx, scan func(scanner) (T, err
 
 // briefClaimColumns are the columns a brief claim returns (see
 // store.ClaimTasksParams.Brief), in the order scanBriefClaims reads them.
-const briefClaimColumns = `id, type, queue, info, input, priority, created, run_at, timeout, attempt, max_attempts, lease_expiries`
+const briefClaimColumns = `id, type, queue, info, attributes, input, priority, created, run_at, timeout, attempt, max_attempts, lease_expiries, retry, traceparent`
 
 // scanBriefClaims reads every row of briefClaimColumns as a task claimed
 // by workerID at started until lease, and closes rows.
@@ -164,20 +168,27 @@ func scanBriefClaims(rows *sql.Rows, workerID string, started, lease time.Time) 
 	var out []*loom.TaskInfo
 	for rows.Next() {
 		var (
-			input                   sql.NullString
+			attrs, input, retry     sql.NullString
 			created, runAt, timeout int64
 		)
 		t := &loom.TaskInfo{Status: loom.StatusRunning, WorkerID: workerID, Started: &started, LeaseUntil: &lease}
-		if err := rows.Scan(&t.ID, &t.Type, &t.Queue, &t.Info, &input, &t.Priority,
-			&created, &runAt, &timeout, &t.Attempt, &t.MaxAttempts, &t.LeaseExpiries); err != nil {
+		if err := rows.Scan(&t.ID, &t.Type, &t.Queue, &t.Info, &attrs, &input, &t.Priority,
+			&created, &runAt, &timeout, &t.Attempt, &t.MaxAttempts, &t.LeaseExpiries, &retry, &t.TraceParent); err != nil {
 			return nil, err
 		}
 		t.Created, t.RunAt, t.Timeout = fromNanos(created), fromNanos(runAt), fromNanos(timeout)
+		var err error
+		if t.Attributes, err = decodeMap(attrs); err != nil {
+			return nil, fmt.Errorf("task %s attributes: %w", t.ID, err)
+		}
 		m, err := decodeMap(input)
 		if err != nil {
 			return nil, fmt.Errorf("task %s input: %w", t.ID, err)
 		}
 		t.Input = loom.Values(m)
+		if t.Retry, err = decodeRetry(retry.String); err != nil {
+			return nil, fmt.Errorf("task %s retry: %w", t.ID, err)
+		}
 		out = append(out, t)
 	}
 	return out, rows.Err()
@@ -205,4 +216,28 @@ func scanBriefFinished(rows *sql.Rows) ([]*loom.TaskInfo, error) {
 		out = append(out, &t)
 	}
 	return out, rows.Err()
+}
+
+// encodeRetry is a task's retry policy as stored: JSON, or NULL for none.
+func encodeRetry(r *loom.TaskRetry) (any, error) {
+	if r == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+// decodeRetry reads a stored retry policy; "" is none.
+func decodeRetry(s string) (*loom.TaskRetry, error) {
+	if s == "" {
+		return nil, nil
+	}
+	r := new(loom.TaskRetry)
+	if err := json.Unmarshal([]byte(s), r); err != nil {
+		return nil, err
+	}
+	return r, nil
 }

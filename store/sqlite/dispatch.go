@@ -214,17 +214,20 @@ func (s *Store) updateLeases(ctx context.Context, leases []store.Lease, query st
 
 // finishHead and finishTail make the statement that applies outcomes
 // given as rows (id, attempt, status, result, msg, output, ended, run_at,
-// given back) to the tasks still running in that attempt; given back is 1
-// for an attempt released unstarted, which gives its number back.
+// given back, started, worker) to the tasks still running in that attempt
+// (by that worker, when worker is not empty); given back is 1 for an
+// attempt released unstarted, which gives its number back.
 const (
 	finishHead = `UPDATE tasks
 	SET status = v.column3, result = v.column4, msg = v.column5, output = v.column6, ended = v.column7,
-		run_at = coalesce(v.column8, tasks.run_at), lease_until = NULL, attempt = tasks.attempt - v.column9
+		run_at = coalesce(v.column8, tasks.run_at), lease_until = NULL, attempt = tasks.attempt - v.column9,
+		started = coalesce(v.column10, tasks.started)
 	FROM (VALUES `
-	finishRow  = `(?,?,?,?,?,?,?,?,?)`
-	finishCols = 9
+	finishRow  = `(?,?,?,?,?,?,?,?,?,?,?)`
+	finishCols = 11
 	finishTail = `) AS v
 	WHERE tasks.id = v.column1 AND tasks.attempt = v.column2 AND tasks.status = 'running'
+		AND (v.column11 = '' OR tasks.worker_id = v.column11)
 	RETURNING `
 )
 
@@ -236,7 +239,8 @@ var (
 )
 
 // FinishTasks records attempt outcomes; see store.Store. A completed
-// outcome sets Result "complete", a failed one "error"; both set Ended Now.
+// outcome sets Result "complete", a failed one "error"; both set Ended to
+// the outcome's Ended, or Now.
 // A pending outcome puts the task back to wait until RetryAt (Now when
 // zero). An outcome for a task that does not exist has Applied=false and
 // a nil Task.
@@ -269,9 +273,9 @@ func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]
 		)
 		switch o.Status {
 		case loom.StatusCompleted:
-			result, ended, ev.typ = string(loom.ResultComplete), sql.NullInt64{Int64: toNanos(at), Valid: true}, eventCompleted
+			result, ended, ev.typ = string(loom.ResultComplete), sql.NullInt64{Int64: toNanos(endedAt(o, at)), Valid: true}, eventCompleted
 		case loom.StatusFailed:
-			result, ended, ev.typ = string(loom.ResultError), sql.NullInt64{Int64: toNanos(at), Valid: true}, eventFailed
+			result, ended, ev.typ = string(loom.ResultError), sql.NullInt64{Int64: toNanos(endedAt(o, at)), Valid: true}, eventFailed
 		case loom.StatusPending:
 			retryAt := o.RetryAt
 			if retryAt.IsZero() {
@@ -294,7 +298,11 @@ func (s *Store) FinishTasks(ctx context.Context, p *store.FinishTasksParams) ([]
 			continue
 		}
 		seen[o.ID], first[i] = true, true
-		args = append(args, o.ID, o.Attempt, string(o.Status), result, o.Msg, output, ended, runAt, back)
+		var started sql.NullInt64
+		if !o.Started.IsZero() {
+			started = sql.NullInt64{Int64: toNanos(o.Started), Valid: true}
+		}
+		args = append(args, o.ID, o.Attempt, string(o.Status), result, o.Msg, output, ended, runAt, back, started, o.WorkerID)
 	}
 	out := make([]store.FinishResult, len(p.Outcomes))
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -376,6 +384,11 @@ func (s *Store) ReapTasks(ctx context.Context, p *store.ReapTasksParams) (*store
 		limit = 1000
 	}
 	at := toNanos(now(p.Now))
+	// Leases lapse on their own clock (see ReapTasksParams.LeaseNow).
+	leaseAt := at
+	if !p.LeaseNow.IsZero() {
+		leaseAt = toNanos(p.LeaseNow)
+	}
 	res := &store.ReapResult{}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		// Choose the tasks to expire first: the update cannot return the
@@ -400,7 +413,7 @@ func (s *Store) ReapTasks(ctx context.Context, p *store.ReapTasksParams) (*store
 			evs = append(evs, eventRow{taskID: t.ID, typ: eventExpired, time: at, attempt: t.Attempt, status: t.Status, msg: expiredMsg})
 		}
 		if left := limit - len(res.Expired); left > 0 {
-			lapsed, err := s.reapLapsed(ctx, tx, at, left, p.MaxLostRuns, res, counts)
+			lapsed, err := s.reapLapsed(ctx, tx, leaseAt, left, p.MaxLostRuns, res, counts)
 			if err != nil {
 				return fmt.Errorf("requeue: %w", err)
 			}
@@ -557,4 +570,25 @@ func (s *Store) NextRunAt(ctx context.Context, queues []string) (time.Time, bool
 		return time.Time{}, false, nil
 	}
 	return fromNanos(at.Int64), true, nil
+}
+
+// NextTimeout returns the earliest Timeout among tasks that have not ended.
+func (s *Store) NextTimeout(ctx context.Context) (time.Time, bool, error) {
+	var at sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, `SELECT min(timeout) FROM tasks WHERE ended IS NULL`).Scan(&at); err != nil {
+		return time.Time{}, false, fmt.Errorf("next task timeout: %w", err)
+	}
+	if !at.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromNanos(at.Int64), true, nil
+}
+
+// endedAt is when o's attempt ended: the worker's own time when it gave
+// one, else now.
+func endedAt(o store.Outcome, now time.Time) time.Time {
+	if o.Ended.IsZero() {
+		return now
+	}
+	return o.Ended
 }

@@ -29,7 +29,8 @@
 // Every state change appends task events in the same transaction. Their
 // types: "created" (InsertTasks), "started" (ClaimTasks), "completed",
 // "failed" and "retrying" (FinishTasks), "cancelled" (CancelTask),
-// "retried" (RetryTask), "expired" and "requeued" (ReapTasks).
+// "retried" (RetryTask), "expired" and "requeued" (ReapTasks),
+// "key_released" (ReleaseTaskKey).
 //
 // # Queue counts
 //

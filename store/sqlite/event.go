@@ -22,6 +22,7 @@ const (
 	eventExpired   = "expired"
 	eventRequeued  = "requeued"
 	eventSignalled = "signalled"
+	eventKeyFreed  = "key_released"
 )
 
 // eventRow is an event waiting to be appended.

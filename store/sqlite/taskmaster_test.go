@@ -22,3 +22,11 @@ func TestTokenConformance(t *testing.T) {
 		return s
 	})
 }
+
+func TestClusterConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunCluster(t, func(t *testing.T) storetest.ClusterStore {
+		s, _ := setup(t)
+		return s
+	})
+}

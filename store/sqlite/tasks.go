@@ -24,10 +24,13 @@ const (
 	listChildrenSQL = `SELECT ` + taskColumns + ` FROM tasks WHERE parent_id = ? ORDER BY created, id`
 )
 
+// taskArgs is how many arguments one task of insertTasks takes.
+const taskArgs = 25
+
 var insertTasks = newBatched(`INSERT INTO tasks (id, type, queue, info, attributes, input, output, status, result, msg,
 	created, started, ended, timeout, attempt, max_attempts, priority,
-	idempotency_key, parent_id, step, run_at, worker_id, lease_until) VALUES `,
-	`(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	idempotency_key, parent_id, step, run_at, worker_id, lease_until, retry, traceparent) VALUES `,
+	`(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 	` ON CONFLICT DO NOTHING RETURNING id`)
 
 // InsertTasks creates tasks in one transaction; see store.Store. Defaults
@@ -40,7 +43,7 @@ func (s *Store) InsertTasks(ctx context.Context, p *store.InsertTasksParams) ([]
 	}
 	at := now(p.Now)
 	tasks := make([]*loom.TaskInfo, len(p.Tasks))
-	args := make([]any, 0, len(p.Tasks)*23)
+	args := make([]any, 0, len(p.Tasks)*taskArgs)
 	for i, in := range p.Tasks {
 		t, err := withDefaults(in, at)
 		if err != nil {
@@ -60,7 +63,7 @@ func (s *Store) InsertTasks(ctx context.Context, p *store.InsertTasksParams) ([]
 			if err != nil {
 				return err
 			}
-			rows, err := st.QueryContext(ctx, rest[:n*23]...)
+			rows, err := st.QueryContext(ctx, rest[:n*taskArgs]...)
 			if err != nil {
 				return err
 			}
@@ -78,7 +81,7 @@ func (s *Store) InsertTasks(ctx context.Context, p *store.InsertTasksParams) ([]
 			if err := rows.Err(); err != nil {
 				return err
 			}
-			rest = rest[n*23:]
+			rest = rest[n*taskArgs:]
 		}
 		evs := make([]eventRow, 0, len(tasks))
 		counts := countDelta{}
@@ -165,6 +168,10 @@ func withDefaults(in *loom.TaskInfo, at time.Time) (*loom.TaskInfo, error) {
 
 // appendTaskArgs appends t's values for insertTasks to args.
 func appendTaskArgs(args []any, t *loom.TaskInfo) ([]any, error) {
+	retry, err := encodeRetry(t.Retry)
+	if err != nil {
+		return nil, fmt.Errorf("retry: %w", err)
+	}
 	attrs, err := encodeMap(t.Attributes)
 	if err != nil {
 		return nil, fmt.Errorf("attributes: %w", err)
@@ -179,7 +186,7 @@ func appendTaskArgs(args []any, t *loom.TaskInfo) ([]any, error) {
 	}
 	return append(args, t.ID, t.Type, t.Queue, t.Info, attrs, input, output, string(t.Status), string(t.Result), t.Msg,
 		toNanos(t.Created), nullNanos(t.Started), nullNanos(t.Ended), toNanos(t.Timeout), t.Attempt, t.MaxAttempts, t.Priority,
-		nullString(t.IdempotencyKey), nullString(t.ParentID), nullString(t.Step), toNanos(t.RunAt), t.WorkerID, nullNanos(t.LeaseUntil)), nil
+		nullString(t.IdempotencyKey), nullString(t.ParentID), nullString(t.Step), toNanos(t.RunAt), t.WorkerID, nullNanos(t.LeaseUntil), retry, t.TraceParent), nil
 }
 
 // findExisting returns the task that kept t from being inserted: the one
@@ -539,4 +546,33 @@ func (s *Store) RetryTask(ctx context.Context, p *store.RetryTaskParams) (*loom.
 		return nil, fmt.Errorf("retry task %s: %w", p.ID, err)
 	}
 	return out, nil
+}
+
+// ReleaseTaskKey clears the idempotency key of the ended task holding it;
+// see store.Store.
+func (s *Store) ReleaseTaskKey(ctx context.Context, p *store.ReleaseTaskKeyParams) error {
+	if p.Key == "" || p.TaskID == "" {
+		return fmt.Errorf("release idempotency key: key and task id are required: %w", store.ErrInvalid)
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var status string
+		err := tx.QueryRowContext(ctx, `SELECT status FROM tasks WHERE id = ? AND idempotency_key = ?`, p.TaskID, p.Key).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if st := loom.Status(status); !st.Terminal() {
+			return fmt.Errorf("task is %s: %w", status, store.ErrConflict)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE tasks SET idempotency_key = NULL WHERE id = ?`, p.TaskID); err != nil {
+			return err
+		}
+		return s.appendEvents(ctx, tx, []eventRow{{taskID: p.TaskID, typ: eventKeyFreed, time: toNanos(now(p.Now)), status: loom.Status(status), msg: p.Key}})
+	})
+	if err != nil {
+		return fmt.Errorf("release idempotency key %q of task %s: %w", p.Key, p.TaskID, err)
+	}
+	return nil
 }

@@ -50,6 +50,7 @@ var claimTests = []test{
 		task := insert(t, s, &loom.TaskInfo{
 			Type: "job", Queue: "q1", Info: "monthly", Priority: 3, MaxAttempts: 2,
 			Input: loom.Values{"n": 1.0}, RunAt: at(-time.Minute), Timeout: at(time.Hour),
+			Attributes: map[string]any{"team": "data"},
 		})[0]
 		got, err := s.ClaimTasks(ctx(t), &store.ClaimTasksParams{
 			Queue: "q1", Limit: 5, WorkerID: "worker-7", Now: at(time.Second), LeaseUntil: at(time.Minute), Brief: true,
@@ -61,6 +62,7 @@ var claimTests = []test{
 		require.Equal(t, "job", c.Type)
 		require.Equal(t, "q1", c.Queue)
 		require.Equal(t, "monthly", c.Info)
+		require.Equal(t, map[string]any{"team": "data"}, c.Attributes)
 		require.Equal(t, 3, c.Priority)
 		require.Equal(t, loom.Values{"n": 1.0}, c.Input)
 		requireTime(t, task.Created, c.Created, "Created")
@@ -248,6 +250,44 @@ var finishTests = []test{
 		require.Empty(t, claim(t, s, loom.DefaultQueue, 1, at(time.Minute-time.Nanosecond)))
 		again := claimOne(t, s, loom.DefaultQueue, at(time.Minute))
 		require.Equal(t, 2, again.Attempt)
+	}},
+	{"WorkerTimes", func(t *testing.T, s store.Store) {
+		// A worker's own start and end times replace the claim's and the
+		// recorder's; a retry keeps the start and has no end.
+		tasks := insert(t, s, newTask("job"), &loom.TaskInfo{Type: "job", MaxAttempts: 2})
+		claim(t, s, loom.DefaultQueue, 2, base)
+		res := finish(t, s, at(time.Minute),
+			store.Outcome{ID: tasks[0].ID, Attempt: 1, Status: loom.StatusCompleted, Msg: "did it",
+				Started: at(2 * time.Second), Ended: at(5 * time.Second)},
+			store.Outcome{ID: tasks[1].ID, Attempt: 1, Status: loom.StatusPending, Msg: "again",
+				Started: at(3 * time.Second), Ended: at(4 * time.Second)})
+		require.True(t, res[0].Applied)
+		require.True(t, res[1].Applied)
+		got := get(t, s, tasks[0].ID)
+		require.Equal(t, "did it", got.Msg)
+		requireTimePtr(t, at(2*time.Second), got.Started, "Started")
+		requireTimePtr(t, at(5*time.Second), got.Ended, "Ended")
+		got = get(t, s, tasks[1].ID)
+		requireTimePtr(t, at(3*time.Second), got.Started, "Started of the retry")
+		require.Nil(t, got.Ended)
+		// Without them, Started stays the claim's and Ended is Now.
+		again := claimOne(t, s, loom.DefaultQueue, at(2*time.Minute))
+		finish(t, s, at(3*time.Minute), store.Outcome{ID: again.ID, Attempt: 2, Status: loom.StatusFailed, Msg: "boom"})
+		got = get(t, s, tasks[1].ID)
+		requireTimePtr(t, at(2*time.Minute), got.Started, "Started of the claim")
+		requireTimePtr(t, at(3*time.Minute), got.Ended, "Ended")
+	}},
+	{"OtherWorkersAttempt", func(t *testing.T, s store.Store) {
+		// An outcome naming a worker applies only while that worker holds
+		// the attempt.
+		task := insert(t, s, newTask("job"))[0]
+		claimOne(t, s, loom.DefaultQueue, base) // by w1
+		res := finish(t, s, base, store.Outcome{ID: task.ID, Attempt: 1, Status: loom.StatusCompleted, WorkerID: "w2"})
+		require.False(t, res[0].Applied)
+		require.Equal(t, loom.StatusRunning, get(t, s, task.ID).Status)
+		res = finish(t, s, base, store.Outcome{ID: task.ID, Attempt: 1, Status: loom.StatusCompleted, WorkerID: "w1"})
+		require.True(t, res[0].Applied)
+		require.Equal(t, loom.StatusCompleted, get(t, s, task.ID).Status)
 	}},
 	{"StaleAttempt", func(t *testing.T, s store.Store) {
 		task := insert(t, s, newTask("job"))[0]

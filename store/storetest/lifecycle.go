@@ -106,6 +106,34 @@ var lifecycleTests = []test{
 		_, err := s.RetryTask(ctx(t), &store.RetryTaskParams{ID: "no-such-task", Now: base})
 		require.ErrorIs(t, err, store.ErrNotFound)
 	}},
+	{"ReapLeaseNowAndNextTimeout", func(t *testing.T, s store.Store) {
+		_, ok, err := s.NextTimeout(ctx(t))
+		require.NoError(t, err)
+		require.False(t, ok, "no task, no timeout")
+		later := insert(t, s, &loom.TaskInfo{Type: "job", Queue: "a", Timeout: at(2 * time.Hour)})[0]
+		sooner := insert(t, s, &loom.TaskInfo{Type: "job", Queue: "b", Timeout: at(time.Hour)})[0]
+		next, ok, err := s.NextTimeout(ctx(t))
+		require.NoError(t, err)
+		require.True(t, ok)
+		requireTime(t, at(time.Hour), next, "NextTimeout")
+
+		claimOne(t, s, "a", base) // lease until base+1m
+		// Timeouts count Now, leases LeaseNow: an hour and a half on the
+		// task clock expires sooner, a second on the lease clock lapses
+		// nothing.
+		res, err := s.ReapTasks(ctx(t), &store.ReapTasksParams{Now: at(90 * time.Minute), LeaseNow: at(time.Second)})
+		require.NoError(t, err)
+		require.Equal(t, []string{sooner.ID}, ids(res.Expired))
+		require.Empty(t, res.Lapsed)
+		next, ok, err = s.NextTimeout(ctx(t))
+		require.NoError(t, err)
+		require.True(t, ok, "an ended task's timeout no longer counts")
+		requireTime(t, at(2*time.Hour), next, "NextTimeout")
+		res, err = s.ReapTasks(ctx(t), &store.ReapTasksParams{Now: at(90 * time.Minute), LeaseNow: at(time.Minute)})
+		require.NoError(t, err)
+		require.Empty(t, res.Expired)
+		require.Equal(t, []store.Lease{{ID: later.ID, Attempt: 1}}, res.Lapsed)
+	}},
 	{"Reap", func(t *testing.T, s store.Store) {
 		expiring := insert(t, s, &loom.TaskInfo{Type: "job", Queue: "x", Timeout: at(time.Minute)})[0]
 		expiringRunning := insert(t, s, &loom.TaskInfo{Type: "job", Queue: "xr", Timeout: at(time.Minute)})[0]

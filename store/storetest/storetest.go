@@ -23,7 +23,7 @@ import (
 // Beyond the interface's documentation the suite expects:
 //   - event types "created", "started", "completed", "failed", "retrying"
 //     (a pending outcome), "cancelled", "retried" (RetryTask), "expired"
-//     and "requeued" (ReapTasks);
+//     and "requeued" (ReapTasks), "key_released" (ReleaseTaskKey);
 //   - RetryTask keeps Attempt counting and sets MaxAttempts to Attempt
 //     plus the fresh budget, so that attempt numbers stay unique;
 //   - ListTasks' CreatedAfter and CreatedBefore are exclusive bounds;
@@ -33,7 +33,10 @@ import (
 //   - a non-empty Actor of InsertTasks, CancelTask and RetryTask is the
 //     "actor" of their events' Data;
 //   - a lapsed lease's event is "requeued" (or "failed" for a crash
-//     loop), with a Msg that says the lease expired.
+//     loop), with a Msg that says the lease expired;
+//   - an Outcome's Started and Ended replace the claim's and Now, and one
+//     naming a WorkerID applies only while that worker holds the attempt;
+//   - a brief claim returns the tasks' Attributes.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Helper()
 	for _, g := range []struct {

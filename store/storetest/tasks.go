@@ -43,6 +43,44 @@ var taskTests = []test{
 		require.Nil(t, stored.LeaseUntil)
 		require.Empty(t, stored.Result)
 	}},
+	{"RetryPolicyKept", func(t *testing.T, s store.Store) {
+		retry := &loom.TaskRetry{InitialDelay: loom.Duration(2 * time.Second), BackoffFactor: 2,
+			MaxDelay: loom.Duration(5 * time.Minute), Jitter: 0.2}
+		tasks := insert(t, s,
+			&loom.TaskInfo{Type: "job", Queue: "full", MaxAttempts: 3, Retry: retry},
+			&loom.TaskInfo{Type: "job", Queue: "brief", MaxAttempts: 3, Retry: retry},
+			&loom.TaskInfo{Type: "job", Queue: "none"})
+		require.Equal(t, retry, get(t, s, tasks[0].ID).Retry, "Get")
+		require.Nil(t, get(t, s, tasks[2].ID).Retry, "a task without a policy has none")
+		require.Equal(t, retry, claimOne(t, s, "full", base).Retry, "full claim")
+		brief, err := s.ClaimTasks(ctx(t), &store.ClaimTasksParams{
+			Queue: "brief", Limit: 1, WorkerID: "w1", Now: base, LeaseUntil: at(time.Minute), Brief: true,
+		})
+		require.NoError(t, err)
+		require.Len(t, brief, 1)
+		require.Equal(t, retry, brief[0].Retry, "brief claim")
+	}},
+	{"TraceParentKept", func(t *testing.T, s store.Store) {
+		// The trace context a task was created in comes back from every
+		// read, a brief claim included: the dispatcher puts it on the bus.
+		const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+		traced := insert(t, s, &loom.TaskInfo{Type: "traced", Queue: "tq", TraceParent: tp}, &loom.TaskInfo{Type: "plain", Queue: "tq"})
+		require.Equal(t, tp, traced[0].TraceParent)
+		require.Equal(t, tp, get(t, s, traced[0].ID).TraceParent)
+		require.Empty(t, get(t, s, traced[1].ID).TraceParent)
+		claimed, err := s.ClaimTasks(ctx(t), &store.ClaimTasksParams{
+			Queue: "tq", Limit: 2, WorkerID: "w", Now: at(time.Second), LeaseUntil: at(time.Minute), Brief: true,
+		})
+		require.NoError(t, err)
+		require.Len(t, claimed, 2)
+		for _, c := range claimed {
+			if c.ID == traced[0].ID {
+				require.Equal(t, tp, c.TraceParent)
+			} else {
+				require.Empty(t, c.TraceParent)
+			}
+		}
+	}},
 	{"InsertKeepsFields", func(t *testing.T, s store.Store) {
 		id := uuid.Must(uuid.NewV7()).String()
 		in := &loom.TaskInfo{
@@ -100,6 +138,30 @@ var taskTests = []test{
 		require.NoError(t, err)
 		require.Len(t, page.Tasks, 2)
 		require.Equal(t, []string{"created"}, eventTypes(t, s, first.ID), "no event for a deduplicated insert")
+	}},
+	{"ReleaseTaskKey", func(t *testing.T, s store.Store) {
+		first := insert(t, s, &loom.TaskInfo{Type: "pay", IdempotencyKey: "order-1"})[0]
+		release := func(id string) error {
+			return s.ReleaseTaskKey(ctx(t), &store.ReleaseTaskKeyParams{Key: "order-1", TaskID: id, Now: at(time.Minute)})
+		}
+		require.ErrorIs(t, release(first.ID), store.ErrConflict, "a pending task keeps its key")
+		claimed := claimOne(t, s, loom.DefaultQueue, at(time.Second))
+		require.ErrorIs(t, release(claimed.ID), store.ErrConflict, "a running task keeps its key")
+		finish(t, s, at(2*time.Second), store.Outcome{ID: first.ID, Attempt: claimed.Attempt, Status: loom.StatusFailed, Msg: "boom"})
+
+		require.NoError(t, release(first.ID))
+		got, err := s.GetTask(ctx(t), first.ID)
+		require.NoError(t, err)
+		require.Empty(t, got.IdempotencyKey)
+		require.Equal(t, loom.StatusFailed, got.Status, "the task keeps its outcome")
+		types := eventTypes(t, s, first.ID)
+		require.Equal(t, "key_released", types[len(types)-1])
+
+		second := insert(t, s, &loom.TaskInfo{Type: "pay", IdempotencyKey: "order-1"})[0]
+		require.NotEqual(t, first.ID, second.ID, "the key makes a new task once released")
+		require.NoError(t, release(first.ID), "releasing a key the task no longer holds is no error")
+		require.ErrorIs(t, release(second.ID), store.ErrConflict, "nor does it free the new holder's key")
+		require.ErrorIs(t, s.ReleaseTaskKey(ctx(t), &store.ReleaseTaskKeyParams{TaskID: first.ID}), store.ErrInvalid)
 	}},
 	{"InsertFlowStep", func(t *testing.T, s store.Store) {
 		parent := insert(t, s, newTask("flow"))[0]
@@ -195,6 +257,27 @@ var taskTests = []test{
 		require.NoError(t, err)
 		require.Equal(t, want, ids(got), "oldest first")
 		got, err = s.ListChildren(ctx(t), want[0])
+		require.NoError(t, err)
+		require.Empty(t, got)
+	}},
+	{"CountChildren", func(t *testing.T, s store.Store) {
+		cc, ok := s.(store.ChildCounter)
+		if !ok {
+			t.Skip("the store does not count children")
+		}
+		parent := insert(t, s, newTask("fan"))[0]
+		for i := range 5 {
+			c := &loom.TaskInfo{Type: "item", ParentID: parent.ID, Step: fmt.Sprintf("map[%d]", i)}
+			if i < 2 {
+				c.Status, c.Result = loom.StatusSkipped, loom.ResultComplete
+			}
+			insert(t, s, c)
+		}
+		insert(t, s, newTask("other"))
+		got, err := cc.CountChildren(ctx(t), parent.ID)
+		require.NoError(t, err)
+		require.Equal(t, map[loom.Status]int{loom.StatusPending: 3, loom.StatusSkipped: 2}, got)
+		got, err = cc.CountChildren(ctx(t), "no-such-task")
 		require.NoError(t, err)
 		require.Empty(t, got)
 	}},

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -8,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/flowfile"
 	"github.com/loomhq/loom/internal/netguard"
+	"github.com/loomhq/loom/runtime/dockerrt"
 	"github.com/loomhq/loom/runtime/execrt"
 	"github.com/loomhq/loom/runtime/httprt"
 	"github.com/loomhq/loom/taskmaster"
@@ -27,6 +31,9 @@ type runtimeOptions struct {
 	allowExec       bool
 	execCommands    []string
 	allowPrivateNet bool
+	// allowDocker registers the docker type; allowDockerNet lets its
+	// containers join a network.
+	allowDocker, allowDockerNet bool
 
 	// flowExec are the allow_exec patterns of the flow files loaded, and
 	// flowExecFiles the names of the files that list any, for refusals.
@@ -43,6 +50,8 @@ func (o *runtimeOptions) addFlags(cmd *cobra.Command) {
 	f.StringArrayVar(&o.execCommands, "allow-exec-command", nil,
 		`let submitted exec tasks run commands matching PATTERN: words with * and ?, a last word "..." for any further arguments (repeatable)`)
 	f.BoolVar(&o.allowPrivateNet, "allow-private-net", false, "let http tasks, flow http steps and notifiers connect to loopback, link-local and private addresses")
+	f.BoolVar(&o.allowDocker, "allow-docker", false, "let submitted tasks of type docker run containers on the Docker daemon of DOCKER_HOST (default: the local socket)")
+	f.BoolVar(&o.allowDockerNet, "allow-docker-network", false, `let docker tasks choose a network other than "none"`)
 }
 
 // validate checks the flags before anything is opened.
@@ -50,8 +59,54 @@ func (o runtimeOptions) validate() error {
 	if o.allowExec && len(o.execCommands) > 0 {
 		return &usageError{fmt.Errorf("%s allows every command and %s restricts them: give one", execFlag, execrt.AllowFlag)}
 	}
+	if o.allowDockerNet && !o.allowDocker {
+		return &usageError{fmt.Errorf("--allow-docker-network needs %s", dockerFlag)}
+	}
 	_, err := o.allowlist()
 	return err
+}
+
+// dockerFlag is the option that lets submitted tasks run containers.
+const dockerFlag = "--allow-docker"
+
+// docker is the docker type's handler, or nil when containers are off.
+func (o runtimeOptions) docker() loom.Handler {
+	if !o.allowDocker {
+		return nil
+	}
+	return dockerrt.New(dockerrt.Config{AllowNetwork: o.allowDockerNet})
+}
+
+// reapContainers removes the containers of attempts that are no longer
+// running, left by a server or worker killed mid-run. A daemon that cannot
+// be reached is logged, not fatal: docker tasks will fail on their own.
+func (o runtimeOptions) reapContainers(ctx context.Context, eng *engine.Engine, logger *slog.Logger) {
+	if !o.allowDocker {
+		return
+	}
+	cli, err := dockerrt.NewClient()
+	if err != nil {
+		logger.Warn("docker: cannot reap orphaned containers", "err", err)
+		return
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	n, err := dockerrt.Reap(ctx, cli, func(ctx context.Context, id string, attempt int) (bool, error) {
+		t, err := eng.Get(ctx, id)
+		if errors.Is(err, loom.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return true, err
+		}
+		return t.Status == loom.StatusRunning && t.Attempt == attempt, nil
+	})
+	if err != nil {
+		logger.Warn("docker: reaping orphaned containers", "removed", n, "err", err)
+	} else if n > 0 {
+		logger.Info("docker: removed containers of attempts no longer running", "removed", n)
+	}
 }
 
 // execAllowed reports whether submitted exec tasks may run at all.
@@ -114,6 +169,9 @@ func (o runtimeOptions) handlers() (map[string]loom.Handler, error) {
 		httprt.TypeName: httprt.New(httprt.Config{Client: o.httpClient()}),
 		execrt.TypeName: nil,
 	}
+	if h := o.docker(); h != nil {
+		hs[dockerrt.TypeName] = h
+	}
 	if o.execAllowed() {
 		a, err := o.allowlist()
 		if err != nil {
@@ -128,10 +186,14 @@ func (o runtimeOptions) handlers() (map[string]loom.Handler, error) {
 // exec steps are the operator's own commands, so they run whatever
 // --allow-exec says; its http steps use the guarded client.
 func (o runtimeOptions) flowTasks() flowfile.Tasks {
-	return flowfile.Tasks{
+	ts := flowfile.Tasks{
 		execrt.TypeName: loom.NewTask(execrt.TypeName, execrt.New(execrt.Config{})),
 		httprt.TypeName: loom.NewTask(httprt.TypeName, httprt.New(httprt.Config{Client: o.httpClient()})),
 	}
+	if h := o.docker(); h != nil {
+		ts[dockerrt.TypeName] = loom.NewTask(dockerrt.TypeName, h)
+	}
+	return ts
 }
 
 // notifierClient is the client alert notifiers post with.
@@ -154,6 +216,9 @@ func (o runtimeOptions) admit(steps *stepSet) (func(*engine.SubmitParams) error,
 	return func(p *engine.SubmitParams) error {
 		if flow, ok := steps.flowOf(p.Type); ok {
 			return fmt.Errorf("task type %q is a step of flow %q: submit the flow", p.Type, flow)
+		}
+		if p.Type == dockerrt.TypeName && !o.allowDocker {
+			return fmt.Errorf("docker tasks are off on this server: start it with %s", dockerFlag)
 		}
 		if p.Type != execrt.TypeName {
 			return nil

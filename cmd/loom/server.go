@@ -196,6 +196,7 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 		return fmt.Errorf("start engine: %w", err)
 	}
 	m.onClose(eng.Close)
+	o.runtimes.reapContainers(ctx, eng, logger)
 	tm, err := startTaskmaster(eng, st, logger, o.runtimes.notifierClient(), isPostgresURL(o.db))
 	if err != nil {
 		return err

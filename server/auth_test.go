@@ -74,6 +74,7 @@ var matrix = map[string]string{
 	"DELETE /tokens/{name}":          "admin",
 
 	// The HTTP worker protocol.
+	"GET /servers":                       "viewer",
 	"POST /workers/claim":                "worker",
 	"POST /workers/tasks/{id}/heartbeat": "worker",
 	"POST /workers/tasks/{id}/logs":      "worker",

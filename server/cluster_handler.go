@@ -1,27 +1,19 @@
 package server
 
 import (
-	"errors"
 	"net/http"
+
+	"github.com/loomhq/loom/cluster"
 )
 
-// errNoCluster: the server was built without Config.Cluster, so it knows
-// of no servers sharing its database.
-var errNoCluster = errors.New("this server does not take part in a cluster")
-
-func init() {
-	errorTable = append(errorTable, struct {
-		target error
-		status int
-		code   string
-	}{errNoCluster, http.StatusServiceUnavailable, CodeUnavailable})
-}
-
 // listServers answers GET /servers: the servers sharing the database,
-// and which one leads since when.
+// and which one leads since when. A server built without Config.Cluster
+// (embedded in a program, say) knows of none: it answers an empty list
+// with no leader.
 func (s *Server) listServers(w http.ResponseWriter, r *http.Request) error {
 	if s.cfg.Cluster == nil {
-		return errNoCluster
+		writeJSON(w, http.StatusOK, cluster.Status{Servers: []cluster.ServerStatus{}})
+		return nil
 	}
 	st, err := s.cfg.Cluster.Status(r.Context())
 	if err != nil {

@@ -159,7 +159,7 @@ func (m *Member) Run(ctx context.Context, lead func(ctx context.Context)) error 
 		// lease.
 		deadline time.Time
 	)
-	stepDown := func(why string) {
+	stepDown := func(why string, level slog.Level) {
 		if leadCancel == nil {
 			return
 		}
@@ -167,10 +167,11 @@ func (m *Member) Run(ctx context.Context, lead func(ctx context.Context)) error 
 		<-leadDone
 		leadCancel, leadDone = nil, nil
 		m.leading.Store(false)
-		m.logger.Warn("cluster: no longer leading", "server", m.cfg.ID, "reason", why)
+		m.logger.Log(context.WithoutCancel(ctx), level, "cluster: no longer leading", "server", m.cfg.ID, "reason", why)
 	}
 	defer func() {
-		stepDown("shutting down")
+		// A clean shutdown hands the lead on: nothing to warn about.
+		stepDown("shutting down", slog.LevelInfo)
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if err := m.st.ResignLeader(bg, m.cfg.Role, m.cfg.ID); err != nil {
@@ -196,7 +197,7 @@ func (m *Member) Run(ctx context.Context, lead func(ctx context.Context)) error 
 			// The lease may lapse before the next try: stop leading
 			// while it surely holds.
 			if leadCancel != nil && !m.clock.Now().Add(renew).Before(deadline) {
-				stepDown("the lease could not be renewed")
+				stepDown("the lease could not be renewed", slog.LevelWarn)
 			}
 			if leadCancel != nil {
 				wait = min(renew, deadline.Sub(m.clock.Now())/2)
@@ -208,7 +209,7 @@ func (m *Member) Run(ctx context.Context, lead func(ctx context.Context)) error 
 				leadCancel, leadDone = m.startLead(ctx, lead)
 			}
 		default:
-			stepDown("server " + l.Holder + " leads")
+			stepDown("server "+l.Holder+" leads", slog.LevelWarn)
 			// Look again right when the leader's lease would lapse.
 			if until := l.LeaseUntil.Sub(m.clock.Now()); until < wait {
 				wait = until

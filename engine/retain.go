@@ -81,18 +81,9 @@ func (e *Engine) Prune(ctx context.Context, p *store.PruneTasksParams) (int, err
 	if err := q.Validate(); err != nil {
 		return 0, fmt.Errorf("engine: %w", err)
 	}
-	total := 0
-	for {
-		n, err := e.store.PruneTasks(ctx, &q)
-		total += n
-		if err != nil {
-			return total, fmt.Errorf("engine: %w", err)
-		}
-		if n == 0 {
-			return total, nil
-		}
-		if err := ctx.Err(); err != nil {
-			return total, err
-		}
+	n, err := store.PruneAll(ctx, e.store, q)
+	if err != nil {
+		return n, fmt.Errorf("engine: %w", err)
 	}
+	return n, nil
 }

@@ -466,6 +466,23 @@ const (
 	MaxPruneLimit     = 5000
 )
 
+// PruneAll calls st.PruneTasks with p until a call deletes nothing, each
+// batch its own short transaction, and reports how many tasks it deleted
+// in all.
+func PruneAll(ctx context.Context, st Store, p PruneTasksParams) (int, error) {
+	total := 0
+	for {
+		n, err := st.PruneTasks(ctx, &p)
+		total += n
+		if err != nil || n == 0 {
+			return total, err
+		}
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+	}
+}
+
 // Validate checks p and fills its defaults.
 func (p *PruneTasksParams) Validate() error {
 	switch {

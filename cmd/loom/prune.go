@@ -57,16 +57,9 @@ behind. A flow goes only once it and all its steps have ended. 'loom server
 			}
 			defer st.Close()
 			p := store.PruneTasksParams{EndedBefore: time.Now().Add(-olderThan), Queue: queue}
-			total := 0
-			for {
-				n, err := st.PruneTasks(cmd.Context(), &p)
-				total += n
-				if err != nil {
-					return err
-				}
-				if n == 0 {
-					break
-				}
+			total, err := store.PruneAll(cmd.Context(), st, p)
+			if err != nil {
+				return err
 			}
 			fmt.Fprintf(m.Stdout, "deleted %d task%s that ended before %s\n", total, plural(total), p.EndedBefore.Local().Format(time.DateTime))
 			return nil

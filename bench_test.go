@@ -179,20 +179,37 @@ func BenchmarkParallelFlowVsPool(b *testing.B) {
 	b.ReportMetric(float64(flowed)/float64(max(pool, 1)), "x-pool")
 }
 
-// poolTime runs the plain pool over n calls and returns how long it took.
-func poolTime(n, workers int) time.Duration {
+// spent is the wall and CPU time of one side of a comparison, summed
+// over a benchmark's iterations.
+type spent struct{ wall, cpu time.Duration }
+
+// measure runs fn and adds its wall and CPU time to s. The CPU time is the
+// whole process's while fn runs, so fn's own goroutines and the garbage
+// collection it causes are counted, and so is anything else running: only
+// one side of a comparison runs at a time.
+func (s *spent) measure(fn func()) {
+	cpu0, _ := cpuTime()
 	start := time.Now()
-	goroutinePool(n, workers)
-	return time.Since(start)
+	fn()
+	s.wall += time.Since(start)
+	cpu1, _ := cpuTime()
+	s.cpu += cpu1 - cpu0
 }
 
 // reportVsPool reports a loom figure per unit beside the pool's per call
-// and their ratio: the measure of the library's overhead.
-func reportVsPool(b *testing.B, loomTime, pool time.Duration, units int, name string) {
+// and their ratio, in wall time and in CPU time: the library's overhead.
+// On a loaded machine the wall times also count waits for a core, the
+// CPU times only the work.
+func reportVsPool(b *testing.B, loom, pool spent, units int, name string) {
 	n := float64(b.N) * float64(units)
-	b.ReportMetric(float64(loomTime)/n, name+"-ns")
-	b.ReportMetric(float64(pool)/n, "pool-ns/func")
-	b.ReportMetric(float64(loomTime)/float64(max(pool, 1)), "x-pool")
+	b.ReportMetric(float64(loom.wall)/n, name+"-ns")
+	b.ReportMetric(float64(pool.wall)/n, "pool-ns/func")
+	b.ReportMetric(float64(loom.wall)/float64(max(pool.wall, 1)), "x-pool")
+	if _, ok := cpuTime(); ok {
+		b.ReportMetric(float64(loom.cpu)/n, name+"-cpu-ns")
+		b.ReportMetric(float64(pool.cpu)/n, "pool-cpu-ns/func")
+		b.ReportMetric(float64(loom.cpu)/float64(max(pool.cpu, 1)), "x-pool-cpu")
+	}
 }
 
 // BenchmarkParallelExecuteVsPool calls ParallelExecutor.Execute on a no-op
@@ -204,23 +221,23 @@ func BenchmarkParallelExecuteVsPool(b *testing.B) {
 	ctx := context.Background()
 	workers := 2 * runtime.GOMAXPROCS(0)
 	const n = 1000
-	var pool, executed time.Duration
+	var pool, executed spent
 	b.ReportAllocs()
 	for b.Loop() {
-		pool += poolTime(n, workers)
-		start := time.Now()
-		var wg sync.WaitGroup
-		for w := range workers {
-			wg.Go(func() {
-				for i := w; i < n; i += workers {
-					if _, err := ex.Execute(ctx, task, nil); err != nil {
-						b.Error(err)
+		pool.measure(func() { goroutinePool(n, workers) })
+		executed.measure(func() {
+			var wg sync.WaitGroup
+			for w := range workers {
+				wg.Go(func() {
+					for i := w; i < n; i += workers {
+						if _, err := ex.Execute(ctx, task, nil); err != nil {
+							b.Error(err)
+						}
 					}
-				}
-			})
-		}
-		wg.Wait()
-		executed += time.Since(start)
+				})
+			}
+			wg.Wait()
+		})
 	}
 	reportVsPool(b, executed, pool, n, "execute")
 }
@@ -234,24 +251,24 @@ func BenchmarkParallelStartWaitVsPool(b *testing.B) {
 	workers := 2 * runtime.GOMAXPROCS(0)
 	const n = 1000
 	hs := make([]loom.Handle, n)
-	var pool, started time.Duration
+	var pool, started spent
 	b.ReportAllocs()
 	for b.Loop() {
-		pool += poolTime(n, workers)
-		start := time.Now()
-		for i := range hs {
-			h, err := ex.Start(ctx, task, nil)
-			if err != nil {
-				b.Fatal(err)
+		pool.measure(func() { goroutinePool(n, workers) })
+		started.measure(func() {
+			for i := range hs {
+				h, err := ex.Start(ctx, task, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				hs[i] = h
 			}
-			hs[i] = h
-		}
-		for _, h := range hs {
-			if _, err := h.Wait(ctx); err != nil {
-				b.Fatal(err)
+			for _, h := range hs {
+				if _, err := h.Wait(ctx); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-		started += time.Since(start)
+		})
 	}
 	reportVsPool(b, started, pool, n, "startwait")
 }
@@ -274,28 +291,33 @@ func BenchmarkFanOutVsPool(b *testing.B) {
 	in := loom.Values{"items": items}
 	ctx := context.Background()
 	workers := 2 * runtime.GOMAXPROCS(0)
-	var pool, fanned time.Duration
+	var pool, fanned spent
 	b.ReportAllocs()
 	for b.Loop() {
-		pool += poolTime(n, workers)
-		start := time.Now()
-		if _, err := ex.Execute(ctx, flow, in); err != nil {
-			b.Fatal(err)
-		}
-		fanned += time.Since(start)
+		pool.measure(func() { goroutinePool(n, workers) })
+		fanned.measure(func() {
+			if _, err := ex.Execute(ctx, flow, in); err != nil {
+				b.Fatal(err)
+			}
+		})
 	}
 	reportVsPool(b, fanned, pool, n, "item")
 }
 
 // BenchmarkTaskRun is Task.Run of a no-op: the quickest way to run one
-// task, a fresh default SyncExecutor each call.
+// task. Beside ns/op it reports the CPU time per run, which a loaded
+// machine does not inflate.
 func BenchmarkTaskRun(b *testing.B) {
 	task := loom.NewTask("noop", noop)
 	ctx := context.Background()
 	b.ReportAllocs()
+	cpu0, ok := cpuTime()
 	for b.Loop() {
 		if _, err := task.Run(ctx, nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+	if cpu1, _ := cpuTime(); ok {
+		b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
 	}
 }

@@ -64,11 +64,12 @@ type Listener func(ctx context.Context, e Event)
 // EventEmitter delivers events to listeners. The zero value is not usable;
 // a nil *EventEmitter is, and drops every event.
 type EventEmitter struct {
-	mu     sync.Mutex
+	mu     sync.Mutex // serialises On and off
 	nextID uint64
-	// listeners is replaced, never changed in place, so Emit can range over
-	// the slice it read under mu after letting go of it.
-	listeners []listenerEntry
+	// listeners is replaced, never changed in place, so Emit ranges over
+	// the slice it loaded without a lock, and an executor can see that
+	// nobody listens before it builds an event.
+	listeners atomic.Pointer[[]listenerEntry]
 	dropped   atomic.Int64
 }
 
@@ -95,9 +96,11 @@ func (em *EventEmitter) On(t EventType, l Listener) (off func()) {
 	em.mu.Lock()
 	em.nextID++
 	id := em.nextID
-	ls := make([]listenerEntry, len(em.listeners), len(em.listeners)+1)
-	copy(ls, em.listeners)
-	em.listeners = append(ls, listenerEntry{id: id, typ: t, fn: l})
+	old := em.loaded()
+	ls := make([]listenerEntry, len(old), len(old)+1)
+	copy(ls, old)
+	ls = append(ls, listenerEntry{id: id, typ: t, fn: l})
+	em.listeners.Store(&ls)
 	em.mu.Unlock()
 	return func() { em.remove(id) }
 }
@@ -105,11 +108,28 @@ func (em *EventEmitter) On(t EventType, l Listener) (off func()) {
 func (em *EventEmitter) remove(id uint64) {
 	em.mu.Lock()
 	defer em.mu.Unlock()
-	i := slices.IndexFunc(em.listeners, func(e listenerEntry) bool { return e.id == id })
+	old := em.loaded()
+	i := slices.IndexFunc(old, func(e listenerEntry) bool { return e.id == id })
 	if i < 0 {
 		return
 	}
-	em.listeners = slices.Concat(em.listeners[:i], em.listeners[i+1:])
+	ls := slices.Concat(old[:i], old[i+1:])
+	em.listeners.Store(&ls)
+}
+
+// loaded returns the current listeners; nil when there are none yet.
+func (em *EventEmitter) loaded() []listenerEntry {
+	if p := em.listeners.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// listening reports whether em has any listener, so that an emitter
+// nobody listens to costs its executor no event at all. A nil emitter
+// has none.
+func (em *EventEmitter) listening() bool {
+	return em != nil && len(em.loaded()) > 0
 }
 
 // Emit delivers e to the listeners of its type and to those of every type,
@@ -123,10 +143,7 @@ func (em *EventEmitter) Emit(ctx context.Context, e Event) {
 	if em == nil {
 		return
 	}
-	em.mu.Lock()
-	ls := em.listeners
-	em.mu.Unlock()
-	for _, l := range ls {
+	for _, l := range em.loaded() {
 		if l.typ == "" || l.typ == e.Type {
 			deliver(ctx, l.fn, e)
 		}

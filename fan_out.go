@@ -6,6 +6,7 @@ import (
 	"maps"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -16,13 +17,13 @@ import (
 func (x *executor) runFanOut(ctx context.Context, s *Step, in Values, m *runMeta) *Result {
 	fo := s.FanOut
 	sctx := context.WithoutCancel(ctx)
-	res := &Result{RunID: m.id, Name: s.Name, Started: x.cfg.Clock.Now(), Attempts: 1}
+	res := &Result{RunID: m.id, Name: s.Name, Started: x.now(), Attempts: 1}
 	_ = x.record(sctx, s.Task, in, m, res, StatusRunning)
-	if x.cfg.Events != nil {
+	if x.cfg.Events.listening() {
 		x.emit(ctx, m.event(EventTaskStarted, s.Task, 1))
 	}
 	end := func(st Status, out Values, err error) *Result {
-		res.Status, res.Output, res.Err, res.Ended = st, out, err, x.cfg.Clock.Now()
+		res.Status, res.Output, res.Err, res.Ended = st, out, err, x.now()
 		if err != nil {
 			res.Message = err.Error()
 		}
@@ -44,20 +45,44 @@ func (x *executor) runFanOut(ctx context.Context, s *Step, in Values, m *runMeta
 
 	ictx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	results := make([]*Result, len(items))
+	// An item's Result stays on the stack of the goroutine that runs it:
+	// only what the step's output sums up is kept, in slices made once for
+	// all the items. An item that never started keeps an empty status.
+	out := make([]any, len(items))
+	errs := make([]string, len(items))
+	ends := make([]itemEnd, len(items))
+	// The first failed item's error (by index) is the step's.
+	var (
+		failMu    sync.Mutex
+		firstFail = len(items)
+		failErr   error
+	)
 	runItem := func(k int) {
 		itemIn := make(Values, len(base)+1)
 		maps.Copy(itemIn, base)
 		itemIn[fo.As] = items[k]
-		idx := "[" + strconv.Itoa(k) + "]"
-		im := &runMeta{id: m.id + idx, flowRun: m.flowRun, step: s.Name + idx, item: true}
-		r, err := x.run(ictx, s.Task, itemIn, im)
-		if err != nil {
-			now := x.cfg.Clock.Now()
-			r = &Result{RunID: im.id, Name: im.step, Status: StatusFailed, Err: err, Message: err.Error(), Started: now, Ended: now}
+		im := runMeta{flowRun: m.flowRun, item: true}
+		im.id, im.step = itemNames(m.id, s.Name, k)
+		var r Result
+		if err := x.run(ictx, s.Task, itemIn, &im, &r); err != nil {
+			r = Result{Status: StatusFailed, Err: err, Message: err.Error()}
 		}
-		results[k] = r
-		if r.Status != StatusCompleted && fo.OnFailure == FailFast {
+		ends[k] = itemEnd{how: itemOther, attempts: int32(r.Attempts)}
+		switch r.Status {
+		case StatusCompleted:
+			ends[k].how = itemCompleted
+			out[k] = r.Output
+			return
+		case StatusFailed:
+			ends[k].how = itemFailed
+			failMu.Lock()
+			if k < firstFail {
+				firstFail, failErr = k, r.Err
+			}
+			failMu.Unlock()
+		}
+		errs[k] = r.Message
+		if fo.OnFailure == FailFast {
 			cancel()
 		}
 	}
@@ -101,25 +126,21 @@ func (x *executor) runFanOut(ctx context.Context, s *Step, in Values, m *runMeta
 		wg.Wait()
 	}
 
-	out := make([]any, len(items))
-	errs := make([]string, len(items))
 	failed, attempts := 0, 0
+	for k, e := range ends {
+		switch e.how {
+		case itemCompleted:
+		case itemNotRun: // the fan-out stopped early
+			errs[k] = fmt.Errorf("%w: item did not run", ErrCancelled).Error()
+			failed++
+		default:
+			failed++
+		}
+		attempts += int(e.attempts)
+	}
 	var firstErr error
-	for k, r := range results {
-		if r == nil { // never started: the fan-out stopped early
-			r = &Result{Status: StatusCancelled, Err: fmt.Errorf("%w: item did not run", ErrCancelled)}
-			r.Message = r.Err.Error()
-		}
-		attempts += r.Attempts
-		if r.Status == StatusCompleted {
-			out[k] = r.Output
-			continue
-		}
-		failed++
-		errs[k] = r.Message
-		if firstErr == nil && r.Status == StatusFailed {
-			firstErr = fmt.Errorf("item %d: %w", k, r.Err)
-		}
+	if firstFail < len(items) {
+		firstErr = fmt.Errorf("item %d: %w", firstFail, failErr)
 	}
 	res.Attempts = max(attempts, 1)
 	output := Values{fanOutResults: out, fanOutErrors: errs, fanOutFailed: failed}
@@ -132,18 +153,51 @@ func (x *executor) runFanOut(ctx context.Context, s *Step, in Values, m *runMeta
 	return end(StatusCompleted, output, nil)
 }
 
+// itemEnd is how a fan-out item ended: what the step's Result sums up,
+// small since a fan-out keeps one per item.
+type itemEnd struct {
+	attempts int32
+	how      itemHow
+}
+
+// itemHow is how a fan-out item ended.
+type itemHow uint8
+
+const (
+	itemNotRun    itemHow = iota // the fan-out stopped before it
+	itemCompleted                // StatusCompleted
+	itemFailed                   // StatusFailed: its error may be the step's
+	itemOther                    // cancelled
+)
+
+// itemNames returns the run id and the step name of item k of a fan-out
+// step: the step's, each followed by "[k]", made in one allocation.
+func itemNames(id, step string, k int) (itemID, itemStep string) {
+	var num [20]byte
+	n := strconv.AppendInt(num[:0], int64(k), 10)
+	var b strings.Builder
+	b.Grow(len(id) + len(step) + 2*(len(n)+2))
+	for _, part := range [2]string{id, step} {
+		b.WriteString(part)
+		b.WriteByte('[')
+		b.Write(n)
+		b.WriteByte(']')
+	}
+	all := b.String()
+	cut := len(id) + len(n) + 2
+	return all[:cut], all[cut:]
+}
+
 // withSlot runs fn holding one of the executor's slots, if it has any.
 func (x *executor) withSlot(ctx context.Context, fn func()) {
 	if x.slots == nil {
 		fn()
 		return
 	}
-	select {
-	case x.slots <- struct{}{}:
-	case <-ctx.Done():
+	if !x.slots.acquire(ctx) {
 		return
 	}
-	defer func() { <-x.slots }()
+	defer x.slots.release()
 	fn()
 }
 

@@ -373,7 +373,7 @@ func (x *executor) runFlow(ctx context.Context, t *Task, f *Flow, in Values, m *
 		if r.failErr != nil {
 			why = "an earlier step failed"
 		}
-		now := x.cfg.Clock.Now()
+		now := x.now()
 		sr := &Result{
 			RunID: m.id + "/" + s.Name, Name: s.Name, Status: StatusCancelled,
 			Err: fmt.Errorf("%w: step %q did not run: %s", ErrCancelled, s.Name, why), Started: now, Ended: now,
@@ -383,7 +383,7 @@ func (x *executor) runFlow(ctx context.Context, t *Task, f *Flow, in Values, m *
 		r.sched.status[i] = StatusCancelled
 		sm := &runMeta{id: sr.RunID, flowRun: m.id, step: s.Name}
 		_ = x.record(sctx, s.Task, nil, sm, sr, StatusCancelled)
-		if x.cfg.Events != nil {
+		if x.cfg.Events.listening() {
 			e := sm.event(EventTaskCancelled, s.Task, 0)
 			e.Error = sr.Message
 			x.emit(ctx, e)
@@ -418,12 +418,8 @@ func (r *flowRun) loop(ctx context.Context) {
 				continue
 			}
 			slot := r.needsSlot(i)
-			if slot {
-				select {
-				case x.slots <- struct{}{}:
-				default:
-					goto wait
-				}
+			if slot && !x.slots.tryAcquire() {
+				goto wait
 			}
 			r.pending = r.pending[1:]
 			r.launch(ctx, i, slot)
@@ -434,14 +430,22 @@ func (r *flowRun) loop(ctx context.Context) {
 		}
 		if len(r.pending) > 0 && r.mayStart(ctx) {
 			// Wait for a slot or for a step to end, whichever comes first.
-			select {
-			case x.slots <- struct{}{}:
+			w, ok := x.slots.wait()
+			if !ok {
+				select {
+				case <-w:
+					ok = true
+				case d := <-r.done:
+					x.slots.giveUp(w)
+					r.finish(ctx, d)
+				case <-ctx.Done():
+					x.slots.giveUp(w)
+				}
+			}
+			if ok {
 				i := r.pending[0]
 				r.pending = r.pending[1:]
 				r.launch(ctx, i, true)
-			case d := <-r.done:
-				r.finish(ctx, d)
-			case <-ctx.Done():
 			}
 			continue
 		}
@@ -495,8 +499,8 @@ func (r *flowRun) execStep(ctx context.Context, i int, in Values, inErr error) s
 	if s.FanOut != nil {
 		return stepDone{i: i, res: r.x.runFanOut(ctx, s, in, m)}
 	}
-	res, err := r.x.run(ctx, s.Task, in, m)
-	if err != nil {
+	res := new(Result)
+	if err := r.x.run(ctx, s.Task, in, m, res); err != nil {
 		res = r.x.failStep(ctx, s.Task, in, m, err)
 	}
 	return stepDone{i: i, res: res}
@@ -504,7 +508,7 @@ func (r *flowRun) execStep(ctx context.Context, i int, in Values, inErr error) s
 
 // failStep ends a step that could not run at all.
 func (x *executor) failStep(ctx context.Context, t *Task, in Values, m *runMeta, err error) *Result {
-	now := x.cfg.Clock.Now()
+	now := x.now()
 	res := &Result{RunID: m.id, Name: m.step, Status: StatusFailed, Err: err, Message: err.Error(), Started: now, Ended: now}
 	_ = x.record(context.WithoutCancel(ctx), t, in, m, res, StatusFailed)
 	x.emitEnd(ctx, t, m, res)
@@ -514,7 +518,7 @@ func (x *executor) failStep(ctx context.Context, t *Task, in Values, m *runMeta,
 // finish takes in an ended step and decides what it makes ready.
 func (r *flowRun) finish(ctx context.Context, d stepDone) {
 	if d.slot {
-		<-r.x.slots
+		r.x.slots.release()
 	}
 	s := &r.f.steps[d.i]
 	res := d.res
@@ -551,12 +555,12 @@ func (r *flowRun) decide(ctx context.Context) {
 	x := r.x
 	for _, k := range skip {
 		s := &r.f.steps[k.step]
-		now := x.cfg.Clock.Now()
+		now := x.now()
 		res := &Result{RunID: r.m.id + "/" + s.Name, Name: s.Name, Status: StatusSkipped, Message: k.reason, Started: now, Ended: now}
 		r.results[s.Name] = res
 		m := &runMeta{id: res.RunID, flowRun: r.m.id, step: s.Name}
 		_ = x.record(context.WithoutCancel(ctx), s.Task, nil, m, res, StatusSkipped)
-		if x.cfg.Events != nil {
+		if x.cfg.Events.listening() {
 			e := m.event(EventTaskSkipped, s.Task, 0)
 			e.Error = k.reason
 			x.emit(ctx, e)
@@ -598,8 +602,8 @@ func (r *flowRun) compensate(ctx context.Context) {
 		}
 		name := s.Name + ".compensate"
 		m := &runMeta{id: r.m.id + "/" + name, flowRun: r.m.id, step: name}
-		res, err := x.run(cctx, s.Compensate, in, m)
-		if err != nil {
+		res := new(Result)
+		if err := x.run(cctx, s.Compensate, in, m, res); err != nil {
 			res = x.failStep(cctx, s.Compensate, in, m, err)
 		}
 		r.results[name] = res
@@ -608,7 +612,7 @@ func (r *flowRun) compensate(ctx context.Context) {
 			x.cfg.Logger.WarnContext(ctx, "compensation failed", "flow", r.f.name, "run", r.m.id, "step", s.Name, "error", res.Err)
 		}
 	}
-	if ran && x.cfg.Events != nil {
+	if ran && x.cfg.Events.listening() {
 		e := r.m.event(EventCompensated, r.t, 0)
 		if err := errors.Join(errs...); err != nil {
 			e.Error = err.Error()

@@ -2,7 +2,6 @@ package loom
 
 import (
 	"context"
-	cryptorand "crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	mathrand "math/rand/v2"
 	"runtime"
 	"runtime/debug"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -76,10 +74,16 @@ type executor struct {
 	cfg Config
 	// slots bounds how many handlers run at once across the executor; nil
 	// runs everything in the goroutine that asks, one thing at a time.
-	slots chan struct{}
+	slots *semaphore
 	// boundTasks makes a top-level run of a plain task take a slot too
 	// (ParallelExecutor); otherwise only flow steps and fan-out items do.
 	boundTasks bool
+	// private is set when State is the private state, which records
+	// nothing: record then has nothing to do.
+	private bool
+	// systemClock is set when Clock is SystemClock, whose time since a
+	// reading costs one clock read where Now costs two.
+	systemClock bool
 }
 
 // slotKey marks the context of a handler that holds one of an executor's
@@ -117,8 +121,10 @@ func (c *attemptContext) Value(key any) any {
 
 func newExecutor(cfg Config, parallelism int) *executor {
 	x := &executor{cfg: cfg.withDefaults(parallelism)}
+	_, x.private = x.cfg.State.(privateState)
+	_, x.systemClock = x.cfg.Clock.(SystemClock)
 	if x.cfg.Parallelism > 1 {
-		x.slots = make(chan struct{}, x.cfg.Parallelism)
+		x.slots = newSemaphore(x.cfg.Parallelism)
 	}
 	return x
 }
@@ -144,25 +150,49 @@ func (m *runMeta) event(typ EventType, t *Task, attempt int) Event {
 	return Event{Type: typ, RunID: m.id, FlowRunID: m.flowRun, Task: t.Name, Step: m.step, Attempt: attempt}
 }
 
-// runIDSources are the random sources of run ids: ChaCha8 generators
-// seeded from crypto/rand, one per goroutine at a time, so that an id costs
-// no system call and no lock beyond the UUIDv7 clock's.
-var runIDSources = sync.Pool{New: func() any {
-	var seed [32]byte
-	_, _ = cryptorand.Read(seed[:])
-	return mathrand.NewChaCha8(seed)
-}}
-
 // newRunID returns a new UUIDv7: ordered by the millisecond it was made
 // in (random within it), unique, not a secret.
-func newRunID() string { return newRunIDAt(time.Now()) }
+func newRunID() string { return newRunIDAt(systemNow()) }
+
+// wallBase is the reading of time.Now that systemNow counts from.
+var wallBase atomic.Pointer[time.Time]
+
+// wallRefresh is how old wallBase may be before systemNow reads the wall
+// clock again.
+const wallRefresh = 100 * time.Millisecond
+
+// systemNow returns the system time as time.Now does, at the cost of one
+// clock read where time.Now costs two (wall and monotonic): it adds the
+// monotonic time since wallBase to it. The monotonic reading is exact;
+// the wall reading is too, except that a step of the wall clock (not the
+// slewing that moves both clocks alike) shows only once wallBase is
+// renewed, within wallRefresh.
+func systemNow() time.Time {
+	if b := wallBase.Load(); b != nil {
+		if d := time.Since(*b); d < wallRefresh {
+			return b.Add(d)
+		}
+	}
+	t := time.Now()
+	wallBase.Store(&t)
+	return t
+}
+
+// now reads the executor's clock: systemNow for SystemClock.
+func (x *executor) now() time.Time {
+	if x.systemClock {
+		return systemNow()
+	}
+	return x.cfg.Clock.Now()
+}
 
 // newRunIDAt is newRunID for a run made at, a time read from the system
 // clock: a run reads the clock once for its id and its start.
 func newRunIDAt(at time.Time) string {
-	src := runIDSources.Get().(*mathrand.ChaCha8)
-	randB := src.Uint64()
-	runIDSources.Put(src)
+	// math/rand/v2's global source is the runtime's ChaCha8, one per
+	// thread and seeded from the system's randomness: no system call, no
+	// lock and no pool.
+	randB := mathrand.Uint64()
 	var u uuid.UUID
 	// 48 bits of Unix milliseconds, the version (7), 12 bits of sub-
 	// millisecond time or sequence; the variant (10) and 62 random bits.
@@ -231,15 +261,14 @@ func (x *executor) execute(ctx context.Context, t *Task, in Values, m *runMeta) 
 		// A flow only schedules (its steps take slots); a handler's own
 		// nested work runs in the slot the handler holds, or a handler
 		// waiting for it could wait forever for a slot of its own.
-		select {
-		case x.slots <- struct{}{}:
-			defer func() { <-x.slots }()
-		case <-ctx.Done():
-			// The run ends cancelled without calling the handler.
+		if x.slots.acquire(ctx) {
+			defer x.slots.release()
 		}
+		// Otherwise ctx ended: the run ends cancelled without calling
+		// the handler.
 	}
-	res, err := x.run(ctx, t, in, m)
-	if err != nil {
+	res := new(Result)
+	if err := x.run(ctx, t, in, m, res); err != nil {
 		return nil, err
 	}
 	if res.Status != StatusCompleted {
@@ -249,57 +278,67 @@ func (x *executor) execute(ctx context.Context, t *Task, in Values, m *runMeta) 
 }
 
 // run runs t under m: idempotency, then attempts until one completes, the
-// retry policy gives up or ctx ends. The error is for a run that could not
-// start (its key or state could not be recorded); everything else is in
-// the Result.
-func (x *executor) run(ctx context.Context, t *Task, in Values, m *runMeta) (*Result, error) {
-	clock := x.cfg.Clock
-	started := clock.Now()
+// retry policy gives up or ctx ends. It fills in res, which the caller
+// gives zeroed so that it may sit in a larger allocation (a fan-out's
+// items share one). The error is for a run that could not start (its key
+// or state could not be recorded); everything else is in res.
+func (x *executor) run(ctx context.Context, t *Task, in Values, m *runMeta, res *Result) error {
+	key, idem, keyed, err := idempotencyKey(t, in, m.key)
+	if err != nil {
+		return fmt.Errorf("loom: task %q: %w", t.Name, err)
+	}
+	// A fan-out item is never recorded and its Result is only summed up
+	// into its step's, so it reads no clock, unless its Result is kept
+	// under an idempotency key for a later run to replay.
+	timed := !m.item || keyed
+	var started time.Time
+	if timed {
+		started = x.now()
+	}
 	if m.id == "" {
 		at := started
-		if _, system := clock.(SystemClock); !system {
-			at = time.Now()
+		if !x.systemClock || !timed {
+			at = systemNow()
 		}
 		m.id = newRunIDAt(at)
 	}
-	res := &Result{RunID: m.id, Name: m.name(t), Started: started}
+	res.RunID, res.Name, res.Started = m.id, m.name(t), started
 
-	key, idem, keyed, err := idempotencyKey(t, in, m.key)
-	if err != nil {
-		return nil, fmt.Errorf("loom: task %q: %w", t.Name, err)
-	}
 	if keyed {
 		replay, held, err := x.acquireKey(ctx, t, in, m, key, idem)
 		switch {
 		case err != nil:
-			return nil, err
+			return err
 		case replay != nil:
-			return replay, nil
+			*res = *replay
+			return nil
 		case !held: // ctx ended while waiting for a duplicate
 			res.Status = StatusCancelled
 			res.Err = cancelError(ctx, nil)
 			res.Message = res.Err.Error()
-			res.Ended = clock.Now()
-			return res, nil
+			res.Ended = x.endTime(started)
+			return nil
 		}
 	}
 
 	// State is saved even once ctx is done, except in the private state,
 	// which records no runs and so needs no context of its own.
 	sctx := ctx
-	if _, private := x.cfg.State.(privateState); !private || keyed {
+	if !x.private || keyed {
 		sctx = context.WithoutCancel(ctx)
 	}
 	if err := x.record(sctx, t, in, m, res, StatusRunning); err != nil && m.flowRun == "" {
 		if keyed {
 			x.releaseKey(sctx, key)
 		}
-		return nil, fmt.Errorf("loom: task %q: recording run %s: %w", t.Name, m.id, err)
+		return fmt.Errorf("loom: task %q: recording run %s: %w", t.Name, m.id, err)
 	}
 
 	x.attempts(ctx, t, in, m, res)
 
-	res.Ended = clock.Now()
+	if timed {
+		res.Ended = x.endTime(started)
+	}
 	if res.Err != nil {
 		res.Message = res.Err.Error()
 	}
@@ -308,7 +347,18 @@ func (x *executor) run(ctx context.Context, t *Task, in Values, m *runMeta) (*Re
 		x.finishKey(sctx, t, key, idem, res)
 	}
 	x.emitEnd(ctx, t, m, res)
-	return res, nil
+	return nil
+}
+
+// endTime returns the time now, for a run that started at started: on
+// the system clock, started plus the monotonic time since, which reads
+// the clock once where time.Now reads it twice (wall and monotonic) and
+// never ends a run before it started.
+func (x *executor) endTime(started time.Time) time.Time {
+	if x.systemClock {
+		return started.Add(time.Since(started))
+	}
+	return x.cfg.Clock.Now()
 }
 
 // attempts runs the attempt loop, leaving the outcome in res.
@@ -349,7 +399,7 @@ func (x *executor) attempts(ctx context.Context, t *Task, in Values, m *runMeta,
 		if x.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
 			x.cfg.Logger.DebugContext(ctx, "attempt failed; retrying", "task", t.Name, "run", m.id, "attempt", attempt, "delay", delay, "error", err)
 		}
-		if x.cfg.Events != nil {
+		if x.cfg.Events.listening() {
 			e := m.event(EventTaskRetrying, t, attempt)
 			e.Delay, e.Error = delay, err.Error()
 			x.emit(ctx, e)
@@ -405,12 +455,12 @@ func (x *executor) attempt(ctx context.Context, t *Task, fl *Flow, isFlow bool, 
 	actx = ac
 
 	if isFlow {
-		if x.cfg.Events != nil {
+		if x.cfg.Events.listening() {
 			x.emit(ctx, m.event(EventFlowStarted, t, attempt))
 		}
 		out, err = x.runFlow(actx, t, fl, in, m, res)
 	} else {
-		if x.cfg.Events != nil {
+		if x.cfg.Events.listening() {
 			x.emit(ctx, m.event(EventTaskStarted, t, attempt))
 		}
 		out, err = x.call(actx, t, in, m)
@@ -460,6 +510,8 @@ func cancelError(ctx context.Context, err error) error {
 // the state this run saw last. The first look of a run only records it: a
 // change before the run started was reported by whoever saw it.
 func (x *executor) breakerSeen(ctx context.Context, b *CircuitBreaker, seen *BreakerState) {
+	// The state is tracked while an emitter is set, listened to or not, so
+	// that a listener added during the run hears of the next change.
 	if x.cfg.Events == nil {
 		return
 	}
@@ -480,17 +532,19 @@ func (x *executor) breakerSeen(ctx context.Context, b *CircuitBreaker, seen *Bre
 	x.emit(ctx, Event{Type: typ, Breaker: b.Name()})
 }
 
+// emit stamps e and delivers it, unless nobody listens: then the clock
+// is not even read.
 func (x *executor) emit(ctx context.Context, e Event) {
-	if x.cfg.Events == nil {
+	if !x.cfg.Events.listening() {
 		return
 	}
-	e.Time = x.cfg.Clock.Now()
+	e.Time = x.now()
 	x.cfg.Events.Emit(ctx, e)
 }
 
 // emitEnd emits the event that closes a run.
 func (x *executor) emitEnd(ctx context.Context, t *Task, m *runMeta, res *Result) {
-	if x.cfg.Events == nil {
+	if !x.cfg.Events.listening() {
 		return
 	}
 	_, isFlow := t.Handler.(*Flow)
@@ -516,6 +570,9 @@ func (x *executor) emitEnd(ctx context.Context, t *Task, m *runMeta, res *Result
 // step as a step of its flow run. A failure is logged; it is returned for
 // the caller that must refuse to start without state.
 func (x *executor) record(ctx context.Context, t *Task, in Values, m *runMeta, res *Result, st Status) error {
+	if x.private {
+		return nil // see privateState
+	}
 	var err error
 	_, isFlow := t.Handler.(*Flow)
 	if m.flowRun == "" || isFlow {
@@ -567,7 +624,7 @@ func (x *executor) acquireKey(ctx context.Context, t *Task, in Values, m *runMet
 		if kw != nil {
 			changed = kw.KeyChanged(key)
 		}
-		rec, acquired, err := st.AcquireKey(ctx, key, m.id, x.cfg.Clock.Now(), idem.LockTTL)
+		rec, acquired, err := st.AcquireKey(ctx, key, m.id, x.now(), idem.LockTTL)
 		if err != nil {
 			return nil, false, fmt.Errorf("loom: task %q: acquiring idempotency key %q: %w", t.Name, key, err)
 		}
@@ -578,7 +635,7 @@ func (x *executor) acquireKey(ctx context.Context, t *Task, in Values, m *runMet
 			r := *rec.Result
 			r.Replayed = true
 			r.Name = m.name(t)
-			if x.cfg.Events != nil {
+			if x.cfg.Events.listening() {
 				e := m.event(EventTaskReplayed, t, r.Attempts)
 				e.RunID, e.Output, e.Error = r.RunID, r.Output, r.Message
 				x.emit(ctx, e)
@@ -597,7 +654,7 @@ func (x *executor) acquireKey(ctx context.Context, t *Task, in Values, m *runMet
 func (x *executor) waitKey(ctx context.Context, changed <-chan struct{}, rec IdempotencyRecord) error {
 	wait := idempotencyPoll
 	if changed != nil {
-		if until := rec.LockedUntil.Sub(x.cfg.Clock.Now()); until > 0 {
+		if until := rec.LockedUntil.Sub(x.now()); until > 0 {
 			wait = until
 		}
 	}
@@ -617,7 +674,7 @@ func (x *executor) finishKey(ctx context.Context, t *Task, key string, idem *Ide
 	var err error
 	if res.Status == StatusCompleted || (res.Status == StatusFailed && idem.OnFailure == KeepOnFailure) {
 		r := *res
-		err = x.cfg.State.CompleteKey(ctx, key, &r, x.cfg.Clock.Now().Add(idem.Window))
+		err = x.cfg.State.CompleteKey(ctx, key, &r, x.now().Add(idem.Window))
 	} else {
 		err = x.cfg.State.ReleaseKey(ctx, key)
 	}

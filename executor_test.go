@@ -725,6 +725,63 @@ func TestExecutorFanOut(t *testing.T) {
 	}
 }
 
+// Each fan-out item has a run id and a step name of its own, the step's
+// followed by "[index]", in what its handler reads with Attempt and in
+// its events, whether or not anyone listens.
+func TestExecutorFanOutItemNames(t *testing.T) {
+	t.Parallel()
+	for _, kind := range executorKinds {
+		for _, listen := range []bool{true, false} {
+			t.Run(fmt.Sprint(kind.name, "/listen=", listen), func(t *testing.T) {
+				t.Parallel()
+				var mu sync.Mutex
+				var ids []string
+				item := loom.NewTask("item", handler(func(ctx context.Context, in loom.Values) (loom.Values, error) {
+					a, ok := loom.Attempt(ctx)
+					if !ok || a.Attempt != 1 || a.MaxAttempts != 1 {
+						t.Errorf("Attempt = %+v, %v; want attempt 1 of 1", a, ok)
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					ids = append(ids, fmt.Sprint(in["i"], "=", a.RunID))
+					return nil, nil
+				}))
+				flow, _ := mustFlow(t, "fan", loom.FlowDef{Inputs: []string{"l"}, Steps: []loom.Step{
+					{Name: "each", Task: item, FanOut: &loom.FanOut{Over: "l", As: "i"}},
+				}})
+				var ex loom.Executor
+				var events *eventLog
+				if listen {
+					h := newHarness(t, kind.new)
+					ex, events = h.ex, h.events
+				} else {
+					ex = kind.new(loom.Config{Parallelism: 2})
+				}
+				if _, err := ex.Execute(context.Background(), flow, loom.Values{"l": []int{0, 1, 2}}, loom.WithRunID("r")); err != nil {
+					t.Fatal(err)
+				}
+				slices.Sort(ids)
+				if want := []string{"0=r/each[0]", "1=r/each[1]", "2=r/each[2]"}; !slices.Equal(ids, want) {
+					t.Errorf("items saw run ids %v, want %v", ids, want)
+				}
+				if events == nil {
+					return
+				}
+				var got []string
+				for _, e := range events.all() {
+					if e.Type == loom.EventTaskCompleted && strings.HasPrefix(e.Step, "each[") {
+						got = append(got, e.RunID+" "+e.Step+" "+e.FlowRunID)
+					}
+				}
+				slices.Sort(got)
+				if want := []string{"r/each[0] each[0] r", "r/each[1] each[1] r", "r/each[2] each[2] r"}; !slices.Equal(got, want) {
+					t.Errorf("item completion events %v, want %v", got, want)
+				}
+			})
+		}
+	}
+}
+
 // A fan-out never runs more items at once than its Parallelism.
 func TestExecutorFanOutBounded(t *testing.T) {
 	t.Parallel()

@@ -61,8 +61,7 @@ func (x *executor) runFanOut(ctx context.Context, s *Step, in Values, m *runMeta
 		itemIn := make(Values, len(base)+1)
 		maps.Copy(itemIn, base)
 		itemIn[fo.As] = items[k]
-		im := runMeta{flowRun: m.flowRun, item: true}
-		im.id, im.step = itemNames(m.id, s.Name, k)
+		im := runMeta{flowRun: m.flowRun, item: true, of: m, index: k}
 		var r Result
 		if err := x.run(ictx, s.Task, itemIn, &im, &r); err != nil {
 			r = Result{Status: StatusFailed, Err: err, Message: err.Error()}

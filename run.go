@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	mathrand "math/rand/v2"
 	"runtime"
 	"runtime/debug"
@@ -99,18 +100,48 @@ func (x *executor) holdsSlot(ctx context.Context) bool {
 // attemptContext is the context of an attempt: the AttemptInfo that
 // Attempt reads and, for a handler holding a slot, that slot's executor
 // (slotKey). It is one allocation where context.WithValue would take
-// three, on the path every run takes.
+// three, on the path every run takes. It holds the AttemptInfo in 24
+// bytes rather than 32, so that the whole fits a 48-byte allocation: the
+// counts as int32, which no retry policy in earnest exceeds (a larger
+// MaxAttempts reads as math.MaxInt32).
 type attemptContext struct {
 	context.Context
-	info AttemptInfo
-	slot *executor
+	runID                string
+	attempt, maxAttempts int32
+	slot                 *executor
 }
 
 // Value answers attemptKey and slotKey, and asks the parent for the rest.
 func (c *attemptContext) Value(key any) any {
 	switch key.(type) {
 	case attemptKey:
-		return c.info
+		return AttemptInfo{RunID: c.runID, Attempt: int(c.attempt), MaxAttempts: int(c.maxAttempts)}
+	case slotKey:
+		if c.slot != nil {
+			return c.slot
+		}
+	}
+	return c.Context.Value(key)
+}
+
+// itemContext is the attemptContext of a fan-out item not named yet
+// (runMeta.named): its run id is made when a handler asks for it. It too
+// fits 48 bytes.
+type itemContext struct {
+	context.Context
+	of                   *runMeta // the fan-out step
+	index                int
+	attempt, maxAttempts int32
+	slot                 *executor
+}
+
+// Value answers attemptKey, with the item's run id made now, and slotKey,
+// and asks the parent for the rest.
+func (c *itemContext) Value(key any) any {
+	switch key.(type) {
+	case attemptKey:
+		id, _ := itemNames(c.of.id, c.of.step, c.index)
+		return AttemptInfo{RunID: id, Attempt: int(c.attempt), MaxAttempts: int(c.maxAttempts)}
 	case slotKey:
 		if c.slot != nil {
 			return c.slot
@@ -137,6 +168,21 @@ type runMeta struct {
 	key     string // an idempotency key given with WithIdempotencyKey
 	// item marks a fan-out item, which has no step state of its own.
 	item bool
+	// of is the fan-out step of an item whose id and step name are not
+	// made yet, and index the item's number: most items are never
+	// recorded, logged or reported, so their names are made (named) only
+	// when something needs them.
+	of    *runMeta
+	index int
+}
+
+// named makes the id and step name of a fan-out item that has none yet:
+// the step's, each followed by "[index]". It returns m.
+func (m *runMeta) named() *runMeta {
+	if m.of != nil && m.id == "" {
+		m.id, m.step = itemNames(m.of.id, m.of.step, m.index)
+	}
+	return m
 }
 
 func (m *runMeta) name(t *Task) string {
@@ -147,6 +193,7 @@ func (m *runMeta) name(t *Task) string {
 }
 
 func (m *runMeta) event(typ EventType, t *Task, attempt int) Event {
+	m.named()
 	return Event{Type: typ, RunID: m.id, FlowRunID: m.flowRun, Task: t.Name, Step: m.step, Attempt: attempt}
 }
 
@@ -295,7 +342,10 @@ func (x *executor) run(ctx context.Context, t *Task, in Values, m *runMeta, res 
 	if timed {
 		started = x.now()
 	}
-	if m.id == "" {
+	if _, isFlow := t.Handler.(*Flow); keyed || isFlow {
+		m.named() // a key's owner, a flow's run id
+	}
+	if m.id == "" && m.of == nil {
 		at := started
 		if !x.systemClock || !timed {
 			at = systemNow()
@@ -397,7 +447,7 @@ func (x *executor) attempts(ctx context.Context, t *Task, in Values, m *runMeta,
 			return
 		}
 		if x.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
-			x.cfg.Logger.DebugContext(ctx, "attempt failed; retrying", "task", t.Name, "run", m.id, "attempt", attempt, "delay", delay, "error", err)
+			x.cfg.Logger.DebugContext(ctx, "attempt failed; retrying", "task", t.Name, "run", m.named().id, "attempt", attempt, "delay", delay, "error", err)
 		}
 		if x.cfg.Events.listening() {
 			e := m.event(EventTaskRetrying, t, attempt)
@@ -448,11 +498,17 @@ func (x *executor) attempt(ctx context.Context, t *Task, fl *Flow, isFlow bool, 
 	if t.Retry != nil && t.Retry.MaxAttempts > 1 {
 		maxAttempts = t.Retry.MaxAttempts
 	}
-	ac := &attemptContext{Context: actx, info: AttemptInfo{RunID: m.id, Attempt: attempt, MaxAttempts: maxAttempts}}
+	ac := attemptContext{Context: actx, runID: m.id, attempt: int32(min(attempt, math.MaxInt32)), maxAttempts: int32(min(maxAttempts, math.MaxInt32))}
 	if x.slots != nil && !isFlow {
 		ac.slot = x
 	}
-	actx = ac
+	if m.id == "" { // an item not named yet
+		actx = &itemContext{Context: ac.Context, of: m.of, index: m.index, attempt: ac.attempt, maxAttempts: ac.maxAttempts, slot: ac.slot}
+	} else {
+		p := new(attemptContext)
+		*p = ac
+		actx = p
+	}
 
 	if isFlow {
 		if x.cfg.Events.listening() {
@@ -481,7 +537,7 @@ func (x *executor) call(ctx context.Context, t *Task, in Values, m *runMeta) (ou
 	defer func() {
 		if r := recover(); r != nil {
 			pe := &panicError{value: r, stack: debug.Stack()}
-			x.cfg.Logger.ErrorContext(ctx, "handler panicked", "task", t.Name, "run", m.id, "panic", fmt.Sprint(r), "stack", string(pe.stack))
+			x.cfg.Logger.ErrorContext(ctx, "handler panicked", "task", t.Name, "run", m.named().id, "panic", fmt.Sprint(r), "stack", string(pe.stack))
 			fmt.Fprintf(LogWriter(ctx), "panic: %v\n%s", r, pe.stack)
 			out, err = nil, pe
 		}

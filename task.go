@@ -2,6 +2,8 @@ package loom
 
 import (
 	"context"
+	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -63,5 +65,43 @@ func NewTask(name string, h Handler) *Task {
 // default configuration (the seed's task.run). It is the quickest way to run
 // one task; use an Executor to share clocks, events and state.
 func (t *Task) Run(ctx context.Context, in Values, opts ...RunOption) (*Result, error) {
-	return NewSyncExecutor(Config{}).Execute(ctx, t, in, opts...)
+	m, err := prepare(t, opts)
+	if err != nil {
+		return nil, err
+	}
+	if t.Idempotency != nil || m.key != "" {
+		// The run's idempotency records are its own executor's, so that
+		// runs with the same key do not share them.
+		return NewSyncExecutor(Config{}).x.execute(ctx, t, in, &m)
+	}
+	// Nothing else of a default SyncExecutor outlives the run, so every
+	// such run shares one.
+	return defaultSync().execute(ctx, t, in, &m)
+}
+
+// defaultSync is the executor of Task.Run: a SyncExecutor's of default
+// configuration, except that it logs through whatever slog.Default is at
+// the time, as a fresh one would.
+var defaultSync = sync.OnceValue(func() *executor {
+	return NewSyncExecutor(Config{Logger: slog.New(defaultLogHandler{})}).x
+})
+
+// defaultLogHandler hands every record to slog.Default's handler as it is
+// when the record is logged.
+type defaultLogHandler struct{}
+
+func (defaultLogHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return slog.Default().Handler().Enabled(ctx, l)
+}
+
+func (defaultLogHandler) Handle(ctx context.Context, r slog.Record) error {
+	return slog.Default().Handler().Handle(ctx, r)
+}
+
+func (h defaultLogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return slog.Default().Handler().WithAttrs(attrs)
+}
+
+func (h defaultLogHandler) WithGroup(name string) slog.Handler {
+	return slog.Default().Handler().WithGroup(name)
 }

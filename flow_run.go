@@ -329,6 +329,7 @@ type flowRun struct {
 	completed []int
 	pending   []int // decided to run, not yet started, in Order
 	done      chan stepDone
+	slotWait  chan struct{} // the loop's, for waiting on a slot; reused
 	failErr   error // the first failed step's error
 	cancelErr error // the first cancelled step's error
 }
@@ -430,7 +431,11 @@ func (r *flowRun) loop(ctx context.Context) {
 		}
 		if len(r.pending) > 0 && r.mayStart(ctx) {
 			// Wait for a slot or for a step to end, whichever comes first.
-			w, ok := x.slots.wait()
+			if r.slotWait == nil {
+				r.slotWait = newWaiter()
+			}
+			w := r.slotWait
+			ok := x.slots.wait(w)
 			if !ok {
 				select {
 				case <-w:

@@ -44,8 +44,9 @@ func (s *semaphore) acquire(ctx context.Context) bool {
 	if s.waiting.Load() == 0 && s.tryAcquire() {
 		return true
 	}
-	w, ok := s.wait()
-	if ok {
+	w := waiters.Get().(chan struct{})
+	defer waiters.Put(w) // empty again by then: received, or see giveUp
+	if s.wait(w) {
 		return true
 	}
 	select {
@@ -57,10 +58,18 @@ func (s *semaphore) acquire(ctx context.Context) bool {
 	}
 }
 
-// wait takes a free slot (ok) when nobody is queued, or queues and
-// returns the channel the slot will be handed over on. A waiter that
-// stops waiting calls abandon.
-func (s *semaphore) wait() (w chan struct{}, ok bool) {
+// waiters are the channels of waiters gone, for the next to reuse: a
+// channel is empty again once its slot was received or given up.
+var waiters = sync.Pool{New: func() any { return newWaiter() }}
+
+// newWaiter returns a channel for wait: it holds the one slot handed
+// over, so that release never blocks on it.
+func newWaiter() chan struct{} { return make(chan struct{}, 1) }
+
+// wait takes a free slot (true) when nobody is queued, or queues w, an
+// empty channel from newWaiter, on which the slot will be handed over. A
+// waiter that stops waiting calls giveUp; w is empty again after either.
+func (s *semaphore) wait(w chan struct{}) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// Counted before the look at used, and release decrements used before
@@ -69,15 +78,15 @@ func (s *semaphore) wait() (w chan struct{}, ok bool) {
 	s.waiting.Add(1)
 	if len(s.queue) == 0 && s.tryAcquire() {
 		s.waiting.Add(-1)
-		return nil, true
+		return true
 	}
-	w = make(chan struct{}, 1)
 	s.queue = append(s.queue, w)
-	return w, false
+	return false
 }
 
 // abandon takes w out of the queue. It reports true when a slot was
-// handed to w before it could: the caller then holds that slot.
+// handed to w before it could: the caller then holds that slot, and w is
+// empty again.
 func (s *semaphore) abandon(w chan struct{}) (holds bool) {
 	s.mu.Lock()
 	if i := slices.Index(s.queue, w); i >= 0 {

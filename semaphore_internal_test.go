@@ -60,12 +60,8 @@ func TestSemaphoreWait(t *testing.T) {
 	if !s.tryAcquire() {
 		t.Fatal("first slot not free")
 	}
-	w, ok := s.wait()
-	if ok {
-		t.Fatal("took a slot that is held")
-	}
-	w2, ok := s.wait()
-	if ok {
+	w, w2 := newWaiter(), newWaiter()
+	if s.wait(w) || s.wait(w2) {
 		t.Fatal("took a slot that is held")
 	}
 	s.release() // hands the slot to w
@@ -80,7 +76,8 @@ func TestSemaphoreWait(t *testing.T) {
 	default:
 		t.Fatal("release did not hand the slot to the second waiter")
 	}
-	w3, _ := s.wait()
+	w3 := newWaiter()
+	s.wait(w3)
 	s.giveUp(w3) // queued, never handed a slot
 	s.release()
 	if u := s.used.Load(); u != 0 || len(s.queue) != 0 {
@@ -90,10 +87,14 @@ func TestSemaphoreWait(t *testing.T) {
 	if !s.tryAcquire() {
 		t.Fatal("slot not free")
 	}
-	w4, _ := s.wait()
+	w4 := newWaiter()
+	s.wait(w4)
 	s.release() // hands it to w4
 	s.giveUp(w4)
 	if u := s.used.Load(); u != 0 {
 		t.Errorf("a slot handed to a waiter that gave up stays held: %d used", u)
+	}
+	if len(w4) != 0 {
+		t.Error("the channel of a waiter that gave up is not empty")
 	}
 }

@@ -330,8 +330,8 @@ type flowRun struct {
 	pending   []int // decided to run, not yet started, in Order
 	done      chan stepDone
 	slotWait  chan struct{} // the loop's, for waiting on a slot; reused
-	failErr   error // the first failed step's error
-	cancelErr error // the first cancelled step's error
+	failErr   error         // the first failed step's error
+	cancelErr error         // the first cancelled step's error
 }
 
 // runFlow runs one attempt of flow f: its steps in dependency order, as

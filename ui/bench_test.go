@@ -247,7 +247,8 @@ const benchFailedStep = 170
 
 // fillBench puts tasks tasks in st (among them a flow of benchSteps
 // steps, whose id it returns) and benchSchedules schedules, and returns
-// the UI over it.
+// the UI over it. The plain tasks go in with bulk when it is not nil,
+// else with InsertTasks a thousand at a time.
 func fillBench(ctx context.Context, st store.TaskmasterStore, tasks int, bulk func(ctx context.Context, n int, now time.Time) error) (http.Handler, string, error) {
 	now := time.Now()
 	statuses := []loom.Status{loom.StatusCompleted, loom.StatusCompleted, loom.StatusCompleted, loom.StatusFailed, loom.StatusPending, loom.StatusRunning}

@@ -16,6 +16,11 @@
 // lock serialises what must see a consistent count (the claims of a queue
 // with a concurrency cap, one idempotency key, one alert key).
 //
+// Each queue's task counts by status live in queue_counts, kept by
+// statement triggers on tasks in the transaction of every write, whatever
+// the method; the rows are sharded by server connection, so that writers
+// of one queue do not queue up on one row. ListQueues sums them.
+//
 // Work announcements travel by LISTEN/NOTIFY: every transaction that makes
 // a task pending notifies the schema's channel with the task's queue, and
 // ListenForWork (store.WorkListener) wakes the engine of any process that

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -94,6 +96,74 @@ var queueTests = []test{
 		require.NotEmpty(t, reaped.Requeued)
 		requireCountsMatch(t, s)
 	}},
+	{"CountsExactUnderConcurrency", func(t *testing.T, s store.Store) {
+		// Writers of one queue change its counts side by side: bulk
+		// submits, claims, finishes of every kind and prunes, none of
+		// them serialised by the test. Once they are done the counts
+		// must be what counting the tasks gives.
+		const (
+			workers = 4
+			rounds  = 6
+			batch   = 10
+		)
+		queues := []string{"x", "y"}
+		errs := make(chan error, workers*len(queues))
+		var wg sync.WaitGroup
+		for w := range workers {
+			for _, q := range queues {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs <- churn(t, s, q, fmt.Sprintf("w%d", w), rounds, batch)
+				}()
+			}
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		requireCountsMatch(t, s)
+		// Retention takes every ended task, batch after batch.
+		n, err := store.PruneAll(ctx(t), s, store.PruneTasksParams{EndedBefore: at(time.Hour), Limit: 7})
+		require.NoError(t, err)
+		require.Positive(t, n)
+		requireCountsMatch(t, s)
+	}},
+}
+
+// churn submits, claims, finishes and prunes tasks of queue as worker,
+// rounds times, and returns the first error.
+func churn(t *testing.T, s store.Store, queue, worker string, rounds, batch int) error {
+	statuses := []loom.Status{loom.StatusCompleted, loom.StatusFailed, loom.StatusPending}
+	for r := range rounds {
+		tasks := make([]*loom.TaskInfo, batch)
+		for i := range tasks {
+			tasks[i] = &loom.TaskInfo{Type: "job", Queue: queue}
+		}
+		if _, err := s.InsertTasks(ctx(t), &store.InsertTasksParams{Tasks: tasks, Now: base}); err != nil {
+			return fmt.Errorf("insert: %w", err)
+		}
+		claimed, err := s.ClaimTasks(ctx(t), &store.ClaimTasksParams{
+			Queue: queue, Limit: batch, WorkerID: worker, Now: base, LeaseUntil: at(time.Minute),
+		})
+		if err != nil {
+			return fmt.Errorf("claim: %w", err)
+		}
+		outcomes := make([]store.Outcome, len(claimed))
+		for i, c := range claimed {
+			outcomes[i] = store.Outcome{ID: c.ID, Attempt: c.Attempt, Status: statuses[(i+r)%len(statuses)], WorkerID: worker}
+		}
+		if _, err := s.FinishTasks(ctx(t), &store.FinishTasksParams{Now: base, Outcomes: outcomes, Brief: true}); err != nil {
+			return fmt.Errorf("finish: %w", err)
+		}
+		if r%2 == 1 {
+			if _, err := s.PruneTasks(ctx(t), &store.PruneTasksParams{EndedBefore: at(time.Hour), Queue: queue, Limit: batch / 2}); err != nil {
+				return fmt.Errorf("prune: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // requireCountsMatch checks ListQueues's counts against counting every

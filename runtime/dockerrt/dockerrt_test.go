@@ -388,3 +388,65 @@ func TestMounts(t *testing.T) {
 		}
 	}
 }
+
+// TestFlowDockerStepsPassData: a flow file's docker steps pass data
+// between containers: the first writes /loom/output.json, the second
+// reads it from stdin as what it requires and answers on its last stdout
+// line; a failing container fails the flow with its stderr's tail.
+func TestFlowDockerStepsPassData(t *testing.T) {
+	cli := dockerClient(t)
+	f, err := flowfile.Parse("f.yaml", []byte(`name: boxed-pair
+inputs: [who]
+steps:
+  - name: produce
+    docker:
+      image: "`+testImage+`"
+      command: [sh, -c, 'echo "{\"greeting\": \"hello $WHO\", \"n\": 2}" > /loom/output.json']
+      env: {WHO: "{{.who}}"}
+      pull: missing
+    provides: {output: made}
+  - name: consume
+    docker:
+      image: "`+testImage+`"
+      command: [sh, -c, 'read -r in; echo "got $in" >&2; echo "[$in]"']
+    requires: {made: made}
+    provides: {output: echoed}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docker := flowfile.Tasks{dockerrt.TypeName: loom.NewTask(dockerrt.TypeName, dockerrt.New(dockerrt.Config{Client: cli}))}
+	task, err := f.Build(docker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := loom.NewSyncExecutor(loom.Config{}).Execute(t.Context(), task, loom.Values{"who": "loom"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	echoed, _ := res.Output["echoed"].([]any)
+	if len(echoed) != 1 {
+		t.Fatalf("flow output %v, want the second step's JSON line", res.Output)
+	}
+	got, _ := echoed[0].(map[string]any)["made"].(map[string]any)
+	if got["greeting"] != "hello loom" || got["n"] != 2.0 {
+		t.Errorf("second step read %v, want the first step's output", echoed[0])
+	}
+
+	f, err = flowfile.Parse("g.yaml", []byte(`name: boxed-fail
+steps:
+  - name: fail
+    docker: {image: "`+testImage+`", command: [sh, -c, 'echo first >&2; echo last words >&2; exit 7']}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task, err = f.Build(docker); err != nil {
+		t.Fatal(err)
+	}
+	_, err = loom.NewSyncExecutor(loom.Config{}).Execute(t.Context(), task, nil)
+	var ee *dockerrt.ExitError
+	if !errors.As(err, &ee) || ee.Code != 7 || ee.Stderr != "first\nlast words" {
+		t.Errorf("failing step: %v, want exit status 7 with the stderr's tail", err)
+	}
+}

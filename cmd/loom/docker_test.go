@@ -11,6 +11,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 
 	"github.com/loomhq/loom"
@@ -179,4 +180,29 @@ func containersOfTask(t *testing.T, cli *client.Client, task string) []container
 		t.Fatal(err)
 	}
 	return list
+}
+
+// TestReadmeDockerFlow runs the README's flow file of docker steps with
+// `loom run --allow-docker`. Without a registry, the busybox image it
+// names is the test image tagged so, unless the daemon has the real one.
+func TestReadmeDockerFlow(t *testing.T) {
+	cli := dockertest.Client(t)
+	ctx := context.Background()
+	const img = "busybox:1.36"
+	if _, err := cli.ImageInspect(ctx, img); client.IsErrNotFound(err) {
+		if err := cli.ImageTag(ctx, dockertest.Image, img); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _, _ = cli.ImageRemove(ctx, img, image.RemoveOptions{}) })
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	out, code := runMain(t, "run", "--allow-docker", "../../examples/docker/boxed.yaml", `{"who": "you"}`)
+	if code != 0 || !strings.Contains(out, `"loud":{"GREETING":"HELLO, YOU"}`) {
+		t.Errorf("run boxed: exit %d, output:\n%s", code, out)
+	}
+	out, code = runMainStderr(t, "run", "../../examples/docker/boxed.yaml", `{"who": "you"}`)
+	if code == 0 || !strings.Contains(out, "--allow-docker") {
+		t.Errorf("run boxed without --allow-docker: exit %d, output:\n%s", code, out)
+	}
 }

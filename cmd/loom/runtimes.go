@@ -52,9 +52,16 @@ func (o *runtimeOptions) addFlags(cmd *cobra.Command) {
 	f.StringArrayVar(&o.execCommands, "allow-exec-command", nil,
 		`let submitted exec tasks run commands matching PATTERN: words with * and ?, a last word "..." for any further arguments (repeatable)`)
 	f.BoolVar(&o.allowPrivateNet, "allow-private-net", false, "let http tasks, flow http steps and notifiers connect to loopback, link-local and private addresses")
-	f.BoolVar(&o.allowDocker, "allow-docker", false, "let submitted tasks of type docker run containers on the Docker daemon of DOCKER_HOST (default: the local socket)")
-	f.BoolVar(&o.allowDockerNet, "allow-docker-network", false, `let docker tasks choose a network other than "none"`)
-	f.StringArrayVar(&o.dockerMounts, "allow-docker-mount", nil, "let docker tasks and flow steps bind host paths under the directory PATH into their containers (repeatable; default: no host path)")
+	o.addDockerFlags(cmd, "let submitted tasks of type docker and flow files' docker steps run containers on the Docker daemon of DOCKER_HOST (default: the local socket)")
+}
+
+// addDockerFlags adds the options of the docker runtime, which `loom run`
+// shares with the server and worker.
+func (o *runtimeOptions) addDockerFlags(cmd *cobra.Command, usage string) {
+	f := cmd.Flags()
+	f.BoolVar(&o.allowDocker, "allow-docker", false, usage)
+	f.BoolVar(&o.allowDockerNet, "allow-docker-network", false, `let containers choose a network other than "none"`)
+	f.StringArrayVar(&o.dockerMounts, "allow-docker-mount", nil, "let containers bind host paths under the directory PATH (repeatable; default: no host path)")
 }
 
 // validate checks the flags before anything is opened.

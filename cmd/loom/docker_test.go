@@ -127,7 +127,7 @@ func TestDockerServerKilledMidRun(t *testing.T) {
 	if err := os.Mkdir(state, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"--db", filepath.Join(dir, "loom.db"), "--lease", "2s", "--allow-docker", "--allow-docker-mount", state}
+	args := []string{"--db", filepath.Join(dir, "loom.db"), "--lease", "5s", "--allow-docker", "--allow-docker-mount", state}
 	srv := startServer(t, bin, args...)
 	var task loom.TaskInfo
 	api(t, "POST", srv.url+"/api/v1/tasks", map[string]any{"type": "docker", "max_attempts": 2, "input": map[string]any{

@@ -375,25 +375,32 @@ func (h *Handler) Handle(ctx context.Context, v loom.Values) (loom.Values, error
 		runCtx, cancel = context.WithTimeout(ctx, time.Duration(in.Timeout*float64(time.Second)))
 		defer cancel()
 	}
+	// Whichever call a cancel or the timeout interrupts, the error says
+	// which of the two it was.
+	fail := func(err error) error {
+		switch {
+		case ctx.Err() != nil:
+			return fmt.Errorf("docker %s: %w", in.Image, ctx.Err())
+		case runCtx.Err() != nil:
+			return fmt.Errorf("docker %s: timed out after %gs: %w", in.Image, in.Timeout, loom.ErrTimeout)
+		}
+		return fmt.Errorf("docker %s: %w", in.Image, err)
+	}
 	if err := h.pull(runCtx, cli, in); err != nil {
-		return nil, fmt.Errorf("docker %s: %w", in.Image, err)
+		return nil, fail(err)
 	}
 	id, err := h.create(runCtx, cli, in, binds)
 	if err != nil {
-		return nil, fmt.Errorf("docker %s: %w", in.Image, err)
+		return nil, fail(err)
 	}
 	defer h.remove(cli, id)
 	if err := cli.CopyToContainer(runCtx, id, "/", loomDir(in.Input), container.CopyToContainerOptions{}); err != nil {
-		return nil, fmt.Errorf("docker %s: copy %s into the container: %w", in.Image, InputFile, err)
+		return nil, fail(fmt.Errorf("copy %s into the container: %w", InputFile, err))
 	}
 	code, stderr, stdout, err := h.run(runCtx, cli, id, in.Input, loom.LogWriter(ctx))
 	switch {
-	case err != nil && ctx.Err() != nil:
-		return nil, fmt.Errorf("docker %s: %w", in.Image, ctx.Err())
-	case err != nil && runCtx.Err() != nil:
-		return nil, fmt.Errorf("docker %s: timed out after %gs: %w", in.Image, in.Timeout, loom.ErrTimeout)
 	case err != nil:
-		return nil, fmt.Errorf("docker %s: %w", in.Image, err)
+		return nil, fail(err)
 	case code != 0:
 		return nil, fmt.Errorf("docker %s: %w", in.Image, &ExitError{Code: code, Stderr: stderr})
 	}

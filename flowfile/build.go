@@ -43,7 +43,9 @@ const dockerType = "docker"
 //
 // exec and http steps run the handler reg resolves "exec" or "http" to (a
 // server passes its guarded http client that way), else the built-in
-// runtimes (packages execrt and httprt, default configuration), with their
+// runtimes (packages execrt and httprt, default configuration); docker
+// steps run reg's "docker" handler, which has no default (ErrNoDocker),
+// given what the step receives as its "input"; all with their
 // templates rendered against the step's input at run time; a template that uses an input the run does not
 // have fails the step permanently. "type:" steps run the task reg resolves,
 // with the step's retry and timeout, if set, in place of the task's own; a
@@ -61,11 +63,14 @@ const dockerType = "docker"
 // loom.NewFlow rejects (a cycle, a duplicate provided key) at the line of
 // the step it names.
 func (f *File) Build(reg Resolver) (*loom.Task, error) {
-	execH := runtimeOf(reg, execrt.TypeName, execrt.New(execrt.Config{}))
-	httpH := runtimeOf(reg, httprt.TypeName, httprt.New(httprt.Config{}))
+	rt := runtimes{
+		exec:   runtimeOf(reg, execrt.TypeName, execrt.New(execrt.Config{})),
+		http:   runtimeOf(reg, httprt.TypeName, httprt.New(httprt.Config{})),
+		docker: runtimeOf(reg, dockerType, nil),
+	}
 	def := loom.FlowDef{Inputs: slices.Clone(f.Inputs)}
 	for _, s := range f.Steps {
-		t, err := f.stepTask(s, reg, execH, httpH)
+		t, err := f.stepTask(s, reg, rt)
 		if err != nil {
 			return nil, err
 		}
@@ -96,7 +101,7 @@ func (f *File) Build(reg Resolver) (*loom.Task, error) {
 			step.If = func(data loom.Values) bool { return holds(cond, data) }
 		}
 		if s.Compensate != nil {
-			if step.Compensate, err = f.stepTask(s.Compensate, reg, execH, httpH); err != nil {
+			if step.Compensate, err = f.stepTask(s.Compensate, reg, rt); err != nil {
 				return nil, err
 			}
 		}
@@ -110,6 +115,17 @@ func (f *File) Build(reg Resolver) (*loom.Task, error) {
 	return flow, nil
 }
 
+// runtimes are the handlers of exec, http and docker steps; docker is nil
+// when reg has no "docker" type.
+type runtimes struct {
+	exec, http, docker loom.Handler
+}
+
+// ErrNoDocker is wrapped by Build's error for a file with a docker step
+// when the Resolver has no "docker" task type: containers run only where
+// they are allowed.
+var ErrNoDocker = errors.New(`no "docker" task type to run docker steps`)
+
 // runtimeOf returns the handler reg resolves name to, or def.
 func runtimeOf(reg Resolver, name string, def loom.Handler) loom.Handler {
 	if reg != nil {
@@ -121,22 +137,29 @@ func runtimeOf(reg Resolver, name string, def loom.Handler) loom.Handler {
 }
 
 // stepTask returns the task step s runs.
-func (f *File) stepTask(s *Step, reg Resolver, execH, httpH loom.Handler) (*loom.Task, error) {
+func (f *File) stepTask(s *Step, reg Resolver, rt runtimes) (*loom.Task, error) {
 	stepErr := func(line int, format string, args ...any) error {
 		return &Error{File: f.Filename, Line: line, Step: s.Name, Msg: fmt.Sprintf(format, args...)}
 	}
 	var t loom.Task
 	switch {
-	case s.Exec != nil, s.HTTP != nil:
-		name, input, next := execrt.TypeName, s.Exec, execH
-		if s.HTTP != nil {
-			name, input, next = httprt.TypeName, s.HTTP, httpH
+	case s.Exec != nil, s.HTTP != nil, s.Docker != nil:
+		name, input, next := execrt.TypeName, s.Exec, rt.exec
+		switch {
+		case s.HTTP != nil:
+			name, input, next = httprt.TypeName, s.HTTP, rt.http
+		case s.Docker != nil:
+			name, input, next = dockerType, s.Docker, rt.docker
+			if next == nil {
+				return nil, &Error{File: f.Filename, Line: s.Line, Step: s.Name,
+					Msg: ErrNoDocker.Error() + " (loom server, worker and run: --allow-docker)", err: ErrNoDocker}
+			}
 		}
 		sp, err := compile(input)
 		if err != nil {
 			return nil, stepErr(s.Line, "%s: %v", name, err)
 		}
-		t = loom.Task{Name: name, Handler: &templated{step: s.Name, spec: sp, static: s.Input, next: next}}
+		t = loom.Task{Name: name, Handler: &templated{step: s.Name, spec: sp, static: s.Input, next: next, passInput: s.Docker != nil}}
 	case s.Type != "":
 		var found *loom.Task
 		if reg != nil {
@@ -146,9 +169,9 @@ func (f *File) stepTask(s *Step, reg Resolver, execH, httpH loom.Handler) (*loom
 		case found != nil:
 			t = *found
 		case s.Type == execrt.TypeName:
-			t = loom.Task{Name: execrt.TypeName, Handler: execH}
+			t = loom.Task{Name: execrt.TypeName, Handler: rt.exec}
 		case s.Type == httprt.TypeName:
-			t = loom.Task{Name: httprt.TypeName, Handler: httpH}
+			t = loom.Task{Name: httprt.TypeName, Handler: rt.http}
 		default:
 			return nil, stepErr(s.typeLine, "unknown task type %q", s.Type)
 		}
@@ -156,7 +179,7 @@ func (f *File) stepTask(s *Step, reg Resolver, execH, httpH loom.Handler) (*loom
 			t.Handler = &withInput{static: s.Input, next: t.Handler}
 		}
 	default:
-		return nil, stepErr(s.Line, "needs one of exec, http or type")
+		return nil, stepErr(s.Line, "needs one of exec, http, docker or type")
 	}
 	if s.Retry != nil {
 		rp := *s.Retry
@@ -208,20 +231,27 @@ func (h *withInput) Handle(ctx context.Context, in loom.Values) (loom.Values, er
 	return h.next.Handle(ctx, merge(h.static, in))
 }
 
-// templated renders an exec or http step's input from what the step
-// receives, then runs the runtime with it.
+// templated renders an exec, http or docker step's input from what the
+// step receives, then runs the runtime with it.
 type templated struct {
 	step   string
 	spec   spec
 	static loom.Values
 	next   loom.Handler
+	// passInput gives the runtime what the step receives as its "input"
+	// (a docker step's container reads it as JSON).
+	passInput bool
 }
 
 func (h *templated) Handle(ctx context.Context, in loom.Values) (loom.Values, error) {
-	rendered, err := h.spec.render(merge(h.static, in))
+	data := merge(h.static, in)
+	rendered, err := h.spec.render(data)
 	if err != nil {
 		// The same input renders the same way on every attempt.
 		return nil, loom.Permanent(fmt.Errorf("step %q: %w", h.step, err))
+	}
+	if h.passInput {
+		rendered["input"] = map[string]any(data)
 	}
 	return h.next.Handle(ctx, rendered)
 }

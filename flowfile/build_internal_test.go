@@ -26,7 +26,7 @@ func stepTaskOf(t *testing.T, data string, reg Resolver) (*Step, *loom.Task) {
 		t.Fatalf("Parse: %v", err)
 	}
 	s := f.Steps[len(f.Steps)-1]
-	task, err := f.stepTask(s, reg, execrt.New(execrt.Config{}), httprt.New(httprt.Config{}))
+	task, err := f.stepTask(s, reg, runtimes{exec: execrt.New(execrt.Config{}), http: httprt.New(httprt.Config{})})
 	if err != nil {
 		t.Fatalf("stepTask: %v", err)
 	}

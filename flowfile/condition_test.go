@@ -21,8 +21,8 @@ func TestConditionAndCompensateErrors(t *testing.T) {
 		{"bad syntax", head + "    if: eq .mode (\n", `f.yaml:6: step "s": if: bad condition: `},
 		{"unknown key", head + "    if: .later\n", `f.yaml:6: step "s": if: condition uses .later, which is not a flow input or a key an earlier step provides`},
 		{"empty", head + "    if: \"\"\n", `f.yaml:6: step "s": if`},
-		{"unknown compensate field", head + "    compensate: {exec: [true], retries: 3}\n", `f.yaml:6: step "s": compensate: unknown field "retries" (want one of exec, http, type, input, retry, timeout)`},
-		{"compensate without kind", head + "    compensate: {timeout: 5s}\n", `f.yaml:6: step "s": needs one of exec, http or type`},
+		{"unknown compensate field", head + "    compensate: {exec: [true], retries: 3}\n", `f.yaml:6: step "s": compensate: unknown field "retries" (want one of exec, http, docker, type, input, retry, timeout)`},
+		{"compensate without kind", head + "    compensate: {timeout: 5s}\n", `f.yaml:6: step "s": needs one of exec, http, docker or type`},
 		{"compensate not a mapping", head + "    compensate: [true]\n", `f.yaml:6: step "s": compensate: want a mapping`},
 	}
 	for _, tt := range tests {

@@ -25,6 +25,10 @@
 //	    exec: ["sh", "-c", "echo transformed"]
 //	    requires: {payload: raw}  # step input <- flow key
 //	    depends_on: [fetch]
+//	  - name: boxed
+//	    docker: {image: "alpine:3", command: [sh, -c, "cat > /loom/output.json"], pull: never}
+//	    requires: {payload: raw}  # reaches the container as {"payload": ...}
+//	    provides: {output: parsed}
 //	  - name: each
 //	    type: process-item        # a task type the Resolver knows
 //	    input: {mode: fast}       # static input, merged under requires
@@ -36,11 +40,23 @@
 //   - exec: a command list, or a mapping {command, env, dir, stdin, timeout}
 //     (see package execrt; timeout is seconds or a duration like 30s);
 //   - http: a mapping {method, url, headers, body, timeout} (package httprt);
+//   - docker: a mapping {image, command, env, workdir, mounts, cpus,
+//     memory, network, user, pull, timeout} (package dockerrt), run by the
+//     Resolver's "docker" type, which a server or worker has only with
+//     --allow-docker: Build fails with ErrNoDocker otherwise. What the step
+//     receives reaches the container as JSON on stdin, in $LOOM_INPUT and
+//     in /loom/input.json; its outputs are stdout, exit_code and output,
+//     the JSON the command wrote to /loom/output.json, else the last line
+//     of stdout when that is JSON. mounts ("/host:/ctr" or "/host:/ctr:ro")
+//     bind only what the server allows (--allow-docker-mount), network is
+//     "none" unless --allow-docker-network, and pull is never (default),
+//     missing or always;
 //   - type: a task type, found through the Resolver given to Build, with
 //     static input from "input:".
 //
-// Strings in an exec step's command, env, dir and stdin and in an http
-// step's url, header values and body are text/template templates rendered
+// Strings in an exec step's command, env, dir and stdin, in an http step's
+// url, header values and body, and in a docker step's image, command, env,
+// workdir and user are text/template templates rendered
 // at run time against the step's input: {{.name}} is the input name, an
 // input missing at run time is an error, and {{json .name}} renders a value
 // as JSON. A step's inputs are its requires keys (or, without requires, the
@@ -72,7 +88,7 @@
 // A requires entry must name a flow input or a key an earlier step in the
 // file provides. A provides entry must name an output the step has: an
 // exec step outputs stdout and exit_code, an http step status, headers and
-// body, a fan-out step results, errors and failed; a type step's outputs
+// body, a docker step stdout, exit_code and output, a fan-out step results, errors and failed; a type step's outputs
 // are its task's own and are not checked. Durations are Go durations ("90s", "5m", "1h30m").
 // Unknown fields are errors at every level. Every error is an *Error naming
 // the file, the line and the step:

@@ -40,8 +40,8 @@ type File struct {
 	line int // the line of the name key
 }
 
-// Step is one step of a flow file. Exactly one of Exec, HTTP and Type is
-// set.
+// Step is one step of a flow file. Exactly one of Exec, HTTP, Docker and
+// Type is set.
 type Step struct {
 	// Name names the step within the flow. Required, unique.
 	Name string
@@ -54,6 +54,11 @@ type Step struct {
 	// HTTP is the input of an http step (see package httprt). Its url,
 	// header values and body strings may hold templates.
 	HTTP loom.Values
+	// Docker is the input of a docker step (see package dockerrt) without
+	// its "input", which is the values the step receives, given to the
+	// container as JSON. Its image, command, env values, workdir and user
+	// may hold templates.
+	Docker loom.Values
 	// Type is the task type of a step that runs a registered task, found
 	// through the Resolver given to Build.
 	Type string
@@ -81,7 +86,7 @@ type Step struct {
 	If string
 	// Compensate, when set, is what undoes the step if the flow fails
 	// after it completed (loom.Step's Compensate): a step of its own kind
-	// (exec, http or type, with input, retry and timeout) whose input is
+	// (exec, http, docker or type, with input, retry and timeout) whose input is
 	// the step's input merged with its output.
 	Compensate *Step
 

@@ -34,11 +34,12 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 // messages list them.
 var (
 	fileFields       = []string{"name", "description", "inputs", "timeout", "schedule", "allow_exec", "steps"}
-	stepFields       = []string{"name", "exec", "http", "type", "input", "requires", "provides", "depends_on", "retry", "timeout", "fan_out", "if", "compensate"}
-	compensateFields = []string{"exec", "http", "type", "input", "retry", "timeout"}
-	kindFields       = []string{"exec", "http", "type"}
+	stepFields       = []string{"name", "exec", "http", "docker", "type", "input", "requires", "provides", "depends_on", "retry", "timeout", "fan_out", "if", "compensate"}
+	compensateFields = []string{"exec", "http", "docker", "type", "input", "retry", "timeout"}
+	kindFields       = []string{"exec", "http", "docker", "type"}
 	execFields       = []string{"command", "env", "dir", "stdin", "timeout"}
 	httpFields       = []string{"method", "url", "headers", "body", "timeout"}
+	dockerFields     = []string{"image", "command", "env", "workdir", "mounts", "cpus", "memory", "network", "user", "pull", "timeout"}
 	retryFields      = []string{"max_attempts", "initial_delay", "backoff_factor", "max_delay", "jitter"}
 	fanOutFields     = []string{"over", "as", "parallelism", "on_failure"}
 )
@@ -722,11 +723,13 @@ func stepOutputs(s *Step) (kind string, outs []string) {
 		return "an exec step", []string{"stdout", "exit_code"}
 	case s.HTTP != nil:
 		return "an http step", []string{"status", "headers", "body"}
+	case s.Docker != nil:
+		return "a docker step", []string{"stdout", "exit_code", "output"}
 	}
 	return "", nil
 }
 
-// kind parses the one of exec, http and type the step has.
+// kind parses the one of exec, http, docker and type the step has.
 func (p *parser) kind(n *yaml.Node, fs map[string]field, s *Step) error {
 	var present []field
 	for _, k := range kindFields {
@@ -737,10 +740,10 @@ func (p *parser) kind(n *yaml.Node, fs map[string]field, s *Step) error {
 	slices.SortFunc(present, func(a, b field) int { return a.key.Line - b.key.Line })
 	switch len(present) {
 	case 0:
-		return p.errorf(n, "needs one of exec, http or type")
+		return p.errorf(n, "needs one of exec, http, docker or type")
 	case 1:
 	default:
-		return p.errorf(present[1].key, "has both %s and %s; a step runs exactly one of exec, http or type", present[0].name, present[1].name)
+		return p.errorf(present[1].key, "has both %s and %s; a step runs exactly one of exec, http, docker or type", present[0].name, present[1].name)
 	}
 	var err error
 	switch k := present[0]; k.name {
@@ -748,6 +751,8 @@ func (p *parser) kind(n *yaml.Node, fs map[string]field, s *Step) error {
 		s.Exec, err = p.execSpec(k.val)
 	case "http":
 		s.HTTP, err = p.httpSpec(k.val)
+	case "docker":
+		s.Docker, err = p.dockerSpec(k.val)
 	case "type":
 		s.Type, err = p.name(k.val, "type")
 		s.typeLine = k.val.Line
@@ -895,6 +900,99 @@ func (p *parser) httpSpec(n *yaml.Node) (loom.Values, error) {
 	return out, nil
 }
 
+// Pull policies of a docker step (dockerrt's), spelt here so that flow
+// files do not pull in the Docker client.
+var pullPolicies = []string{"never", "missing", "always"}
+
+// dockerSpec parses a docker step. Only the strings that name what runs
+// (image, command, env values, workdir, user) are templates: mounts,
+// network and limits are the file's alone, so that no input can choose a
+// host path or a network.
+func (p *parser) dockerSpec(n *yaml.Node) (loom.Values, error) {
+	fields, err := p.mapping(n, "docker")
+	if err != nil {
+		return nil, err
+	}
+	if err := p.allowed(fields, "docker", dockerFields); err != nil {
+		return nil, err
+	}
+	out := loom.Values{}
+	for _, f := range fields {
+		path := "docker." + f.name
+		switch f.name {
+		case "image", "workdir", "user":
+			var v string
+			if v, err = p.templated(f.val, path); err == nil && v == "" {
+				err = p.errorf(f.val, "%s: must not be empty", path)
+			}
+			out[f.name] = v
+		case "command":
+			out["command"], err = p.command(f.val, path)
+		case "env":
+			out["env"], err = p.templatedMap(f.val, path, validEnvName)
+		case "mounts":
+			var ms []string
+			var items []*yaml.Node
+			if ms, items, err = p.strList(f.val, path); err == nil {
+				for i, m := range ms {
+					if err = checkMount(m); err != nil {
+						err = p.errorf(items[i], "%s: %q: %v", path, m, err)
+						break
+					}
+				}
+			}
+			out["mounts"] = ms
+		case "cpus":
+			var c float64
+			if c, err = p.number(f.val, path); err == nil && c <= 0 {
+				err = p.errorf(f.val, "%s: must be more than 0", path)
+			}
+			out["cpus"] = c
+		case "memory":
+			var m string
+			if m, err = p.nonEmpty(f.val, path); err == nil && !memoryRE.MatchString(m) {
+				err = p.errorf(f.val, "%s: %q is not a size such as 256m or 1g", path, m)
+			}
+			out["memory"] = m
+		case "network":
+			out["network"], err = p.nonEmpty(f.val, path)
+		case "pull":
+			var s string
+			if s, err = p.str(f.val, path); err == nil && !slices.Contains(pullPolicies, s) {
+				err = p.errorf(f.val, "%s: %q is not one of %s", path, s, strings.Join(pullPolicies, ", "))
+			}
+			out["pull"] = s
+		case "timeout":
+			out["timeout"], err = p.seconds(f.val, path)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if _, ok := out["image"]; !ok {
+		return nil, p.errorf(n, "docker: image is required")
+	}
+	return out, nil
+}
+
+// memoryRE is a memory size as the Docker CLI takes it: bytes, or a number
+// with a unit b, k, m or g.
+var memoryRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)* ?[kKmMgGtTpP]?[iI]?[bB]?$`)
+
+// checkMount checks a docker step's mount: "HOST:CONTAINER[:ro|:rw]" with
+// absolute paths. Whether the server allows HOST is known only where the
+// step runs.
+func checkMount(m string) error {
+	parts := strings.Split(m, ":")
+	if len(parts) < 2 || len(parts) > 3 || len(parts) == 3 && parts[2] != "ro" && parts[2] != "rw" {
+		return errors.New("want HOST:CONTAINER or HOST:CONTAINER:ro")
+	}
+	if !strings.HasPrefix(parts[0], "/") || !strings.HasPrefix(parts[1], "/") {
+		return errors.New("both paths must be absolute")
+	}
+	return nil
+}
+
 // checkURL checks a URL that holds no template.
 func (p *parser) checkURL(n *yaml.Node, s string) error {
 	u, err := url.Parse(s)
@@ -1022,8 +1120,8 @@ func (p *parser) condition(n *yaml.Node, provided map[string]bool) (string, erro
 	return expr, nil
 }
 
-// compensation parses a compensate: mapping, which runs one of exec, http
-// or type, with optional input, retry and timeout, like a step. Its
+// compensation parses a compensate: mapping, which runs one of exec, http,
+// docker or type, with optional input, retry and timeout, like a step. Its
 // templates may use the step's inputs and outputs, which are known only
 // at run time, so their names are not checked.
 func (p *parser) compensation(n *yaml.Node, step *Step) (*Step, error) {

@@ -18,6 +18,7 @@ func (m *Main) newRunCommand() *cobra.Command {
 	var (
 		input   string
 		verbose bool
+		rt      runtimeOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "run FLOW.yaml [INPUT]",
@@ -25,23 +26,28 @@ func (m *Main) newRunCommand() *cobra.Command {
 		Long: `Run the flow file FLOW.yaml once, durably, in this process: on a temporary
 SQLite database with the same engine the server uses, printing each step's
 progress as it happens. INPUT (or --input) is the flow's input, a JSON
-object. The exit status is 0 only if the flow completed.`,
+object. The exit status is 0 only if the flow completed. Docker steps run
+only with --allow-docker.`,
 		Args: rangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in, err := inputArg(args, input)
 			if err != nil {
 				return err
 			}
-			return m.runFlow(cmd.Context(), args[0], in, verbose)
+			if err := rt.validate(); err != nil {
+				return err
+			}
+			return m.runFlow(cmd.Context(), args[0], in, verbose, rt)
 		},
 	}
 	cmd.Flags().StringVar(&input, "input", "", "the flow's input, a JSON object")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "show the engine's logs")
+	rt.addDockerFlags(cmd, "let the flow's docker steps run containers on the Docker daemon of DOCKER_HOST (default: the local socket)")
 	return cmd
 }
 
-func (m *Main) runFlow(ctx context.Context, path string, in loom.Values, verbose bool) error {
-	flow, err := loadFlowFile(path)
+func (m *Main) runFlow(ctx context.Context, path string, in loom.Values, verbose bool, rt runtimeOptions) error {
+	flow, err := loadFlowFile(path, rt.docker())
 	if err != nil {
 		return err
 	}
@@ -59,9 +65,12 @@ func (m *Main) runFlow(ctx context.Context, path string, in loom.Values, verbose
 	if verbose {
 		logOut = m.Stderr
 	}
+	logger := slog.New(slog.NewTextHandler(logOut, nil))
+	// Like a server or worker, a run removes what a killed process left.
+	rt.reapContainers(ctx, nil, logger)
 	eng, err := engine.New(engine.Config{
 		Store:        st,
-		Logger:       slog.New(slog.NewTextHandler(logOut, nil)),
+		Logger:       logger,
 		Handlers:     builtinHandlers(),
 		PollInterval: 100 * time.Millisecond,
 	})

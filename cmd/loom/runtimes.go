@@ -32,8 +32,10 @@ type runtimeOptions struct {
 	execCommands    []string
 	allowPrivateNet bool
 	// allowDocker registers the docker type; allowDockerNet lets its
-	// containers join a network.
+	// containers join a network, and dockerMounts are the host directories
+	// they may mount.
 	allowDocker, allowDockerNet bool
+	dockerMounts                []string
 
 	// flowExec are the allow_exec patterns of the flow files loaded, and
 	// flowExecFiles the names of the files that list any, for refusals.
@@ -50,8 +52,16 @@ func (o *runtimeOptions) addFlags(cmd *cobra.Command) {
 	f.StringArrayVar(&o.execCommands, "allow-exec-command", nil,
 		`let submitted exec tasks run commands matching PATTERN: words with * and ?, a last word "..." for any further arguments (repeatable)`)
 	f.BoolVar(&o.allowPrivateNet, "allow-private-net", false, "let http tasks, flow http steps and notifiers connect to loopback, link-local and private addresses")
-	f.BoolVar(&o.allowDocker, "allow-docker", false, "let submitted tasks of type docker run containers on the Docker daemon of DOCKER_HOST (default: the local socket)")
-	f.BoolVar(&o.allowDockerNet, "allow-docker-network", false, `let docker tasks choose a network other than "none"`)
+	o.addDockerFlags(cmd, "let submitted tasks of type docker and flow files' docker steps run containers on the Docker daemon of DOCKER_HOST (default: the local socket)")
+}
+
+// addDockerFlags adds the options of the docker runtime, which `loom run`
+// shares with the server and worker.
+func (o *runtimeOptions) addDockerFlags(cmd *cobra.Command, usage string) {
+	f := cmd.Flags()
+	f.BoolVar(&o.allowDocker, "allow-docker", false, usage)
+	f.BoolVar(&o.allowDockerNet, "allow-docker-network", false, `let containers choose a network other than "none"`)
+	f.StringArrayVar(&o.dockerMounts, "allow-docker-mount", nil, "let containers bind host paths under the directory PATH (repeatable; default: no host path)")
 }
 
 // validate checks the flags before anything is opened.
@@ -61,6 +71,14 @@ func (o runtimeOptions) validate() error {
 	}
 	if o.allowDockerNet && !o.allowDocker {
 		return &usageError{fmt.Errorf("--allow-docker-network needs %s", dockerFlag)}
+	}
+	if len(o.dockerMounts) > 0 && !o.allowDocker {
+		return &usageError{fmt.Errorf("--allow-docker-mount needs %s", dockerFlag)}
+	}
+	for _, m := range o.dockerMounts {
+		if !filepath.IsAbs(m) || filepath.Clean(m) == "/" {
+			return &usageError{fmt.Errorf("--allow-docker-mount %q: want an absolute directory other than /", m)}
+		}
 	}
 	_, err := o.allowlist()
 	return err
@@ -74,12 +92,14 @@ func (o runtimeOptions) docker() loom.Handler {
 	if !o.allowDocker {
 		return nil
 	}
-	return dockerrt.New(dockerrt.Config{AllowNetwork: o.allowDockerNet})
+	return dockerrt.New(dockerrt.Config{AllowNetwork: o.allowDockerNet, AllowMounts: o.dockerMounts})
 }
 
 // reapContainers removes the containers of attempts that are no longer
-// running, left by a server or worker killed mid-run. A daemon that cannot
-// be reached is logged, not fatal: docker tasks will fail on their own.
+// running, left by a server or worker killed mid-run: those whose process
+// on this machine has ended and, on a server (eng set), those of other
+// machines whose task eng knows and no longer runs in that attempt. A daemon that cannot be
+// reached is logged, not fatal: docker tasks will fail on their own.
 func (o runtimeOptions) reapContainers(ctx context.Context, eng *engine.Engine, logger *slog.Logger) {
 	if !o.allowDocker {
 		return
@@ -92,16 +112,21 @@ func (o runtimeOptions) reapContainers(ctx context.Context, eng *engine.Engine, 
 	defer cli.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	n, err := dockerrt.Reap(ctx, cli, func(ctx context.Context, id string, attempt int) (bool, error) {
-		t, err := eng.Get(ctx, id)
-		if errors.Is(err, loom.ErrNotFound) {
-			return false, nil
+	var running func(ctx context.Context, id string, attempt int) (bool, error)
+	if eng != nil {
+		running = func(ctx context.Context, id string, attempt int) (bool, error) {
+			t, err := eng.Get(ctx, id)
+			if errors.Is(err, loom.ErrNotFound) {
+				// Another deployment sharing the daemon may run it.
+				return true, nil
+			}
+			if err != nil {
+				return true, err
+			}
+			return t.Status == loom.StatusRunning && t.Attempt == attempt, nil
 		}
-		if err != nil {
-			return true, err
-		}
-		return t.Status == loom.StatusRunning && t.Attempt == attempt, nil
-	})
+	}
+	n, err := dockerrt.Reap(ctx, cli, running)
 	if err != nil {
 		logger.Warn("docker: reaping orphaned containers", "removed", n, "err", err)
 	} else if n > 0 {

@@ -8,6 +8,7 @@ import (
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/flowfile"
 	"github.com/loomhq/loom/runtime"
+	"github.com/loomhq/loom/runtime/dockerrt"
 	"github.com/loomhq/loom/store"
 )
 
@@ -58,13 +59,18 @@ func buildFlows(files []*flowfile.File, builtins flowfile.Tasks, extra ...*loom.
 	return tasks, flowSchedules(files), nil
 }
 
-// loadFlowFile builds the flow file at path.
-func loadFlowFile(path string) (*loom.Task, error) {
+// loadFlowFile builds the flow file at path, its docker steps on docker
+// when it is not nil.
+func loadFlowFile(path string, docker loom.Handler) (*loom.Task, error) {
 	f, err := flowfile.Load(path)
 	if err != nil {
 		return nil, fmt.Errorf("load flow: %w", err)
 	}
-	t, err := f.Build(builtinTasks())
+	reg := builtinTasks()
+	if docker != nil {
+		reg[dockerrt.TypeName] = loom.NewTask(dockerrt.TypeName, docker)
+	}
+	t, err := f.Build(reg)
 	if err != nil {
 		return nil, fmt.Errorf("build flow: %w", err)
 	}

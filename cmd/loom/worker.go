@@ -102,6 +102,9 @@ func (m *Main) runWorker(ctx context.Context, o workerOptions) error {
 	if err != nil {
 		return err
 	}
+	// A worker has no store to ask: it removes the containers whose
+	// process on this machine has ended, such as its own previous life.
+	o.runtimes.reapContainers(ctx, nil, logger)
 	for name := range handlers {
 		tel.metrics.KnowTypes(name)
 	}

@@ -4,25 +4,39 @@
 //
 //	{"image": "alpine:3", "command": ["sh", "-c", "..."], "env": {"K": "V"},
 //	 "workdir": "/work", "user": "1000", "cpus": 0.5, "memory": "256m",
-//	 "network": "none", "pull": "never", "timeout": 30}
+//	 "network": "none", "pull": "never", "timeout": 30,
+//	 "mounts": ["/srv/data:/data:ro"], "input": {"any": "JSON"}}
 //
-// The container is created with the labels LabelTask (the task id) and
-// LabelAttempt, started, and its stdout and stderr are streamed as they come
-// into the attempt's log (loom.LogWriter). Exit code 0 completes the task
-// with the output {"exit_code": 0, "stdout": "..."}, stdout cut to its last
+// The container is created with the labels LabelTask (the task id),
+// LabelAttempt and LabelOwner (the process that runs it), started, and its
+// stdout and stderr are streamed as they come into the attempt's log
+// (loom.LogWriter). Exit code 0 completes the task with the output
+// {"exit_code": 0, "stdout": "...", "output": ...}, stdout cut to its last
 // Config.MaxOutput bytes; any other code fails the attempt with an
 // *ExitError carrying the last lines of stderr. A cancelled task or a passed
 // timeout stops the container (SIGTERM, then SIGKILL after
 // Config.KillGrace). The container is removed in every case.
 //
+// Data in and out: the input's "input", when present, reaches the
+// container as JSON three ways: on its stdin (then closed), in the
+// environment variable EnvInput (LOOM_INPUT) when it is at most
+// MaxEnvInput bytes, and in the file InputFile (/loom/input.json). The
+// directory /loom is created in every container, writable by any user; a
+// command that writes JSON to OutputFile (/loom/output.json) makes that
+// the task's "output" (copied out before the container is removed, at most
+// MaxOutputFile bytes). Without that file, the last non-empty line of
+// stdout is the "output" when it is JSON; otherwise there is none.
+//
 // Safe defaults: the container has no network unless the input asks for one
-// and Config.AllowNetwork permits it; no host path is ever mounted; and an
-// image is never pulled unless the input's "pull" is "missing" or "always".
+// and Config.AllowNetwork permits it; a host path is mounted only under a
+// prefix in Config.AllowMounts (none by default); and an image is never
+// pulled unless the input's "pull" is "missing" or "always".
 // Reap removes the containers of tasks that are no longer running, left
-// behind by a worker that was killed mid-run.
+// behind by a server or worker that was killed mid-run.
 package dockerrt
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -30,6 +44,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,6 +55,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/docker/go-units"
@@ -82,9 +99,29 @@ const (
 	stderrLines = 10
 )
 
+// Where a container finds its input and leaves its output.
+const (
+	// EnvInput is the environment variable that holds the input's "input"
+	// as JSON, when it is at most MaxEnvInput bytes.
+	EnvInput = "LOOM_INPUT"
+	// MaxEnvInput bounds EnvInput: a larger input is on stdin and in
+	// InputFile only (Linux limits one variable to 128 KiB).
+	MaxEnvInput = 64 << 10
+	// InputFile holds the input's "input" as JSON.
+	InputFile = "/loom/input.json"
+	// OutputFile is where a command may write its JSON output.
+	OutputFile = "/loom/output.json"
+	// MaxOutputFile bounds OutputFile; a larger one fails the attempt.
+	MaxOutputFile = 1 << 20
+)
+
 // ErrNetworkNotAllowed is wrapped by the error of a task whose input asks
 // for a network the handler's Config does not allow.
 var ErrNetworkNotAllowed = errors.New("network not allowed")
+
+// ErrMountNotAllowed is wrapped by the error of a task whose input mounts a
+// host path outside Config.AllowMounts.
+var ErrMountNotAllowed = errors.New("mount not allowed")
 
 // Config configures a Handler. Zero values mean the defaults stated on each
 // field.
@@ -97,6 +134,12 @@ type Config struct {
 	// ("bridge", "host" or a named network). Default: every container runs
 	// without a network.
 	AllowNetwork bool
+	// AllowMounts are the host directories whose contents a task's
+	// "mounts" may bind into its container (a path is allowed when it is
+	// one of them or inside one, after symbolic links are resolved on this
+	// machine, which must be the daemon's). Default: none, and a task that
+	// asks for a mount fails.
+	AllowMounts []string
 	// MaxOutput is how many trailing bytes of stdout are returned as the
 	// "stdout" output. Default DefaultMaxOutput (64 KiB).
 	MaxOutput int
@@ -168,11 +211,72 @@ type Input struct {
 	// Timeout bounds the run, in seconds; zero means no bound beyond the
 	// task's own timeout.
 	Timeout float64 `json:"timeout,omitempty"`
+	// Mounts bind host paths into the container, each as
+	// "HOST:CONTAINER" or "HOST:CONTAINER:ro" (or ":rw"), both absolute;
+	// HOST must be under one of Config.AllowMounts.
+	Mounts []string `json:"mounts,omitempty"`
+	// Input is any JSON value, given to the container on stdin, in
+	// EnvInput and in InputFile. Absent: stdin is empty, and neither the
+	// variable nor the file exists.
+	Input json.RawMessage `json:"input,omitempty"`
 }
 
-// ParseInput decodes and checks a docker task's input. Unknown keys (such
-// as "mounts", which this runtime does not offer) and wrong types are
-// errors.
+// bind is one parsed entry of Input.Mounts.
+type bind struct {
+	source, target string
+	readOnly       bool
+}
+
+// binds parses in.Mounts.
+func (in Input) binds() ([]bind, error) {
+	out := make([]bind, 0, len(in.Mounts))
+	for _, m := range in.Mounts {
+		parts := strings.Split(m, ":")
+		b := bind{}
+		switch {
+		case len(parts) == 2:
+		case len(parts) == 3 && (parts[2] == "ro" || parts[2] == "rw"):
+			b.readOnly = parts[2] == "ro"
+		default:
+			return nil, fmt.Errorf(`input "mounts": %q is not HOST:CONTAINER or HOST:CONTAINER:ro`, m)
+		}
+		b.source, b.target = parts[0], parts[1]
+		if !filepath.IsAbs(b.source) || !path.IsAbs(b.target) {
+			return nil, fmt.Errorf(`input "mounts": %q: both paths must be absolute`, m)
+		}
+		b.source, b.target = filepath.Clean(b.source), path.Clean(b.target)
+		if b.target == "/" || b.target == "/loom" || strings.HasPrefix(b.target, "/loom/") {
+			return nil, fmt.Errorf(`input "mounts": %q: the container path may not be / or /loom`, m)
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// allowMount checks that source, once its symbolic links are resolved, is
+// one of allowed or inside one of them.
+func allowMount(allowed []string, source string) error {
+	real, err := filepath.EvalSymlinks(source)
+	if err != nil {
+		return fmt.Errorf("mount %s: %w", source, err)
+	}
+	for _, a := range allowed {
+		ra, err := filepath.EvalSymlinks(a)
+		if err != nil {
+			continue
+		}
+		if rel, err := filepath.Rel(ra, real); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return nil
+		}
+	}
+	if len(allowed) == 0 {
+		return fmt.Errorf("mount %s: %w (no host path may be mounted here)", source, ErrMountNotAllowed)
+	}
+	return fmt.Errorf("mount %s: %w (allowed: %s)", source, ErrMountNotAllowed, strings.Join(allowed, ", "))
+}
+
+// ParseInput decodes and checks a docker task's input. Unknown keys and
+// wrong types are errors.
 func ParseInput(v loom.Values) (Input, error) {
 	var in Input
 	if err := strict.Decode(v, &in); err != nil {
@@ -204,7 +308,8 @@ func (in Input) validate() error {
 	if in.Timeout < 0 || math.IsNaN(in.Timeout) || in.Timeout > math.MaxInt64/float64(time.Second) {
 		return fmt.Errorf(`input "timeout": %v is not a number of seconds >= 0`, in.Timeout)
 	}
-	return nil
+	_, err := in.binds()
+	return err
 }
 
 func (in Input) memory() (int64, error) {
@@ -251,6 +356,12 @@ func (h *Handler) Handle(ctx context.Context, v loom.Values) (loom.Values, error
 	if in.network() != "none" && !h.cfg.AllowNetwork {
 		return nil, loom.Permanent(fmt.Errorf("docker: network %q: %w (containers run without one here)", in.Network, ErrNetworkNotAllowed))
 	}
+	binds, _ := in.binds() // checked by ParseInput
+	for _, b := range binds {
+		if err := allowMount(h.cfg.AllowMounts, b.source); err != nil {
+			return nil, loom.Permanent(fmt.Errorf("docker: %w", err))
+		}
+	}
 	cli := h.cfg.Client
 	if cli == nil {
 		if cli, err = NewClient(); err != nil {
@@ -264,26 +375,100 @@ func (h *Handler) Handle(ctx context.Context, v loom.Values) (loom.Values, error
 		runCtx, cancel = context.WithTimeout(ctx, time.Duration(in.Timeout*float64(time.Second)))
 		defer cancel()
 	}
-	if err := h.pull(runCtx, cli, in); err != nil {
-		return nil, fmt.Errorf("docker %s: %w", in.Image, err)
+	// Whichever call a cancel or the timeout interrupts, the error says
+	// which of the two it was.
+	fail := func(err error) error {
+		switch {
+		case ctx.Err() != nil:
+			return fmt.Errorf("docker %s: %w", in.Image, ctx.Err())
+		case runCtx.Err() != nil:
+			return fmt.Errorf("docker %s: timed out after %gs: %w", in.Image, in.Timeout, loom.ErrTimeout)
+		}
+		return fmt.Errorf("docker %s: %w", in.Image, err)
 	}
-	id, err := h.create(runCtx, cli, in)
+	if err := h.pull(runCtx, cli, in); err != nil {
+		return nil, fail(err)
+	}
+	id, err := h.create(runCtx, cli, in, binds)
 	if err != nil {
-		return nil, fmt.Errorf("docker %s: %w", in.Image, err)
+		return nil, fail(err)
 	}
 	defer h.remove(cli, id)
-	code, stderr, stdout, err := h.run(runCtx, cli, id, loom.LogWriter(ctx))
+	if err := cli.CopyToContainer(runCtx, id, "/", loomDir(in.Input), container.CopyToContainerOptions{}); err != nil {
+		return nil, fail(fmt.Errorf("copy %s into the container: %w", InputFile, err))
+	}
+	code, stderr, stdout, err := h.run(runCtx, cli, id, in.Input, loom.LogWriter(ctx))
 	switch {
-	case err != nil && ctx.Err() != nil:
-		return nil, fmt.Errorf("docker %s: %w", in.Image, ctx.Err())
-	case err != nil && runCtx.Err() != nil:
-		return nil, fmt.Errorf("docker %s: timed out after %gs: %w", in.Image, in.Timeout, loom.ErrTimeout)
 	case err != nil:
-		return nil, fmt.Errorf("docker %s: %w", in.Image, err)
+		return nil, fail(err)
 	case code != 0:
 		return nil, fmt.Errorf("docker %s: %w", in.Image, &ExitError{Code: code, Stderr: stderr})
 	}
-	return loom.Values{"exit_code": 0, "stdout": stdout}, nil
+	out := loom.Values{"exit_code": 0, "stdout": stdout}
+	result, ok, err := readOutput(context.WithoutCancel(ctx), cli, id, stdout)
+	if err != nil {
+		return nil, fmt.Errorf("docker %s: %w", in.Image, err)
+	}
+	if ok {
+		out["output"] = result
+	}
+	return out, nil
+}
+
+// loomDir is a tar archive of the directory /loom, writable by any user
+// so that a command run as any user can leave OutputFile there, with
+// InputFile in it when there is an input.
+func loomDir(input json.RawMessage) io.Reader {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	// Writes to a bytes.Buffer do not fail.
+	_ = tw.WriteHeader(&tar.Header{Name: "loom/", Typeflag: tar.TypeDir, Mode: 0o1777})
+	if input != nil {
+		_ = tw.WriteHeader(&tar.Header{Name: "loom/input.json", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(input))})
+		_, _ = tw.Write(input)
+	}
+	_ = tw.Close()
+	return &buf
+}
+
+// readOutput returns the JSON value of the exited container's OutputFile,
+// else that of the last non-empty line of stdout; ok is false when
+// neither holds JSON. An OutputFile that is not JSON is an error: the
+// command meant it as its output.
+func readOutput(ctx context.Context, cli *client.Client, id, stdout string) (v any, ok bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	rc, _, err := cli.CopyFromContainer(ctx, id, OutputFile)
+	switch {
+	case client.IsErrNotFound(err):
+		line := lastLines(strings.TrimSpace(stdout), 1)
+		if line != "" && json.Unmarshal([]byte(line), &v) == nil {
+			return v, true, nil
+		}
+		return nil, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("copy %s out of the container: %w", OutputFile, err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	hdr, err := tr.Next()
+	if err != nil {
+		return nil, false, fmt.Errorf("copy %s out of the container: %w", OutputFile, err)
+	}
+	if hdr.Typeflag != tar.TypeReg {
+		return nil, false, loom.Permanent(fmt.Errorf("%s is not a regular file", OutputFile))
+	}
+	if hdr.Size > MaxOutputFile {
+		return nil, false, fmt.Errorf("%s is %d bytes, more than %d", OutputFile, hdr.Size, MaxOutputFile)
+	}
+	b, err := io.ReadAll(tr)
+	if err != nil {
+		return nil, false, fmt.Errorf("copy %s out of the container: %w", OutputFile, err)
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, false, fmt.Errorf("%s is not JSON: %w", OutputFile, err)
+	}
+	return v, true, nil
 }
 
 // pull applies the input's pull policy. A missing image under PullNever is
@@ -326,8 +511,8 @@ func (h *Handler) pull(ctx context.Context, cli *client.Client, in Input) error 
 	}
 }
 
-func (h *Handler) create(ctx context.Context, cli *client.Client, in Input) (string, error) {
-	labels := map[string]string{}
+func (h *Handler) create(ctx context.Context, cli *client.Client, in Input, binds []bind) (string, error) {
+	labels := map[string]string{LabelOwner: Owner()}
 	if a, ok := loom.Attempt(ctx); ok {
 		labels[LabelTask] = a.RunID
 		labels[LabelAttempt] = strconv.Itoa(a.Attempt)
@@ -337,6 +522,9 @@ func (h *Handler) create(ctx context.Context, cli *client.Client, in Input) (str
 		env = append(env, k+"="+v)
 	}
 	slices.Sort(env)
+	if in.Input != nil && len(in.Input) <= MaxEnvInput {
+		env = append(env, EnvInput+"="+string(in.Input))
+	}
 	mem, _ := in.memory() // checked by validate
 	cfg := &container.Config{
 		Image:        in.Image,
@@ -347,9 +535,19 @@ func (h *Handler) create(ctx context.Context, cli *client.Client, in Input) (str
 		Labels:       labels,
 		AttachStdout: true,
 		AttachStderr: true,
+		// With an input, stdin is open until the input is written, then
+		// closed so that the command reads it to its end.
+		AttachStdin: in.Input != nil,
+		OpenStdin:   in.Input != nil,
+		StdinOnce:   in.Input != nil,
+	}
+	var mounts []mount.Mount
+	for _, b := range binds {
+		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: b.source, Target: b.target, ReadOnly: b.readOnly})
 	}
 	host := &container.HostConfig{
 		NetworkMode: container.NetworkMode(in.network()),
+		Mounts:      mounts,
 		Resources: container.Resources{
 			NanoCPUs: int64(in.CPUs * 1e9),
 			Memory:   mem,
@@ -368,13 +566,18 @@ func (h *Handler) create(ctx context.Context, cli *client.Client, in Input) (str
 // run attaches to the container, starts it and waits for it to exit,
 // stopping it when ctx ends. It returns the exit code, the tail of stderr
 // and of stdout.
-func (h *Handler) run(ctx context.Context, cli *client.Client, id string, log io.Writer) (code int, stderr, stdout string, err error) {
+func (h *Handler) run(ctx context.Context, cli *client.Client, id string, input json.RawMessage, log io.Writer) (code int, stderr, stdout string, err error) {
 	// Attach before starting, as `docker run` does, so no output is lost.
-	att, err := cli.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdout: true, Stderr: true})
+	att, err := cli.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdin: input != nil, Stdout: true, Stderr: true})
 	if err != nil {
 		return 0, "", "", fmt.Errorf("attach container: %w", err)
 	}
 	defer att.Close()
+	// The input is written once the container runs; a command that does
+	// not read it blocks the write until the container exits and the
+	// connection is closed, so the writer is waited for only after that.
+	written := make(chan struct{})
+	defer func() { att.Close(); <-written }()
 	// The wait outlives ctx, to learn when a stopped container is gone; its
 	// goroutine sends once on one of its channels, so every path below
 	// receives from them.
@@ -396,8 +599,17 @@ func (h *Handler) run(ctx context.Context, cli *client.Client, id string, log io
 		case <-waitC:
 		case <-waitErrC:
 		}
+		close(written)
 		return 0, "", "", fmt.Errorf("start container: %w", err)
 	}
+	go func() {
+		defer close(written)
+		if input != nil {
+			if _, err := att.Conn.Write(input); err == nil {
+				_ = att.CloseWrite()
+			}
+		}
+	}()
 
 	var stopErr error
 	select {
@@ -449,11 +661,16 @@ func (h *Handler) remove(cli *client.Client, id string) {
 	_ = cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
 }
 
-// Reap removes, running or not, every container labelled by this runtime
-// whose attempt running reports as no longer running, and returns how many
-// it removed. A loom server calls it when it starts, so that a process
-// killed mid-run leaves no container behind once the server starts again.
-// An attempt label that is not a number is passed as 0.
+// Reap removes, running or not, the containers labelled by this runtime
+// that no process runs any more, and returns how many it removed. A
+// container whose LabelOwner names a process of this machine is removed
+// when that process has ended and kept while it lives; for any other
+// (made on another machine sharing the daemon, or without the label)
+// running decides: it is removed when running reports its attempt as no
+// longer running, and kept when running is nil. A loom server and a loom
+// worker call it when they start, so that a process killed mid-run leaves
+// no container behind once it or another starts. An attempt label that is
+// not a number is passed as 0.
 func Reap(ctx context.Context, cli *client.Client, running func(ctx context.Context, taskID string, attempt int) (bool, error)) (int, error) {
 	list, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", LabelTask))})
 	if err != nil {
@@ -464,13 +681,21 @@ func Reap(ctx context.Context, cli *client.Client, running func(ctx context.Cont
 	for _, c := range list {
 		task := c.Labels[LabelTask]
 		attempt, _ := strconv.Atoi(c.Labels[LabelAttempt])
-		alive, err := running(ctx, task, attempt)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("task %s: %w", task, err))
+		switch ownerOf(c.Labels[LabelOwner]) {
+		case ownerAlive:
 			continue
-		}
-		if alive {
-			continue
+		case ownerUnknown:
+			if running == nil {
+				continue
+			}
+			alive, err := running(ctx, task, attempt)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("task %s: %w", task, err))
+				continue
+			}
+			if alive {
+				continue
+			}
 		}
 		if err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !client.IsErrNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove container %.12s of task %s: %w", c.ID, task, err))

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -173,9 +175,18 @@ func TestReapRemovesOrphans(t *testing.T) {
 	cli := dockerClient(t)
 	ctx := context.Background()
 	orphan, alive := taskID(t)+"-orphan", taskID(t)+"-alive"
-	for _, task := range []string{orphan, alive} {
+	// deadOwner is this process with another start time: a process that
+	// had this pid before. liveOwner is the owner of the test's own tasks.
+	deadOwner, liveOwner := ownerWithStart(t, "0"), ownerWithStart(t, "")
+	deadProc, liveProc := taskID(t)+"-dead-proc", taskID(t)+"-live-proc"
+	owners := map[string]string{deadProc: deadOwner, liveProc: liveOwner}
+	for _, task := range []string{orphan, alive, deadProc, liveProc} {
+		labels := map[string]string{dockerrt.LabelTask: task, dockerrt.LabelAttempt: "1"}
+		if o, ok := owners[task]; ok {
+			labels[dockerrt.LabelOwner] = o
+		}
 		c, err := cli.ContainerCreate(ctx, &container.Config{Image: testImage, Cmd: []string{"sleep", "600"},
-			Labels: map[string]string{dockerrt.LabelTask: task, dockerrt.LabelAttempt: "1"}},
+			Labels: labels},
 			&container.HostConfig{NetworkMode: "none"}, nil, nil, "")
 		if err != nil {
 			t.Fatal(err)
@@ -186,12 +197,26 @@ func TestReapRemovesOrphans(t *testing.T) {
 		}
 	}
 	// Containers of other tests' tasks count as running, so that tests
-	// running in parallel keep theirs.
+	// running in parallel keep theirs. The owner label wins over what the
+	// engine says: the dead process's container goes though its task
+	// counts as running, the live one's stays though its task does not.
 	n, err := dockerrt.Reap(ctx, cli, func(_ context.Context, task string, attempt int) (bool, error) {
+		if task == liveProc {
+			return false, nil
+		}
 		return task != orphan || attempt != 1, nil
 	})
-	if err != nil || n != 1 {
-		t.Errorf("Reap = %d, %v; want 1 removed", n, err)
+	if err != nil || n != 2 {
+		t.Errorf("Reap = %d, %v; want 2 removed", n, err)
+	}
+	for task, want := range map[string]int{deadProc: 0, liveProc: 1} {
+		if got := len(containersOf(t, cli, task)); got != want {
+			t.Errorf("%s has %d containers after Reap, want %d", task, got, want)
+		}
+	}
+	// Without an engine to ask, only the owner label decides.
+	if n, err := dockerrt.Reap(ctx, cli, nil); err != nil || len(containersOf(t, cli, alive)) != 1 || len(containersOf(t, cli, liveProc)) != 1 {
+		t.Errorf("Reap without running = %d, %v; removed containers of unknown or live owners", n, err)
 	}
 	if got := len(containersOf(t, cli, orphan)); got != 0 {
 		t.Errorf("orphan has %d containers after Reap", got)
@@ -219,7 +244,10 @@ func TestSafeDefaults(t *testing.T) {
 	}{
 		{loom.Values{"image": testImage, "network": "bridge"}, "network not allowed"},
 		{loom.Values{"image": "loom-test-absent:1"}, `pull is "never"`},
-		{loom.Values{"image": testImage, "mounts": []string{"/:/host"}}, `unknown key "mounts"`},
+		{loom.Values{"image": testImage, "mounts": []string{"/:/host"}}, `mount not allowed`},
+		{loom.Values{"image": testImage, "mounts": []string{"/etc:/loom/x"}}, `may not be / or /loom`},
+		{loom.Values{"image": testImage, "mounts": []string{"etc:/x"}}, `must be absolute`},
+		{loom.Values{"image": testImage, "mount": []string{"/:/host"}}, `unknown key "mount"`},
 		{loom.Values{"image": testImage, "pull": "sometimes"}, `"pull"`},
 		{loom.Values{"command": []string{"true"}}, `"image": required`},
 	} {
@@ -269,5 +297,156 @@ func TestOutputKeepsTail(t *testing.T) {
 	}
 	if out["stdout"] != "orld\n" || log.String() != "hello world\n" {
 		t.Errorf("stdout %q, log %q", out["stdout"], log.String())
+	}
+}
+
+// ownerWithStart returns the LabelOwner of this process, with its start
+// time replaced by start unless start is empty.
+func ownerWithStart(t *testing.T, start string) string {
+	t.Helper()
+	label := dockerrt.Owner()
+	if strings.Count(label, "/") != 3 {
+		t.Skipf("owner label %q: processes cannot be checked on this system", label)
+	}
+	if start == "" {
+		return label
+	}
+	return label[:strings.LastIndexByte(label, '/')+1] + start
+}
+
+// TestInputAndOutput: the input reaches the container as JSON on stdin, in
+// LOOM_INPUT and in /loom/input.json; a command run as any user may write
+// /loom/output.json, which becomes the output; without it the last line
+// of stdout is the output when it is JSON.
+func TestInputAndOutput(t *testing.T) {
+	cli := dockerClient(t)
+	h := dockerrt.New(dockerrt.Config{Client: cli})
+	ctx := attemptCtx(context.Background(), taskID(t), io.Discard)
+	input := map[string]any{"n": 2, "s": "it's"}
+	out, err := h.Handle(ctx, loom.Values{"image": testImage, "user": "1000", "input": input, "command": []string{"sh", "-c",
+		`read -r line; echo "stdin=$line"; echo "env=$LOOM_INPUT"; echo "file=$(cat /loom/input.json)"
+		 echo '{"from": "file", "list": [1, 2]}' > /loom/output.json; echo '{"from": "stdout"}'`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"n":2,"s":"it's"}`
+	for _, w := range []string{"stdin=" + want, "env=" + want, "file=" + want} {
+		if !strings.Contains(out["stdout"].(string), w+"\n") {
+			t.Errorf("stdout %q lacks %q", out["stdout"], w)
+		}
+	}
+	if got, ok := out["output"].(map[string]any); !ok || got["from"] != "file" || len(got["list"].([]any)) != 2 {
+		t.Errorf("output %#v, want the output file's JSON", out["output"])
+	}
+
+	out, err = h.Handle(ctx, loom.Values{"image": testImage, "command": []string{"sh", "-c", `test -e /loom/input.json && echo input file without input; echo '[1, "two"]'; echo`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := out["output"].([]any); !ok || len(got) != 2 || got[1] != "two" || strings.Contains(out["stdout"].(string), "without") {
+		t.Errorf("output %#v, stdout %q; want the last stdout line's JSON", out["output"], out["stdout"])
+	}
+	out, err = h.Handle(ctx, loom.Values{"image": testImage, "command": []string{"echo", "not json"}})
+	if _, ok := out["output"]; err != nil || ok {
+		t.Errorf("output %v, %v; want none when stdout's last line is not JSON", out, err)
+	}
+	_, err = h.Handle(ctx, loom.Values{"image": testImage, "command": []string{"sh", "-c", "echo nope > /loom/output.json"}})
+	if err == nil || !strings.Contains(err.Error(), "/loom/output.json is not JSON") {
+		t.Errorf("error %v, want the output file named as not JSON", err)
+	}
+	// A command that never reads its input still ends.
+	if _, err := h.Handle(ctx, loom.Values{"image": testImage, "input": strings.Repeat("x", 1<<20), "command": []string{"sh", "-c", "exit 0"}}); err != nil {
+		t.Errorf("input left unread: %v", err)
+	}
+}
+
+// TestMounts: a host path is mounted only inside Config.AllowMounts,
+// after its symbolic links are resolved.
+func TestMounts(t *testing.T) {
+	cli := dockerClient(t)
+	allowed, outside := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(allowed, "data.txt"), []byte("from the host"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(allowed, "escape")); err != nil {
+		t.Fatal(err)
+	}
+	h := dockerrt.New(dockerrt.Config{Client: cli, AllowMounts: []string{allowed}})
+	ctx := attemptCtx(context.Background(), taskID(t), io.Discard)
+	out, err := h.Handle(ctx, loom.Values{"image": testImage, "mounts": []string{allowed + ":/data:ro"},
+		"command": []string{"sh", "-c", "cat /data/data.txt; echo x > /data/w 2>/dev/null || echo ' read-only'"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out["stdout"] != "from the host read-only\n" {
+		t.Errorf("stdout %q", out["stdout"])
+	}
+	for _, m := range []string{outside + ":/data", filepath.Join(allowed, "escape") + ":/data", allowed + "/..:/data"} {
+		_, err := h.Handle(ctx, loom.Values{"image": testImage, "mounts": []string{m}, "command": []string{"true"}})
+		if !errors.Is(err, dockerrt.ErrMountNotAllowed) || !loom.IsPermanent(err) {
+			t.Errorf("mount %s: %v, want a permanent ErrMountNotAllowed", m, err)
+		}
+	}
+}
+
+// TestFlowDockerStepsPassData: a flow file's docker steps pass data
+// between containers: the first writes /loom/output.json, the second
+// reads it from stdin as what it requires and answers on its last stdout
+// line; a failing container fails the flow with its stderr's tail.
+func TestFlowDockerStepsPassData(t *testing.T) {
+	cli := dockerClient(t)
+	f, err := flowfile.Parse("f.yaml", []byte(`name: boxed-pair
+inputs: [who]
+steps:
+  - name: produce
+    docker:
+      image: "`+testImage+`"
+      command: [sh, -c, 'echo "{\"greeting\": \"hello $WHO\", \"n\": 2}" > /loom/output.json']
+      env: {WHO: "{{.who}}"}
+      pull: missing
+    provides: {output: made}
+  - name: consume
+    docker:
+      image: "`+testImage+`"
+      command: [sh, -c, 'read -r in; echo "got $in" >&2; echo "[$in]"']
+    requires: {made: made}
+    provides: {output: echoed}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docker := flowfile.Tasks{dockerrt.TypeName: loom.NewTask(dockerrt.TypeName, dockerrt.New(dockerrt.Config{Client: cli}))}
+	task, err := f.Build(docker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := loom.NewSyncExecutor(loom.Config{}).Execute(t.Context(), task, loom.Values{"who": "loom"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	echoed, _ := res.Output["echoed"].([]any)
+	if len(echoed) != 1 {
+		t.Fatalf("flow output %v, want the second step's JSON line", res.Output)
+	}
+	got, _ := echoed[0].(map[string]any)["made"].(map[string]any)
+	if got["greeting"] != "hello loom" || got["n"] != 2.0 {
+		t.Errorf("second step read %v, want the first step's output", echoed[0])
+	}
+
+	f, err = flowfile.Parse("g.yaml", []byte(`name: boxed-fail
+steps:
+  - name: fail
+    docker: {image: "`+testImage+`", command: [sh, -c, 'echo first >&2; echo last words >&2; exit 7']}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task, err = f.Build(docker); err != nil {
+		t.Fatal(err)
+	}
+	_, err = loom.NewSyncExecutor(loom.Config{}).Execute(t.Context(), task, nil)
+	var ee *dockerrt.ExitError
+	if !errors.As(err, &ee) || ee.Code != 7 || ee.Stderr != "first\nlast words" {
+		t.Errorf("failing step: %v, want exit status 7 with the stderr's tail", err)
 	}
 }

@@ -32,7 +32,8 @@ func NewClient(kubeconfig string) (Client, string, error) {
 		if cfg, err = cc.ClientConfig(); err != nil {
 			return nil, "", fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
 		}
-		if n, explicit, err := cc.Namespace(); err == nil && explicit {
+		// The context's namespace, else "default".
+		if n, _, err := cc.Namespace(); err == nil {
 			ns = n
 		}
 	} else {

@@ -32,9 +32,13 @@ func (t Tasks) Lookup(taskType string) (*loom.Task, bool) {
 	return task, ok && task != nil
 }
 
-// dockerType is the docker runtime's type name (dockerrt.TypeName), spelt
-// here so that flow files do not pull in the Docker client.
-const dockerType = "docker"
+// dockerType and kubernetesType are the container runtimes' type names
+// (dockerrt.TypeName, k8srt.TypeName), spelt here so that flow files do
+// not pull in their clients.
+const (
+	dockerType     = "docker"
+	kubernetesType = "kubernetes"
+)
 
 // Build turns f into a flow: a *loom.Task named f.Name, whose timeout is
 // f.Timeout, ready to run on any executor or to register with a server.
@@ -54,7 +58,7 @@ const dockerType = "docker"
 //
 // Static "input:" values are merged under the values the step receives:
 // where both have a key, the received (required) value wins. A "type: exec"
-// or "type: docker" step receives only the inputs it requires (none without "requires:"),
+// "type: docker" or "type: kubernetes" step receives only the inputs it requires (none without "requires:"),
 // so the command stays the one the file names unless the file wires it. A step with
 // static input wraps its task's handler, so a nested flow given static input
 // runs as a plain handler.
@@ -75,7 +79,7 @@ func (f *File) Build(reg Resolver) (*loom.Task, error) {
 			return nil, err
 		}
 		requires := maps.Clone(s.Requires)
-		if (s.Type == execrt.TypeName || s.Type == dockerType) && requires == nil {
+		if (s.Type == execrt.TypeName || s.Type == dockerType || s.Type == kubernetesType) && requires == nil {
 			// Without requires a step receives every input the flow was
 			// given, and what it receives wins over its static input: a
 			// submitter's "command" (or "image") would replace the

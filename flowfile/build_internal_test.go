@@ -150,3 +150,24 @@ func TestStepTasks(t *testing.T) {
 		})
 	}
 }
+
+// TestRuntimeStepsReceiveOnlyWhatTheyRequire: an exec, docker or
+// kubernetes step without requires receives none of the flow's inputs, so
+// a submitter's "image" or "command" cannot replace the file's.
+func TestRuntimeStepsReceiveOnlyWhatTheyRequire(t *testing.T) {
+	t.Parallel()
+	for _, typ := range []string{"exec", "docker", "kubernetes"} {
+		f, err := Parse("f.yaml", []byte("name: f\ninputs: [image]\nsteps:\n  - name: s\n    type: "+typ+"\n    input: {image: mine}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		task, err := f.Build(Tasks{typ: echo})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, ok := task.Handler.(*loom.Flow).Step("s")
+		if !ok || s.Requires == nil || len(s.Requires) != 0 {
+			t.Errorf("type %s: requires %v, want an empty map", typ, s.Requires)
+		}
+	}
+}

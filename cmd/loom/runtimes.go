@@ -21,6 +21,7 @@ import (
 	"github.com/loomhq/loom/runtime/dockerrt"
 	"github.com/loomhq/loom/runtime/execrt"
 	"github.com/loomhq/loom/runtime/httprt"
+	"github.com/loomhq/loom/runtime/k8srt"
 	"github.com/loomhq/loom/taskmaster"
 )
 
@@ -36,6 +37,15 @@ type runtimeOptions struct {
 	// they may mount.
 	allowDocker, allowDockerNet bool
 	dockerMounts                []string
+	// allowKube registers the kubernetes type, whose Jobs go to
+	// kubeNamespace (default: the kubeconfig's or the pod's namespace) or
+	// one of kubeNamespaces, on the cluster of kubeconfig (default: the
+	// one loom runs in). kube is its handler once connectKube has run.
+	allowKube      bool
+	kubeconfig     string
+	kubeNamespace  string
+	kubeNamespaces []string
+	kube           *kubeRuntime
 
 	// flowExec are the allow_exec patterns of the flow files loaded, and
 	// flowExecFiles the names of the files that list any, for refusals.
@@ -53,6 +63,10 @@ func (o *runtimeOptions) addFlags(cmd *cobra.Command) {
 		`let submitted exec tasks run commands matching PATTERN: words with * and ?, a last word "..." for any further arguments (repeatable)`)
 	f.BoolVar(&o.allowPrivateNet, "allow-private-net", false, "let http tasks, flow http steps and notifiers connect to loopback, link-local and private addresses")
 	o.addDockerFlags(cmd, "let submitted tasks of type docker and flow files' docker steps run containers on the Docker daemon of DOCKER_HOST (default: the local socket)")
+	f.BoolVar(&o.allowKube, "allow-kubernetes", false, "let submitted tasks of type kubernetes run as Jobs on a Kubernetes cluster (the one of --kubeconfig, default the one loom runs in)")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file of the cluster kubernetes tasks run on (default: in-cluster config)")
+	f.StringVar(&o.kubeNamespace, "kube-namespace", "", "namespace of kubernetes tasks' Jobs (default: the kubeconfig context's, the pod's, else default)")
+	f.StringArrayVar(&o.kubeNamespaces, "kube-allow-namespace", nil, `another namespace a kubernetes task's input may name as "namespace" (repeatable)`)
 }
 
 // addDockerFlags adds the options of the docker runtime, which `loom run`
@@ -62,6 +76,74 @@ func (o *runtimeOptions) addDockerFlags(cmd *cobra.Command, usage string) {
 	f.BoolVar(&o.allowDocker, "allow-docker", false, usage)
 	f.BoolVar(&o.allowDockerNet, "allow-docker-network", false, `let containers choose a network other than "none"`)
 	f.StringArrayVar(&o.dockerMounts, "allow-docker-mount", nil, "let containers bind host paths under the directory PATH (repeatable; default: no host path)")
+}
+
+// kubeFlag is the option that lets submitted tasks run Kubernetes Jobs.
+const kubeFlag = "--allow-kubernetes"
+
+// kubeRuntime is the kubernetes type's handler and the client it uses.
+type kubeRuntime struct {
+	handler *k8srt.Handler
+	client  k8srt.Client
+}
+
+// connectKube makes the kubernetes client and handler when the type is
+// allowed. Nothing is sent to the cluster yet: a kubeconfig that cannot
+// be read, or no in-cluster config, is a usage error at start.
+func (o *runtimeOptions) connectKube() error {
+	if !o.allowKube || o.kube != nil {
+		return nil
+	}
+	cli, ns, err := k8srt.NewClient(o.kubeconfig)
+	if err != nil {
+		return &usageError{fmt.Errorf("%s: %w", kubeFlag, err)}
+	}
+	if o.kubeNamespace != "" {
+		ns = o.kubeNamespace
+	}
+	o.kube = &kubeRuntime{client: cli, handler: k8srt.New(k8srt.Config{Client: cli, Namespace: ns, AllowNamespaces: o.kubeNamespaces})}
+	return nil
+}
+
+// kubernetes is the kubernetes type's handler, or nil when Jobs are off.
+func (o runtimeOptions) kubernetes() loom.Handler {
+	if o.kube == nil {
+		return nil
+	}
+	return o.kube.handler
+}
+
+// reapJobs deletes the unfinished Jobs of attempts that are no longer
+// running, left by a server or worker killed mid-run. An API server that
+// cannot be reached is logged, not fatal: kubernetes tasks will fail on
+// their own.
+func (o runtimeOptions) reapJobs(ctx context.Context, eng *engine.Engine, logger *slog.Logger) {
+	if o.kube == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	n, err := k8srt.Reap(ctx, o.kube.client, o.kube.handler.Namespaces(), attemptRunning(eng))
+	if err != nil {
+		logger.Warn("kubernetes: reaping orphaned jobs", "deleted", n, "err", err)
+	} else if n > 0 {
+		logger.Info("kubernetes: deleted jobs of attempts no longer running", "deleted", n)
+	}
+}
+
+// attemptRunning reports whether attempt of task id is the one running
+// now: the reapers keep its container or Job and remove the others.
+func attemptRunning(eng *engine.Engine) func(ctx context.Context, id string, attempt int) (bool, error) {
+	return func(ctx context.Context, id string, attempt int) (bool, error) {
+		t, err := eng.Get(ctx, id)
+		if errors.Is(err, loom.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return true, err
+		}
+		return t.Status == loom.StatusRunning && t.Attempt == attempt, nil
+	}
 }
 
 // validate checks the flags before anything is opened.
@@ -79,6 +161,9 @@ func (o runtimeOptions) validate() error {
 		if !filepath.IsAbs(m) || filepath.Clean(m) == "/" {
 			return &usageError{fmt.Errorf("--allow-docker-mount %q: want an absolute directory other than /", m)}
 		}
+	}
+	if !o.allowKube && (o.kubeconfig != "" || o.kubeNamespace != "" || len(o.kubeNamespaces) > 0) {
+		return &usageError{fmt.Errorf("--kubeconfig, --kube-namespace and --kube-allow-namespace need %s", kubeFlag)}
 	}
 	_, err := o.allowlist()
 	return err
@@ -197,6 +282,9 @@ func (o runtimeOptions) handlers() (map[string]loom.Handler, error) {
 	if h := o.docker(); h != nil {
 		hs[dockerrt.TypeName] = h
 	}
+	if h := o.kubernetes(); h != nil {
+		hs[k8srt.TypeName] = h
+	}
 	if o.execAllowed() {
 		a, err := o.allowlist()
 		if err != nil {
@@ -217,6 +305,9 @@ func (o runtimeOptions) flowTasks() flowfile.Tasks {
 	}
 	if h := o.docker(); h != nil {
 		ts[dockerrt.TypeName] = loom.NewTask(dockerrt.TypeName, h)
+	}
+	if h := o.kubernetes(); h != nil {
+		ts[k8srt.TypeName] = loom.NewTask(k8srt.TypeName, h)
 	}
 	return ts
 }
@@ -244,6 +335,9 @@ func (o runtimeOptions) admit(steps *stepSet) (func(*engine.SubmitParams) error,
 		}
 		if p.Type == dockerrt.TypeName && !o.allowDocker {
 			return fmt.Errorf("docker tasks are off on this server: start it with %s", dockerFlag)
+		}
+		if p.Type == k8srt.TypeName && !o.allowKube {
+			return fmt.Errorf("kubernetes tasks are off on this server: start it with %s", kubeFlag)
 		}
 		if p.Type != execrt.TypeName {
 			return nil

@@ -114,6 +114,9 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	if err := o.runtimes.validate(); err != nil {
 		return err
 	}
+	if err := o.runtimes.connectKube(); err != nil {
+		return err
+	}
 	if o.retain < 0 {
 		return &usageError{fmt.Errorf("--retain %s: must not be negative", o.retain)}
 	}
@@ -197,6 +200,7 @@ func (m *Main) runServer(ctx context.Context, o serverOptions) error {
 	}
 	m.onClose(eng.Close)
 	o.runtimes.reapContainers(ctx, eng, logger)
+	o.runtimes.reapJobs(ctx, eng, logger)
 	tm, err := startTaskmaster(eng, st, logger, o.runtimes.notifierClient(), isPostgresURL(o.db))
 	if err != nil {
 		return err

@@ -33,7 +33,8 @@ of the task bus the server was started with (loom server --bus URL
 Redis bus any number of workers, on any machines, may serve one queue; on
 a file bus (a directory) one worker process serves a queue at a time. It
 runs the built-in http type (exec too with --allow-exec, --allow-exec-command
-or a flow file's allow_exec; docker with --allow-docker) and, with --flows, the steps of the flow files
+or a flow file's allow_exec; docker with --allow-docker; kubernetes with
+--allow-kubernetes) and, with --flows, the steps of the flow files
 in DIR (wait steps stay on the server, which keeps their state).
 SIGINT or SIGTERM let the
 running tasks finish, then hand the rest back.`,
@@ -60,6 +61,9 @@ func (m *Main) runWorker(ctx context.Context, o workerOptions) error {
 		return &usageError{fmt.Errorf("--concurrency %d is negative", o.concurrency)}
 	}
 	if err := o.runtimes.validate(); err != nil {
+		return err
+	}
+	if err := o.runtimes.connectKube(); err != nil {
 		return err
 	}
 	tel, err := o.telemetry.start(ctx, m, "loom-worker")

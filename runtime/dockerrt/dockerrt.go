@@ -8,9 +8,9 @@
 //
 // The container is created with the labels LabelTask (the task id) and
 // LabelAttempt, started, and its stdout and stderr are streamed as they come
-// into the attempt's log (loom.LogWriter). Exit code 0 completes the task
-// with the output {"exit_code": 0, "stdout": "..."}, stdout cut to its last
-// Config.MaxOutput bytes; any other code fails the attempt with an
+// into the attempt's log, each on its own stream (loom.LogStream). Exit
+// code 0 completes the task with the output {"exit_code": 0, "stdout":
+// "..."}, stdout cut to its last Config.MaxOutput bytes; any other code fails the attempt with an
 // *ExitError carrying the last lines of stderr. A cancelled task or a passed
 // timeout stops the container (SIGTERM, then SIGKILL after
 // Config.KillGrace). The container is removed in every case.
@@ -272,7 +272,7 @@ func (h *Handler) Handle(ctx context.Context, v loom.Values) (loom.Values, error
 		return nil, fmt.Errorf("docker %s: %w", in.Image, err)
 	}
 	defer h.remove(cli, id)
-	code, stderr, stdout, err := h.run(runCtx, cli, id, loom.LogWriter(ctx))
+	code, stderr, stdout, err := h.run(runCtx, cli, id, loom.LogStream(ctx, loom.LogStdout), loom.LogStream(ctx, loom.LogStderr))
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return nil, fmt.Errorf("docker %s: %w", in.Image, ctx.Err())
@@ -366,9 +366,9 @@ func (h *Handler) create(ctx context.Context, cli *client.Client, in Input) (str
 }
 
 // run attaches to the container, starts it and waits for it to exit,
-// stopping it when ctx ends. It returns the exit code, the tail of stderr
-// and of stdout.
-func (h *Handler) run(ctx context.Context, cli *client.Client, id string, log io.Writer) (code int, stderr, stdout string, err error) {
+// stopping it when ctx ends. Its stdout goes to outLog, its stderr to
+// errLog. It returns the exit code, the tail of stderr and of stdout.
+func (h *Handler) run(ctx context.Context, cli *client.Client, id string, outLog, errLog io.Writer) (code int, stderr, stdout string, err error) {
 	// Attach before starting, as `docker run` does, so no output is lost.
 	att, err := cli.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdout: true, Stderr: true})
 	if err != nil {
@@ -382,7 +382,7 @@ func (h *Handler) run(ctx context.Context, cli *client.Client, id string, log io
 	defer waitCancel()
 	waitC, waitErrC := cli.ContainerWait(waitCtx, id, container.WaitConditionNextExit)
 
-	out := &capture{log: log, out: tailBuffer{max: h.cfg.MaxOutput}, err: tailBuffer{max: 16 << 10}}
+	out := &capture{outLog: outLog, errLog: errLog, out: tailBuffer{max: h.cfg.MaxOutput}, err: tailBuffer{max: 16 << 10}}
 	copied := make(chan error, 1)
 	go func() {
 		_, err := stdcopy.StdCopy(streamWriter{c: out, stdout: true}, streamWriter{c: out}, att.Reader)
@@ -496,12 +496,14 @@ func lastLines(s string, n int) string {
 }
 
 // capture receives a container's stdout and stderr: both go to the
-// attempt's log as they arrive, and the tail of each is kept.
+// attempt's log as they arrive, each on its own stream (the demultiplexed
+// attach stream tells them apart), and the tail of each is kept.
 type capture struct {
-	mu  sync.Mutex
-	log io.Writer
-	out tailBuffer
-	err tailBuffer
+	mu     sync.Mutex
+	outLog io.Writer
+	errLog io.Writer
+	out    tailBuffer
+	err    tailBuffer
 }
 
 func (c *capture) stdout() string {
@@ -525,10 +527,12 @@ type streamWriter struct {
 func (w streamWriter) Write(p []byte) (int, error) {
 	w.c.mu.Lock()
 	defer w.c.mu.Unlock()
-	_, _ = w.c.log.Write(p) // the log is best effort
+	// The log is best effort.
 	if w.stdout {
+		_, _ = w.c.outLog.Write(p)
 		w.c.out.Write(p)
 	} else {
+		_, _ = w.c.errLog.Write(p)
 		w.c.err.Write(p)
 	}
 	return len(p), nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
-	"html/template"
 	"net/http"
 	"strconv"
 	"strings"
@@ -147,9 +146,11 @@ func (u *UI) live(w http.ResponseWriter, r *http.Request) {
 // escaped, its sequence number and attempt for the page to drop chunks it
 // already shows or that belong to another attempt.
 func logSpan(c store.LogChunk) string {
-	data := strings.ReplaceAll(c.Data, "\r\n", "\n")
-	data = strings.ReplaceAll(data, "\r", "\n")
-	return fmt.Sprintf(`<span data-seq="%d" data-attempt="%d">%s</span>`, c.Seq, c.Attempt, template.HTMLEscapeString(data))
+	var b strings.Builder
+	fmt.Fprintf(&b, `<span data-seq="%d" data-attempt="%d">`, c.Seq, c.Attempt)
+	writeLogHTML(&b, c)
+	b.WriteString("</span>")
+	return b.String()
 }
 
 // fingerprint summarises what a task detail shows of a task's state: its

@@ -140,7 +140,11 @@ func (u *UI) taskDetail(w http.ResponseWriter, r *http.Request) error {
 		d.Log.Pinned = pinned
 		d.LogAfter = d.Log.LastSeq
 	}
-	live := url.Values{"task": {t.ID}, "fp": {taskFingerprint(t, children)}}
+	items, err := u.itemProgress(ctx, children)
+	if err != nil {
+		return err
+	}
+	live := url.Values{"task": {t.ID}, "fp": {taskFingerprint(t, children, items)}}
 	if d.LogAfter > 0 {
 		live.Set("logafter", strconv.FormatInt(d.LogAfter, 10))
 	}

@@ -24,6 +24,48 @@ func LogWriter(ctx context.Context) io.Writer {
 	return io.Discard
 }
 
+// The streams of an attempt's log. A log keeps each piece of output with
+// the stream it came from, so that readers can tell a program's errors
+// from its output.
+const (
+	// LogStdout is a handler's (or a program's) ordinary output: what
+	// LogWriter receives.
+	LogStdout = "stdout"
+	// LogStderr is a program's error output.
+	LogStderr = "stderr"
+	// LogSystem is what loom itself notes in an attempt's log, such as the
+	// request an http task sent.
+	LogSystem = "system"
+)
+
+// ValidLogStream reports whether s names a log stream; empty counts as
+// LogStdout.
+func ValidLogStream(s string) bool {
+	switch s {
+	case "", LogStdout, LogStderr, LogSystem:
+		return true
+	}
+	return false
+}
+
+// LogStreamer is a log writer that keeps streams apart: Stream returns
+// the writer of one of them. The engine's attempt logs are LogStreamers.
+type LogStreamer interface {
+	io.Writer
+	Stream(name string) io.Writer
+}
+
+// LogStream returns where a handler writes its attempt's log on one
+// stream (LogStdout, LogStderr or LogSystem). Where the log writer does
+// not keep streams apart, every stream is the LogWriter itself.
+func LogStream(ctx context.Context, stream string) io.Writer {
+	w := LogWriter(ctx)
+	if ls, ok := w.(LogStreamer); ok {
+		return ls.Stream(stream)
+	}
+	return w
+}
+
 type attemptKey struct{}
 
 // AttemptInfo describes the attempt a handler is running in.

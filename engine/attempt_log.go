@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/store"
 )
 
@@ -24,15 +25,26 @@ type logBuffer struct {
 
 func newLogBuffer(e *Engine) *logBuffer { return &logBuffer{e: e} }
 
-// writer returns the log writer of one attempt.
+// writer returns the log writer of one attempt: its stdout, and through
+// loom.LogStream its other streams.
 func (b *logBuffer) writer(id string, attempt int) io.Writer {
-	return &attemptLog{b: b, id: id, attempt: attempt}
+	return &attemptLog{b: b, id: id, attempt: attempt, stream: loom.LogStdout}
 }
 
 type attemptLog struct {
 	b       *logBuffer
 	id      string
 	attempt int
+	stream  string
+}
+
+// Stream returns the writer of the attempt's log on another stream; an
+// unknown stream name is stdout.
+func (w *attemptLog) Stream(name string) io.Writer {
+	if !loom.ValidLogStream(name) || name == "" {
+		name = loom.LogStdout
+	}
+	return &attemptLog{b: w.b, id: w.id, attempt: w.attempt, stream: name}
 }
 
 // Write buffers p as output of the attempt. It never fails: a store that
@@ -46,13 +58,13 @@ func (w *attemptLog) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	if n := len(b.pending); n > 0 {
 		last := &b.pending[n-1]
-		if last.TaskID == w.id && last.Attempt == w.attempt && len(last.Data)+len(p) <= maxChunk {
+		if last.TaskID == w.id && last.Attempt == w.attempt && last.Stream == w.stream && len(last.Data)+len(p) <= maxChunk {
 			last.Data += string(p)
 			b.mu.Unlock()
 			return len(p), nil
 		}
 	}
-	b.pending = append(b.pending, store.LogChunk{TaskID: w.id, Attempt: w.attempt, Time: now, Data: string(p)})
+	b.pending = append(b.pending, store.LogChunk{TaskID: w.id, Attempt: w.attempt, Time: now, Stream: w.stream, Data: string(p)})
 	b.mu.Unlock()
 	return len(p), nil
 }

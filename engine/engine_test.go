@@ -40,6 +40,40 @@ func TestSubmitCompletes(t *testing.T) {
 	}
 }
 
+// TestLogStreams checks that what a handler writes to its attempt's
+// stderr is kept apart from its stdout, in the order written.
+func TestLogStreams(t *testing.T) {
+	t.Parallel()
+	noisy := loom.NewTask("noisy", loom.HandlerFunc(func(ctx context.Context, in loom.Values) (loom.Values, error) {
+		fmt.Fprint(loom.LogWriter(ctx), "out 1\n")
+		fmt.Fprint(loom.LogStream(ctx, loom.LogStderr), "err 1\n")
+		fmt.Fprint(loom.LogStream(ctx, loom.LogStdout), "out 2\n")
+		fmt.Fprint(loom.LogStream(ctx, loom.LogStdout), "out 3\n")
+		return nil, nil
+	}))
+	te := setup(t, nil, engine.Config{}, noisy)
+	info := te.submit(t, &engine.SubmitParams{Type: "noisy"})
+	te.wait(t, info.ID)
+	logs, err := te.Logs(context.Background(), &store.GetLogsParams{TaskID: info.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Chunks of one stream written in a row may be stored together or
+	// apart, as flushes fall; what counts is the stream of every line.
+	var got []string
+	for _, c := range logs {
+		if n := len(got); n > 0 && strings.HasPrefix(got[n-1], c.Stream+":") {
+			got[n-1] += c.Data
+			continue
+		}
+		got = append(got, c.Stream+":"+c.Data)
+	}
+	want := []string{"stdout:out 1\n", "stderr:err 1\n", "stdout:out 2\nout 3\n"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("logs = %q, want %q", got, want)
+	}
+}
+
 func TestSubmitUnknownType(t *testing.T) {
 	t.Parallel()
 	te := setup(t, nil, engine.Config{})

@@ -261,15 +261,19 @@ func (e *Engine) Heartbeat(ctx context.Context, workerID string, l store.Lease) 
 }
 
 // AppendLog appends data to the log of an attempt the pull worker holds,
-// or returns ErrStaleLease.
-func (e *Engine) AppendLog(ctx context.Context, workerID string, l store.Lease, data string) error {
+// on stream (loom.LogStdout when empty, loom.LogStderr or loom.LogSystem),
+// or returns ErrStaleLease. An unknown stream is ErrInvalid.
+func (e *Engine) AppendLog(ctx context.Context, workerID string, l store.Lease, stream, data string) error {
+	if !loom.ValidLogStream(stream) {
+		return fmt.Errorf("%w: unknown log stream %q (stdout, stderr or system)", ErrInvalid, stream)
+	}
 	if err := e.holds(ctx, workerID, l); err != nil {
 		return err
 	}
 	if data == "" {
 		return nil
 	}
-	chunk := store.LogChunk{TaskID: l.ID, Attempt: l.Attempt, Time: e.clock.Now(), Data: data}
+	chunk := store.LogChunk{TaskID: l.ID, Attempt: l.Attempt, Time: e.clock.Now(), Stream: store.LogStream(stream), Data: data}
 	if err := e.store.AppendLogs(ctx, []store.LogChunk{chunk}); err != nil {
 		return fmt.Errorf("engine: append log of %s attempt %d: %w", l.ID, l.Attempt, err)
 	}

@@ -48,14 +48,24 @@ func TestPullWorker(t *testing.T) {
 	if _, err := te.Heartbeat(ctx, "w1", l); err != nil {
 		t.Fatal(err)
 	}
-	if err := te.AppendLog(ctx, "w1", l, "line 1\n"); err != nil {
+	if err := te.AppendLog(ctx, "w1", l, "", "line 1\n"); err != nil {
 		t.Fatal(err)
+	}
+	if err := te.AppendLog(ctx, "w1", l, loom.LogStderr, "oops\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := te.AppendLog(ctx, "w1", l, "stdin", "x"); !errors.Is(err, engine.ErrInvalid) {
+		t.Fatalf("log on an unknown stream: %v, want ErrInvalid", err)
+	}
+	if cs, err := te.Logs(ctx, &store.GetLogsParams{TaskID: job.ID}); err != nil || len(cs) != 2 ||
+		cs[0].Stream != loom.LogStdout || cs[1].Stream != loom.LogStderr || cs[1].Data != "oops\n" {
+		t.Fatalf("logs %+v, %v: want line 1 on stdout, oops on stderr", cs, err)
 	}
 	// Another worker's calls for the attempt are refused.
 	if _, err := te.Heartbeat(ctx, "w2", l); !errors.Is(err, engine.ErrStaleLease) || !errors.Is(err, engine.ErrConflict) {
 		t.Fatalf("heartbeat by another worker: %v, want ErrStaleLease", err)
 	}
-	if err := te.AppendLog(ctx, "w2", l, "x"); !errors.Is(err, engine.ErrStaleLease) {
+	if err := te.AppendLog(ctx, "w2", l, "", "x"); !errors.Is(err, engine.ErrStaleLease) {
 		t.Fatalf("log by another worker: %v", err)
 	}
 	if _, err := te.Finish(ctx, &engine.PullOutcome{WorkerID: "w2", Lease: l}); !errors.Is(err, engine.ErrStaleLease) {
@@ -73,7 +83,7 @@ func TestPullWorker(t *testing.T) {
 		t.Fatalf("a second result: %v", err)
 	}
 	logs, err := te.Logs(ctx, &store.GetLogsParams{TaskID: job.ID})
-	if err != nil || len(logs) != 1 || logs[0].Data != "line 1\n" || logs[0].Attempt != 1 {
+	if err != nil || len(logs) != 2 || logs[0].Data != "line 1\n" || logs[0].Attempt != 1 {
 		t.Fatalf("logs %v, %v", logs, err)
 	}
 	// A failure follows the task's budget: retried, then failed.

@@ -134,7 +134,9 @@ func (s *Server) heartbeatTask(w http.ResponseWriter, r *http.Request) error {
 // attempt, appended to its log as it is.
 type logRequest struct {
 	Lease string `json:"lease"`
-	Data  string `json:"data"`
+	// Stream is stdout (when empty), stderr or system.
+	Stream string `json:"stream"`
+	Data   string `json:"data"`
 }
 
 func (s *Server) appendTaskLog(w http.ResponseWriter, r *http.Request) error {
@@ -146,7 +148,7 @@ func (s *Server) appendTaskLog(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.engine.AppendLog(r.Context(), l.WorkerID, l.Lease, req.Data); err != nil {
+	if err := s.engine.AppendLog(r.Context(), l.WorkerID, l.Lease, req.Stream, req.Data); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

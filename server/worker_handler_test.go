@@ -102,6 +102,10 @@ func TestWorkerProtocol(t *testing.T) {
 	}
 	call(id+"/heartbeat", `{"lease":"`+lease+`"}`, http.StatusOK)
 	call(id+"/logs", `{"lease":"`+lease+`","data":"step 1\n"}`, http.StatusNoContent)
+	call(id+"/logs", `{"lease":"`+lease+`","stream":"stderr","data":"warning\n"}`, http.StatusNoContent)
+	if res := call(id+"/logs", `{"lease":"`+lease+`","stream":"stdin","data":"x"}`, http.StatusUnprocessableEntity); !strings.Contains(string(res.body), "stream") {
+		t.Errorf("a log on an unknown stream: %s", res.body)
+	}
 	// A token changed by hand, or for another task, is refused.
 	call(id+"/heartbeat", `{"lease":"`+lease[:len(lease)-2]+`AA"}`, http.StatusBadRequest)
 	call("other/heartbeat", `{"lease":"`+lease+`"}`, http.StatusBadRequest)
@@ -129,7 +133,9 @@ func TestWorkerProtocol(t *testing.T) {
 		t.Fatalf("completed: %+v", task)
 	}
 	logs, err := e.engine.Logs(context.Background(), &store.GetLogsParams{TaskID: id})
-	if err != nil || len(logs) != 1 || logs[0].Data != "step 1\n" {
+	// A log call without a stream is stdout, as before streams were named.
+	if err != nil || len(logs) != 2 || logs[0].Data != "step 1\n" || logs[0].Stream != loom.LogStdout ||
+		logs[1].Data != "warning\n" || logs[1].Stream != loom.LogStderr {
 		t.Fatalf("logs: %v %v", logs, err)
 	}
 	res = e.do(t, "POST", "/api/v1/workers/claim", `{"worker_id":"w1","queues":["default"]}`)

@@ -385,7 +385,21 @@ type LogChunk struct {
 	Attempt int       `json:"attempt"`
 	Seq     int64     `json:"seq"`
 	Time    time.Time `json:"time"`
-	Data    string    `json:"data"`
+	// Stream is where the output came from: loom.LogStdout,
+	// loom.LogStderr or loom.LogSystem. Empty is stored as stdout, what
+	// every chunk was before streams were told apart.
+	Stream string `json:"stream"`
+	Data   string `json:"data"`
+}
+
+// LogStream is the stream a chunk is stored under: s, or stdout when s is
+// empty. Stores refuse a stream loom.ValidLogStream does not know with
+// ErrInvalid.
+func LogStream(s string) string {
+	if s == "" {
+		return loom.LogStdout
+	}
+	return s
 }
 
 // GetLogsParams select log chunks.

@@ -70,6 +70,8 @@ type stepRow struct {
 	// Left and Width place the step's bar on the Gantt chart, in percent
 	// of the flow's span.
 	Left, Width float64
+	// Items counts a fan-out step's items.
+	Items *itemCount
 }
 
 // Bounds on a flow's page: a fan-out over many items has as many steps,

@@ -55,6 +55,9 @@ type itemCount struct {
 	Done, Total int
 }
 
+// String is the count as a node shows it: done/total.
+func (c itemCount) String() string { return fmt.Sprintf("%d/%d", c.Done, c.Total) }
+
 // svgEdge is one dependency, a path from the step it waits for.
 type svgEdge struct {
 	From, To string
@@ -197,7 +200,7 @@ func layoutGraph(g graphData) svgGraph {
 		labels[i] = cutLabel(nd.Data.Label)
 		w := float64(len([]rune(labels[i])))*gCharW + 20
 		if nd.items != nil {
-			w += 2*gRingR + 8 + float64(len(fmt.Sprint(nd.items.Total)))*gCharW + 14
+			w += 2*gRingR + 8 + float64(len(nd.items.String()))*gCharW + 14
 		}
 		widths[i] = max(w, gMinNodeW)
 		colW[rank[i]] = max(colW[rank[i]], widths[i])

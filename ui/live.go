@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
-	"html/template"
 	"net/http"
 	"strconv"
 	"strings"
@@ -147,9 +146,11 @@ func (u *UI) live(w http.ResponseWriter, r *http.Request) {
 // escaped, its sequence number and attempt for the page to drop chunks it
 // already shows or that belong to another attempt.
 func logSpan(c store.LogChunk) string {
-	data := strings.ReplaceAll(c.Data, "\r\n", "\n")
-	data = strings.ReplaceAll(data, "\r", "\n")
-	return fmt.Sprintf(`<span data-seq="%d" data-attempt="%d">%s</span>`, c.Seq, c.Attempt, template.HTMLEscapeString(data))
+	var b strings.Builder
+	fmt.Fprintf(&b, `<span data-seq="%d" data-attempt="%d">`, c.Seq, c.Attempt)
+	writeLogHTML(&b, c)
+	b.WriteString("</span>")
+	return b.String()
 }
 
 // fingerprint summarises what a task detail shows of a task's state: its
@@ -164,10 +165,34 @@ func (u *UI) fingerprint(ctx context.Context, id string) (fp string, active bool
 	if err != nil {
 		return "", false, err
 	}
-	return taskFingerprint(t, sum.Children), !t.Status.Terminal(), nil
+	items, err := u.itemProgress(ctx, sum.Children)
+	if err != nil {
+		return "", false, err
+	}
+	return taskFingerprint(t, sum.Children, items), !t.Status.Terminal(), nil
 }
 
-func taskFingerprint(t *loom.TaskInfo, children []*loom.TaskInfo) string {
+// itemProgress counts the items of every fan-out step among children that
+// has not ended, so that a flow's page is refreshed as its fan-out nodes'
+// rings fill, though the steps themselves have not changed.
+func (u *UI) itemProgress(ctx context.Context, children []*loom.TaskInfo) (string, error) {
+	var b strings.Builder
+	for _, c := range children {
+		if !fanOutStep(c) || c.Status.Terminal() {
+			continue
+		}
+		sum, err := u.engine.ChildSummary(ctx, c.ID, 1)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "%s:%d/%d/%d;", c.ID, sum.Total, sum.Counts[loom.StatusCompleted]+sum.Counts[loom.StatusSkipped], sum.Counts[loom.StatusFailed])
+	}
+	return b.String(), nil
+}
+
+// taskFingerprint hashes the state of t, its children and its fan-out
+// steps' items (itemProgress).
+func taskFingerprint(t *loom.TaskInfo, children []*loom.TaskInfo, items string) string {
 	h := fnv.New64a()
 	write := func(t *loom.TaskInfo) {
 		fmt.Fprintf(h, "%s|%s|%d|%s\n", t.ID, t.Status, t.Attempt, t.Msg)
@@ -176,6 +201,7 @@ func taskFingerprint(t *loom.TaskInfo, children []*loom.TaskInfo) string {
 	for _, c := range children {
 		write(c)
 	}
+	fmt.Fprint(h, items)
 	return strconv.FormatUint(h.Sum64(), 36)
 }
 

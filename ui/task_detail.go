@@ -2,6 +2,8 @@ package ui
 
 import (
 	"encoding/json"
+	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,9 +22,11 @@ const maxLogChunks = 200
 
 // logView is one attempt's captured output.
 type logView struct {
-	TaskID    string
-	Attempt   int
-	Text      string
+	TaskID  string
+	Attempt int
+	// HTML is the output, escaped, stderr and loom's notes marked line
+	// by line (see logHTML).
+	HTML      template.HTML
 	LastSeq   int64
 	Truncated bool
 	Shown     int
@@ -57,6 +61,12 @@ type taskData struct {
 	// LiveURL is the page's event stream, with the fingerprint of what
 	// the page shows so the stream can tell at once if it is stale.
 	LiveURL string
+	// ItemLogs, on a fan-out step's page, are its first items' logs, one
+	// item after another; MoreItems is set when it has more, which
+	// ItemsURL lists.
+	ItemLogs  []itemLog
+	MoreItems bool
+	ItemsURL  string
 }
 
 func (u *UI) taskDetail(w http.ResponseWriter, r *http.Request) error {
@@ -108,6 +118,15 @@ func (u *UI) taskDetail(w http.ResponseWriter, r *http.Request) error {
 	if info.Flow != nil || len(children) > 0 {
 		d.Flow = buildFlowView(u.cfg.BasePath, t, info.Flow, children, u.cfg.Now())
 		d.Flow.countAll(sum)
+		if err := u.countFanOuts(ctx, d.Flow, flowSteps(info.Flow)); err != nil {
+			return err
+		}
+	}
+	if fanOutStep(t) {
+		d.ItemsURL = itemsURL(u.cfg.BasePath, t.ID)
+		if d.ItemLogs, d.MoreItems, err = u.itemLogs(r, children, sum.Total); err != nil {
+			return err
+		}
 	}
 
 	attempt, pinned := t.Attempt, false
@@ -121,7 +140,11 @@ func (u *UI) taskDetail(w http.ResponseWriter, r *http.Request) error {
 		d.Log.Pinned = pinned
 		d.LogAfter = d.Log.LastSeq
 	}
-	live := url.Values{"task": {t.ID}, "fp": {taskFingerprint(t, children)}}
+	items, err := u.itemProgress(ctx, children)
+	if err != nil {
+		return err
+	}
+	live := url.Values{"task": {t.ID}, "fp": {taskFingerprint(t, children, items)}}
 	if d.LogAfter > 0 {
 		live.Set("logafter", strconv.FormatInt(d.LogAfter, 10))
 	}
@@ -183,18 +206,50 @@ func (u *UI) logOf(r *http.Request, t *loom.TaskInfo, attempt int) (*logView, er
 	if err != nil {
 		return nil, err
 	}
+	return logViewOf(t, attempt, chunks, maxLogChunks), nil
+}
+
+// logViewOf shows the first limit of chunks, the log of an attempt of t
+// (read with a limit of one more, to know when there are more).
+func logViewOf(t *loom.TaskInfo, attempt int, chunks []store.LogChunk, limit int) *logView {
 	lv := &logView{TaskID: t.ID, Attempt: attempt, Live: attempt == t.Attempt && t.Status == loom.StatusRunning}
-	if len(chunks) > maxLogChunks {
-		chunks, lv.Truncated = chunks[:maxLogChunks], true
+	if len(chunks) > limit {
+		chunks, lv.Truncated = chunks[:limit], true
 	}
 	lv.Shown = len(chunks)
 	var b strings.Builder
 	for _, c := range chunks {
-		b.WriteString(c.Data)
+		writeLogHTML(&b, c)
 		lv.LastSeq = c.Seq
 	}
-	lv.Text = b.String()
-	return lv, nil
+	lv.HTML = template.HTML(b.String()) // writeLogHTML escapes all output
+	return lv
+}
+
+// logTags are the visible labels of the streams that are not stdout:
+// the mark does not rest on colour alone.
+var logTags = map[string]string{loom.LogStderr: "stderr", loom.LogSystem: "loom"}
+
+// writeLogHTML writes chunk c of a log as the HTML of the log pane: its
+// text escaped, line ends made "\n"; stdout as it is, every line of
+// stderr or of loom's notes in a span of the stream's class headed by a
+// tag naming it (set apart from the text, so that copying the log copies
+// the output).
+func writeLogHTML(b *strings.Builder, c store.LogChunk) {
+	data := strings.ReplaceAll(c.Data, "\r\n", "\n")
+	data = strings.ReplaceAll(data, "\r", "\n")
+	stream := store.LogStream(c.Stream)
+	tag, marked := logTags[stream]
+	if !marked {
+		b.WriteString(template.HTMLEscapeString(data))
+		return
+	}
+	for line := range strings.SplitAfterSeq(data, "\n") {
+		if line == "" {
+			continue
+		}
+		fmt.Fprintf(b, `<span class="ls ls-%s"><span class="log-tag">%s</span>%s</span>`, stream, tag, template.HTMLEscapeString(line))
+	}
 }
 
 // taskLog serves one attempt's log as a fragment for the log pane.

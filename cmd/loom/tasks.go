@@ -1,15 +1,20 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/client"
+	"github.com/loomhq/loom/store"
 	"github.com/spf13/cobra"
 )
 
@@ -204,17 +209,65 @@ func (m *Main) newTasksLogsCommand(g *globals) *cobra.Command {
 }
 
 // printLogs prints a task's log; following, it polls for more until the
-// task has ended and its last output is printed.
+// task has ended and its last output is printed. A fan-out step has no
+// output of its own: its items' logs are printed one after another, each
+// under a header naming the item.
 func (m *Main) printLogs(ctx context.Context, c *client.Client, id string, p client.LogsParams, follow, asJSON bool) error {
-	// Attempts are told apart by a header line before each one's output
-	// when the task has had more than one; a lone first attempt prints as
-	// it was written.
 	task, err := c.Get(ctx, id)
 	if err != nil {
 		return err
 	}
+	lp := newLogPrinter(m.Stdout)
+	if !fanOutStep(task) {
+		return m.printTaskLogs(ctx, c, lp, task, p, follow, asJSON)
+	}
+	if follow {
+		return fmt.Errorf("%s is a fan-out step: follow one of its items (loom tasks list --parent %s lists them)", id, id)
+	}
+	items, err := c.Children(ctx, id)
+	if err != nil {
+		return err
+	}
+	slices.SortStableFunc(items, func(a, b *loom.TaskInfo) int { return cmp.Compare(itemNumber(a.Step), itemNumber(b.Step)) })
+	for _, it := range items {
+		if !asJSON {
+			lp.header(fmt.Sprintf("══ item %s (%s) ══", it.Step, it.Status))
+		}
+		if err := m.printTaskLogs(ctx, c, lp, it, p, false, asJSON); err != nil {
+			return err
+		}
+	}
+	if lp.midLine {
+		fmt.Fprintln(m.Stdout)
+	}
+	return nil
+}
+
+// fanOutStep reports whether t is a fan-out step of a flow, whose items
+// are its children (its type is the flow's, the step's and "[]").
+func fanOutStep(t *loom.TaskInfo) bool { return t.ParentID != "" && strings.HasSuffix(t.Type, "[]") }
+
+// itemNumber is k of a fan-out item's step name, step[k]; -1 if none.
+func itemNumber(step string) int {
+	i := strings.LastIndexByte(step, '[')
+	if i < 0 || !strings.HasSuffix(step, "]") {
+		return -1
+	}
+	k, err := strconv.Atoi(step[i+1 : len(step)-1])
+	if err != nil {
+		return -1
+	}
+	return k
+}
+
+// printTaskLogs prints the log of one task, whose state was just read.
+func (m *Main) printTaskLogs(ctx context.Context, c *client.Client, lp *logPrinter, task *loom.TaskInfo, p client.LogsParams, follow, asJSON bool) error {
+	// Attempts are told apart by a header line before each one's output
+	// when the task has had more than one; a lone first attempt prints as
+	// it was written.
+	id := task.ID
 	several := task.Attempt > 1
-	attempt, midLine := 0, false
+	attempt := 0
 	for {
 		// Whether the task had ended is read before its log, so that the
 		// last chunks written before it ended are in the read that follows.
@@ -237,16 +290,10 @@ func (m *Main) printLogs(ctx context.Context, c *client.Client, id string, p cli
 				}
 			} else {
 				if ch.Attempt != attempt && p.Attempt == 0 && (several || ch.Attempt > 1) {
-					if midLine {
-						fmt.Fprintln(m.Stdout)
-					}
-					fmt.Fprintf(m.Stdout, "── attempt %d ──\n", ch.Attempt)
+					lp.header(fmt.Sprintf("── attempt %d ──", ch.Attempt))
 				}
 				attempt = ch.Attempt
-				fmt.Fprint(m.Stdout, ch.Data)
-				if ch.Data != "" {
-					midLine = !strings.HasSuffix(ch.Data, "\n")
-				}
+				lp.write(ch.Stream, ch.Data)
 			}
 			p.After = max(p.After, ch.Seq)
 		}
@@ -259,6 +306,87 @@ func (m *Main) printLogs(ctx context.Context, c *client.Client, id string, p cli
 		case <-time.After(pollInterval):
 		}
 	}
+}
+
+// logPrinter prints log chunks so that stderr and loom's own notes stand
+// out from stdout: each of their lines has a prefix ("stderr| ",
+// "loom| "), so that they stay marked in a pipe or a file and for readers
+// who do not see colour, and on a terminal they are coloured too. Stdout
+// prints as it was written.
+type logPrinter struct {
+	w        io.Writer
+	terminal bool
+	// midLine is true when the last output did not end its line;
+	// stream is the stream that wrote it.
+	midLine bool
+	stream  string
+}
+
+func newLogPrinter(w io.Writer) *logPrinter {
+	return &logPrinter{w: w, terminal: isTerminal(w)}
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// Log line marks: a prefix on every line, an ANSI colour on a terminal.
+var (
+	logPrefix = map[string]string{loom.LogStderr: "stderr| ", loom.LogSystem: "loom| "}
+	logColour = map[string]string{loom.LogStderr: "\x1b[31m", loom.LogSystem: "\x1b[2m"}
+)
+
+// header prints a line of its own, ending an unfinished line first.
+func (lp *logPrinter) header(line string) {
+	if lp.midLine {
+		fmt.Fprintln(lp.w)
+	}
+	fmt.Fprintln(lp.w, line)
+	lp.midLine = false
+}
+
+// write prints data of stream.
+func (lp *logPrinter) write(stream, data string) {
+	if data == "" {
+		return
+	}
+	stream = store.LogStream(stream)
+	// Output of another stream starts on a line of its own.
+	if lp.midLine && stream != lp.stream && (stream != loom.LogStdout || lp.stream != loom.LogStdout) {
+		fmt.Fprintln(lp.w)
+		lp.midLine = false
+	}
+	lp.stream = stream
+	if stream == loom.LogStdout {
+		fmt.Fprint(lp.w, data)
+		lp.midLine = !strings.HasSuffix(data, "\n")
+		return
+	}
+	var b strings.Builder
+	for line := range strings.SplitAfterSeq(data, "\n") {
+		if line == "" {
+			continue
+		}
+		if !lp.midLine {
+			b.WriteString(logPrefix[stream])
+		}
+		text, nl := strings.CutSuffix(line, "\n")
+		if lp.terminal {
+			text = logColour[stream] + text + "\x1b[0m"
+		}
+		b.WriteString(text)
+		if nl {
+			b.WriteByte('\n')
+		}
+		lp.midLine = !nl
+	}
+	fmt.Fprint(lp.w, b.String())
 }
 
 func (m *Main) newTasksCancelCommand(g *globals) *cobra.Command {

@@ -9,8 +9,8 @@
 //
 // The container is created with the labels LabelTask (the task id),
 // LabelAttempt and LabelOwner (the process that runs it), started, and its
-// stdout and stderr are streamed as they come into the attempt's log
-// (loom.LogWriter). Exit code 0 completes the task with the output
+// stdout and stderr are streamed as they come into the attempt's log,
+// each on its own stream (loom.LogStream). Exit code 0 completes the task with the output
 // {"exit_code": 0, "stdout": "...", "output": ...}, stdout cut to its last
 // Config.MaxOutput bytes; any other code fails the attempt with an
 // *ExitError carrying the last lines of stderr. A cancelled task or a passed
@@ -397,7 +397,7 @@ func (h *Handler) Handle(ctx context.Context, v loom.Values) (loom.Values, error
 	if err := cli.CopyToContainer(runCtx, id, "/", loomDir(in.Input), container.CopyToContainerOptions{}); err != nil {
 		return nil, fail(fmt.Errorf("copy %s into the container: %w", InputFile, err))
 	}
-	code, stderr, stdout, err := h.run(runCtx, cli, id, in.Input, loom.LogWriter(ctx))
+	code, stderr, stdout, err := h.run(runCtx, cli, id, in.Input, loom.LogStream(ctx, loom.LogStdout), loom.LogStream(ctx, loom.LogStderr))
 	switch {
 	case err != nil:
 		return nil, fail(err)
@@ -564,9 +564,9 @@ func (h *Handler) create(ctx context.Context, cli *client.Client, in Input, bind
 }
 
 // run attaches to the container, starts it and waits for it to exit,
-// stopping it when ctx ends. It returns the exit code, the tail of stderr
-// and of stdout.
-func (h *Handler) run(ctx context.Context, cli *client.Client, id string, input json.RawMessage, log io.Writer) (code int, stderr, stdout string, err error) {
+// stopping it when ctx ends. Its stdout goes to outLog, its stderr to
+// errLog. It returns the exit code, the tail of stderr and of stdout.
+func (h *Handler) run(ctx context.Context, cli *client.Client, id string, input json.RawMessage, outLog, errLog io.Writer) (code int, stderr, stdout string, err error) {
 	// Attach before starting, as `docker run` does, so no output is lost.
 	att, err := cli.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdin: input != nil, Stdout: true, Stderr: true})
 	if err != nil {
@@ -585,7 +585,7 @@ func (h *Handler) run(ctx context.Context, cli *client.Client, id string, input 
 	defer waitCancel()
 	waitC, waitErrC := cli.ContainerWait(waitCtx, id, container.WaitConditionNextExit)
 
-	out := &capture{log: log, out: tailBuffer{max: h.cfg.MaxOutput}, err: tailBuffer{max: 16 << 10}}
+	out := &capture{outLog: outLog, errLog: errLog, out: tailBuffer{max: h.cfg.MaxOutput}, err: tailBuffer{max: 16 << 10}}
 	copied := make(chan error, 1)
 	go func() {
 		_, err := stdcopy.StdCopy(streamWriter{c: out, stdout: true}, streamWriter{c: out}, att.Reader)
@@ -721,12 +721,14 @@ func lastLines(s string, n int) string {
 }
 
 // capture receives a container's stdout and stderr: both go to the
-// attempt's log as they arrive, and the tail of each is kept.
+// attempt's log as they arrive, each on its own stream (the demultiplexed
+// attach stream tells them apart), and the tail of each is kept.
 type capture struct {
-	mu  sync.Mutex
-	log io.Writer
-	out tailBuffer
-	err tailBuffer
+	mu     sync.Mutex
+	outLog io.Writer
+	errLog io.Writer
+	out    tailBuffer
+	err    tailBuffer
 }
 
 func (c *capture) stdout() string {
@@ -750,10 +752,12 @@ type streamWriter struct {
 func (w streamWriter) Write(p []byte) (int, error) {
 	w.c.mu.Lock()
 	defer w.c.mu.Unlock()
-	_, _ = w.c.log.Write(p) // the log is best effort
+	// The log is best effort.
 	if w.stdout {
+		_, _ = w.c.outLog.Write(p)
 		w.c.out.Write(p)
 	} else {
+		_, _ = w.c.errLog.Write(p)
 		w.c.err.Write(p)
 	}
 	return len(p), nil

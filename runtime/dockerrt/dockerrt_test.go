@@ -31,10 +31,36 @@ const testImage = dockertest.Image
 
 func dockerClient(t *testing.T) *client.Client { return dockertest.Client(t) }
 
-// attemptLog is a log a test can read while the container runs.
+// attemptLog is a log a test can read while the container runs: buf
+// holds every stream, stderr what came on stderr.
 type attemptLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	stderr bytes.Buffer
+}
+
+// Stream makes attemptLog a loom.LogStreamer, as the engine's logs are.
+func (l *attemptLog) Stream(name string) io.Writer {
+	if name == loom.LogStderr {
+		return stderrLog{l}
+	}
+	return l
+}
+
+// Stderr returns what came on stderr.
+func (l *attemptLog) Stderr() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.stderr.String()
+}
+
+type stderrLog struct{ l *attemptLog }
+
+func (w stderrLog) Write(p []byte) (int, error) {
+	w.l.mu.Lock()
+	defer w.l.mu.Unlock()
+	w.l.stderr.Write(p)
+	return w.l.buf.Write(p)
 }
 
 func (l *attemptLog) Write(p []byte) (int, error) {
@@ -92,6 +118,9 @@ func TestCompletesWithOutput(t *testing.T) {
 	}
 	if got := log.String(); !strings.Contains(got, "hello loom") || !strings.Contains(got, "warn") {
 		t.Errorf("log %q lacks stdout or stderr", got)
+	}
+	if got := log.Stderr(); got != "warn\n" {
+		t.Errorf("stderr stream %q, want the line written to stderr alone", got)
 	}
 	if n := len(containersOf(t, cli, id)); n != 0 {
 		t.Errorf("%d containers left after the task", n)

@@ -6,8 +6,8 @@
 //
 // The command runs directly (no shell: wrap it in ["sh", "-c", "..."] for
 // one), in its own process group, with the parent's environment plus env.
-// Its stdout and stderr, interleaved as written, are the attempt's log
-// (loom.LogWriter). Its output is {"exit_code": 0, "stdout": "..."}, stdout
+// Its stdout and stderr, interleaved as written, are the attempt's log,
+// each on its own stream (loom.LogStream). Its output is {"exit_code": 0, "stdout": "..."}, stdout
 // cut to its last Config.MaxOutput bytes.
 //
 // Exit code 0 completes the task; any other exit code fails the attempt with
@@ -199,9 +199,9 @@ func (h *Handler) Handle(ctx context.Context, v loom.Values) (loom.Values, error
 	if in.Stdin != nil {
 		cmd.Stdin = strings.NewReader(*in.Stdin)
 	}
-	out := &capture{log: loom.LogWriter(ctx), tail: tailBuffer{max: h.cfg.MaxOutput}}
-	cmd.Stdout = streamWriter{c: out, keep: true}
-	cmd.Stderr = streamWriter{c: out}
+	out := &capture{tail: tailBuffer{max: h.cfg.MaxOutput}}
+	cmd.Stdout = streamWriter{c: out, log: loom.LogStream(ctx, loom.LogStdout), keep: true}
+	cmd.Stderr = streamWriter{c: out, log: loom.LogStream(ctx, loom.LogStderr)}
 	grp := &group{grace: h.cfg.KillGrace}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return grp.terminate(cmd.Process.Pid) }
@@ -304,10 +304,10 @@ func (g *group) done(pgid int) (stopped bool) {
 }
 
 // capture receives a command's stdout and stderr: both go to the attempt's
-// log in the order they arrive, and stdout's tail is kept for the output.
+// log, each on its own stream, in the order they arrive, and stdout's tail
+// is kept for the output.
 type capture struct {
 	mu   sync.Mutex
-	log  io.Writer
 	tail tailBuffer
 }
 
@@ -320,6 +320,7 @@ func (c *capture) stdout() string {
 // streamWriter is one of a command's two streams into a capture.
 type streamWriter struct {
 	c    *capture
+	log  io.Writer
 	keep bool
 }
 
@@ -328,7 +329,7 @@ func (w streamWriter) Write(p []byte) (int, error) {
 	defer w.c.mu.Unlock()
 	// The log is best effort: a log that cannot be written must not fail
 	// (or SIGPIPE) the command.
-	_, _ = w.c.log.Write(p)
+	_, _ = w.log.Write(p)
 	if w.keep {
 		w.c.tail.Write(p)
 	}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -300,5 +302,45 @@ func TestNoLogWriter(t *testing.T) {
 	}
 	if out["stdout"] != "hi\n" {
 		t.Errorf("stdout = %q", out["stdout"])
+	}
+}
+
+// streamLog records what each stream of an attempt's log receives, as
+// the engine's attempt log keeps them.
+type streamLog struct {
+	mu     sync.Mutex
+	stream string
+	chunks *[]string
+}
+
+func (l *streamLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	*l.chunks = append(*l.chunks, l.stream+":"+string(p))
+	return len(p), nil
+}
+
+func (l *streamLog) Stream(name string) io.Writer {
+	return &streamLog{stream: name, chunks: l.chunks}
+}
+
+// TestStderrOnItsStream checks that a command's stderr reaches the
+// attempt's log as stderr and its stdout as stdout.
+func TestStderrOnItsStream(t *testing.T) {
+	t.Parallel()
+	var chunks []string
+	log := &streamLog{stream: loom.LogStdout, chunks: &chunks}
+	h := execrt.New(execrt.Config{})
+	out, err := h.Handle(loom.ContextWithLogWriter(context.Background(), log),
+		loom.Values{"command": []string{"sh", "-c", "echo to-out; echo to-err >&2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out["stdout"] != "to-out\n" {
+		t.Errorf("output %v", out)
+	}
+	slices.Sort(chunks)
+	if want := []string{"stderr:to-err\n", "stdout:to-out\n"}; !slices.Equal(chunks, want) {
+		t.Errorf("log %q, want %q", chunks, want)
 	}
 }

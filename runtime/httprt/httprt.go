@@ -18,9 +18,9 @@
 // (see loom.RetryAfter). Other 4xx responses, input that cannot make a
 // request, and a 2xx body too large or not the JSON it claims to be fail
 // with a loom.Permanent error: sending the same request again would not
-// help. The attempt's log (loom.LogWriter) gets one line for the request and
-// one for the response; headers and bodies are not logged, as they may hold
-// secrets.
+// help. The attempt's log gets, on its system stream (loom.LogSystem), one
+// line for the request and one for the response; headers and bodies are
+// not logged, as they may hold secrets.
 package httprt
 
 import (
@@ -215,7 +215,7 @@ func (h *Handler) Handle(ctx context.Context, v loom.Values) (loom.Values, error
 		return nil, loom.Permanent(fmt.Errorf("http: %w", err))
 	}
 	target := req.URL.Redacted()
-	log := loom.LogWriter(ctx)
+	log := loom.LogStream(ctx, loom.LogSystem)
 	fmt.Fprintf(log, "http: %s %s\n", in.Method, target)
 
 	start := time.Now()

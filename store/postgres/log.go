@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/store"
 )
 
@@ -22,16 +23,21 @@ func (s *Store) AppendLogs(ctx context.Context, chunks []store.LogChunk) error {
 	}
 	var (
 		ids, data = make([]string, len(chunks)), make([]string, len(chunks))
+		streams   = make([]string, len(chunks))
 		attempts  = make([]int32, len(chunks))
 		times     = make([]int64, len(chunks))
 	)
 	for i, c := range chunks {
+		if !loom.ValidLogStream(c.Stream) {
+			return fmt.Errorf("append %d log chunks: task %s: unknown log stream %q: %w", len(chunks), c.TaskID, c.Stream, store.ErrInvalid)
+		}
 		ids[i], attempts[i], times[i], data[i] = c.TaskID, int32(c.Attempt), toNanos(now(c.Time)), c.Data
+		streams[i] = store.LogStream(c.Stream)
 	}
-	_, err := s.db().Exec(ctx, `INSERT INTO task_logs (task_id, attempt, time, data)
-		SELECT task_id, attempt, time, data
-		FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[]) WITH ORDINALITY AS v(task_id, attempt, time, data, ord)
-		ORDER BY ord`, ids, attempts, times, data)
+	_, err := s.db().Exec(ctx, `INSERT INTO task_logs (task_id, attempt, time, data, stream)
+		SELECT task_id, attempt, time, data, stream
+		FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::text[]) WITH ORDINALITY AS v(task_id, attempt, time, data, stream, ord)
+		ORDER BY ord`, ids, attempts, times, data, streams)
 	if isCode(err, codeForeignKeyViolation) {
 		var pe *pgconn.PgError
 		errors.As(err, &pe)
@@ -46,7 +52,7 @@ func (s *Store) AppendLogs(ctx context.Context, chunks []store.LogChunk) error {
 // GetLogs returns a task's log chunks in order; see store.Store. Limit
 // zero means no limit. A task that does not exist is ErrNotFound.
 func (s *Store) GetLogs(ctx context.Context, p *store.GetLogsParams) ([]store.LogChunk, error) {
-	q := `SELECT seq, attempt, time, data FROM task_logs WHERE task_id = $1 AND seq > $2`
+	q := `SELECT seq, attempt, time, stream, data FROM task_logs WHERE task_id = $1 AND seq > $2`
 	args := []any{p.TaskID, p.AfterSeq}
 	if p.Attempt > 0 {
 		args = append(args, p.Attempt)
@@ -63,7 +69,7 @@ func (s *Store) GetLogs(ctx context.Context, p *store.GetLogsParams) ([]store.Lo
 		out, err = queryAll(ctx, tx, func(sc scanner) (store.LogChunk, error) {
 			c := store.LogChunk{TaskID: p.TaskID}
 			var tm int64
-			err := sc.Scan(&c.Seq, &c.Attempt, &tm, &c.Data)
+			err := sc.Scan(&c.Seq, &c.Attempt, &tm, &c.Stream, &c.Data)
 			c.Time = fromNanos(tm)
 			return c, err
 		}, q, args...)

@@ -7,10 +7,11 @@ import (
 
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/store"
 )
 
-const insertLogSQL = `INSERT INTO task_logs (task_id, attempt, time, data) VALUES (?, ?, ?, ?)`
+const insertLogSQL = `INSERT INTO task_logs (task_id, attempt, time, stream, data) VALUES (?, ?, ?, ?, ?)`
 
 // AppendLogs appends chunks in one transaction. The Store numbers them:
 // each chunk's Seq is ignored and assigned, increasing across all tasks. A
@@ -26,7 +27,10 @@ func (s *Store) AppendLogs(ctx context.Context, chunks []store.LogChunk) error {
 			return err
 		}
 		for _, c := range chunks {
-			if _, err := st.ExecContext(ctx, c.TaskID, c.Attempt, toNanos(now(c.Time)), c.Data); err != nil {
+			if !loom.ValidLogStream(c.Stream) {
+				return fmt.Errorf("task %s: unknown log stream %q: %w", c.TaskID, c.Stream, store.ErrInvalid)
+			}
+			if _, err := st.ExecContext(ctx, c.TaskID, c.Attempt, toNanos(now(c.Time)), store.LogStream(c.Stream), c.Data); err != nil {
 				if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
 					return fmt.Errorf("task %s: %w", c.TaskID, store.ErrNotFound)
 				}
@@ -44,7 +48,7 @@ func (s *Store) AppendLogs(ctx context.Context, chunks []store.LogChunk) error {
 // GetLogs returns a task's log chunks in order; see store.Store. Limit
 // zero means no limit. A task that does not exist is ErrNotFound.
 func (s *Store) GetLogs(ctx context.Context, p *store.GetLogsParams) ([]store.LogChunk, error) {
-	q := `SELECT seq, attempt, time, data FROM task_logs WHERE task_id = ? AND seq > ?`
+	q := `SELECT seq, attempt, time, stream, data FROM task_logs WHERE task_id = ? AND seq > ?`
 	args := []any{p.TaskID, p.AfterSeq}
 	if p.Attempt > 0 {
 		q += ` AND attempt = ?`
@@ -61,7 +65,7 @@ func (s *Store) GetLogs(ctx context.Context, p *store.GetLogsParams) ([]store.Lo
 		out, err = queryAll(ctx, tx, func(sc scanner) (store.LogChunk, error) {
 			c := store.LogChunk{TaskID: p.TaskID}
 			var tm int64
-			err := sc.Scan(&c.Seq, &c.Attempt, &tm, &c.Data)
+			err := sc.Scan(&c.Seq, &c.Attempt, &tm, &c.Stream, &c.Data)
 			c.Time = fromNanos(tm)
 			return c, err
 		}, q, args...)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/store"
 )
 
@@ -52,6 +53,32 @@ var logTests = []test{
 		none, err := s.GetLogs(ctx(t), &store.GetLogsParams{TaskID: task.ID, AfterSeq: all[2].Seq})
 		require.NoError(t, err)
 		require.Empty(t, none)
+	}},
+	{"Streams", func(t *testing.T, s store.Store) {
+		task := insert(t, s, newTask("job"))[0]
+		require.NoError(t, s.AppendLogs(ctx(t), []store.LogChunk{
+			{TaskID: task.ID, Attempt: 1, Time: at(1 * time.Second), Data: "out\n"},
+			{TaskID: task.ID, Attempt: 1, Time: at(2 * time.Second), Stream: loom.LogStderr, Data: "err\n"},
+			{TaskID: task.ID, Attempt: 1, Time: at(3 * time.Second), Stream: loom.LogSystem, Data: "note\n"},
+			{TaskID: task.ID, Attempt: 1, Time: at(4 * time.Second), Stream: loom.LogStdout, Data: "out again\n"},
+		}))
+		all, err := s.GetLogs(ctx(t), &store.GetLogsParams{TaskID: task.ID})
+		require.NoError(t, err)
+		var got []string
+		for _, c := range all {
+			got = append(got, c.Stream+":"+c.Data)
+		}
+		// A chunk without a stream is stdout.
+		require.Equal(t, []string{"stdout:out\n", "stderr:err\n", "system:note\n", "stdout:out again\n"}, got)
+
+		err = s.AppendLogs(ctx(t), []store.LogChunk{
+			{TaskID: task.ID, Attempt: 1, Data: "kept?\n"},
+			{TaskID: task.ID, Attempt: 1, Stream: "stdin", Data: "x"},
+		})
+		require.ErrorIs(t, err, store.ErrInvalid)
+		again, err := s.GetLogs(ctx(t), &store.GetLogsParams{TaskID: task.ID})
+		require.NoError(t, err)
+		require.Len(t, again, len(all), "a batch with a bad stream appends nothing")
 	}},
 	{"UnknownTask", func(t *testing.T, s store.Store) {
 		err := s.AppendLogs(ctx(t), []store.LogChunk{{TaskID: "no-such-task", Attempt: 1, Time: base, Data: "x"}})

@@ -74,6 +74,18 @@ type WorkerConfig struct {
 	// types: breaker state lives in the process that runs the handler.
 	// Default: none.
 	Events *loom.EventEmitter
+	// ID names the worker on the bus. When set, and Bus can publish, the
+	// worker announces itself on WorkersQueue every AnnounceInterval, so
+	// that the servers on the bus list it and learn its queues. At most
+	// bus.MaxNameLen bytes of a queue name's characters; DefaultWorkerID
+	// makes one. Default: none, the worker does not announce itself (an
+	// engine's embedded worker).
+	ID string
+	// Version is the worker's build, reported in its announcements.
+	Version string
+	// AnnounceInterval is how often the worker announces itself. Default
+	// DefaultAnnounceInterval (5s).
+	AnnounceInterval time.Duration
 	// TracerProvider makes a span for every attempt, the child of the
 	// span its message's TraceParent names; the handler's context carries
 	// it (an http task sends it on as a traceparent header). Default:
@@ -95,6 +107,9 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if c.AnnounceInterval == 0 {
+		c.AnnounceInterval = DefaultAnnounceInterval
+	}
 	if c.Clock == nil {
 		c.Clock = loom.SystemClock{}
 	}
@@ -113,12 +128,20 @@ func (c WorkerConfig) validate() error {
 		return fmt.Errorf("%w: WorkerConfig.Bus is required", ErrInvalid)
 	case c.Concurrency < 0:
 		return fmt.Errorf("%w: negative Concurrency", ErrInvalid)
-	case c.AckWait < 0, c.ShutdownTimeout < 0:
+	case c.AckWait < 0, c.ShutdownTimeout < 0, c.AnnounceInterval < 0:
 		return fmt.Errorf("%w: durations must not be negative", ErrInvalid)
+	}
+	if c.ID != "" {
+		if err := bus.ValidateQueue(c.ID); err != nil {
+			return fmt.Errorf("%w: worker id %q: %w", ErrInvalid, c.ID, err)
+		}
 	}
 	for _, q := range c.Queues {
 		if err := bus.ValidateQueue(q); err != nil {
 			return fmt.Errorf("%w: queue %q: %w", ErrInvalid, q, err)
+		}
+		if q == WorkersQueue {
+			return fmt.Errorf("%w: queue %q is where workers announce themselves, not a task queue", ErrInvalid, q)
 		}
 	}
 	return nil
@@ -152,6 +175,9 @@ type Worker struct {
 	// context attemptCtx hands out, at a hard stop.
 	stopAttempts func(cause error)
 
+	// started is when Run began, for the worker's announcements.
+	started time.Time
+
 	// base is the context of every handler; stopBase cancels it with
 	// errShutdown when the shutdown grace period is over.
 	base     context.Context
@@ -159,10 +185,12 @@ type Worker struct {
 
 	// idle counts handler slots free; each receiver asks the bus for at
 	// most that many tasks. freed wakes receivers when a slot frees up.
-	idle     atomic.Int64
-	freed    []chan struct{}
-	jobs     chan job
-	stopping atomic.Bool
+	idle  atomic.Int64
+	freed []chan struct{}
+	// handedBack counts the tasks handed back to the bus while stopping.
+	handedBack atomic.Int64
+	jobs       chan job
+	stopping   atomic.Bool
 	// results carries the handlers' done messages to publishResults.
 	results chan result
 
@@ -264,6 +292,22 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.base, w.stopBase = context.WithCancelCause(context.WithoutCancel(ctx))
 	defer w.stopBase(nil)
+	w.started = time.Now()
+	announcer := w.announcer()
+	state := make(chan string, 1)
+	if announcer != nil {
+		actx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		announced := make(chan struct{})
+		go func() {
+			defer close(announced)
+			w.announceLoop(actx, announcer, state)
+		}()
+		defer func() {
+			stop()
+			<-announced
+			w.announce(context.WithoutCancel(ctx), announcer, WorkerStopped)
+		}()
+	}
 
 	var recvWG, poolWG sync.WaitGroup
 	for i, c := range consumers {
@@ -296,14 +340,23 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	<-ctx.Done()
 	w.stopping.Store(true)
+	state <- WorkerDraining
 	recvWG.Wait()
 	close(w.jobs)
+	if w.cfg.ID != "" {
+		w.cfg.Logger.Info("worker draining: taking no more tasks, letting running ones finish",
+			"running", w.runningCount(), "grace", w.cfg.ShutdownTimeout)
+	}
 	finished := make(chan struct{})
 	go func() { poolWG.Wait(); close(finished) }()
 	t := w.cfg.Clock.NewTimer(w.cfg.ShutdownTimeout)
 	select {
 	case <-finished:
 	case <-t.C():
+		if w.cfg.ID != "" {
+			w.cfg.Logger.Warn("worker grace period over: stopping the tasks still running and handing them back",
+				"running", w.runningCount(), "grace", w.cfg.ShutdownTimeout)
+		}
 		w.stopBase(errShutdown)
 		if w.stopAttempts != nil {
 			w.stopAttempts(errShutdown)
@@ -311,7 +364,17 @@ func (w *Worker) Run(ctx context.Context) error {
 		<-finished
 	}
 	t.Stop()
+	if w.cfg.ID != "" {
+		w.cfg.Logger.Info("worker drained", "handed_back", w.handedBack.Load())
+	}
 	return nil
+}
+
+// runningCount is how many attempts run on the worker now.
+func (w *Worker) runningCount() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.running)
 }
 
 // receive takes tasks of one queue, as many at a time as there are idle
@@ -420,6 +483,12 @@ func (w *Worker) handBack(d bus.Delivery) {
 	settle := func() error { return d.Nack(context.Background(), 0) }
 	if w.owns != nil && w.owns(&d.Message) {
 		settle = func() error { return d.Ack(context.Background()) }
+	}
+	if w.stopping.Load() {
+		w.handedBack.Add(1)
+		if w.cfg.ID != "" {
+			w.cfg.Logger.Info("worker handing a task back to the bus", "task", d.ID, "attempt", d.Attempt)
+		}
 	}
 	if err := settle(); err != nil && !errors.Is(err, bus.ErrClosed) {
 		w.cfg.Logger.WarnContext(logContext(&d.Message), "engine: worker: hand back task", "task", d.ID, "err", err)

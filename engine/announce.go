@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/loomhq/loom/bus"
@@ -162,9 +163,19 @@ func (w *Worker) announceLoop(ctx context.Context, p bus.Publisher, now <-chan s
 			return
 		case <-t.C:
 		case state = <-now:
+		case <-w.nudge:
+			// Attempts started: announce them soon, but at most every
+			// nudgeEvery, however fast they start.
+			if sleepReal(ctx, nudgeEvery) != nil {
+				return
+			}
 		}
 	}
 }
+
+// nudgeEvery is the least time between two announcements that started
+// attempts ask for.
+const nudgeEvery = 100 * time.Millisecond
 
 // queueList returns the queues the dispatcher claims from: the configured
 // ones and those learned from workers' announcements.
@@ -317,4 +328,150 @@ func sleepReal(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// CancelType is the Type of a message on a worker's control queue
+// (ControlQueue) asking it to stop one attempt: the message's ID and
+// Attempt name it, its Info says why.
+const CancelType = "loom.cancel"
+
+// controlGroup is the consumer group a worker reads its control queue in.
+const controlGroup = "worker"
+
+// ControlQueue is the bus queue on which the worker with id receives
+// what the servers ask of it: stop an attempt. Workers with a stable id
+// keep one such queue across restarts.
+func ControlQueue(id string) string { return "_control." + id }
+
+// errRemoteStop is the cause of an attempt a server asked its worker to
+// stop: like a lost lease, the attempt has no result to report.
+var errRemoteStop = fmt.Errorf("%w: the server stopped the attempt", errLeaseLost)
+
+// remoteStopTries bounds how often stopRemote looks for the worker that
+// runs an attempt: a worker announces an attempt it starts at once, but a
+// cancel may come before that announcement is recorded.
+const remoteStopTries = 20
+
+// stopRemote asks the worker elsewhere on the bus that runs attempt l to
+// stop it, in the background: the task was cancelled, or its lease is no
+// longer this engine's. The worker is the one whose latest announcement
+// lists the task (the store's worker list, so that any engine sharing the
+// store finds it); until one does, it looks again a few times.
+func (e *Engine) stopRemote(l store.Lease, cause error) {
+	e.remoteStops.Add(1)
+	go func() {
+		defer e.remoteStops.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for range remoteStopTries {
+			id, err := e.runningOn(ctx, l.ID)
+			if err != nil {
+				e.logger.Warn("engine: find the worker of a stopped attempt", "task", l.ID, "err", err)
+				return
+			}
+			if id != "" {
+				m := bus.Message{ID: l.ID, Attempt: l.Attempt, Type: CancelType, Info: cause.Error()}
+				if err := e.bus.Publish(ctx, ControlQueue(id), m); err != nil && !errors.Is(err, bus.ErrClosed) {
+					e.logger.Warn("engine: ask a worker to stop an attempt", "task", l.ID, "worker", id, "err", err)
+				}
+				return
+			}
+			if sleepReal(ctx, 150*time.Millisecond) != nil {
+				return
+			}
+		}
+	}()
+}
+
+// runningOn returns the id of the bus worker whose latest announcement
+// lists task id as running, "" when none does.
+func (e *Engine) runningOn(ctx context.Context, id string) (string, error) {
+	ws, err := e.recentWorkers(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, w := range ws {
+		if w.Concurrency > 0 && slices.Contains(w.Running, id) {
+			return w.ID, nil
+		}
+	}
+	return "", nil
+}
+
+// consumeControl carries out what the servers ask of the worker on its
+// control queue until ctx is done.
+func (w *Worker) consumeControl(ctx context.Context, c bus.Consumer) {
+	for {
+		ds, err := c.Receive(ctx, 100)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, bus.ErrClosed) {
+				return
+			}
+			if !errors.Is(err, bus.ErrMalformed) {
+				w.cfg.Logger.Error("engine: worker: receive control messages", "err", err)
+				if sleepReal(ctx, time.Second) != nil {
+					return
+				}
+			}
+			continue
+		}
+		for _, d := range ds {
+			if d.Type == CancelType && w.stopAttempt(d.ID, d.Attempt) {
+				w.cfg.Logger.Info("worker stopping an attempt the server gave up", "task", d.ID, "attempt", d.Attempt, "reason", d.Info)
+			}
+		}
+		if err := bus.AckAll(ctx, ds); err != nil && ctx.Err() == nil && !errors.Is(err, bus.ErrClosed) {
+			w.cfg.Logger.Warn("engine: worker: acknowledge control messages", "n", len(ds), "err", err)
+		}
+	}
+}
+
+// stopAttempt cancels the running attempt of task id, if it runs here,
+// and reports whether it did.
+func (w *Worker) stopAttempt(id string, attempt int) bool {
+	w.mu.Lock()
+	r := w.running[attemptKey{id, attempt}]
+	w.mu.Unlock()
+	if r == nil || r.cancel == nil {
+		return false
+	}
+	r.cancel(errRemoteStop)
+	return true
+}
+
+// nudgeAnnounce asks the announcer to announce soon: an attempt started,
+// and a server that cancels it must find the worker that runs it.
+func (w *Worker) nudgeAnnounce() {
+	select {
+	case w.nudge <- struct{}{}:
+	default:
+	}
+}
+
+// workersFresh is how long recentWorkers reuses a worker list: many
+// attempts stopped at once (a reap, a bulk cancel) cost one query.
+const workersFresh = 100 * time.Millisecond
+
+// workerCache is the latest worker list recentWorkers read.
+type workerCache struct {
+	mu sync.Mutex
+	at time.Time
+	ws []store.WorkerInfo
+}
+
+// recentWorkers returns the workers seen within a lease, as the store
+// listed them at most workersFresh ago.
+func (e *Engine) recentWorkers(ctx context.Context) ([]store.WorkerInfo, error) {
+	c := &e.workerCache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at.IsZero() && time.Since(c.at) < workersFresh {
+		return c.ws, nil
+	}
+	ws, err := e.store.ListWorkers(ctx, e.clock.Now().Add(-e.cfg.LeaseDuration))
+	if err != nil {
+		return nil, err
+	}
+	c.at, c.ws = time.Now(), ws
+	return ws, nil
 }

@@ -87,6 +87,10 @@ type Engine struct {
 	// step's idempotency key (see step_key.go).
 	keyed       keyedSteps
 	holderWaits sync.WaitGroup
+	// remoteStops tracks the cancels on their way to workers elsewhere;
+	// workerCache spares the store their lookups.
+	remoteStops sync.WaitGroup
+	workerCache workerCache
 	logs        *logBuffer
 	// pull keeps the pull workers seen and wakes their waiting claims.
 	pull pullWorkers
@@ -138,6 +142,9 @@ func New(cfg Config) (*Engine, error) {
 		}
 	}
 	e.inflight.init()
+	if !e.ownBus {
+		e.inflight.stopRemote = e.stopRemote
+	}
 	e.waiters.init()
 	e.flows.init(e.holder)
 	e.feed.init()
@@ -620,6 +627,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	stopBG()
 	bgWG.Wait()
 	e.holderWaits.Wait()
+	e.remoteStops.Wait()
 	if err := e.store.DeleteWorker(context.WithoutCancel(ctx), e.cfg.WorkerID); err != nil {
 		e.logger.Warn("engine: unregister worker", "err", err)
 	}

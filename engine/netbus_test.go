@@ -184,3 +184,66 @@ func waitFor[T any](t *testing.T, what string, f func() *T) *T {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestCancelReachesRemoteWorker cancels a task whose attempt runs on a
+// worker elsewhere on the bus: the worker stops the handler, and takes
+// the next task.
+func TestCancelReachesRemoteWorker(t *testing.T) {
+	t.Parallel()
+	for _, k := range sharedBuses {
+		t.Run(k.name, func(t *testing.T) {
+			t.Parallel()
+			open := k.medium(t)
+			te := setup(t, nil, engine.Config{Bus: open(t), HeartbeatInterval: 50 * time.Millisecond,
+				Queues: []engine.Queue{{Name: loom.DefaultQueue}, {Name: "remote", External: true}}})
+			started := make(chan string, 2)
+			stopped := make(chan error, 1)
+			w, err := engine.NewWorker(engine.WorkerConfig{
+				Bus: open(t), ID: "canceller", Queues: []string{"remote"}, Concurrency: 2,
+				Handlers: map[string]loom.Handler{"block": loom.HandlerFunc(func(ctx context.Context, in loom.Values) (loom.Values, error) {
+					a, _ := loom.Attempt(ctx)
+					started <- a.RunID
+					if in["quick"] == true {
+						return loom.Values{"ok": true}, nil
+					}
+					<-ctx.Done()
+					stopped <- context.Cause(ctx)
+					return nil, ctx.Err()
+				})},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			wdone := make(chan error, 1)
+			go func() { wdone <- w.Run(ctx) }()
+			defer func() {
+				cancel()
+				if err := <-wdone; err != nil {
+					t.Errorf("worker Run: %v", err)
+				}
+			}()
+			info := te.submit(t, &engine.SubmitParams{Type: "block", Queue: "remote"})
+			if id := <-started; id != info.ID {
+				t.Fatalf("started %s, want %s", id, info.ID)
+			}
+			at := time.Now()
+			if _, err := te.Cancel(context.Background(), info.ID, "enough"); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case cause := <-stopped:
+				t.Logf("the handler stopped %s after the cancel: %v", time.Since(at), cause)
+			case <-time.After(time.Minute):
+				t.Fatal("the worker's handler was not stopped")
+			}
+			if got := te.wait(t, info.ID); got.Status != loom.StatusCancelled {
+				t.Fatalf("task %s", got.Status)
+			}
+			next := te.submit(t, &engine.SubmitParams{Type: "block", Queue: "remote", Input: loom.Values{"quick": true}})
+			if got := te.wait(t, next.ID); got.Status != loom.StatusCompleted {
+				t.Fatalf("next task %s %q", got.Status, got.Msg)
+			}
+		})
+	}
+}

@@ -189,8 +189,10 @@ type Worker struct {
 	freed []chan struct{}
 	// handedBack counts the tasks handed back to the bus while stopping.
 	handedBack atomic.Int64
-	jobs       chan job
-	stopping   atomic.Bool
+	// nudge asks the announcer for an announcement soon (nudgeAnnounce).
+	nudge    chan struct{}
+	jobs     chan job
+	stopping atomic.Bool
 	// results carries the handlers' done messages to publishResults.
 	results chan result
 
@@ -220,6 +222,9 @@ type attemptKey struct {
 type runningAttempt struct {
 	dups  []bus.Delivery
 	stops []func()
+	// cancel stops the attempt's handler, once it runs: a server asked
+	// (see stopAttempt).
+	cancel context.CancelCauseFunc
 }
 
 // NewWorker returns a worker configured by cfg. It does no I/O: Run starts
@@ -267,6 +272,7 @@ func newWorker(cfg WorkerConfig, lookup func(string) *registration) *Worker {
 	// channel never blocks a receiver for long.
 	w.jobs = make(chan job, cfg.Concurrency*len(cfg.Queues))
 	w.idle.Store(int64(cfg.Concurrency))
+	w.nudge = make(chan struct{}, 1)
 	return w
 }
 
@@ -296,15 +302,25 @@ func (w *Worker) Run(ctx context.Context) error {
 	announcer := w.announcer()
 	state := make(chan string, 1)
 	if announcer != nil {
+		control, err := w.cfg.Bus.Consume(context.WithoutCancel(ctx), ControlQueue(w.cfg.ID), bus.ConsumeOptions{Group: controlGroup})
+		if err != nil {
+			return fmt.Errorf("engine: worker: consume control queue: %w", err)
+		}
 		actx, stop := context.WithCancel(context.WithoutCancel(ctx))
-		announced := make(chan struct{})
+		announced, controlled := make(chan struct{}), make(chan struct{})
 		go func() {
 			defer close(announced)
 			w.announceLoop(actx, announcer, state)
 		}()
+		go func() {
+			defer close(controlled)
+			w.consumeControl(actx, control)
+		}()
 		defer func() {
 			stop()
 			<-announced
+			<-controlled
+			_ = control.Close()
 			w.announce(context.WithoutCancel(ctx), announcer, WorkerStopped)
 		}()
 	}
@@ -444,6 +460,7 @@ func (w *Worker) join(j job) bool {
 		return true
 	}
 	w.running[k] = &runningAttempt{}
+	w.nudgeAnnounce()
 	return false
 }
 
@@ -607,6 +624,13 @@ func (w *Worker) run(m *bus.Message, started time.Time) (loom.Values, error) {
 			base = c
 		}
 	}
+	base, stopAttempt := context.WithCancelCause(base)
+	defer stopAttempt(nil)
+	w.mu.Lock()
+	if r := w.running[attemptKey{m.ID, m.Attempt}]; r != nil {
+		r.cancel = stopAttempt
+	}
+	w.mu.Unlock()
 	if cause := context.Cause(base); cause != nil {
 		// Cancelled, or stopped, before it started.
 		return nil, w.stopped(cause)

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -106,5 +108,52 @@ func TestWorkerAnnouncesAndDrains(t *testing.T) {
 	api(t, "GET", srv.url+"/api/v1/tasks/"+long, nil, &got)
 	if got.Status != loom.StatusCompleted || !strings.HasPrefix(got.Output["stdout"].(string), "again") {
 		t.Fatalf("the handed-back task on the next worker: %s %q %v", got.Status, got.Msg, got.Output)
+	}
+}
+
+// TestCancelKillsRemoteExec cancels an exec task running on a `loom
+// worker` process: the worker kills the attempt's whole process group,
+// the shell's background child included.
+func TestCancelKillsRemoteExec(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildLoom(t)
+	dir := t.TempDir()
+	busDir := filepath.Join(dir, "bus")
+	srv := startServer(t, bin, "--db", filepath.Join(dir, "loom.db"), "--bus", busDir, "--allow-exec", "--external-queue", "remote")
+	_, logs := startWorkerLogged(t, bin, "--bus", busDir, "--queue", "remote", "--allow-exec", "--id", "exec-box")
+	pidFile := filepath.Join(dir, "child.pid")
+	var task loom.TaskInfo
+	api(t, "POST", srv.url+"/api/v1/tasks", map[string]any{"type": "exec", "queue": "remote",
+		"input": loom.Values{"command": []string{"sh", "-c", "sleep 600 & echo $! > " + pidFile + ".tmp; mv " + pidFile + ".tmp " + pidFile + "; wait"}}}, &task)
+	deadline := time.Now().Add(time.Minute)
+	var pid int
+	for {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			if _, err := fmt.Sscan(string(b), &pid); err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the task did not start; worker log:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	alive := func() bool { return syscall.Kill(pid, 0) == nil }
+	if !alive() {
+		t.Fatal("the task's child is not running")
+	}
+	at := time.Now()
+	api(t, "POST", srv.url+"/api/v1/tasks/"+task.ID+"/cancel", map[string]any{"reason": "enough"}, nil)
+	for alive() {
+		if time.Since(at) > time.Minute {
+			t.Fatalf("the task's child still runs a minute after the cancel; worker log:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("the task's child was gone %s after the cancel", time.Since(at))
+	if !strings.Contains(logs.String(), "worker stopping an attempt the server gave up") {
+		t.Errorf("the worker's log does not say it stopped the attempt:\n%s", logs.String())
 	}
 }

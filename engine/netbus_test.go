@@ -3,6 +3,8 @@ package engine_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -29,6 +31,9 @@ type busKind struct {
 }
 
 var netSeq atomic.Uint64
+
+// quiet is the logger of the workers the tests start.
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // sharedBuses are the backends on which engine and workers in separate
 // processes meet: the file bus, and NATS and Redis when their servers are
@@ -114,7 +119,7 @@ func TestWorkersAnnounce(t *testing.T) {
 			open := k.medium(t)
 			te := setup(t, nil, engine.Config{Bus: open(t), HeartbeatInterval: 50 * time.Millisecond})
 			w, err := engine.NewWorker(engine.WorkerConfig{
-				Bus: open(t), ID: "gpu-box-1", Version: "v9.9.9", Queues: []string{"gpu"}, Concurrency: 3,
+				Bus: open(t), ID: "gpu-box-1", Version: "v9.9.9", Queues: []string{"gpu"}, Concurrency: 3, Logger: quiet,
 				AnnounceInterval: 20 * time.Millisecond,
 				Handlers: map[string]loom.Handler{"resize": loom.HandlerFunc(func(ctx context.Context, in loom.Values) (loom.Values, error) {
 					return loom.Values{"w": in["w"].(float64) / 2}, nil
@@ -199,7 +204,7 @@ func TestCancelReachesRemoteWorker(t *testing.T) {
 			started := make(chan string, 2)
 			stopped := make(chan error, 1)
 			w, err := engine.NewWorker(engine.WorkerConfig{
-				Bus: open(t), ID: "canceller", Queues: []string{"remote"}, Concurrency: 2,
+				Bus: open(t), ID: "canceller", Queues: []string{"remote"}, Concurrency: 2, Logger: quiet,
 				Handlers: map[string]loom.Handler{"block": loom.HandlerFunc(func(ctx context.Context, in loom.Values) (loom.Values, error) {
 					a, _ := loom.Attempt(ctx)
 					started <- a.RunID

@@ -225,6 +225,25 @@ func (c *Client) Queues(ctx context.Context) ([]store.QueueInfo, error) {
 	return out.Queues, nil
 }
 
+// Worker is one worker as GET /workers lists it.
+type Worker struct {
+	store.WorkerInfo
+	// Alive is whether its last heartbeat is at most one lease old.
+	Alive bool `json:"alive"`
+}
+
+// Workers returns the workers the server saw in the last day, most
+// recently seen first.
+func (c *Client) Workers(ctx context.Context) ([]Worker, error) {
+	var out struct {
+		Workers []Worker `json:"workers"`
+	}
+	if _, err := c.do(ctx, http.MethodGet, "/workers", nil, nil, &out); err != nil {
+		return nil, fmt.Errorf("workers: %w", err)
+	}
+	return out.Workers, nil
+}
+
 // Types returns the names of the task types the server runs, sorted.
 func (c *Client) Types(ctx context.Context) ([]string, error) {
 	var out struct {

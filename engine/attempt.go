@@ -90,6 +90,9 @@ type inflightSet struct {
 	byID map[string]*attempt
 	// drained is signalled when the set becomes empty.
 	drained chan struct{}
+	// stopRemote, when set, asks the worker elsewhere that runs a
+	// non-local attempt to stop it (see Engine.stopRemote).
+	stopRemote func(l store.Lease, cause error)
 }
 
 func (s *inflightSet) init() {
@@ -148,6 +151,9 @@ func (s *inflightSet) cancelTask(id string, cause error) {
 	s.mu.Unlock()
 	if a != nil {
 		a.stop(cause)
+		if !a.local && s.stopRemote != nil {
+			s.stopRemote(a.lease, cause)
+		}
 	}
 }
 
@@ -163,6 +169,9 @@ func (s *inflightSet) lose(l store.Lease) {
 	if a != nil {
 		a.stop(errLeaseLost)
 		s.remove(l)
+		if !a.local && s.stopRemote != nil {
+			s.stopRemote(l, errLeaseLost)
+		}
 	}
 }
 

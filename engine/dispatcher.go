@@ -54,10 +54,6 @@ func (e *Engine) takeWakeHold() func() {
 // straight to the next retry or delayed start.
 func (e *Engine) dispatch(ctx context.Context) {
 	defer func() { e.takeWakeHold()() }()
-	queues := make([]string, len(e.cfg.Queues))
-	for i, q := range e.cfg.Queues {
-		queues[i] = q.Name
-	}
 	// pass holds the clock from one wake through the pass it starts, until
 	// the next wait has its timer: a fake clock must not skip ahead while
 	// the timer of the next due task is being replaced.
@@ -71,7 +67,8 @@ func (e *Engine) dispatch(ctx context.Context) {
 		release := func() { wakeRelease(); passRelease() }
 		pass = func() {}
 		full := false
-		for _, q := range e.cfg.Queues {
+		qs := e.queueList()
+		for _, q := range qs {
 			free := e.maxLocal - e.inflight.len()
 			if free <= 0 {
 				break
@@ -95,6 +92,10 @@ func (e *Engine) dispatch(ctx context.Context) {
 		var dueTimer loom.Timer
 		dueRelease := func() {}
 		if e.inflight.len() < e.maxLocal {
+			queues := make([]string, len(qs))
+			for i, q := range qs {
+				queues[i] = q.Name
+			}
 			at, ok, err := e.store.NextRunAt(ctx, queues)
 			if err != nil && ctx.Err() == nil {
 				e.logger.Error("engine: next run time", "err", err)

@@ -52,7 +52,11 @@ type Engine struct {
 	ownBus bool
 	// worker is the embedded worker, nil when Workers is negative.
 	worker *Worker
-	// external holds the names of the queues served elsewhere.
+	// queues are the queues the dispatcher claims from: Config.Queues and
+	// those learned from workers' announcements (learnQueue). external
+	// holds the names of the queues served elsewhere. Both under qmu.
+	qmu      sync.RWMutex
+	queues   []Queue
 	external map[string]bool
 	// attemptBase is the parent of every embedded attempt's context;
 	// stopAttempts cancels them all at a hard shutdown.
@@ -83,6 +87,10 @@ type Engine struct {
 	// step's idempotency key (see step_key.go).
 	keyed       keyedSteps
 	holderWaits sync.WaitGroup
+	// remoteStops tracks the cancels on their way to workers elsewhere;
+	// workerCache spares the store their lookups.
+	remoteStops sync.WaitGroup
+	workerCache workerCache
 	logs        *logBuffer
 	// pull keeps the pull workers seen and wakes their waiting claims.
 	pull pullWorkers
@@ -120,6 +128,7 @@ func New(cfg Config) (*Engine, error) {
 	e.maxLocal = max(cfg.Workers, 0) + 2*cfg.DispatchBatch
 	e.attemptBase, e.stopAttempts = context.WithCancelCause(context.Background())
 	e.external = make(map[string]bool)
+	e.queues = slices.Clone(cfg.Queues)
 	var local []string
 	for _, q := range cfg.PullQueues {
 		// Types only their workers know are accepted, as on external queues.
@@ -133,6 +142,9 @@ func New(cfg Config) (*Engine, error) {
 		}
 	}
 	e.inflight.init()
+	if !e.ownBus {
+		e.inflight.stopRemote = e.stopRemote
+	}
 	e.waiters.init()
 	e.flows.init(e.holder)
 	e.feed.init()
@@ -291,7 +303,7 @@ func (e *Engine) taskInfo(p *SubmitParams, now time.Time) (*loom.TaskInfo, error
 	}
 	reg := e.lookup(p.Type)
 	if reg == nil {
-		if !e.external[p.Queue] {
+		if !e.isExternal(p.Queue) {
 			return nil, fmt.Errorf("engine: submit: %w %q", ErrUnknownType, p.Type)
 		}
 		// A type only the workers of an external queue know.
@@ -585,6 +597,16 @@ func (e *Engine) Run(ctx context.Context) error {
 		goFn(&workWG, func() { workErr <- e.worker.Run(ctx) })
 	}
 	goFn(&dispatchWG, func() { e.dispatch(ctx) })
+	if !e.ownBus {
+		// Workers elsewhere can reach this engine's bus: hear them.
+		c, err := e.bus.Consume(start, WorkersQueue, bus.ConsumeOptions{Group: AnnounceGroup, AckWait: e.cfg.AckWait})
+		if err != nil {
+			e.logger.Error("engine: consume worker announcements", "err", err)
+		} else {
+			defer c.Close()
+			goFn(&dispatchWG, func() { e.consumeAnnouncements(ctx, c) })
+		}
+	}
 	if l, ok := e.store.(store.WorkListener); ok {
 		goFn(&dispatchWG, func() { e.listenForWork(ctx, l) })
 	}
@@ -605,6 +627,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	stopBG()
 	bgWG.Wait()
 	e.holderWaits.Wait()
+	e.remoteStops.Wait()
 	if err := e.store.DeleteWorker(context.WithoutCancel(ctx), e.cfg.WorkerID); err != nil {
 		e.logger.Warn("engine: unregister worker", "err", err)
 	}
@@ -670,8 +693,9 @@ func (e *Engine) ownsAttempt(m *bus.Message) bool {
 // upsertWorker records this engine's worker in the store.
 func (e *Engine) upsertWorker(ctx context.Context) error {
 	host, _ := os.Hostname()
-	queues := make([]string, len(e.cfg.Queues))
-	for i, q := range e.cfg.Queues {
+	qs := e.queueList()
+	queues := make([]string, len(qs))
+	for i, q := range qs {
 		queues[i] = q.Name
 	}
 	now := e.clock.Now()

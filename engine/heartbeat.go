@@ -32,6 +32,9 @@ func (e *Engine) heartbeat(ctx context.Context) {
 		if err := e.upsertWorker(ctx); err != nil && ctx.Err() == nil {
 			e.logger.Warn("engine: worker heartbeat", "err", err)
 		}
+		if !e.ownBus {
+			e.learnFromStore(ctx)
+		}
 	}
 }
 

@@ -74,6 +74,18 @@ type WorkerConfig struct {
 	// types: breaker state lives in the process that runs the handler.
 	// Default: none.
 	Events *loom.EventEmitter
+	// ID names the worker on the bus. When set, and Bus can publish, the
+	// worker announces itself on WorkersQueue every AnnounceInterval, so
+	// that the servers on the bus list it and learn its queues. At most
+	// bus.MaxNameLen bytes of a queue name's characters; DefaultWorkerID
+	// makes one. Default: none, the worker does not announce itself (an
+	// engine's embedded worker).
+	ID string
+	// Version is the worker's build, reported in its announcements.
+	Version string
+	// AnnounceInterval is how often the worker announces itself. Default
+	// DefaultAnnounceInterval (5s).
+	AnnounceInterval time.Duration
 	// TracerProvider makes a span for every attempt, the child of the
 	// span its message's TraceParent names; the handler's context carries
 	// it (an http task sends it on as a traceparent header). Default:
@@ -95,6 +107,9 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if c.AnnounceInterval == 0 {
+		c.AnnounceInterval = DefaultAnnounceInterval
+	}
 	if c.Clock == nil {
 		c.Clock = loom.SystemClock{}
 	}
@@ -113,12 +128,20 @@ func (c WorkerConfig) validate() error {
 		return fmt.Errorf("%w: WorkerConfig.Bus is required", ErrInvalid)
 	case c.Concurrency < 0:
 		return fmt.Errorf("%w: negative Concurrency", ErrInvalid)
-	case c.AckWait < 0, c.ShutdownTimeout < 0:
+	case c.AckWait < 0, c.ShutdownTimeout < 0, c.AnnounceInterval < 0:
 		return fmt.Errorf("%w: durations must not be negative", ErrInvalid)
+	}
+	if c.ID != "" {
+		if err := bus.ValidateQueue(c.ID); err != nil {
+			return fmt.Errorf("%w: worker id %q: %w", ErrInvalid, c.ID, err)
+		}
 	}
 	for _, q := range c.Queues {
 		if err := bus.ValidateQueue(q); err != nil {
 			return fmt.Errorf("%w: queue %q: %w", ErrInvalid, q, err)
+		}
+		if q == WorkersQueue {
+			return fmt.Errorf("%w: queue %q is where workers announce themselves, not a task queue", ErrInvalid, q)
 		}
 	}
 	return nil
@@ -152,6 +175,9 @@ type Worker struct {
 	// context attemptCtx hands out, at a hard stop.
 	stopAttempts func(cause error)
 
+	// started is when Run began, for the worker's announcements.
+	started time.Time
+
 	// base is the context of every handler; stopBase cancels it with
 	// errShutdown when the shutdown grace period is over.
 	base     context.Context
@@ -159,8 +185,12 @@ type Worker struct {
 
 	// idle counts handler slots free; each receiver asks the bus for at
 	// most that many tasks. freed wakes receivers when a slot frees up.
-	idle     atomic.Int64
-	freed    []chan struct{}
+	idle  atomic.Int64
+	freed []chan struct{}
+	// handedBack counts the tasks handed back to the bus while stopping.
+	handedBack atomic.Int64
+	// nudge asks the announcer for an announcement soon (nudgeAnnounce).
+	nudge    chan struct{}
 	jobs     chan job
 	stopping atomic.Bool
 	// results carries the handlers' done messages to publishResults.
@@ -192,6 +222,9 @@ type attemptKey struct {
 type runningAttempt struct {
 	dups  []bus.Delivery
 	stops []func()
+	// cancel stops the attempt's handler, once it runs: a server asked
+	// (see stopAttempt).
+	cancel context.CancelCauseFunc
 }
 
 // NewWorker returns a worker configured by cfg. It does no I/O: Run starts
@@ -239,6 +272,7 @@ func newWorker(cfg WorkerConfig, lookup func(string) *registration) *Worker {
 	// channel never blocks a receiver for long.
 	w.jobs = make(chan job, cfg.Concurrency*len(cfg.Queues))
 	w.idle.Store(int64(cfg.Concurrency))
+	w.nudge = make(chan struct{}, 1)
 	return w
 }
 
@@ -264,6 +298,32 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.base, w.stopBase = context.WithCancelCause(context.WithoutCancel(ctx))
 	defer w.stopBase(nil)
+	w.started = time.Now()
+	announcer := w.announcer()
+	state := make(chan string, 1)
+	if announcer != nil {
+		control, err := w.cfg.Bus.Consume(context.WithoutCancel(ctx), ControlQueue(w.cfg.ID), bus.ConsumeOptions{Group: controlGroup})
+		if err != nil {
+			return fmt.Errorf("engine: worker: consume control queue: %w", err)
+		}
+		actx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		announced, controlled := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(announced)
+			w.announceLoop(actx, announcer, state)
+		}()
+		go func() {
+			defer close(controlled)
+			w.consumeControl(actx, control)
+		}()
+		defer func() {
+			stop()
+			<-announced
+			<-controlled
+			_ = control.Close()
+			w.announce(context.WithoutCancel(ctx), announcer, WorkerStopped)
+		}()
+	}
 
 	var recvWG, poolWG sync.WaitGroup
 	for i, c := range consumers {
@@ -296,14 +356,23 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	<-ctx.Done()
 	w.stopping.Store(true)
+	state <- WorkerDraining
 	recvWG.Wait()
 	close(w.jobs)
+	if w.cfg.ID != "" {
+		w.cfg.Logger.Info("worker draining: taking no more tasks, letting running ones finish",
+			"running", w.runningCount(), "grace", w.cfg.ShutdownTimeout)
+	}
 	finished := make(chan struct{})
 	go func() { poolWG.Wait(); close(finished) }()
 	t := w.cfg.Clock.NewTimer(w.cfg.ShutdownTimeout)
 	select {
 	case <-finished:
 	case <-t.C():
+		if w.cfg.ID != "" {
+			w.cfg.Logger.Warn("worker grace period over: stopping the tasks still running and handing them back",
+				"running", w.runningCount(), "grace", w.cfg.ShutdownTimeout)
+		}
 		w.stopBase(errShutdown)
 		if w.stopAttempts != nil {
 			w.stopAttempts(errShutdown)
@@ -311,7 +380,17 @@ func (w *Worker) Run(ctx context.Context) error {
 		<-finished
 	}
 	t.Stop()
+	if w.cfg.ID != "" {
+		w.cfg.Logger.Info("worker drained", "handed_back", w.handedBack.Load())
+	}
 	return nil
+}
+
+// runningCount is how many attempts run on the worker now.
+func (w *Worker) runningCount() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.running)
 }
 
 // receive takes tasks of one queue, as many at a time as there are idle
@@ -381,6 +460,7 @@ func (w *Worker) join(j job) bool {
 		return true
 	}
 	w.running[k] = &runningAttempt{}
+	w.nudgeAnnounce()
 	return false
 }
 
@@ -420,6 +500,12 @@ func (w *Worker) handBack(d bus.Delivery) {
 	settle := func() error { return d.Nack(context.Background(), 0) }
 	if w.owns != nil && w.owns(&d.Message) {
 		settle = func() error { return d.Ack(context.Background()) }
+	}
+	if w.stopping.Load() {
+		w.handedBack.Add(1)
+		if w.cfg.ID != "" {
+			w.cfg.Logger.Info("worker handing a task back to the bus", "task", d.ID, "attempt", d.Attempt)
+		}
 	}
 	if err := settle(); err != nil && !errors.Is(err, bus.ErrClosed) {
 		w.cfg.Logger.WarnContext(logContext(&d.Message), "engine: worker: hand back task", "task", d.ID, "err", err)
@@ -538,6 +624,13 @@ func (w *Worker) run(m *bus.Message, started time.Time) (loom.Values, error) {
 			base = c
 		}
 	}
+	base, stopAttempt := context.WithCancelCause(base)
+	defer stopAttempt(nil)
+	w.mu.Lock()
+	if r := w.running[attemptKey{m.ID, m.Attempt}]; r != nil {
+		r.cancel = stopAttempt
+	}
+	w.mu.Unlock()
 	if cause := context.Cause(base); cause != nil {
 		// Cancelled, or stopped, before it started.
 		return nil, w.stopped(cause)

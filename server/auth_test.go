@@ -75,6 +75,7 @@ var matrix = map[string]string{
 
 	// The HTTP worker protocol.
 	"GET /servers":                       "viewer",
+	"GET /workers":                       "viewer",
 	"POST /workers/claim":                "worker",
 	"POST /workers/tasks/{id}/heartbeat": "worker",
 	"POST /workers/tasks/{id}/logs":      "worker",

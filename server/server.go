@@ -146,6 +146,7 @@ func New(cfg Config) *Server {
 		{http.MethodGet, "/queues", auth.Viewer, s.listQueues},
 		{http.MethodGet, "/types", auth.Viewer, s.listTypes},
 		{http.MethodGet, "/servers", auth.Viewer, s.listServers},
+		{http.MethodGet, "/workers", auth.Viewer, s.listWorkers},
 		{http.MethodGet, "/healthz", auth.Public, s.healthz},
 		{http.MethodGet, "/openapi.json", auth.Public, s.openAPI},
 	}

@@ -458,6 +458,14 @@ type WorkerInfo struct {
 	LastHeartbeat time.Time `json:"last_heartbeat"`
 	// Running lists the ids of tasks the worker runs now.
 	Running []string `json:"running"`
+	// Concurrency is how many tasks the worker runs at once, zero when it
+	// does not say (an engine, a pull worker).
+	Concurrency int `json:"concurrency"`
+	// InFlight is how many tasks the worker held at its last heartbeat:
+	// running, or received and waiting for a free slot.
+	InFlight int `json:"in_flight"`
+	// Version is the worker's build, as it reports it; empty when unknown.
+	Version string `json:"version,omitempty"`
 }
 
 // PruneTasksParams choose the ended tasks PruneTasks deletes.

@@ -50,6 +50,7 @@ func (m *Main) newRootCommand() *cobra.Command {
 		m.newRunCommand(),
 		m.newBenchCommand(),
 		m.newWorkerCommand(),
+		m.newWorkersCommand(g),
 		m.newBackupCommand(),
 		m.newPruneCommand(),
 	)

@@ -99,7 +99,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.StringArrayVar(&o.retainQueues, "retain-queue", nil, "QUEUE=DURATION: the queue's own retention instead of --retain; 0 keeps its tasks for ever (repeatable)")
 	f.DurationVar(&o.leaderLease, "leader-lease", cluster.DefaultLease, "servers sharing a database elect a leader that runs schedules, backfills, checks, the reaper and alert delivery; how long the others wait for a dead leader before one takes over")
 	f.StringVar(&o.busDir, "bus", "", busFlagHelp+" (default: in-process)")
-	f.StringSliceVar(&o.externalQueues, "external-queue", nil, "a queue only 'loom worker' processes serve (repeatable; needs --bus)")
+	f.StringSliceVar(&o.externalQueues, "external-queue", nil, "a queue only 'loom worker' processes serve, declared before any announces it (repeatable; needs --bus; a worker's announcement declares its queues too)")
 	f.StringSliceVar(&o.httpQueues, "http-queue", nil, "a queue only workers of the HTTP worker protocol serve, claiming its tasks under /api/v1/workers (repeatable)")
 	f.StringArrayVar(&o.web.corsOrigins, "cors-origin", nil, "an origin (scheme://host[:port]) whose pages may call the API from a browser (repeatable)")
 	f.StringArrayVar(&o.web.allowedHosts, "allowed-host", nil, "a further name (host[:port]) the server answers to, as behind a proxy or load balancer; the listen address's names are allowed already (repeatable)")

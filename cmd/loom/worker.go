@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/loomhq/loom"
+	"github.com/loomhq/loom/bus"
 	"github.com/loomhq/loom/engine"
 	"github.com/loomhq/loom/metrics"
 	"github.com/loomhq/loom/taskmaster"
@@ -18,6 +20,8 @@ type workerOptions struct {
 	queues      []string
 	flows       string
 	concurrency int
+	id          string
+	grace       time.Duration
 	runtimes    runtimeOptions
 	telemetry   telemetryOptions
 }
@@ -28,16 +32,20 @@ func (m *Main) newWorkerCommand() *cobra.Command {
 		Use:   "worker --bus URL",
 		Short: "Run tasks from a bus shared with a loom server, in another process",
 		Long: `Run a worker outside the server: it takes ready tasks from the queues
-of the task bus the server was started with (loom server --bus URL
---external-queue Q), runs them, and sends their results back. On a NATS or
+of the task bus the server was started with (loom server --bus URL), runs
+them, and sends their results back. It announces itself on the bus every
+few seconds (id, host, queues, concurrency, tasks in flight, version): the
+server lists it (loom workers, the Workers page) and learns from it that
+its queues are served by workers, so they need no --external-queue. On a NATS or
 Redis bus any number of workers, on any machines, may serve one queue; on
 a file bus (a directory) one worker process serves a queue at a time. It
 runs the built-in http type (exec too with --allow-exec, --allow-exec-command
 or a flow file's allow_exec; docker with --allow-docker; kubernetes with
 --allow-kubernetes) and, with --flows, the steps of the flow files
 in DIR (wait steps stay on the server, which keeps their state).
-SIGINT or SIGTERM let the
-running tasks finish, then hand the rest back.`,
+SIGINT or SIGTERM drain the worker: it takes no more tasks, lets the
+running ones finish within --grace, then stops those still running and
+hands their tasks back to the bus, to run elsewhere at once.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return m.runWorker(cmd.Context(), o)
@@ -48,6 +56,8 @@ running tasks finish, then hand the rest back.`,
 	f.StringSliceVar(&o.queues, "queue", []string{loom.DefaultQueue}, "queue to take tasks from (repeatable)")
 	f.StringVar(&o.flows, "flows", "", "directory of flow files whose steps this worker runs")
 	f.IntVar(&o.concurrency, "concurrency", 0, "tasks run at once (default 4×CPUs)")
+	f.StringVar(&o.id, "id", "", "the worker's name on the bus, unique among its workers (default host-pid)")
+	f.DurationVar(&o.grace, "grace", 30*time.Second, "on SIGTERM, how long running tasks may finish before they are stopped and handed back")
 	o.runtimes.addFlags(cmd)
 	o.telemetry.addFlags(cmd)
 	return cmd
@@ -59,6 +69,15 @@ func (m *Main) runWorker(ctx context.Context, o workerOptions) error {
 	}
 	if o.concurrency < 0 {
 		return &usageError{fmt.Errorf("--concurrency %d is negative", o.concurrency)}
+	}
+	if o.grace <= 0 {
+		return &usageError{fmt.Errorf("--grace %s must be positive", o.grace)}
+	}
+	if o.id == "" {
+		o.id = engine.DefaultWorkerID()
+	}
+	if err := bus.ValidateQueue(o.id); err != nil {
+		return &usageError{fmt.Errorf("--id: %w", err)}
 	}
 	if err := o.runtimes.validate(); err != nil {
 		return err
@@ -114,11 +133,12 @@ func (m *Main) runWorker(ctx context.Context, o workerOptions) error {
 	}
 	w, err := engine.NewWorker(engine.WorkerConfig{
 		Bus: metrics.InstrumentBus(b, tel.metrics), Queues: o.queues, Handlers: handlers, Tasks: tasks, Concurrency: o.concurrency, Logger: logger,
+		ID: o.id, Version: currentVersion().Version, ShutdownTimeout: o.grace,
 	})
 	if err != nil {
 		return &usageError{err}
 	}
-	logger.Info("loom worker started", "bus", spec.String(), "queues", o.queues, "step_types", len(tasks))
+	logger.Info("loom worker started", "id", o.id, "bus", spec.String(), "queues", o.queues, "step_types", len(tasks), "grace", o.grace)
 	if err := w.Run(ctx); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}

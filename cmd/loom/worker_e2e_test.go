@@ -16,6 +16,13 @@ import (
 // startWorker starts `loom worker` and waits until it says it started.
 func startWorker(t *testing.T, bin string, args ...string) (stop func() error) {
 	t.Helper()
+	stop, _ = startWorkerLogged(t, bin, args...)
+	return stop
+}
+
+// startWorkerLogged is startWorker that also returns the worker's log.
+func startWorkerLogged(t *testing.T, bin string, args ...string) (stop func() error, logs *syncBuffer) {
+	t.Helper()
 	cmd := exec.Command(bin, append([]string{"worker"}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -24,7 +31,7 @@ func startWorker(t *testing.T, bin string, args ...string) (stop func() error) {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start worker: %v", err)
 	}
-	logs := &syncBuffer{}
+	logs = &syncBuffer{}
 	started := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
@@ -66,7 +73,7 @@ func startWorker(t *testing.T, bin string, args ...string) (stop func() error) {
 			<-done
 		}
 	})
-	return stop
+	return stop, logs
 }
 
 // TestWorkerProcess runs tasks and a flow's steps in a `loom worker`

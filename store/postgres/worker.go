@@ -30,12 +30,14 @@ func (s *Store) UpsertWorker(ctx context.Context, w store.WorkerInfo) error {
 		n := toNanos(w.Started)
 		started = &n
 	}
-	_, err = s.db().Exec(ctx, `INSERT INTO workers (id, hostname, queues, started, last_heartbeat, running)
-		VALUES ($1, $2, $3, coalesce($4::bigint, $5::bigint), $5::bigint, $6)
+	_, err = s.db().Exec(ctx, `INSERT INTO workers (id, hostname, queues, started, last_heartbeat, running,
+			concurrency, in_flight, version)
+		VALUES ($1, $2, $3, coalesce($4::bigint, $5::bigint), $5::bigint, $6, $7, $8, $9)
 		ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, queues = excluded.queues,
 			started = coalesce($4::bigint, workers.started), last_heartbeat = excluded.last_heartbeat,
-			running = excluded.running`,
-		w.ID, w.Hostname, queues, started, toNanos(beat), running)
+			running = excluded.running, concurrency = excluded.concurrency,
+			in_flight = excluded.in_flight, version = excluded.version`,
+		w.ID, w.Hostname, queues, started, toNanos(beat), running, w.Concurrency, w.InFlight, w.Version)
 	if err != nil {
 		return fmt.Errorf("upsert worker %s: %w", w.ID, err)
 	}
@@ -58,7 +60,8 @@ func (s *Store) ListWorkers(ctx context.Context, seenSince time.Time) ([]store.W
 			queues, running string
 			started, beat   int64
 		)
-		if err := sc.Scan(&w.ID, &w.Hostname, &queues, &started, &beat, &running); err != nil {
+		if err := sc.Scan(&w.ID, &w.Hostname, &queues, &started, &beat, &running,
+			&w.Concurrency, &w.InFlight, &w.Version); err != nil {
 			return w, err
 		}
 		w.Started, w.LastHeartbeat = fromNanos(started), fromNanos(beat)
@@ -69,7 +72,8 @@ func (s *Store) ListWorkers(ctx context.Context, seenSince time.Time) ([]store.W
 			return w, fmt.Errorf("worker %s running: %w", w.ID, err)
 		}
 		return w, nil
-	}, `SELECT id, hostname, queues, started, last_heartbeat, running
+	}, `SELECT id, hostname, queues, started, last_heartbeat, running,
+			concurrency, in_flight, version
 		FROM workers WHERE last_heartbeat >= $1 ORDER BY id`, toNanos(seenSince))
 	if err != nil {
 		return nil, fmt.Errorf("list workers seen since %s: %w", seenSince, err)

@@ -31,12 +31,14 @@ func (s *Store) UpsertWorker(ctx context.Context, w store.WorkerInfo) error {
 		started = sql.NullInt64{Int64: toNanos(w.Started), Valid: true}
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO workers (id, hostname, queues, started, last_heartbeat, running)
-			VALUES (?1, ?2, ?3, coalesce(?4, ?5), ?5, ?6)
+		_, err := tx.ExecContext(ctx, `INSERT INTO workers (id, hostname, queues, started, last_heartbeat, running,
+				concurrency, in_flight, version)
+			VALUES (?1, ?2, ?3, coalesce(?4, ?5), ?5, ?6, ?7, ?8, ?9)
 			ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, queues = excluded.queues,
 				started = coalesce(?4, workers.started), last_heartbeat = excluded.last_heartbeat,
-				running = excluded.running`,
-			w.ID, w.Hostname, queues, started, toNanos(beat), running)
+				running = excluded.running, concurrency = excluded.concurrency,
+				in_flight = excluded.in_flight, version = excluded.version`,
+			w.ID, w.Hostname, queues, started, toNanos(beat), running, w.Concurrency, w.InFlight, w.Version)
 		return err
 	})
 	if err != nil {
@@ -55,7 +57,8 @@ func nonNil(s []string) []string {
 // ListWorkers returns the workers whose last heartbeat is at or after
 // seenSince, by id.
 func (s *Store) ListWorkers(ctx context.Context, seenSince time.Time) ([]store.WorkerInfo, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, hostname, queues, started, last_heartbeat, running
+	rows, err := s.r.QueryContext(ctx, `SELECT id, hostname, queues, started, last_heartbeat, running,
+			concurrency, in_flight, version
 		FROM workers WHERE last_heartbeat >= ? ORDER BY id`, toNanos(seenSince))
 	if err != nil {
 		return nil, fmt.Errorf("list workers seen since %s: %w", seenSince, err)
@@ -68,7 +71,8 @@ func (s *Store) ListWorkers(ctx context.Context, seenSince time.Time) ([]store.W
 			queues, running string
 			started, beat   int64
 		)
-		if err := rows.Scan(&w.ID, &w.Hostname, &queues, &started, &beat, &running); err != nil {
+		if err := rows.Scan(&w.ID, &w.Hostname, &queues, &started, &beat, &running,
+			&w.Concurrency, &w.InFlight, &w.Version); err != nil {
 			return nil, fmt.Errorf("list workers: %w", err)
 		}
 		w.Started, w.LastHeartbeat = fromNanos(started), fromNanos(beat)

@@ -72,7 +72,11 @@ type Engine struct {
 	recorded atomic.Int64
 
 	// claimMu orders claims and reaps: see reapBatch.
-	claimMu  sync.Mutex
+	claimMu sync.Mutex
+	// claiming, under claimMu, is true while the engine claims tasks:
+	// from Run's start until its shutdown begins. Flow steps are claimed
+	// by their insert only then (see claimOnInsert).
+	claiming bool
 	starts   startList
 	inflight inflightSet
 	waiters  waiterSet
@@ -584,6 +588,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	if e.worker != nil {
 		goFn(&workWG, func() { workErr <- e.worker.Run(ctx) })
 	}
+	e.setClaiming(true)
 	goFn(&dispatchWG, func() { e.dispatch(ctx) })
 	if l, ok := e.store.(store.WorkListener); ok {
 		goFn(&dispatchWG, func() { e.listenForWork(ctx, l) })
@@ -591,6 +596,7 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	<-ctx.Done()
 	// Stop claiming, then let the worker finish or stop its handlers.
+	e.setClaiming(false)
 	dispatchWG.Wait()
 	workWG.Wait()
 	if e.worker != nil {
@@ -609,6 +615,14 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.logger.Warn("engine: unregister worker", "err", err)
 	}
 	return nil
+}
+
+// setClaiming starts or stops the claims of flow steps by their insert;
+// once it returns false, none is under way.
+func (e *Engine) setClaiming(on bool) {
+	e.claimMu.Lock()
+	e.claiming = on
+	e.claimMu.Unlock()
 }
 
 // handlerHoldLimit is how long of real time a running handler holds a

@@ -226,7 +226,7 @@ func (e *Engine) loadRun(ctx context.Context, id string) (*flowRun, error) {
 // It is claimed so only when a claim would have taken it at once: the
 // engine claims (it is not shutting down), serves the step's queue with
 // its own workers and without a concurrency cap, runs the step's type on
-// a worker, and has room for it; the store creates it pending instead when its queue is paused or
+// a worker, and has a worker's slot free for it; the store creates it pending instead when its queue is paused or
 // capped (InsertTasksParams.Claimed). What follows is what follows a
 // claim: heartbeats keep the lease, and a crash lets it lapse, so that the
 // reaper gives the step back to pending.
@@ -239,7 +239,9 @@ func (e *Engine) claimable(t *loom.TaskInfo, claims int) bool {
 		return false
 	}
 	q, ok := e.queueOf(t.Queue)
-	return ok && !q.External && q.Concurrency == 0 && e.inflight.len()+claims < e.maxLocal
+	// Only while a worker's slot is free and no due task waits: a step
+	// must not pass the tasks that wait in the store ahead of it.
+	return ok && !q.External && q.Concurrency == 0 && !e.held.Load() && e.inflight.len()+claims < e.cfg.Workers
 }
 
 // insertClaimed inserts children of r's parent as insertChildren does, the

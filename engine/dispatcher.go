@@ -156,6 +156,14 @@ func (e *Engine) claim(ctx context.Context, q Queue, limit int) (int, error) {
 		e.feed.nudge()
 	}
 	e.observeClaimed(tasks, now)
+	e.handOut(ctx, q, tasks)
+	return len(tasks), nil
+}
+
+// handOut gives the attempts of q this engine claimed to what runs them:
+// flows to the flow advancer, the others to the bus in one publish
+// (failing those it cannot run).
+func (e *Engine) handOut(ctx context.Context, q Queue, tasks []*loom.TaskInfo) {
 	msgs := make([]bus.Message, 0, len(tasks))
 	var failed []*outcome
 	for _, t := range tasks {
@@ -202,7 +210,16 @@ func (e *Engine) claim(ctx context.Context, q Queue, limit int) (int, error) {
 			e.record(context.WithoutCancel(ctx), back)
 		}
 	}
-	return len(tasks), nil
+}
+
+// queueOf returns the queue named name that this engine serves.
+func (e *Engine) queueOf(name string) (Queue, bool) {
+	for _, q := range e.cfg.Queues {
+		if q.Name == name {
+			return q, true
+		}
+	}
+	return Queue{}, false
 }
 
 // message is the ready bus message of a claimed attempt: the task object

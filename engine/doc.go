@@ -15,6 +15,12 @@
 //	          with a RunAt for the next attempt), then acknowledges them
 //	       -> waiters and flows are told; the dispatcher wakes for retries
 //
+// A flow's next step that this engine can run at once skips the first
+// two: the flow advancer creates it already claimed and leased to this
+// engine (store.InsertTasksParams.Claimed) and publishes it itself, so a
+// step of a linear flow costs two store transactions, its creation and
+// its outcome.
+//
 // Nothing is polled on the hot path: a submit wakes the dispatcher through
 // a channel, the in-process bus wakes a waiting worker the same way,
 // retries and scheduled tasks wake the dispatcher with a timer at the

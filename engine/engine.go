@@ -76,7 +76,11 @@ type Engine struct {
 	recorded atomic.Int64
 
 	// claimMu orders claims and reaps: see reapBatch.
-	claimMu  sync.Mutex
+	claimMu sync.Mutex
+	// claiming, under claimMu, is true while the engine claims tasks:
+	// from Run's start until its shutdown begins. Flow steps are claimed
+	// by their insert only then (see claimOnInsert).
+	claiming bool
 	starts   startList
 	inflight inflightSet
 	waiters  waiterSet
@@ -596,6 +600,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	if e.worker != nil {
 		goFn(&workWG, func() { workErr <- e.worker.Run(ctx) })
 	}
+	e.setClaiming(true)
 	goFn(&dispatchWG, func() { e.dispatch(ctx) })
 	if !e.ownBus {
 		// Workers elsewhere can reach this engine's bus: hear them.
@@ -613,6 +618,7 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	<-ctx.Done()
 	// Stop claiming, then let the worker finish or stop its handlers.
+	e.setClaiming(false)
 	dispatchWG.Wait()
 	workWG.Wait()
 	if e.worker != nil {
@@ -632,6 +638,14 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.logger.Warn("engine: unregister worker", "err", err)
 	}
 	return nil
+}
+
+// setClaiming starts or stops the claims of flow steps by their insert;
+// once it returns false, none is under way.
+func (e *Engine) setClaiming(on bool) {
+	e.claimMu.Lock()
+	e.claiming = on
+	e.claimMu.Unlock()
 }
 
 // handlerHoldLimit is how long of real time a running handler holds a

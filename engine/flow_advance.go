@@ -219,6 +219,69 @@ func (e *Engine) loadRun(ctx context.Context, id string) (*flowRun, error) {
 	return r, nil
 }
 
+// A step that this engine runs itself is created already claimed, leased
+// to this engine, and handed straight to its workers: the dispatcher's
+// claim, a write transaction of its own, and the wait for it are spared,
+// which is most of what a step of a linear flow costs besides running it.
+// It is claimed so only when a claim would have taken it at once: the
+// engine claims (it is not shutting down), serves the step's queue with
+// its own workers and without a concurrency cap, runs the step's type on
+// a worker, and has a worker's slot free for it; the store creates it pending instead when its queue is paused or
+// capped (InsertTasksParams.Claimed). What follows is what follows a
+// claim: heartbeats keep the lease, and a crash lets it lapse, so that the
+// reaper gives the step back to pending.
+
+// claimable reports whether step task t may be created claimed, claims
+// steps of the same advance being already.
+func (e *Engine) claimable(t *loom.TaskInfo, claims int) bool {
+	reg := e.lookup(t.Type)
+	if reg == nil || reg.advanced() {
+		return false
+	}
+	q, ok := e.queueOf(t.Queue)
+	// Only while a worker's slot is free and no due task waits: a step
+	// must not pass the tasks that wait in the store ahead of it.
+	return ok && !q.External && q.Concurrency == 0 && !e.held.Load() && e.inflight.len()+claims < e.cfg.Workers
+}
+
+// insertClaimed inserts children of r's parent as insertChildren does, the
+// running ones claimed by their insert, and hands those the store started
+// to this engine's workers. If the engine stopped claiming meanwhile, they
+// are inserted pending, for a claim to take.
+func (e *Engine) insertClaimed(ctx context.Context, r *flowRun, ts []*loom.TaskInfo) error {
+	e.claimMu.Lock()
+	if !e.claiming {
+		e.claimMu.Unlock()
+		for _, t := range ts {
+			if t.Status == loom.StatusRunning {
+				t.Status, t.Attempt, t.WorkerID, t.Started, t.LeaseUntil = loom.StatusPending, 0, "", nil, nil
+			}
+		}
+		return e.insertChildren(ctx, r, ts)
+	}
+	now := e.clock.Now()
+	res, err := e.insertTasks(ctx, &store.InsertTasksParams{Tasks: ts, Now: now, Claimed: true})
+	if err != nil {
+		e.claimMu.Unlock()
+		return err
+	}
+	byQueue := make(map[string][]*loom.TaskInfo)
+	var claimed []*loom.TaskInfo
+	for i, ir := range res {
+		if !ir.Existing && ts[i].Status == loom.StatusRunning && ir.Task.Status == loom.StatusRunning {
+			byQueue[ir.Task.Queue] = append(byQueue[ir.Task.Queue], ir.Task)
+			claimed = append(claimed, ir.Task)
+		}
+	}
+	e.observeClaimed(claimed, now)
+	for name, tasks := range byQueue {
+		q, _ := e.queueOf(name)
+		e.handOut(ctx, q, tasks)
+	}
+	e.claimMu.Unlock()
+	return e.takeInserted(ctx, r, ts, res)
+}
+
 // insertChildren creates children of r's parent and records them in r.
 // A child that exists already means another engine advanced the flow:
 // errStaleRun.
@@ -227,7 +290,23 @@ func (e *Engine) insertChildren(ctx context.Context, r *flowRun, ts []*loom.Task
 	if err != nil {
 		return err
 	}
-	e.notify()
+	return e.takeInserted(ctx, r, ts, res)
+}
+
+// takeInserted records in r the children an insert of ts created or
+// found (res), and wakes the dispatcher for those left pending.
+func (e *Engine) takeInserted(ctx context.Context, r *flowRun, ts []*loom.TaskInfo, res []store.InsertResult) error {
+	pending := false
+	for _, ir := range res {
+		if ir.Existing || ir.Task == nil || ir.Task.Status == loom.StatusPending {
+			pending = true
+		}
+	}
+	if pending {
+		e.notify()
+	} else {
+		e.feed.nudge()
+	}
 	stale, keyed := false, false
 	for i, ir := range res {
 		if ir.Existing {
@@ -261,6 +340,7 @@ func (e *Engine) advanceFlow(ctx context.Context, r *flowRun) error {
 	plan := r.state.Next()
 	now := e.clock.Now()
 	var inserts []*loom.TaskInfo
+	claims := 0
 	for _, sk := range plan.Skip {
 		s, _ := f.Step(sk.Name)
 		ended := now
@@ -282,15 +362,28 @@ func (e *Engine) advanceFlow(ctx context.Context, r *flowRun) error {
 		}
 		r.state.Start(name)
 		typ := e.stepType(f, s)
-		inserts = append(inserts, &loom.TaskInfo{
+		t := &loom.TaskInfo{
 			Type: typ, Queue: e.stepQueue(typ, parent.Queue), ParentID: parent.ID, Step: name,
 			Input: in, Priority: parent.Priority, Timeout: parent.Timeout,
 			MaxAttempts: e.stepAttempts(s), Attributes: parent.Attributes, IdempotencyKey: key,
 			TraceParent: parent.TraceParent,
-		})
+		}
+		if e.claimable(t, claims) {
+			// Created running, leased to this engine, as a claim would.
+			lease := leaseUntil(e.cfg.LeaseDuration)
+			t.Status, t.Attempt, t.WorkerID, t.Started, t.LeaseUntil = loom.StatusRunning, 1, e.cfg.WorkerID, &now, &lease
+			claims++
+		}
+		inserts = append(inserts, t)
 	}
 	if len(inserts) > 0 {
-		if err := e.insertChildren(ctx, r, inserts); err != nil {
+		var err error
+		if claims > 0 {
+			err = e.insertClaimed(ctx, r, inserts)
+		} else {
+			err = e.insertChildren(ctx, r, inserts)
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -149,6 +149,16 @@ type InsertTasksParams struct {
 	// Actor, when set, is who asked (a token's name), recorded in the
 	// data of each "created" event as "actor".
 	Actor string
+	// Claimed says that the tasks given running (Status running, with
+	// Attempt, WorkerID, Started and LeaseUntil set) are claimed by their
+	// insert, as ClaimTasks would have: each created one gets the
+	// "started" event of a claim after its "created" one, and a task
+	// whose queue is paused or has a positive Concurrency is created
+	// pending instead (Attempt 0, without worker, Started or lease), left
+	// for ClaimTasks to start when its queue allows. The result's Task
+	// tells which became running. It spares an engine that will run a
+	// task itself at once the claim's own transaction.
+	Claimed bool
 }
 
 // InsertResult is the outcome of inserting one task.

@@ -562,8 +562,14 @@ func (s *Store) NextRunAt(ctx context.Context, queues []string) (time.Time, bool
 			args[i] = name
 		}
 	}
+	// The dispatcher asks after every pass with the same queues: the
+	// statement is prepared once.
+	st, err := s.rstmt(ctx, nil, q)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next run time of queues %v: %w", queues, err)
+	}
 	var at sql.NullInt64
-	if err := s.r.QueryRowContext(ctx, q, args...).Scan(&at); err != nil {
+	if err := st.QueryRowContext(ctx, args...).Scan(&at); err != nil {
 		return time.Time{}, false, fmt.Errorf("next run time of queues %v: %w", queues, err)
 	}
 	if !at.Valid {

@@ -139,7 +139,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 var writerQueries = slices.Concat(
 	insertTasks.all(), insertEvents.all(), insertAlikeEvents.all(), finishBatch.all(), finishBriefBatch.all(),
 	[]string{getTaskSQL, findByKeySQL, findByStepSQL, claimSQL, claimBriefSQL, queueSettingsSQL, countRunningSQL,
-		extendLeaseSQL, markStartedSQL, taskStatusSQL, insertLogSQL},
+		extendLeaseSQL, markStartedSQL, taskStatusSQL, insertLogSQL, upsertCountSQL},
 )
 
 // readerQueries are prepared on the reader pool when a Store opens.

@@ -43,19 +43,27 @@ func (s *Store) InsertTasks(ctx context.Context, p *store.InsertTasksParams) ([]
 	}
 	at := now(p.Now)
 	tasks := make([]*loom.TaskInfo, len(p.Tasks))
-	args := make([]any, 0, len(p.Tasks)*taskArgs)
 	for i, in := range p.Tasks {
 		t, err := withDefaults(in, at)
 		if err != nil {
 			return nil, fmt.Errorf("insert tasks: task %d: %w", i, err)
 		}
 		tasks[i] = t
-		if args, err = appendTaskArgs(args, t); err != nil {
-			return nil, fmt.Errorf("insert tasks: task %s: %w", t.ID, err)
-		}
 	}
 	results := make([]store.InsertResult, len(tasks))
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		if p.Claimed {
+			if err := s.holdBackClaims(ctx, tx, tasks); err != nil {
+				return err
+			}
+		}
+		args := make([]any, 0, len(tasks)*taskArgs)
+		for _, t := range tasks {
+			var err error
+			if args, err = appendTaskArgs(args, t); err != nil {
+				return fmt.Errorf("task %s: %w", t.ID, err)
+			}
+		}
 		inserted := make(map[string]bool, len(tasks))
 		rest := args
 		for _, n := range chunkSizes(len(tasks)) {
@@ -91,6 +99,9 @@ func (s *Store) InsertTasks(ctx context.Context, p *store.InsertTasksParams) ([]
 				delete(inserted, t.ID) // a later task with the same id was not inserted
 				results[i] = store.InsertResult{Task: t}
 				evs = append(evs, eventRow{taskID: t.ID, typ: eventCreated, time: toNanos(t.Created), status: t.Status, data: actor})
+				if p.Claimed && t.Status == loom.StatusRunning {
+					evs = append(evs, claimedEvent(t, at))
+				}
 				counts.add(t.Queue, t.Status, 1)
 				continue
 			}
@@ -109,6 +120,49 @@ func (s *Store) InsertTasks(ctx context.Context, p *store.InsertTasksParams) ([]
 		return nil, fmt.Errorf("insert %d tasks: %w", len(tasks), err)
 	}
 	return results, nil
+}
+
+// holdBackClaims turns the tasks given running whose queue's settings
+// would keep a claim from starting them (paused, or capped by its
+// Concurrency) back into pending tasks; see InsertTasksParams.Claimed.
+func (s *Store) holdBackClaims(ctx context.Context, tx *sql.Tx, tasks []*loom.TaskInfo) error {
+	blocked := make(map[string]bool)
+	for _, t := range tasks {
+		if t.Status != loom.StatusRunning {
+			continue
+		}
+		b, ok := blocked[t.Queue]
+		if !ok {
+			st, err := s.wstmt(ctx, tx, queueSettingsSQL)
+			if err != nil {
+				return err
+			}
+			var (
+				concurrency int
+				paused      bool
+			)
+			err = st.QueryRowContext(ctx, t.Queue).Scan(&concurrency, &paused)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("queue %s settings: %w", t.Queue, err)
+			}
+			b = paused || concurrency > 0
+			blocked[t.Queue] = b
+		}
+		if b {
+			t.Status, t.Attempt, t.WorkerID, t.Started, t.LeaseUntil = loom.StatusPending, 0, "", nil, nil
+		}
+	}
+	return nil
+}
+
+// claimedEvent is the "started" event of a task claimed by its insert, as
+// ClaimTasks records it.
+func claimedEvent(t *loom.TaskInfo, at time.Time) eventRow {
+	if t.Started != nil {
+		at = *t.Started
+	}
+	return eventRow{taskID: t.ID, typ: eventStarted, time: toNanos(at), attempt: t.Attempt, status: t.Status,
+		data: eventData(map[string]any{"worker_id": t.WorkerID})}
 }
 
 // withDefaults validates in and returns a copy with the documented

@@ -12,6 +12,77 @@ import (
 )
 
 var claimTests = []test{
+	{"ClaimedByInsert", func(t *testing.T, s store.Store) {
+		require.NoError(t, s.UpsertQueue(ctx(t), store.QueueConfig{Name: "paused", Paused: true}))
+		require.NoError(t, s.UpsertQueue(ctx(t), store.QueueConfig{Name: "capped", Concurrency: 2}))
+		running := func(queue string) *loom.TaskInfo {
+			return &loom.TaskInfo{Type: "job", Queue: queue, Status: loom.StatusRunning, Attempt: 1, WorkerID: "worker-7",
+				Started: ptr(at(time.Second)), LeaseUntil: ptr(at(time.Minute))}
+		}
+		res, err := s.InsertTasks(ctx(t), &store.InsertTasksParams{
+			Tasks: []*loom.TaskInfo{running(loom.DefaultQueue), running("paused"), running("capped"), newTask("job")},
+			Now:   base, Claimed: true,
+		})
+		require.NoError(t, err)
+		require.Len(t, res, 4)
+		for i, r := range res {
+			require.False(t, r.Existing)
+			got := get(t, s, r.Task.ID)
+			require.Equal(t, r.Task.Status, got.Status, "task %d", i)
+			require.Equal(t, r.Task.Attempt, got.Attempt, "task %d", i)
+		}
+		// Claimed as ClaimTasks would have: running, leased, with the
+		// claim's event after the insert's.
+		c := get(t, s, res[0].Task.ID)
+		require.Equal(t, loom.StatusRunning, c.Status)
+		require.Equal(t, 1, c.Attempt)
+		require.Equal(t, "worker-7", c.WorkerID)
+		requireTimePtr(t, at(time.Second), c.Started, "Started")
+		requireTimePtr(t, at(time.Minute), c.LeaseUntil, "LeaseUntil")
+		evs, err := s.ListEvents(ctx(t), &store.ListEventsParams{TaskID: c.ID})
+		require.NoError(t, err)
+		require.Len(t, evs, 2)
+		require.Equal(t, "created", evs[0].Type)
+		require.Equal(t, "started", evs[1].Type)
+		require.Equal(t, 1, evs[1].Attempt)
+		require.Equal(t, loom.StatusRunning, evs[1].Status)
+		require.Equal(t, "worker-7", evs[1].Data["worker_id"])
+		requireTime(t, at(time.Second), evs[1].Time, "time of the started event")
+		// A paused or capped queue holds its task back for a claim.
+		for _, r := range res[1:3] {
+			p := get(t, s, r.Task.ID)
+			require.Equal(t, loom.StatusPending, r.Task.Status)
+			require.Equal(t, loom.StatusPending, p.Status)
+			require.Zero(t, p.Attempt)
+			require.Empty(t, p.WorkerID)
+			require.Nil(t, p.Started)
+			require.Nil(t, p.LeaseUntil)
+			evs, err := s.ListEvents(ctx(t), &store.ListEventsParams{TaskID: p.ID})
+			require.NoError(t, err)
+			require.Len(t, evs, 1)
+		}
+		require.Equal(t, loom.StatusPending, res[3].Task.Status)
+		got := claim(t, s, "capped", 5, at(2*time.Second))
+		require.Equal(t, []string{res[2].Task.ID}, ids(got))
+		// The counts by queue see the claimed task running.
+		qs, err := s.ListQueues(ctx(t))
+		require.NoError(t, err)
+		for _, q := range qs {
+			switch q.Name {
+			case loom.DefaultQueue:
+				require.Equal(t, 1, q.Running)
+				require.Equal(t, 1, q.Pending)
+			case "paused":
+				require.Equal(t, 1, q.Pending)
+				require.Zero(t, q.Running)
+			}
+		}
+		// Without Claimed, a task given running gets no claim's event.
+		plain := insert(t, s, running(loom.DefaultQueue))[0]
+		evs, err = s.ListEvents(ctx(t), &store.ListEventsParams{TaskID: plain.ID})
+		require.NoError(t, err)
+		require.Len(t, evs, 1)
+	}},
 	{"Order", func(t *testing.T, s store.Store) {
 		low := insert(t, s, &loom.TaskInfo{Type: "job", Priority: 0, RunAt: at(-time.Hour)})[0]
 		highLate := insert(t, s, &loom.TaskInfo{Type: "job", Priority: 9, RunAt: at(-time.Minute)})[0]

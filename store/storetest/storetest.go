@@ -174,3 +174,6 @@ func eventTypes(t *testing.T, s store.Store, taskID string) []string {
 	}
 	return out
 }
+
+// ptr returns a pointer to a copy of v.
+func ptr[T any](v T) *T { return &v }

@@ -146,6 +146,11 @@ func New(cfg Config) (*Engine, error) {
 		w.attemptCtx = e.attemptContext
 		w.owns = e.ownsAttempt
 		w.stopAttempts = e.stopAttempts
+		// Embedded workers keep progress in the store at once, without a
+		// trip over the bus.
+		w.progress.send = func(ctx context.Context, ps []pendingProgress) {
+			e.setProgress(ctx, e.cfg.WorkerID, progressReports(ps))
+		}
 		e.worker = w
 	}
 	for name, h := range cfg.handlers() {

@@ -21,6 +21,9 @@ const DefaultProgressInterval = 250 * time.Millisecond
 type pendingProgress struct {
 	m *bus.Message
 	p loom.Progress
+	// workerID, when set, is the worker that must still hold the attempt
+	// (store.SetProgressParams.WorkerID).
+	workerID string
 }
 
 // progressBuffer coalesces handlers' progress reports (loom.ReportProgress)
@@ -60,29 +63,40 @@ func (b *progressBuffer) attempt(m *bus.Message) (report loom.ProgressFunc, sett
 		if ended.Load() {
 			return
 		}
-		p := loom.Progress{Done: done, Total: total, Message: msg, UpdatedAt: b.clock.Now()}
-		b.mu.Lock()
-		b.pending[l] = pendingProgress{m: m, p: p}
-		b.mu.Unlock()
-		select {
-		case b.wake <- struct{}{}:
-		default:
-		}
+		b.put(pendingProgress{m: m, p: loom.Progress{Done: done, Total: total, Message: msg, UpdatedAt: b.clock.Now()}})
 	}
 	settle = func() (*loom.Progress, bool) {
 		ended.Store(true)
-		b.flushMu.Lock()
-		defer b.flushMu.Unlock()
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		pp, ok := b.pending[l]
-		delete(b.pending, l)
+		pp, ok := b.take(l)
 		if !ok {
 			return nil, false
 		}
 		return &pp.p, true
 	}
 	return report, settle
+}
+
+// put makes pp the latest report of its attempt, to be sent soon.
+func (b *progressBuffer) put(pp pendingProgress) {
+	b.mu.Lock()
+	b.pending[store.Lease{ID: pp.m.ID, Attempt: pp.m.Attempt}] = pp
+	b.mu.Unlock()
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take waits for any report of attempt l being sent, and returns and
+// forgets the one not sent yet, if any.
+func (b *progressBuffer) take(l store.Lease) (pendingProgress, bool) {
+	b.flushMu.Lock()
+	defer b.flushMu.Unlock()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	pp, ok := b.pending[l]
+	delete(b.pending, l)
+	return pp, ok
 }
 
 // flush sends every pending report.
@@ -143,6 +157,18 @@ func progressMessages(ps []pendingProgress) []bus.Message {
 		out[i] = bus.Message{ID: pp.m.ID, Type: pp.m.Type, Queue: pp.m.Queue, Attempt: pp.m.Attempt, Lease: pp.m.Lease, Progress: &p}
 	}
 	return out
+}
+
+// setPulledProgress keeps the reports of pull workers, each guarded by the
+// worker that sent it.
+func (e *Engine) setPulledProgress(ctx context.Context, ps []pendingProgress) {
+	byWorker := make(map[string][]pendingProgress)
+	for _, pp := range ps {
+		byWorker[pp.workerID] = append(byWorker[pp.workerID], pp)
+	}
+	for w, ps := range byWorker {
+		e.setProgress(ctx, w, progressReports(ps))
+	}
 }
 
 // setProgress keeps reports in the store, as far as their attempts still

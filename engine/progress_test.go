@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
 	"github.com/loomhq/loom"
 	"github.com/loomhq/loom/bus"
 	"github.com/loomhq/loom/bus/file"
@@ -76,10 +78,49 @@ func TestProgressRemoteWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
+	// A group of its own sees every message on the done stream.
+	audit, err := b.ConsumeDone(context.Background(), bus.ConsumeOptions{Group: "audit"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer audit.Close()
 	te := setup(t, nil, engine.Config{Bus: b, Queues: []engine.Queue{{Name: "remote", External: true}}})
 	gate := make(chan struct{})
 	startWorker(t, b, "remote", "copy-remote", gatedProgress(gate))
 	checkProgress(t, te, te.submit(t, &engine.SubmitParams{Type: "copy-remote", Queue: "remote"}).ID, gate)
+
+	// What the worker published matches the documented schema.
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	progressSchema, err := c.Compile(schemaFile + "#/$defs/progress")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, doneSchema := messageSchemas(t)
+	var progressMsgs int
+	for done := false; !done; {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ds, err := audit.Receive(ctx, 100)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds {
+			if d.Message.IsProgress() {
+				progressMsgs++
+				validateMessage(t, progressSchema, "progress message", d.Message)
+				continue
+			}
+			validateMessage(t, doneSchema, "done message", d.Message)
+			if d.Message.Progress == nil || d.Message.Progress.Done != 10 {
+				t.Errorf("done message's progress %+v, want the last report", d.Message.Progress)
+			}
+			done = true
+		}
+	}
+	if progressMsgs == 0 || progressMsgs > 100 {
+		t.Errorf("%d progress messages for 1006 reports, want a few", progressMsgs)
+	}
 }
 
 // TestProgressOutsideRun: ReportProgress outside an attempt does nothing.

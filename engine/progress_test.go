@@ -145,3 +145,20 @@ func TestProgressMessageValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressExecLine: an exec task's "::progress" line on stdout is the
+// task's progress, kept once it has ended.
+func TestProgressExecLine(t *testing.T) {
+	t.Parallel()
+	te := setup(t, nil, engine.Config{})
+	info := te.submit(t, &engine.SubmitParams{Type: "exec", Input: loom.Values{
+		"command": []any{"sh", "-c", "echo '::progress 1/4 one'; echo '::progress 3/4 three of four'; echo done"},
+	}})
+	got := te.wait(t, info.ID)
+	if got.Status != loom.StatusCompleted {
+		t.Fatalf("exec task %s: %q", got.Status, got.Msg)
+	}
+	if p := got.Progress; p == nil || p.Done != 3 || p.Total != 4 || p.Message != "three of four" {
+		t.Fatalf("exec task's progress %+v, want 3/4 three of four", p)
+	}
+}

@@ -155,6 +155,9 @@ func printTask(w io.Writer, t *loom.TaskInfo) {
 	row("result", string(t.Result))
 	row("msg", t.Msg)
 	row("attempt", fmt.Sprintf("%d of %d", t.Attempt, t.MaxAttempts))
+	if t.Progress != nil {
+		row("progress", progressBar(t.Progress, 30)+"  (at "+t.Progress.UpdatedAt.Local().Format(time.RFC3339)+")")
+	}
 	if r := t.Retry; r != nil {
 		row("retry", retryText(r))
 	}

@@ -36,6 +36,12 @@ func (u *UI) parseTemplates() map[string]*template.Template {
 		},
 		"pct":  func(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) + "%" },
 		"add":  func(a, b int) int { return a + b },
+		// progressPct is a progress's whole percent, and false when its
+		// total is unknown.
+		"progressPct": func(p *loom.Progress) int {
+			f, _ := p.Fraction()
+			return int(f * 100)
+		},
 		"join": strings.Join,
 		"base": func() string { return u.cfg.BasePath },
 		"statusClassOf": func(s any) string {

@@ -111,15 +111,18 @@ func (u *UI) live(w http.ResponseWriter, r *http.Request) {
 					return
 				}
 				lastSend = time.Now()
-			} else {
-				nfp, nactive, err := u.fingerprint(ctx, taskID)
-				if err == nil && nfp != fp {
-					fp, active = nfp, nactive
-					if !send("changed", fp) {
-						return
-					}
-					lastSend = time.Now()
+			}
+		}
+		// A running task's progress changes without an event: its page
+		// is told of that too.
+		if taskID != "" && (len(evs) > 0 || active) {
+			nfp, nactive, err := u.fingerprint(ctx, taskID)
+			if err == nil && nfp != fp {
+				fp, active = nfp, nactive
+				if !send("changed", fp) {
+					return
 				}
+				lastSend = time.Now()
 			}
 		}
 		if taskID != "" && (active || wasActive) {
@@ -171,6 +174,9 @@ func taskFingerprint(t *loom.TaskInfo, children []*loom.TaskInfo) string {
 	h := fnv.New64a()
 	write := func(t *loom.TaskInfo) {
 		fmt.Fprintf(h, "%s|%s|%d|%s\n", t.ID, t.Status, t.Attempt, t.Msg)
+		if p := t.Progress; p != nil {
+			fmt.Fprintf(h, "%d/%d|%s\n", p.Done, p.Total, p.Message)
+		}
 	}
 	write(t)
 	for _, c := range children {

@@ -34,8 +34,8 @@ func (u *UI) parseTemplates() map[string]*template.Template {
 		"retryable": func(s loom.Status) bool {
 			return s == loom.StatusFailed || s == loom.StatusCancelled
 		},
-		"pct":  func(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) + "%" },
-		"add":  func(a, b int) int { return a + b },
+		"pct": func(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) + "%" },
+		"add": func(a, b int) int { return a + b },
 		// progressPct is a progress's whole percent, and false when its
 		// total is unknown.
 		"progressPct": func(p *loom.Progress) int {

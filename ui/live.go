@@ -81,6 +81,7 @@ func (u *UI) live(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	var lastProgress string
 	tick := time.NewTicker(u.cfg.LivePollInterval)
 	defer tick.Stop()
 	lastSend := time.Now()
@@ -114,8 +115,8 @@ func (u *UI) live(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		// A running task's progress changes without an event: its page
-		// is told of that too.
-		if taskID != "" && (len(evs) > 0 || active) {
+		// is told of that too, at the cost of one read of the task.
+		if taskID != "" && (len(evs) > 0 || active && u.progressMoved(ctx, taskID, &lastProgress)) {
 			nfp, nactive, err := u.fingerprint(ctx, taskID)
 			if err == nil && nfp != fp {
 				fp, active = nfp, nactive
@@ -168,6 +169,21 @@ func (u *UI) fingerprint(ctx context.Context, id string) (fp string, active bool
 		return "", false, err
 	}
 	return taskFingerprint(t, sum.Children), !t.Status.Terminal(), nil
+}
+
+// progressMoved reports whether task id's progress is other than *last,
+// which it then updates.
+func (u *UI) progressMoved(ctx context.Context, id string, last *string) bool {
+	t, err := u.engine.Get(ctx, id)
+	if err != nil || t.Progress == nil {
+		return false
+	}
+	key := fmt.Sprintf("%d/%d|%s|%d", t.Progress.Done, t.Progress.Total, t.Progress.Message, t.Attempt)
+	if key == *last {
+		return false
+	}
+	*last = key
+	return true
 }
 
 func taskFingerprint(t *loom.TaskInfo, children []*loom.TaskInfo) string {

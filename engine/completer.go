@@ -57,7 +57,7 @@ func (e *Engine) recordDeliveries(ctx context.Context, ds []bus.Delivery) {
 	var progress []store.ProgressReport
 	for i := range ds {
 		m := &ds[i].Message
-		if m.Progress != nil && m.ID != "" && m.Attempt > 0 {
+		if p := m.Progress; p != nil && m.ID != "" && m.Attempt > 0 && p.Done >= 0 && p.Total >= 0 {
 			// Before the outcome: a done message carries its attempt's
 			// last report, kept once the task has ended.
 			progress = append(progress, store.ProgressReport{Lease: store.Lease{ID: m.ID, Attempt: m.Attempt}, Progress: *m.Progress})

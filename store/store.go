@@ -4,8 +4,10 @@
 // subpackages (store/sqlite, store/postgres) and each passes the
 // conformance suite in store/storetest against a real database.
 //
-// Every method that changes a task does so in one transaction that also
-// appends an Event, so the event log is a complete history of state.
+// Every method that changes a task's state does so in one transaction that
+// also appends an Event, so the event log is a complete history of state;
+// progress (SetProgress) is a status reported often, not a change of
+// state, and appends none.
 package store
 
 import (

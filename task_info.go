@@ -54,6 +54,10 @@ type TaskInfo struct {
 	// it, on any machine, and a flow's steps carry their flow's. Empty
 	// when tracing is off.
 	TraceParent string `json:"traceparent,omitempty"`
+	// Progress is how far the latest attempt has got, as its handler
+	// reported (ReportProgress); nil until it reports. A new attempt
+	// starts without; an ended task keeps its last attempt's.
+	Progress *Progress `json:"progress,omitempty"`
 	// Priority orders tasks within a queue: higher runs first. Default 0.
 	Priority int `json:"priority"`
 	// IdempotencyKey, when set, makes a second submit with the same key
@@ -98,6 +102,10 @@ func (t *TaskInfo) Clone() *TaskInfo {
 	if t.Retry != nil {
 		r := *t.Retry
 		c.Retry = &r
+	}
+	if t.Progress != nil {
+		p := *t.Progress
+		c.Progress = &p
 	}
 	return &c
 }

@@ -92,6 +92,13 @@ type Message struct {
 	// not trace may ignore it.
 	TraceParent string `json:"traceparent,omitempty"`
 
+	// Progress is how far the attempt has got, as its handler reported
+	// (loom.ReportProgress): on a done message, its last report. A message
+	// with Progress and no Result is a progress message: a worker
+	// publishes it with the done messages while the attempt runs (at most
+	// a few a second), and the engine keeps it on the task. Optional.
+	Progress *loom.Progress `json:"progress,omitempty"`
+
 	// Lease is set by the engine when it hands the attempt out and must come
 	// back unchanged on the done message; buses never look inside it.
 	Lease string `json:"lease,omitempty"`
@@ -107,10 +114,24 @@ func (m *Message) ValidateReady() error {
 	return m.validateJSON()
 }
 
-// ValidateDone reports why m cannot be published as a done task: its Result
-// is not ResultComplete or ResultError, RetryAfterMS is negative, or Input or
-// Output is not valid JSON.
+// IsProgress reports whether m is a progress message (Progress set, no
+// Result) rather than a done task.
+func (m *Message) IsProgress() bool { return m.Result == "" && m.Progress != nil }
+
+// ValidateDone reports why m cannot be published as a done task or a
+// progress message: its Result is not ResultComplete or ResultError (or
+// empty with Progress set), a progress count is negative, RetryAfterMS is
+// negative, or Input or Output is not valid JSON.
 func (m *Message) ValidateDone() error {
+	if p := m.Progress; p != nil && (p.Done < 0 || p.Total < 0) {
+		return m.invalid("progress %d/%d is negative", p.Done, p.Total)
+	}
+	if m.IsProgress() {
+		if m.ID == "" || m.Attempt < 1 {
+			return m.invalid("progress message needs the task's id and attempt")
+		}
+		return m.validateJSON()
+	}
 	if m.Result != ResultComplete && m.Result != ResultError {
 		return m.invalid("done message has result %q, want %q or %q", m.Result, ResultComplete, ResultError)
 	}

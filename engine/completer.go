@@ -54,8 +54,18 @@ func (e *Engine) complete(ctx, drain context.Context, c bus.Consumer) {
 // store failed.
 func (e *Engine) recordDeliveries(ctx context.Context, ds []bus.Delivery) {
 	batch := make([]*outcome, 0, len(ds))
+	var progress []store.ProgressReport
 	for i := range ds {
-		o, err := e.outcomeOf(&ds[i].Message)
+		m := &ds[i].Message
+		if p := m.Progress; p != nil && m.ID != "" && m.Attempt > 0 && p.Done >= 0 && p.Total >= 0 {
+			// Before the outcome: a done message carries its attempt's
+			// last report, kept once the task has ended.
+			progress = append(progress, store.ProgressReport{Lease: store.Lease{ID: m.ID, Attempt: m.Attempt}, Progress: *m.Progress})
+		}
+		if m.IsProgress() {
+			continue
+		}
+		o, err := e.outcomeOf(m)
 		if err != nil {
 			// Not a task of any engine's (a seed-003 task made by hand):
 			// nothing to record.
@@ -64,6 +74,7 @@ func (e *Engine) recordDeliveries(ctx context.Context, ds []bus.Delivery) {
 		}
 		batch = append(batch, o)
 	}
+	e.setProgress(ctx, "", progress)
 	ok := len(batch) == 0 || e.record(ctx, batch)
 	if ok {
 		// All at once: on a network bus each is a round trip.

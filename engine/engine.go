@@ -96,6 +96,8 @@ type Engine struct {
 	remoteStops sync.WaitGroup
 	workerCache workerCache
 	logs        *logBuffer
+	// pullProgress coalesces the progress reports of pull workers.
+	pullProgress *progressBuffer
 	// pull keeps the pull workers seen and wakes their waiting claims.
 	pull pullWorkers
 	// unwatch stops feeding breaker events to Config.Metrics.
@@ -153,6 +155,7 @@ func New(cfg Config) (*Engine, error) {
 	e.flows.init(e.holder)
 	e.feed.init()
 	e.logs = newLogBuffer(e)
+	e.pullProgress = newProgressBuffer(cfg.Clock, DefaultProgressInterval, e.setPulledProgress)
 	if cfg.Workers >= 0 && len(local) > 0 {
 		w := newWorker(WorkerConfig{
 			Bus: e.bus, Queues: local, Concurrency: cfg.Workers, AckWait: cfg.AckWait,
@@ -162,6 +165,11 @@ func New(cfg Config) (*Engine, error) {
 		w.attemptCtx = e.attemptContext
 		w.owns = e.ownsAttempt
 		w.stopAttempts = e.stopAttempts
+		// Embedded workers keep progress in the store at once, without a
+		// trip over the bus.
+		w.progress.send = func(ctx context.Context, ps []pendingProgress) {
+			e.setProgress(ctx, e.cfg.WorkerID, progressReports(ps))
+		}
 		e.worker = w
 	}
 	for name, h := range cfg.handlers() {
@@ -590,6 +598,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	goFn(&completeWG, func() { e.complete(bg, drain, results) })
 	goFn(&bgWG, func() { e.advanceFlows(bg) })
 	goFn(&bgWG, func() { e.logs.run(bg) })
+	goFn(&bgWG, func() { e.pullProgress.run(bg) })
 	goFn(&bgWG, func() { e.heartbeat(bg) })
 	goFn(&bgWG, func() { e.reap(ctx) })
 	goFn(&bgWG, func() { e.retain(ctx) })

@@ -280,6 +280,25 @@ func (e *Engine) AppendLog(ctx context.Context, workerID string, l store.Lease, 
 	return nil
 }
 
+// ReportProgress keeps how far an attempt a pull worker holds has got.
+// Reports are coalesced: at most a few a second of each attempt reach the
+// store, the last before the result always; a report of an attempt the
+// worker no longer holds is dropped (its next heartbeat says so).
+func (e *Engine) ReportProgress(workerID string, l store.Lease, p loom.Progress) error {
+	if workerID == "" || l.ID == "" || l.Attempt < 1 {
+		return fmt.Errorf("%w: progress needs a worker id and a lease", ErrInvalid)
+	}
+	if p.Done < 0 || p.Total < 0 {
+		return fmt.Errorf("%w: progress %d/%d is negative", ErrInvalid, p.Done, p.Total)
+	}
+	p.Message = loom.TrimProgressMessage(p.Message)
+	if p.UpdatedAt.IsZero() {
+		p.UpdatedAt = e.clock.Now()
+	}
+	e.pullProgress.put(pendingProgress{m: &bus.Message{ID: l.ID, Attempt: l.Attempt}, p: p, workerID: workerID})
+	return nil
+}
+
 // holds checks that workerID runs attempt l of its task now.
 func (e *Engine) holds(ctx context.Context, workerID string, l store.Lease) error {
 	t, err := e.store.GetTask(ctx, l.ID)
@@ -306,6 +325,10 @@ func (e *Engine) Finish(ctx context.Context, p *PullOutcome) (*loom.TaskInfo, er
 	}
 	if t.Status != loom.StatusRunning || t.Attempt != p.Lease.Attempt || t.WorkerID != p.WorkerID {
 		return nil, fmt.Errorf("result of %s attempt %d (now %s, attempt %d): %w", p.Lease.ID, p.Lease.Attempt, t.Status, t.Attempt, ErrStaleLease)
+	}
+	if pp, ok := e.pullProgress.take(p.Lease); ok {
+		// The attempt's last report, kept once the task has ended.
+		e.setProgress(ctx, p.WorkerID, progressReports([]pendingProgress{pp}))
 	}
 	o := &outcome{id: t.ID, typ: t.Type, attempt: p.Lease.Attempt, maxAttempts: max(t.MaxAttempts, 1),
 		output: p.Output, err: p.Err, msg: p.Msg, started: p.Started, ended: p.Ended, workerID: p.WorkerID}

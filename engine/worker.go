@@ -195,6 +195,9 @@ type Worker struct {
 	stopping atomic.Bool
 	// results carries the handlers' done messages to publishResults.
 	results chan result
+	// progress coalesces the handlers' progress reports and sends them:
+	// as progress messages on the bus, or, in an engine, to its store.
+	progress *progressBuffer
 
 	// running holds the attempts whose handlers run here, with any further
 	// deliveries of the same attempt that arrived meanwhile (the bus
@@ -273,7 +276,16 @@ func newWorker(cfg WorkerConfig, lookup func(string) *registration) *Worker {
 	w.jobs = make(chan job, cfg.Concurrency*len(cfg.Queues))
 	w.idle.Store(int64(cfg.Concurrency))
 	w.nudge = make(chan struct{}, 1)
+	w.progress = newProgressBuffer(cfg.Clock, DefaultProgressInterval, w.publishProgress)
 	return w
+}
+
+// publishProgress sends progress reports as progress messages on the bus,
+// with the done tasks, to the engine that keeps them.
+func (w *Worker) publishProgress(ctx context.Context, ps []pendingProgress) {
+	if err := w.cfg.Bus.PublishDone(ctx, progressMessages(ps)...); err != nil && !errors.Is(err, bus.ErrClosed) && ctx.Err() == nil {
+		w.cfg.Logger.Warn("engine: worker: publish progress", "n", len(ps), "err", err)
+	}
 }
 
 // Run consumes the worker's queues and runs their tasks until ctx is done.
@@ -346,6 +358,15 @@ func (w *Worker) Run(ctx context.Context) error {
 		// return.
 		defer func() { close(w.results); <-published }()
 	}
+	progressCtx, stopProgress := context.WithCancel(context.WithoutCancel(ctx))
+	progressDone := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		w.progress.run(progressCtx)
+	}()
+	// After the handlers, before the results: their reports go out with
+	// their done messages.
+	defer func() { stopProgress(); <-progressDone }()
 	for range w.cfg.Concurrency {
 		poolWG.Add(1)
 		go func() {
@@ -518,7 +539,9 @@ func (w *Worker) handBack(d bus.Delivery) {
 func (w *Worker) runDelivery(d bus.Delivery) {
 	m := &d.Message
 	started := w.cfg.Clock.Now()
-	out, err := w.run(m, started)
+	report, settleProgress := w.progress.attempt(m)
+	out, err := w.run(m, started, report)
+	lastProgress, _ := settleProgress()
 	if errors.Is(err, errShutdown) {
 		w.settle(d, false)
 		return
@@ -532,6 +555,7 @@ func (w *Worker) runDelivery(d bus.Delivery) {
 	ended := w.cfg.Clock.Now()
 	done := *m
 	done.Started, done.Ended = &started, &ended
+	done.Progress = lastProgress
 	if err == nil {
 		done.Result = bus.ResultComplete
 		if len(out) > 0 {
@@ -605,9 +629,10 @@ func (w *Worker) keepAlive(d bus.Delivery) (stop func()) {
 
 // run runs the handler of m's type with its context (cancelled on task
 // cancel, lost lease or shutdown when the engine can tell, and at the
-// task's deadline), its attempt info and its log writer. errShutdown means
-// it was stopped by a shutdown and has no result.
-func (w *Worker) run(m *bus.Message, started time.Time) (loom.Values, error) {
+// task's deadline), its attempt info, its log writer and report, where its
+// progress reports go. errShutdown means it was stopped by a shutdown and
+// has no result.
+func (w *Worker) run(m *bus.Message, started time.Time, report loom.ProgressFunc) (loom.Values, error) {
 	reg := w.lookup(m.Type)
 	if reg == nil || reg.flow != nil {
 		return nil, loom.Permanent(fmt.Errorf("%w %q on this worker", ErrUnknownType, m.Type))
@@ -652,6 +677,7 @@ func (w *Worker) run(m *bus.Message, started time.Time) (loom.Values, error) {
 	defer cancel()
 	ctx = loom.ContextWithAttempt(ctx, loom.AttemptInfo{RunID: m.ID, Attempt: m.Attempt, MaxAttempts: m.MaxAttempts})
 	ctx = loom.ContextWithLogWriter(ctx, w.cfg.LogWriter(m.ID, m.Attempt))
+	ctx = loom.ContextWithProgress(ctx, report)
 
 	// A clock hold the attempt carries (see Engine.attemptContext) is let
 	// go if the handler blocks for long on something other than the clock,

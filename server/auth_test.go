@@ -79,6 +79,7 @@ var matrix = map[string]string{
 	"POST /workers/claim":                "worker",
 	"POST /workers/tasks/{id}/heartbeat": "worker",
 	"POST /workers/tasks/{id}/logs":      "worker",
+	"POST /workers/tasks/{id}/progress":  "worker",
 	"POST /workers/tasks/{id}/complete":  "worker",
 	"POST /workers/tasks/{id}/fail":      "worker",
 }

@@ -25,6 +25,7 @@ func (s *Server) workerRoutes() []route {
 		{http.MethodPost, "/workers/claim", auth.Worker, s.claimTasks},
 		{http.MethodPost, "/workers/tasks/{id}/heartbeat", auth.Worker, s.heartbeatTask},
 		{http.MethodPost, "/workers/tasks/{id}/logs", auth.Worker, s.appendTaskLog},
+		{http.MethodPost, "/workers/tasks/{id}/progress", auth.Worker, s.reportTaskProgress},
 		{http.MethodPost, "/workers/tasks/{id}/complete", auth.Worker, s.completeTask},
 		{http.MethodPost, "/workers/tasks/{id}/fail", auth.Worker, s.failTask},
 	}
@@ -152,6 +153,36 @@ func (s *Server) appendTaskLog(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// progressRequest is the body of POST /workers/tasks/{id}/progress: how
+// far the attempt has got, kept on the task.
+type progressRequest struct {
+	Lease   string `json:"lease"`
+	Done    int64  `json:"done"`
+	Total   int64  `json:"total"`
+	Message string `json:"message"`
+}
+
+func (s *Server) reportTaskProgress(w http.ResponseWriter, r *http.Request) error {
+	var req progressRequest
+	if err := s.decodeBody(w, r, &req, false); err != nil {
+		return err
+	}
+	l, err := s.lease(r, req.Lease)
+	if err != nil {
+		return err
+	}
+	if req.Done < 0 || req.Total < 0 {
+		return errorf(errUnprocessable, `fields "done" and "total" must not be negative: %d/%d`, req.Done, req.Total)
+	}
+	if err := s.engine.ReportProgress(l.WorkerID, l.Lease, loom.Progress{Done: req.Done, Total: req.Total, Message: req.Message}); err != nil {
+		return err
+	}
+	// Accepted: reports are coalesced, and one of an attempt the worker
+	// no longer holds is dropped.
+	w.WriteHeader(http.StatusAccepted)
 	return nil
 }
 

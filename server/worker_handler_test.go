@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -126,9 +127,18 @@ func TestWorkerProtocol(t *testing.T) {
 	if len(c.Tasks) != 1 || c.Tasks[0].Attempt != 2 {
 		t.Fatalf("the retry: %+v", c)
 	}
+	// Progress reports are coalesced; the last before the result stays.
+	for i := range 50 {
+		call(id+"/progress", fmt.Sprintf(`{"lease":"%s","done":%d,"total":10,"message":"row %d"}`, c.Tasks[0].Lease, i%7, i), http.StatusAccepted)
+	}
+	call(id+"/progress", `{"lease":"`+c.Tasks[0].Lease+`","done":7,"total":10,"message":"almost"}`, http.StatusAccepted)
+	call(id+"/progress", `{"lease":"`+c.Tasks[0].Lease+`","done":-1}`, http.StatusUnprocessableEntity)
 	started := "2026-01-02T03:04:05Z"
 	call(id+"/complete", `{"lease":"`+c.Tasks[0].Lease+`","output":{"n":2},"msg":"done by w2","started":"`+started+`"}`, http.StatusOK)
 	task := e.waitStatus(t, id, loom.StatusCompleted)
+	if p := task.Progress; p == nil || p.Done != 7 || p.Total != 10 || p.Message != "almost" {
+		t.Fatalf("progress of the completed task: %+v", p)
+	}
 	if task.Msg != "done by w2" || task.Output["n"] != 2.0 || task.Attempt != 2 || task.Started.Format(time.RFC3339) != started {
 		t.Fatalf("completed: %+v", task)
 	}

@@ -18,6 +18,7 @@ func TestOpenAPIWorkerSchemasMatchTypes(t *testing.T) {
 		"HeartbeatRequest": heartbeatRequest{},
 		"HeartbeatAnswer":  heartbeatAnswer{},
 		"LogRequest":       logRequest{},
+		"ProgressRequest":  progressRequest{},
 		"CompleteRequest":  completeRequest{},
 		"FailRequest":      failRequest{},
 		"ResultAnswer":     resultAnswer{},

@@ -4,8 +4,10 @@
 // subpackages (store/sqlite, store/postgres) and each passes the
 // conformance suite in store/storetest against a real database.
 //
-// Every method that changes a task does so in one transaction that also
-// appends an Event, so the event log is a complete history of state.
+// Every method that changes a task's state does so in one transaction that
+// also appends an Event, so the event log is a complete history of state;
+// progress (SetProgress) is a status reported often, not a change of
+// state, and appends none.
 package store
 
 import (
@@ -63,6 +65,13 @@ type Store interface {
 	// extended; a task no longer running in that attempt is left alone,
 	// which tells its worker the attempt was taken away.
 	ExtendLeases(ctx context.Context, p *ExtendLeasesParams) ([]LeaseOutcome, error)
+	// SetProgress records how far running attempts have got (matching id
+	// and attempt, and WorkerID when set), and reports how many it
+	// changed; a report for an attempt no longer running is dropped. It
+	// appends no event: progress is a status, reported often, not a
+	// change of state. ClaimTasks clears a task's progress, so that each
+	// attempt starts without.
+	SetProgress(ctx context.Context, p *SetProgressParams) (int, error)
 	// MarkStarted records that the handlers of running attempts (matching
 	// id and attempt, and WorkerID when set) have started, and reports
 	// which it marked. A marked attempt whose lease lapses counts as a run
@@ -228,6 +237,19 @@ type ExtendLeasesParams struct {
 	// an attempt number given back and claimed again by another worker
 	// is not extended by the first.
 	WorkerID string
+}
+
+// SetProgressParams are progress reports of running attempts.
+type SetProgressParams struct {
+	Reports []ProgressReport
+	// WorkerID, when set, changes only attempts claimed by this worker.
+	WorkerID string
+}
+
+// ProgressReport is the latest progress of one running attempt.
+type ProgressReport struct {
+	Lease
+	loom.Progress
 }
 
 // MarkStartedParams name the attempts whose handlers have started.

@@ -34,8 +34,14 @@ func (u *UI) parseTemplates() map[string]*template.Template {
 		"retryable": func(s loom.Status) bool {
 			return s == loom.StatusFailed || s == loom.StatusCancelled
 		},
-		"pct":  func(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) + "%" },
-		"add":  func(a, b int) int { return a + b },
+		"pct": func(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) + "%" },
+		"add": func(a, b int) int { return a + b },
+		// progressPct is a progress's whole percent, and false when its
+		// total is unknown.
+		"progressPct": func(p *loom.Progress) int {
+			f, _ := p.Fraction()
+			return int(f * 100)
+		},
 		"join": strings.Join,
 		"base": func() string { return u.cfg.BasePath },
 		"statusClassOf": func(s any) string {

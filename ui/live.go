@@ -80,6 +80,7 @@ func (u *UI) live(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	var lastProgress string
 	tick := time.NewTicker(u.cfg.LivePollInterval)
 	defer tick.Stop()
 	lastSend := time.Now()
@@ -110,15 +111,18 @@ func (u *UI) live(w http.ResponseWriter, r *http.Request) {
 					return
 				}
 				lastSend = time.Now()
-			} else {
-				nfp, nactive, err := u.fingerprint(ctx, taskID)
-				if err == nil && nfp != fp {
-					fp, active = nfp, nactive
-					if !send("changed", fp) {
-						return
-					}
-					lastSend = time.Now()
+			}
+		}
+		// A running task's progress changes without an event: its page
+		// is told of that too, at the cost of one read of the task.
+		if taskID != "" && (len(evs) > 0 || active && u.progressMoved(ctx, taskID, &lastProgress)) {
+			nfp, nactive, err := u.fingerprint(ctx, taskID)
+			if err == nil && nfp != fp {
+				fp, active = nfp, nactive
+				if !send("changed", fp) {
+					return
 				}
+				lastSend = time.Now()
 			}
 		}
 		if taskID != "" && (active || wasActive) {
@@ -190,12 +194,30 @@ func (u *UI) itemProgress(ctx context.Context, children []*loom.TaskInfo) (strin
 	return b.String(), nil
 }
 
+// progressMoved reports whether task id's progress is other than *last,
+// which it then updates.
+func (u *UI) progressMoved(ctx context.Context, id string, last *string) bool {
+	t, err := u.engine.Get(ctx, id)
+	if err != nil || t.Progress == nil {
+		return false
+	}
+	key := fmt.Sprintf("%d/%d|%s|%d", t.Progress.Done, t.Progress.Total, t.Progress.Message, t.Attempt)
+	if key == *last {
+		return false
+	}
+	*last = key
+	return true
+}
+
 // taskFingerprint hashes the state of t, its children and its fan-out
 // steps' items (itemProgress).
 func taskFingerprint(t *loom.TaskInfo, children []*loom.TaskInfo, items string) string {
 	h := fnv.New64a()
 	write := func(t *loom.TaskInfo) {
 		fmt.Fprintf(h, "%s|%s|%d|%s\n", t.ID, t.Status, t.Attempt, t.Msg)
+		if p := t.Progress; p != nil {
+			fmt.Fprintf(h, "%d/%d|%s\n", p.Done, p.Total, p.Message)
+		}
 	}
 	write(t)
 	for _, c := range children {

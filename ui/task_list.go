@@ -138,6 +138,18 @@ type taskListData struct {
 	BulkLink template.URL
 }
 
+// Progressing reports whether a task of the page runs and reports its
+// progress: the list then refreshes every few seconds too, since progress
+// appends no event that would refresh it.
+func (d taskListData) Progressing() bool {
+	for _, t := range d.Tasks {
+		if t.Status == loom.StatusRunning && t.Progress != nil {
+			return true
+		}
+	}
+	return false
+}
+
 func (u *UI) taskList(w http.ResponseWriter, r *http.Request) error {
 	f := parseTaskFilter(r.URL.Query())
 	p, err := f.params(u.cfg.Now())

@@ -166,7 +166,7 @@ func (s *Stream) route(line []byte, lineNo int, offset int64) (string, bus.Messa
 		s.cfg.OnError(err)
 		return "", m, false
 	}
-	if m.Result != "" {
+	if m.Result != "" || m.IsProgress() {
 		return bus.DoneQueue, m, true
 	}
 	if m.Queue == "" {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -160,6 +159,9 @@ func printTask(w io.Writer, t *loom.TaskInfo) {
 	row("result", string(t.Result))
 	row("msg", t.Msg)
 	row("attempt", fmt.Sprintf("%d of %d", t.Attempt, t.MaxAttempts))
+	if t.Progress != nil {
+		row("progress", progressBar(t.Progress, 30)+"  (at "+t.Progress.UpdatedAt.Local().Format(time.RFC3339)+")")
+	}
 	if r := t.Retry; r != nil {
 		row("retry", retryText(r))
 	}
@@ -324,16 +326,6 @@ type logPrinter struct {
 
 func newLogPrinter(w io.Writer) *logPrinter {
 	return &logPrinter{w: w, terminal: isTerminal(w)}
-}
-
-// isTerminal reports whether w is a terminal (a character device).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // Log line marks: a prefix on every line, an ANSI colour on a terminal.

@@ -10,6 +10,16 @@
 // each on its own stream (loom.LogStream). Its output is {"exit_code": 0, "stdout": "..."}, stdout
 // cut to its last Config.MaxOutput bytes.
 //
+// A command tells how far it has got with a line on stdout of the form
+//
+//	::progress DONE/TOTAL message
+//	::progress DONE message
+//
+// (DONE and TOTAL whole numbers, TOTAL left out when unknown, the message
+// optional): the engine keeps it as the task's progress, as if the handler
+// had called loom.ReportProgress. Such lines stay in the log and the
+// output like any other; a malformed one is only output.
+//
 // Exit code 0 completes the task; any other exit code fails the attempt with
 // an *ExitError, which the task's retry policy may retry. Input the handler
 // cannot run (no command, unknown keys, wrong types, a program that does not
@@ -30,6 +40,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -199,7 +210,7 @@ func (h *Handler) Handle(ctx context.Context, v loom.Values) (loom.Values, error
 	if in.Stdin != nil {
 		cmd.Stdin = strings.NewReader(*in.Stdin)
 	}
-	out := &capture{tail: tailBuffer{max: h.cfg.MaxOutput}}
+	out := &capture{tail: tailBuffer{max: h.cfg.MaxOutput}, lines: progressLines{ctx: ctx}}
 	cmd.Stdout = streamWriter{c: out, log: loom.LogStream(ctx, loom.LogStdout), keep: true}
 	cmd.Stderr = streamWriter{c: out, log: loom.LogStream(ctx, loom.LogStderr)}
 	grp := &group{grace: h.cfg.KillGrace}
@@ -307,8 +318,9 @@ func (g *group) done(pgid int) (stopped bool) {
 // log, each on its own stream, in the order they arrive, and stdout's tail
 // is kept for the output.
 type capture struct {
-	mu   sync.Mutex
-	tail tailBuffer
+	mu    sync.Mutex
+	tail  tailBuffer
+	lines progressLines
 }
 
 func (c *capture) stdout() string {
@@ -332,8 +344,75 @@ func (w streamWriter) Write(p []byte) (int, error) {
 	_, _ = w.log.Write(p)
 	if w.keep {
 		w.c.tail.Write(p)
+		w.c.lines.Write(p)
 	}
 	return len(p), nil
+}
+
+// ProgressPrefix begins a stdout line that reports progress.
+const ProgressPrefix = "::progress "
+
+// maxProgressLine bounds the line a progress report may be: a longer line
+// is output, not progress, and is not held in memory to find out.
+const maxProgressLine = 512
+
+// progressLines splits stdout into lines and reports those that are
+// progress reports to loom.ReportProgress.
+type progressLines struct {
+	ctx  context.Context
+	line []byte
+	// skip is set while the rest of a line too long to be a report goes by.
+	skip bool
+}
+
+func (l *progressLines) Write(p []byte) {
+	for len(p) > 0 {
+		i := slices.Index(p, '\n')
+		chunk := p
+		if i >= 0 {
+			chunk = p[:i]
+		}
+		if !l.skip {
+			if len(l.line)+len(chunk) > maxProgressLine {
+				l.skip, l.line = true, l.line[:0]
+			} else {
+				l.line = append(l.line, chunk...)
+			}
+		}
+		if i < 0 {
+			return
+		}
+		if !l.skip {
+			if done, total, msg, ok := ParseProgressLine(string(l.line)); ok {
+				loom.ReportProgress(l.ctx, done, total, msg)
+			}
+		}
+		l.line, l.skip = l.line[:0], false
+		p = p[i+1:]
+	}
+}
+
+// ParseProgressLine reads a stdout line of the form "::progress DONE/TOTAL
+// message" or "::progress DONE message" (see the package documentation);
+// ok is false when line is not one.
+func ParseProgressLine(line string) (done, total int64, msg string, ok bool) {
+	rest, found := strings.CutPrefix(strings.TrimRight(line, "\r"), ProgressPrefix)
+	if !found {
+		return 0, 0, "", false
+	}
+	rest = strings.TrimLeft(rest, " ")
+	count, msg, _ := strings.Cut(rest, " ")
+	ds, ts, hasTotal := strings.Cut(count, "/")
+	done, err := strconv.ParseInt(ds, 10, 64)
+	if err != nil || done < 0 {
+		return 0, 0, "", false
+	}
+	if hasTotal {
+		if total, err = strconv.ParseInt(ts, 10, 64); err != nil || total < 0 {
+			return 0, 0, "", false
+		}
+	}
+	return done, total, strings.TrimSpace(msg), true
 }
 
 // tailBuffer keeps the last max bytes written to it.

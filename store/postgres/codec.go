@@ -95,7 +95,8 @@ func encodeJSON(v any) (string, error) {
 // taskColumns are the columns scanTask reads, in order.
 const taskColumns = `id, type, queue, info, attributes, input, output, status, result, msg,
 	created, started, ended, timeout, attempt, max_attempts, priority,
-	idempotency_key, parent_id, step, run_at, worker_id, lease_until, lease_expiries, retry, traceparent`
+	idempotency_key, parent_id, step, run_at, worker_id, lease_until, lease_expiries, retry, traceparent,
+	progress_done, progress_total, progress_msg, progress_at`
 
 // qualified returns columns, a comma-separated list, each prefixed with
 // alias: for statements that join another relation with the same names.
@@ -119,12 +120,19 @@ func scanTask(sc scanner) (*loom.TaskInfo, error) {
 		started, ended, leaseUntil *int64
 		idemKey, parentID, step    *string
 		retry                      *string
+		progress                   loom.Progress
+		progressAt                 *int64
 	)
 	err := sc.Scan(&t.ID, &t.Type, &t.Queue, &t.Info, &attrs, &input, &output, &status, &result, &t.Msg,
 		&created, &started, &ended, &timeout, &t.Attempt, &t.MaxAttempts, &t.Priority,
-		&idemKey, &parentID, &step, &runAt, &t.WorkerID, &leaseUntil, &t.LeaseExpiries, &retry, &t.TraceParent)
+		&idemKey, &parentID, &step, &runAt, &t.WorkerID, &leaseUntil, &t.LeaseExpiries, &retry, &t.TraceParent,
+		&progress.Done, &progress.Total, &progress.Message, &progressAt)
 	if err != nil {
 		return nil, err
+	}
+	if progressAt != nil {
+		progress.UpdatedAt = fromNanos(*progressAt)
+		t.Progress = &progress
 	}
 	t.Status = loom.Status(status)
 	t.Result = loom.TaskResult(result)

@@ -28,7 +28,8 @@ const claimUpdate = `WITH picked AS (
 		LIMIT $5
 		FOR UPDATE SKIP LOCKED)
 	UPDATE tasks
-	SET status = 'running', attempt = attempt + 1, worker_id = $1, started = $2, lease_until = $3
+	SET status = 'running', attempt = attempt + 1, worker_id = $1, started = $2, lease_until = $3,
+		progress_done = 0, progress_total = 0, progress_msg = '', progress_at = NULL
 	FROM picked WHERE id = picked_id
 	RETURNING `
 

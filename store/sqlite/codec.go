@@ -80,7 +80,8 @@ func encodeJSON(v any) (string, error) {
 // taskColumns are the columns scanTask reads, in order.
 const taskColumns = `id, type, queue, info, attributes, input, output, status, result, msg,
 	created, started, ended, timeout, attempt, max_attempts, priority,
-	idempotency_key, parent_id, step, run_at, worker_id, lease_until, lease_expiries, retry, traceparent`
+	idempotency_key, parent_id, step, run_at, worker_id, lease_until, lease_expiries, retry, traceparent,
+	progress_done, progress_total, progress_msg, progress_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -94,12 +95,19 @@ func scanTask(sc scanner) (*loom.TaskInfo, error) {
 		started, ended, leaseUntil sql.NullInt64
 		idemKey, parentID, step    sql.NullString
 		retry                      sql.NullString
+		progress                   loom.Progress
+		progressAt                 sql.NullInt64
 	)
 	err := sc.Scan(&t.ID, &t.Type, &t.Queue, &t.Info, &attrs, &input, &output, &status, &result, &t.Msg,
 		&created, &started, &ended, &timeout, &t.Attempt, &t.MaxAttempts, &t.Priority,
-		&idemKey, &parentID, &step, &runAt, &t.WorkerID, &leaseUntil, &t.LeaseExpiries, &retry, &t.TraceParent)
+		&idemKey, &parentID, &step, &runAt, &t.WorkerID, &leaseUntil, &t.LeaseExpiries, &retry, &t.TraceParent,
+		&progress.Done, &progress.Total, &progress.Message, &progressAt)
 	if err != nil {
 		return nil, err
+	}
+	if progressAt.Valid {
+		progress.UpdatedAt = fromNanos(progressAt.Int64)
+		t.Progress = &progress
 	}
 	t.Status = loom.Status(status)
 	t.Result = loom.TaskResult(result)

@@ -21,7 +21,8 @@ const (
 	// so that updating each costs one seek of the table instead of a seek
 	// of the primary-key index and then one of the table.
 	claimUpdate = `UPDATE tasks
-	SET status = 'running', attempt = attempt + 1, worker_id = ?1, started = ?2, lease_until = ?3
+	SET status = 'running', attempt = attempt + 1, worker_id = ?1, started = ?2, lease_until = ?3,
+		progress_done = 0, progress_total = 0, progress_msg = '', progress_at = NULL
 	WHERE rowid IN (
 		SELECT rowid FROM tasks
 		WHERE queue = ?4 AND status = 'pending' AND run_at <= ?2 AND timeout > ?2

@@ -36,7 +36,9 @@ import (
 //     loop), with a Msg that says the lease expired;
 //   - an Outcome's Started and Ended replace the claim's and Now, and one
 //     naming a WorkerID applies only while that worker holds the attempt;
-//   - a brief claim returns the tasks' Attributes.
+//   - a brief claim returns the tasks' Attributes;
+//   - SetProgress changes only running attempts, appends no event, and a
+//     claim clears the progress of the attempt before.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Helper()
 	for _, g := range []struct {
@@ -57,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Idempotency", idempotencyTests},
 		{"Actors", actorTests},
 		{"Prune", pruneTests},
+		{"Progress", progressTests},
 	} {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()

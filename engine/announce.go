@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/loomhq/loom/bus"
@@ -100,10 +101,19 @@ func (a *Announcement) validate() error {
 }
 
 // DefaultWorkerID is the id of a worker that names none: its host name
-// and process id, unique among the live processes of a machine.
+// and process id, unique among the live processes of a machine, and from
+// the second call on in one process a sequence number, so that two workers
+// of one process do not share a control queue.
 func DefaultWorkerID() string {
-	return hostname() + "-" + strconv.Itoa(os.Getpid())
+	id := hostname() + "-" + strconv.Itoa(os.Getpid())
+	if n := workerIDs.Add(1); n > 1 {
+		id += "-" + strconv.FormatInt(n, 10)
+	}
+	return id
 }
+
+// workerIDs counts the default worker ids given out in this process.
+var workerIDs atomic.Int64
 
 // hostname is the machine's name, "localhost" when it has none.
 func hostname() string {

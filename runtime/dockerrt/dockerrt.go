@@ -42,6 +42,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/loomhq/loom/runtime/internal/tail"
 	"io"
 	"math"
 	"path"
@@ -441,7 +442,7 @@ func readOutput(ctx context.Context, cli *client.Client, id, stdout string) (v a
 	rc, _, err := cli.CopyFromContainer(ctx, id, OutputFile)
 	switch {
 	case client.IsErrNotFound(err):
-		line := lastLines(strings.TrimSpace(stdout), 1)
+		line := tail.LastLines(strings.TrimSpace(stdout), 1)
 		if line != "" && json.Unmarshal([]byte(line), &v) == nil {
 			return v, true, nil
 		}
@@ -585,7 +586,7 @@ func (h *Handler) run(ctx context.Context, cli *client.Client, id string, input 
 	defer waitCancel()
 	waitC, waitErrC := cli.ContainerWait(waitCtx, id, container.WaitConditionNextExit)
 
-	out := &capture{outLog: outLog, errLog: errLog, out: tailBuffer{max: h.cfg.MaxOutput}, err: tailBuffer{max: 16 << 10}}
+	out := &capture{outLog: outLog, errLog: errLog, out: tail.Buffer{Max: h.cfg.MaxOutput}, err: tail.Buffer{Max: 16 << 10}}
 	copied := make(chan error, 1)
 	go func() {
 		_, err := stdcopy.StdCopy(streamWriter{c: out, stdout: true}, streamWriter{c: out}, att.Reader)
@@ -650,7 +651,7 @@ func (h *Handler) run(ctx context.Context, cli *client.Client, id string, input 
 	if err := <-copied; err != nil {
 		return 0, "", "", fmt.Errorf("read container output: %w", err)
 	}
-	return code, lastLines(out.stderr(), stderrLines), out.stdout(), nil
+	return code, tail.LastLines(out.stderr(), stderrLines), out.stdout(), nil
 }
 
 // remove removes the container whatever happened to the task, on a context
@@ -706,20 +707,6 @@ func Reap(ctx context.Context, cli *client.Client, running func(ctx context.Cont
 	return n, errors.Join(errs...)
 }
 
-// lastLines returns the last n lines of s, without a trailing newline.
-func lastLines(s string, n int) string {
-	s = strings.TrimRight(s, "\n")
-	i := len(s)
-	for range n {
-		j := strings.LastIndexByte(s[:i], '\n')
-		if j < 0 {
-			return s
-		}
-		i = j
-	}
-	return s[i+1:]
-}
-
 // capture receives a container's stdout and stderr: both go to the
 // attempt's log as they arrive, each on its own stream (the demultiplexed
 // attach stream tells them apart), and the tail of each is kept.
@@ -727,8 +714,8 @@ type capture struct {
 	mu     sync.Mutex
 	outLog io.Writer
 	errLog io.Writer
-	out    tailBuffer
-	err    tailBuffer
+	out    tail.Buffer
+	err    tail.Buffer
 }
 
 func (c *capture) stdout() string {
@@ -761,32 +748,4 @@ func (w streamWriter) Write(p []byte) (int, error) {
 		w.c.err.Write(p)
 	}
 	return len(p), nil
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	max int
-	buf bytes.Buffer
-}
-
-func (t *tailBuffer) Write(p []byte) {
-	t.buf.Write(p)
-	if t.buf.Len() > 2*t.max {
-		b := t.buf.Bytes()[t.buf.Len()-t.max:]
-		keep := append([]byte(nil), b...)
-		t.buf.Reset()
-		t.buf.Write(keep)
-	}
-}
-
-// String returns the kept bytes, starting at a whole UTF-8 character.
-func (t *tailBuffer) String() string {
-	b := t.buf.Bytes()
-	if len(b) > t.max {
-		b = b[len(b)-t.max:]
-		for i := 0; i < 3 && len(b) > 0 && b[0]&0xC0 == 0x80; i++ {
-			b = b[1:]
-		}
-	}
-	return string(b)
 }

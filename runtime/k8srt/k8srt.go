@@ -32,12 +32,12 @@
 package k8srt
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/loomhq/loom/runtime/internal/tail"
 	"io"
 	"math"
 	"regexp"
@@ -421,7 +421,7 @@ func (h *Handler) Handle(ctx context.Context, v loom.Values) (loom.Values, error
 		return nil, err
 	}
 	f := &follower{h: h, cli: cli, ns: ns, name: job.Name, log: loom.LogWriter(ctx),
-		out: tailBuffer{max: h.cfg.MaxOutput}}
+		out: tail.Buffer{Max: h.cfg.MaxOutput}}
 	res := f.run(ctx, in)
 	if !res.ended {
 		// The Job did not end by itself: a cancel, a timeout, or a pod
@@ -577,7 +577,7 @@ type follower struct {
 	log      io.Writer
 
 	mu      sync.Mutex
-	out     tailBuffer
+	out     tail.Buffer
 	logPod  string        // the pod whose log is streamed
 	logDone chan struct{} // closed when that stream has ended
 	stopLog context.CancelFunc
@@ -770,16 +770,16 @@ func (f *follower) podEnded(pod *corev1.Pod, job *batchv1.Job) result {
 	}
 	t := cs.State.Terminated
 	res := f.finish(result{ended: true, pod: pod.Name}, pod.Name)
-	tail := lastLines(res.log, logLines)
-	if tail == "" {
-		tail = lastLines(t.Message, logLines)
+	last := tail.LastLines(res.log, logLines)
+	if last == "" {
+		last = tail.LastLines(t.Message, logLines)
 	}
 	code := int(t.ExitCode)
 	if code == 0 {
 		// A pod fails with code 0 only when the kubelet ended it.
 		code = -1
 	}
-	res.err = &ExitError{Code: code, Reason: t.Reason, Log: tail}
+	res.err = &ExitError{Code: code, Reason: t.Reason, Log: last}
 	return res
 }
 
@@ -934,46 +934,4 @@ func Reap(ctx context.Context, cli Client, namespaces []string, running func(ctx
 		}
 	}
 	return n, errors.Join(errs...)
-}
-
-// lastLines returns the last n lines of s, without a trailing newline.
-func lastLines(s string, n int) string {
-	s = strings.TrimRight(s, "\n")
-	i := len(s)
-	for range n {
-		j := strings.LastIndexByte(s[:i], '\n')
-		if j < 0 {
-			return s
-		}
-		i = j
-	}
-	return s[i+1:]
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	max int
-	buf bytes.Buffer
-}
-
-func (t *tailBuffer) Write(p []byte) {
-	t.buf.Write(p)
-	if t.buf.Len() > 2*t.max {
-		b := t.buf.Bytes()[t.buf.Len()-t.max:]
-		keep := append([]byte(nil), b...)
-		t.buf.Reset()
-		t.buf.Write(keep)
-	}
-}
-
-// String returns the kept bytes, starting at a whole UTF-8 character.
-func (t *tailBuffer) String() string {
-	b := t.buf.Bytes()
-	if len(b) > t.max {
-		b = b[len(b)-t.max:]
-		for i := 0; i < 3 && len(b) > 0 && b[0]&0xC0 == 0x80; i++ {
-			b = b[1:]
-		}
-	}
-	return string(b)
 }

@@ -67,8 +67,17 @@ func (s *Store) ListServers(ctx context.Context, seenSince time.Time) ([]store.S
 
 // DeleteServer forgets a server; one that is not known is ErrNotFound.
 func (s *Store) DeleteServer(ctx context.Context, id string) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM servers WHERE id = ?`, id)
+	if err := s.deleteByID(ctx, "servers", id); err != nil {
+		return fmt.Errorf("delete server %s: %w", id, err)
+	}
+	return nil
+}
+
+// deleteByID deletes the row of table (a name of this package's schema,
+// never input) whose id is id, ErrNotFound when there is none.
+func (s *Store) deleteByID(ctx context.Context, table, id string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE id = ?`, id)
 		if err != nil {
 			return err
 		}
@@ -79,10 +88,6 @@ func (s *Store) DeleteServer(ctx context.Context, id string) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("delete server %s: %w", id, err)
-	}
-	return nil
 }
 
 // campaignSQL takes or renews a role's lease in one statement: the

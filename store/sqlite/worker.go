@@ -92,19 +92,7 @@ func (s *Store) ListWorkers(ctx context.Context, seenSince time.Time) ([]store.W
 
 // DeleteWorker forgets a worker; one that is not known is ErrNotFound.
 func (s *Store) DeleteWorker(ctx context.Context, id string) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM workers WHERE id = ?`, id)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return store.ErrNotFound
-		}
-		return nil
-	})
-	if err != nil {
+	if err := s.deleteByID(ctx, "workers", id); err != nil {
 		return fmt.Errorf("delete worker %s: %w", id, err)
 	}
 	return nil

@@ -164,10 +164,10 @@ func (e *Engine) record(ctx context.Context, batch []*outcome) bool {
 		}
 	}
 	// The dispatcher needs waking only if it stopped claiming for want of
-	// capacity (its own, or a queue's cap), or a task goes back to
-	// pending: a wake that finds nothing to claim costs a write
-	// transaction.
-	wake := e.inflight.len() >= e.maxLocal || e.held.Load()
+	// capacity (its own, or a queue's cap), may be about to (a pass is
+	// under way), or a task goes back to pending: a wake that finds
+	// nothing to claim costs a write transaction.
+	wake := e.inflight.len() >= e.maxLocal || e.held.Load() || e.passing.Load()
 	for i := range outs {
 		if outs[i].Status == loom.StatusPending {
 			wake = true

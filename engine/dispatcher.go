@@ -63,6 +63,7 @@ func (e *Engine) dispatch(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		e.passing.Store(true)
 		wakeRelease, passRelease := e.takeWakeHold(), pass
 		release := func() { wakeRelease(); passRelease() }
 		pass = func() {}
@@ -112,6 +113,7 @@ func (e *Engine) dispatch(ctx context.Context) {
 			}
 		}
 		poll := time.NewTimer(e.cfg.PollInterval)
+		e.passing.Store(false)
 		release()
 		select {
 		case <-ctx.Done():

@@ -71,6 +71,11 @@ type Engine struct {
 	// did not take (a queue's concurrency cap, a pause): an ended task may
 	// have made room for them.
 	held atomic.Bool
+	// passing is set by the dispatcher from the start of a claim pass
+	// until it sleeps: an attempt recorded meanwhile must wake it, since
+	// the pass may have counted that attempt's slot as taken and so left
+	// due tasks unclaimed, without setting held.
+	passing atomic.Bool
 
 	// recorded counts outcomes the store applied, for Bench.
 	recorded atomic.Int64

@@ -77,3 +77,39 @@ func TestQueueConcurrencyLimit(t *testing.T) {
 		t.Fatalf("at most %d ran at once, want exactly the cap of 2", p)
 	}
 }
+
+// TestBacklogNeedsNoPoll works down a backlog far larger than the workers'
+// slots with a poll interval of an hour: every claim after the first must
+// come from a wake, so a wake lost between a claim pass and the dispatcher's
+// sleep leaves tasks waiting for the poll and the test never ends.
+func TestBacklogNeedsNoPoll(t *testing.T) {
+	t.Parallel()
+	te := newTestEngine(t, nil, engine.Config{Workers: 4, DispatchBatch: 8, PollInterval: time.Hour}, noop("job"))
+	const n = 3000
+	ps := make([]*engine.SubmitParams, n)
+	for i := range ps {
+		ps[i] = &engine.SubmitParams{Type: "job"}
+	}
+	if _, err := te.SubmitMany(context.Background(), ps); err != nil {
+		t.Fatal(err)
+	}
+	te.start(t)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		qs, err := te.Queues(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := 0
+		for _, q := range qs {
+			done += q.Completed
+		}
+		if done == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d tasks completed: the dispatcher waits for its poll", done, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
